@@ -1,0 +1,126 @@
+//! The one place that calls bincode: bincode 2 standard configuration (little-endian,
+//! variable-length integers, zigzag for signed ones), with a byte limit on every decode.
+//!
+//! Swapping the format means changing this module only.
+
+use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
+
+use crate::msg::{ClientMsg, Delta, FrameHeader, ServerMsg};
+
+/// Largest client message the decoder accepts, in bytes (the network layer caps frames too).
+pub const CLIENT_MSG_LIMIT: usize = 16 * 1024;
+/// Largest server message a client decoder accepts, in bytes.
+pub const SERVER_MSG_LIMIT: usize = 8 * 1024 * 1024;
+
+/// The wire tag of [`ServerMsg::State`] (its variant index as a varint).
+const STATE_TAG: u8 = 2;
+
+type ClientConfig = Configuration<LittleEndian, Varint, Limit<CLIENT_MSG_LIMIT>>;
+type ServerConfig = Configuration<LittleEndian, Varint, Limit<SERVER_MSG_LIMIT>>;
+
+fn client_config() -> ClientConfig {
+    config::standard().with_limit::<CLIENT_MSG_LIMIT>()
+}
+
+fn server_config() -> ServerConfig {
+    config::standard().with_limit::<SERVER_MSG_LIMIT>()
+}
+
+/// A message that could not be decoded; the connection that sent it gets close code 1007.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The bytes are not a valid encoding of the expected message type.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The message decoded but was followed by extra bytes.
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    /// The message is larger than the decoder's limit.
+    #[error("message of {len} bytes exceeds the {limit}-byte limit")]
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A message that could not be encoded: only a server-side bug (e.g. unsorted updates) does it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode message: {0}")]
+pub struct EncodeError(String);
+
+fn decode<T: serde::de::DeserializeOwned, C: config::Config>(
+    bytes: &[u8],
+    limit: usize,
+    config: C,
+) -> Result<T, DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    let (msg, used) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(msg)
+}
+
+fn encode_into<T: serde::Serialize, C: config::Config>(
+    value: &T,
+    out: &mut Vec<u8>,
+    config: C,
+) -> Result<(), EncodeError> {
+    bincode::serde::encode_into_std_write(value, out, config)
+        .map(|_| ())
+        .map_err(|e| EncodeError(e.to_string()))
+}
+
+/// Decodes one client message, rejecting trailing bytes and anything over [`CLIENT_MSG_LIMIT`].
+pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
+    decode(bytes, CLIENT_MSG_LIMIT, client_config())
+}
+
+/// Decodes one server message, rejecting trailing bytes and anything over [`SERVER_MSG_LIMIT`].
+pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
+    decode(bytes, SERVER_MSG_LIMIT, server_config())
+}
+
+/// Encodes one client message.
+pub fn encode_client(msg: &ClientMsg) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(32);
+    encode_into(msg, &mut out, client_config())?;
+    Ok(out)
+}
+
+/// Encodes one server message.
+pub fn encode_server(msg: &ServerMsg) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    encode_into(msg, &mut out, server_config())?;
+    Ok(out)
+}
+
+/// Appends the encoding of a delta body to `out`.
+///
+/// A tick's delta against one baseline is the same for every client acknowledging that
+/// baseline, so the server encodes it once and joins it to each client's header with
+/// [`encode_state`].
+pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode_into(delta, out, server_config())
+}
+
+/// Appends a whole [`ServerMsg::State`] message to `out`: the tag, the client's header and an
+/// already encoded delta body; the bytes equal `encode_server(&ServerMsg::State(..))`.
+pub fn encode_state(
+    header: &FrameHeader,
+    delta_bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    out.push(STATE_TAG);
+    encode_into(header, out, server_config())?;
+    out.extend_from_slice(delta_bytes);
+    Ok(())
+}

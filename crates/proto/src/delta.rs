@@ -1,0 +1,291 @@
+//! Both directions of the delta format: [`diff`] on the server, [`Replica`] on the client.
+//!
+//! A snapshot is a slice of [`EntityState`] sorted by id. A [`Delta`] turns the client's
+//! acknowledged baseline into the current snapshot exactly: `apply(diff(a, b), a) == b`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::entity::EntityState;
+use crate::msg::{Delta, StateFrame};
+
+/// Computes the delta that turns snapshot `base` into snapshot `cur` (both sorted by id).
+///
+/// Entities only in `cur` are created, only in `base` removed, in both updated with just the
+/// fields that changed (nothing at all when none did). An entity whose identity changed is
+/// removed and created again.
+pub fn diff(base: &[EntityState], cur: &[EntityState]) -> Delta {
+    let mut delta = Delta::default();
+    diff_into(base, cur, &mut delta);
+    delta
+}
+
+/// [`diff`] into a reused [`Delta`] (cleared first), to keep the tick loop free of allocations.
+pub fn diff_into(base: &[EntityState], cur: &[EntityState], delta: &mut Delta) {
+    delta.removed.clear();
+    delta.created.clear();
+    delta.updated.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < cur.len() {
+        match (base.get(i), cur.get(j)) {
+            (Some(b), Some(c)) if b.id == c.id => {
+                if c.identity_differs(b) {
+                    delta.removed.push(b.id);
+                    delta.created.push(c.clone());
+                } else if let Some(u) = c.update_from(b) {
+                    delta.updated.push(u);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(b), Some(c)) if b.id < c.id => {
+                delta.removed.push(b.id);
+                i += 1;
+            }
+            (Some(b), None) => {
+                delta.removed.push(b.id);
+                i += 1;
+            }
+            (_, Some(c)) => {
+                delta.created.push(c.clone());
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+/// Why a client could not apply a state frame; each means the server or the link misbehaved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The frame's baseline tick is not one this replica still holds.
+    #[error("baseline tick {0} is not held by the client")]
+    MissingBaseline(u32),
+    /// The frame is not newer than the newest world already applied.
+    #[error("frame for tick {tick} is not newer than applied tick {newest}")]
+    Stale {
+        /// The frame's tick.
+        tick: u32,
+        /// The newest tick already applied.
+        newest: u32,
+    },
+    /// A removed or updated entity does not exist in the baseline.
+    #[error("entity {0} does not exist in the baseline")]
+    UnknownEntity(u32),
+    /// A created entity already exists after the removals.
+    #[error("entity {0} is created twice")]
+    DuplicateEntity(u32),
+    /// The baseline age is larger than the tick itself.
+    #[error("baseline age {age} exceeds tick {tick}")]
+    BadBaselineAge {
+        /// The frame's tick.
+        tick: u32,
+        /// The frame's baseline age.
+        age: u32,
+    },
+}
+
+/// A world as a client rebuilds it: entities by id.
+pub type World = BTreeMap<u32, EntityState>;
+
+/// Applies `delta` to `world` in the documented order: removes, creates, then updates.
+pub fn apply(world: &mut World, delta: &Delta) -> Result<(), ApplyError> {
+    for id in &delta.removed {
+        world.remove(id).ok_or(ApplyError::UnknownEntity(*id))?;
+    }
+    for e in &delta.created {
+        if world.insert(e.id, e.clone()).is_some() {
+            return Err(ApplyError::DuplicateEntity(e.id));
+        }
+    }
+    for u in &delta.updated {
+        world
+            .get_mut(&u.id)
+            .ok_or(ApplyError::UnknownEntity(u.id))?
+            .apply(u);
+    }
+    Ok(())
+}
+
+/// A client's replicated view: the recent worlds it applied, so that a delta against any
+/// baseline it acknowledged can be applied.
+///
+/// Call [`Replica::apply`] for each received state frame in arrival order, then acknowledge
+/// [`Replica::newest_tick`] to the server.
+#[derive(Debug, Default, Clone)]
+pub struct Replica {
+    /// Applied worlds, oldest first, ticks strictly ascending.
+    worlds: VecDeque<(u32, World)>,
+}
+
+impl Replica {
+    /// An empty replica that has applied nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one frame; on success the new world becomes the newest.
+    ///
+    /// Worlds older than the frame's baseline are dropped: the server never goes back to an
+    /// older baseline than one it already used, since acknowledgements only move forward.
+    pub fn apply(&mut self, frame: &StateFrame) -> Result<&World, ApplyError> {
+        let tick = frame.header.tick;
+        let age = frame.header.baseline_age;
+        if let Some(newest) = self.newest_tick() {
+            if tick <= newest {
+                return Err(ApplyError::Stale { tick, newest });
+            }
+        }
+        let mut world = if age == 0 {
+            World::new()
+        } else {
+            let base = tick
+                .checked_sub(age)
+                .ok_or(ApplyError::BadBaselineAge { tick, age })?;
+            let pos = self
+                .worlds
+                .iter()
+                .position(|(t, _)| *t == base)
+                .ok_or(ApplyError::MissingBaseline(base))?;
+            self.worlds.drain(..pos);
+            self.worlds[0].1.clone()
+        };
+        apply(&mut world, &frame.delta)?;
+        if age == 0 {
+            self.worlds.clear();
+        }
+        self.worlds.push_back((tick, world));
+        Ok(&self.worlds.back().expect("just pushed").1)
+    }
+
+    /// The newest applied tick, to acknowledge.
+    pub fn newest_tick(&self) -> Option<u32> {
+        self.worlds.back().map(|(t, _)| *t)
+    }
+
+    /// The newest applied world.
+    pub fn world(&self) -> Option<&World> {
+        self.worlds.back().map(|(_, w)| w)
+    }
+
+    /// The world applied for `tick`, if still held.
+    pub fn world_at(&self, tick: u32) -> Option<&World> {
+        self.worlds.iter().find(|(t, _)| *t == tick).map(|(_, w)| w)
+    }
+
+    /// Drops every world but the newest, e.g. once the server acknowledged to use it.
+    pub fn forget_before(&mut self, tick: u32) {
+        while self.worlds.len() > 1 && self.worlds.front().is_some_and(|(t, _)| *t < tick) {
+            self.worlds.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::EntityKind;
+    use crate::msg::FrameHeader;
+    use proptest::prelude::*;
+
+    fn ent(id: u32, x: i32, y: i32, hp: u8) -> EntityState {
+        EntityState {
+            id,
+            kind: EntityKind::Player,
+            x,
+            y,
+            aim: 0,
+            hp,
+            score: 0,
+            flags: 1,
+            owner: 0,
+            name: format!("p{id}"),
+        }
+    }
+
+    fn frame(tick: u32, age: u32, delta: Delta) -> StateFrame {
+        StateFrame {
+            header: FrameHeader {
+                tick,
+                baseline_age: age,
+                ..FrameHeader::default()
+            },
+            delta,
+        }
+    }
+
+    #[test]
+    fn unchanged_entities_cost_nothing() {
+        let a = vec![ent(1, 0, 0, 100), ent(2, 5, 5, 100)];
+        let d = diff(&a, &a);
+        assert!(d.removed.is_empty() && d.created.is_empty() && d.updated.is_empty());
+    }
+
+    #[test]
+    fn replica_applies_against_acknowledged_baseline() {
+        let s1 = vec![ent(1, 0, 0, 100)];
+        let s2 = vec![ent(1, 3, 0, 100), ent(2, 9, 9, 100)];
+        let s3 = vec![ent(2, 9, 10, 90)];
+        let mut r = Replica::new();
+        r.apply(&frame(1, 0, diff(&[], &s1))).unwrap();
+        r.apply(&frame(2, 1, diff(&s1, &s2))).unwrap();
+        // The server has not seen the ack for tick 2 yet: delta against tick 1.
+        let w = r.apply(&frame(3, 2, diff(&s1, &s3))).unwrap();
+        assert_eq!(w.values().cloned().collect::<Vec<_>>(), s3);
+        assert_eq!(
+            r.apply(&frame(3, 1, Delta::default())),
+            Err(ApplyError::Stale { tick: 3, newest: 3 })
+        );
+        assert_eq!(
+            r.apply(&frame(9, 5, Delta::default())),
+            Err(ApplyError::MissingBaseline(4))
+        );
+    }
+
+    fn arb_entity() -> impl Strategy<Value = EntityState> {
+        (
+            1u32..40,
+            any::<bool>(),
+            -5000i32..5000,
+            -5000i32..5000,
+            any::<u8>(),
+            any::<u8>(),
+            0u32..100,
+            0u8..4,
+            0u32..3,
+        )
+            .prop_map(|(id, proj, x, y, aim, hp, score, flags, owner)| EntityState {
+                id,
+                kind: if proj {
+                    EntityKind::Projectile
+                } else {
+                    EntityKind::Player
+                },
+                x,
+                y,
+                aim,
+                hp,
+                score,
+                flags,
+                owner,
+                name: if proj { String::new() } else { "n".into() },
+            })
+    }
+
+    fn arb_snapshot() -> impl Strategy<Value = Vec<EntityState>> {
+        proptest::collection::vec(arb_entity(), 0..30).prop_map(|mut v| {
+            v.sort_by_key(|e| e.id);
+            v.dedup_by_key(|e| e.id);
+            v
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn diff_then_apply_is_exact(a in arb_snapshot(), b in arb_snapshot()) {
+            let d = diff(&a, &b);
+            let mut w: World = a.iter().map(|e| (e.id, e.clone())).collect();
+            apply(&mut w, &d).unwrap();
+            prop_assert_eq!(w.into_values().collect::<Vec<_>>(), b);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The tickwire wire protocol: every message a client and the server exchange, the one codec
+//! that turns them into bytes, and the state-delta format with both of its directions (diff on
+//! the server, apply on the client).
+//!
+//! # Layout
+//! - [`msg`]: the messages themselves (serde types), client-to-server and server-to-client.
+//! - [`entity`]: replicated entity state, quantization constants and entity updates.
+//! - [`delta`]: computing a delta between two snapshots and applying it ([`delta::Replica`]).
+//! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
+//! - [`close`]: the application close codes the server uses on top of RFC 6455's.
+//!
+//! `PROTOCOL.md` beside this crate describes every message byte for byte.
+
+pub mod close;
+pub mod codec;
+pub mod delta;
+pub mod entity;
+pub mod msg;
+
+pub use codec::DecodeError;
+pub use entity::{EntityKind, EntityState, EntityUpdate};
+pub use msg::{ClientMsg, ServerMsg};
+
+/// The protocol version this build speaks; a Hello with any other version is rejected.
+pub const PROTOCOL_VERSION: u16 = 1;

@@ -1,0 +1,342 @@
+//! Every message of the protocol. One WebSocket binary message carries exactly one
+//! [`ClientMsg`] or [`ServerMsg`], encoded by [`crate::codec`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{EntityState, EntityUpdate};
+
+/// Length in bytes of the random secret inside a [`SessionToken`].
+pub const SESSION_SECRET_LEN: usize = 16;
+
+/// Longest player name accepted, in bytes of UTF-8; longer names are cut on a char boundary.
+pub const MAX_NAME_BYTES: usize = 24;
+
+/// Bit of [`Input::buttons`] that fires the player's weapon.
+pub const BUTTON_FIRE: u8 = 1;
+
+/// The credential that lets a client resume its seat after a dropped connection.
+///
+/// The ids say which seat; only the secret (OS randomness, compared in constant time) proves
+/// ownership of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionToken {
+    /// The match the seat belongs to.
+    pub match_id: u64,
+    /// The player that owns the seat.
+    pub player_id: u32,
+    /// 128 random bits issued with the Welcome.
+    pub secret: [u8; SESSION_SECRET_LEN],
+}
+
+/// What a Hello asks to join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinTarget {
+    /// Any open match with room; the server creates one when none has room.
+    Any,
+    /// One match by id, as placed by a matchmaker.
+    Match(u64),
+    /// Watch a match by id without a seat.
+    Spectate(u64),
+}
+
+/// The first message of every connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`crate::PROTOCOL_VERSION`].
+    pub version: u16,
+    /// Display name (at most [`MAX_NAME_BYTES`] bytes are kept).
+    pub name: String,
+    /// Present to resume a seat after a dropped connection; `join` is then ignored.
+    pub session: Option<SessionToken>,
+    /// Which match to join when not resuming.
+    pub join: JoinTarget,
+}
+
+/// One tick's worth of player input, also carrying the client's acknowledgement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// Client sequence number, increasing by one per input; the server applies each at most once.
+    pub seq: u32,
+    /// Newest state tick the client has applied (0: none yet); deltas are computed against it.
+    pub ack: u32,
+    /// Horizontal movement intent, -127 (left) to 127 (right); -128 is treated as -127.
+    pub move_x: i8,
+    /// Vertical movement intent, -127 (up) to 127 (down); -128 is treated as -127.
+    pub move_y: i8,
+    /// Aim angle in 1/256 turns, 0 pointing along +x, increasing towards +y.
+    pub aim: u8,
+    /// Button bits: [`BUTTON_FIRE`]; other bits are ignored.
+    pub buttons: u8,
+}
+
+/// Messages from a client to the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMsg {
+    /// Join or resume; must be the first message and is only accepted once.
+    Hello(Hello),
+    /// Player input for one tick (players only).
+    Input(Input),
+    /// Acknowledges the newest applied state tick without sending input (spectators, idle clients).
+    Ack {
+        /// Newest state tick applied.
+        tick: u32,
+    },
+    /// Round-trip probe; the server answers with [`ServerMsg::Pong`] carrying the same value.
+    Ping {
+        /// Opaque to the server, typically the client's clock in microseconds.
+        client_time: u64,
+    },
+    /// Leaves the match for good (the seat is freed at once, no grace period).
+    Leave,
+}
+
+/// A wall of the map: an axis-aligned box in world units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WallRect {
+    /// Left edge, world units.
+    pub x: i32,
+    /// Top edge, world units.
+    pub y: i32,
+    /// Width, world units.
+    pub w: i32,
+    /// Height, world units.
+    pub h: i32,
+}
+
+/// The static map of a match, sent once in the Welcome so clients can draw and predict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapInfo {
+    /// Map name.
+    pub name: String,
+    /// Arena width, world units.
+    pub width: u32,
+    /// Arena height, world units.
+    pub height: u32,
+    /// Solid walls.
+    pub walls: Vec<WallRect>,
+}
+
+/// The server's answer to an accepted Hello.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The server's protocol version.
+    pub version: u16,
+    /// This client's player id in the match (0 for a spectator).
+    pub player_id: u32,
+    /// The entity this player controls (0 for a spectator).
+    pub entity_id: u32,
+    /// The match joined.
+    pub match_id: u64,
+    /// Simulation ticks per second.
+    pub tick_rate: u16,
+    /// The match's current tick.
+    pub tick: u32,
+    /// Token to resume this seat after a dropped connection (all zero for a spectator).
+    pub session: SessionToken,
+    /// True when this Welcome resumed an existing seat.
+    pub resumed: bool,
+    /// The map being played.
+    pub map: MapInfo,
+}
+
+/// Why a Hello was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RejectReason {
+    /// The Hello's protocol version is not the server's.
+    VersionMismatch,
+    /// The requested match (or every match, with the server at its match cap) is full.
+    Full,
+    /// No match with the requested id exists.
+    NoSuchMatch,
+    /// The session token does not match any seat.
+    BadSession,
+    /// The session's seat was freed when its grace period ran out.
+    SeatExpired,
+    /// The server is shutting down and takes no new players.
+    Draining,
+    /// The first message was not a valid Hello.
+    Malformed,
+}
+
+/// A refused Hello; the connection is closed right after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    /// Machine-readable reason.
+    pub reason: RejectReason,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// The phase a match is in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Phase {
+    /// Warm-up: players move and shoot but nothing scores until enough players joined.
+    #[default]
+    Waiting,
+    /// The scored part of the match.
+    Running,
+    /// Over: results are final.
+    Ended,
+}
+
+/// The per-client header of a state frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameHeader {
+    /// The simulation tick this frame describes.
+    pub tick: u32,
+    /// `tick - baseline tick`; 0 means a full snapshot (start from an empty world).
+    pub baseline_age: u32,
+    /// Sequence number of the newest input of this client the simulation has applied.
+    pub last_input: u32,
+    /// Current match phase.
+    pub phase: Phase,
+    /// Ticks left in the current phase (0 when open-ended).
+    pub phase_ticks_left: u32,
+}
+
+/// The changes that turn the baseline world into this tick's world.
+///
+/// A client applies, in this order: `removed`, then `created`, then `updated`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Entities to remove, ids strictly ascending.
+    pub removed: Vec<u32>,
+    /// Entities that are new (or re-created), ids strictly ascending.
+    pub created: Vec<EntityState>,
+    /// Changed fields of existing entities, ids strictly ascending (see [`EntityUpdate`]).
+    #[serde(with = "crate::entity::updates_serde")]
+    pub updated: Vec<EntityUpdate>,
+}
+
+/// One state frame: the header for this client plus a delta from its acknowledged baseline.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFrame {
+    /// Per-client header.
+    pub header: FrameHeader,
+    /// World changes since the baseline.
+    pub delta: Delta,
+}
+
+/// A scoring player's line in the results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerResult {
+    /// Player id.
+    pub player_id: u32,
+    /// Display name.
+    pub name: String,
+    /// Final score.
+    pub score: u32,
+    /// Kills made.
+    pub kills: u32,
+    /// Deaths suffered.
+    pub deaths: u32,
+}
+
+/// Why a match ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The running phase's time ran out.
+    TimeLimit,
+    /// A player reached the score limit.
+    ScoreLimit,
+    /// An operator ended it.
+    Admin,
+    /// The server shut down.
+    Shutdown,
+    /// Every player left.
+    Abandoned,
+    /// The simulation failed; results are partial.
+    Aborted,
+}
+
+/// The final table of a match, sent reliably before the connection closes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchResults {
+    /// The match.
+    pub match_id: u64,
+    /// Why it ended.
+    pub reason: EndReason,
+    /// Ticks simulated.
+    pub ticks: u32,
+    /// Every player that held a seat at the end, best score first.
+    pub players: Vec<PlayerResult>,
+}
+
+/// Discrete game events, sent reliably.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GameEvent {
+    /// One player's projectile killed another player.
+    Kill {
+        /// Killer's player id.
+        killer: u32,
+        /// Victim's player id.
+        victim: u32,
+    },
+    /// The match moved to a new phase.
+    PhaseChanged {
+        /// The new phase.
+        phase: Phase,
+        /// Ticks the phase lasts (0 when open-ended).
+        ticks: u32,
+    },
+}
+
+/// Messages from the server to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMsg {
+    /// The Hello was accepted.
+    Welcome(Welcome),
+    /// The Hello was refused; a close follows.
+    Reject(Reject),
+    /// One tick of world state (latest-wins: a client may not see every tick).
+    State(StateFrame),
+    /// Answer to [`ClientMsg::Ping`].
+    Pong {
+        /// The value the client sent.
+        client_time: u64,
+        /// The match tick when the ping was answered.
+        server_tick: u32,
+    },
+    /// A game event.
+    Event(GameEvent),
+    /// The match is over; a normal close follows.
+    MatchEnded(MatchResults),
+}
+
+impl Input {
+    /// The movement intent as a vector of length at most 1, with -128 folded to -127.
+    pub fn move_vector(&self) -> (f32, f32) {
+        let x = f32::from(self.move_x.max(-127)) / 127.0;
+        let y = f32::from(self.move_y.max(-127)) / 127.0;
+        let len_sq = x * x + y * y;
+        if len_sq > 1.0 {
+            let len = len_sq.sqrt();
+            (x / len, y / len)
+        } else {
+            (x, y)
+        }
+    }
+
+    /// Whether the fire button is held.
+    pub fn fire(&self) -> bool {
+        self.buttons & BUTTON_FIRE != 0
+    }
+}
+
+/// Cuts a player name to at most [`MAX_NAME_BYTES`] bytes on a char boundary and strips control
+/// characters, so a name can never break a scoreboard or a log line.
+pub fn sanitize_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    let trimmed = out.trim();
+    if trimmed.is_empty() {
+        "player".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
