@@ -253,22 +253,24 @@ mod tests {
             0u8..4,
             0u32..3,
         )
-            .prop_map(|(id, proj, x, y, aim, hp, score, flags, owner)| EntityState {
-                id,
-                kind: if proj {
-                    EntityKind::Projectile
-                } else {
-                    EntityKind::Player
+            .prop_map(
+                |(id, proj, x, y, aim, hp, score, flags, owner)| EntityState {
+                    id,
+                    kind: if proj {
+                        EntityKind::Projectile
+                    } else {
+                        EntityKind::Player
+                    },
+                    x,
+                    y,
+                    aim,
+                    hp,
+                    score,
+                    flags,
+                    owner,
+                    name: if proj { String::new() } else { "n".into() },
                 },
-                x,
-                y,
-                aim,
-                hp,
-                score,
-                flags,
-                owner,
-                name: if proj { String::new() } else { "n".into() },
-            })
+            )
     }
 
     fn arb_snapshot() -> impl Strategy<Value = Vec<EntityState>> {

@@ -1,0 +1,644 @@
+//! One accepted WebSocket: the reader half ([`Connection`]) and the handle to its writer ([`Outbox`]).
+//!
+//! The reader runs inside the handler's task (each `recv` call drives it); the writer is a
+//! spawned task (`writer`) that alone touches the socket's write half. Everything the
+//! reader must send (pongs, close replies, close frames for errors) is handed to the writer
+//! through a shared state block, so a slow peer never blocks the reader and a chatty peer never blocks
+//! the game.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Role, WebSocketRead};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::assemble::{Assembler, InFrame, Incoming, parse_close};
+use crate::close;
+use crate::config::NetConfig;
+use crate::error::{NetError, SendError};
+use crate::writer;
+
+/// How long, after a close starts, we keep waiting for the peer's close reply, as a duration.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// A complete message received from the peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A binary message (the only kind a game client sends).
+    Binary(Bytes),
+    /// A text message; only delivered when `allow_text` is set.
+    Text(String),
+}
+
+/// Read half of the socket, boxed so [`Connection`] need not be generic over the transport.
+pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+
+/// A read in progress, kept across `recv` calls so cancelling `recv` never loses a half-read frame.
+pub(crate) type PendingRead =
+    Pin<Box<dyn Future<Output = (Box<Reader>, Result<Option<Message>, NetError>)> + Send>>;
+
+/// Starts serving an upgraded stream: spawns its writer and returns the reader plus the writer's handle.
+pub(crate) fn start<S>(
+    stream: S,
+    peer: SocketAddr,
+    config: &NetConfig,
+) -> (Connection, JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (read, write) = tokio::io::split(stream);
+    // fastwebsockets builds halves in pairs; the write half is built by the writer over a stream
+    // it keeps owning, so it can shut the socket down after the close frame.
+    let (mut ws_read, _) = fastwebsockets::after_handshake_split(
+        Box::new(read) as BoxRead,
+        tokio::io::sink(),
+        Role::Server,
+    );
+    // We answer pings and closes ourselves so they count towards idle, are validated by our
+    // rules, and go through the writer.
+    ws_read.set_auto_close(false);
+    ws_read.set_auto_pong(false);
+    // fastwebsockets refuses `len >= max`; +1 makes exactly `max_message_bytes` acceptable while a
+    // huge length claim is still refused before anything is allocated.
+    ws_read.set_max_message_size(config.max_message_bytes.saturating_add(1));
+
+    let shared = Arc::new(Shared::new(config.reliable_queue_len));
+    let (handoff_tx, handoff_rx) = oneshot::channel();
+    let floor = Duration::from_millis(1);
+    let writer = tokio::spawn(writer::run(
+        Arc::clone(&shared),
+        write,
+        handoff_rx,
+        config.heartbeat_interval.max(floor),
+        config.idle_timeout.max(floor),
+    ));
+    let reader = Reader {
+        ws: ws_read,
+        writer_done: shared.writer_done.subscribe(),
+        shared: Arc::clone(&shared),
+        asm: Assembler::new(config.max_message_bytes, config.allow_text),
+        max_message_bytes: config.max_message_bytes,
+        idle: config.idle_timeout,
+        last_rx: Instant::now(),
+        done: false,
+    };
+    let conn = Connection {
+        peer,
+        outbox: Outbox { shared },
+        read: Mutex::new(ReadState::Idle(Box::new(reader))),
+        handoff: Some(handoff_tx),
+    };
+    (conn, writer)
+}
+
+/// An upgraded WebSocket connection, owned by the handler's task.
+pub struct Connection {
+    peer: SocketAddr,
+    outbox: Outbox,
+    // Only ever touched through `&mut self` (`get_mut`, no locking); the Mutex is there so that
+    // `Connection` is `Sync` although the boxed read future is only `Send`.
+    read: Mutex<ReadState>,
+    handoff: Option<oneshot::Sender<Option<PendingRead>>>,
+}
+
+enum ReadState {
+    Idle(Box<Reader>),
+    Reading(PendingRead),
+    Done,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("closed", &self.outbox.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// The peer's TCP address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// A cheap, cloneable handle to this connection's writer.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    /// Next complete message. Ok(None) on a clean close (peer's close frame, or our own close completed). Errors (protocol violation, too big, text, idle, io) have ALREADY caused the proper close frame to be sent; the caller just returns.
+    ///
+    /// Cancel-safe: a read interrupted by `select!` resumes where it stopped on the next call.
+    pub async fn recv(&mut self) -> Result<Option<Message>, NetError> {
+        let state = self.read.get_mut().unwrap_or_else(PoisonError::into_inner);
+        *state = match std::mem::replace(state, ReadState::Done) {
+            ReadState::Idle(reader) => ReadState::Reading(Box::pin(reader.next())),
+            other => other,
+        };
+        let ReadState::Reading(pending) = state else {
+            return Ok(None);
+        };
+        let (reader, result) = pending.await;
+        *state = if reader.done {
+            // Dropping the reader releases our half of the socket as early as possible.
+            ReadState::Done
+        } else {
+            ReadState::Idle(reader)
+        };
+        result
+    }
+
+    /// Same as [`Outbox::close`].
+    pub fn close(&self, code: u16, reason: &str) {
+        self.outbox.close(code, reason);
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.outbox.close(close::INTERNAL_ERROR, "internal error");
+        } else {
+            self.outbox.close(close::NORMAL, "");
+        }
+        // The writer waits for the peer's close reply; with the handler gone, only the writer
+        // can still read it, so the reader (or its unfinished read) moves there.
+        let state = self.read.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let pending: Option<PendingRead> = match std::mem::replace(state, ReadState::Done) {
+            ReadState::Idle(reader) => Some(Box::pin(reader.next())),
+            ReadState::Reading(pending) => Some(pending),
+            ReadState::Done => None,
+        };
+        if let Some(tx) = self.handoff.take() {
+            // The writer may already be gone (socket failed); then there is nobody to hand to.
+            let _ = tx.send(pending);
+        }
+    }
+}
+
+/// Cloneable handle to a connection's writer; `Arc` inside, `Send + Sync`.
+#[derive(Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("closed", &self.is_closed())
+            .field("bytes_sent", &self.bytes_sent())
+            .finish()
+    }
+}
+
+impl Outbox {
+    /// Latest-wins state slot: stores `frame`, replacing an unsent older one (returns true if it replaced one, and counts it). Never blocks, never awaits.
+    pub fn send_state(&self, frame: Bytes) -> bool {
+        self.shared.send_state(frame)
+    }
+
+    /// Small bounded reliable queue (welcome, events, errors); never blocks. On overflow the connection is closed with 1008 "reliable queue overflow" and Err(SendError::Overflow) returned; Err(SendError::Closed) once closed.
+    pub fn send_reliable(&self, msg: Bytes) -> Result<(), SendError> {
+        self.shared.send_reliable(msg)
+    }
+
+    /// Sends a close frame with code and reason (truncated to fit 123 bytes on a char boundary) after whatever reliable messages are already queued, then ends the connection. Idempotent: the first close wins.
+    ///
+    /// A code that may not appear on the wire (such as 1005 or 999) is replaced by 1011.
+    pub fn close(&self, code: u16, reason: &str) {
+        self.shared.close(code, reason);
+    }
+
+    /// Whether a close has started (by us or the peer) or the socket failed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Bytes of binary payload written so far (for metrics/tests).
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared.bytes_sent.load(Ordering::Relaxed)
+    }
+}
+
+/// A close frame waiting for the writer; `code: None` is an empty close (echoing an empty one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingClose {
+    pub(crate) code: Option<u16>,
+    pub(crate) reason: String,
+}
+
+#[derive(Debug)]
+enum CloseState {
+    Open,
+    Pending(PendingClose),
+    Sent,
+    /// The socket failed or ended; nothing more can be written.
+    Aborted,
+}
+
+/// What the writer takes from [`Shared`] on each wake.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) pong: Option<Bytes>,
+    pub(crate) reliable: Vec<Bytes>,
+    pub(crate) state: Option<Bytes>,
+    pub(crate) close: Option<PendingClose>,
+    pub(crate) aborted: bool,
+}
+
+#[derive(Debug)]
+struct Queues {
+    reliable: VecDeque<Bytes>,
+    state: Option<Bytes>,
+    pong: Option<Bytes>,
+    close: CloseState,
+    close_started: Option<Instant>,
+}
+
+/// State shared by the reader, the writer and every [`Outbox`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    queues: Mutex<Queues>,
+    reliable_cap: usize,
+    /// Wakes the writer; `notify_one` keeps a permit, so a wake is never lost.
+    pub(crate) wake: Notify,
+    closed: AtomicBool,
+    pub(crate) bytes_sent: AtomicU64,
+    /// Becomes true when a close starts or the socket fails.
+    pub(crate) closing: watch::Sender<bool>,
+    /// Becomes true when nothing more will come from the peer (its close frame, EOF, or a read error).
+    pub(crate) peer_finished: watch::Sender<bool>,
+    /// Becomes true when the writer has finished with the socket.
+    pub(crate) writer_done: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// `reliable_cap` is the reliable queue capacity, in messages.
+    pub(crate) fn new(reliable_cap: usize) -> Self {
+        Self {
+            queues: Mutex::new(Queues {
+                reliable: VecDeque::with_capacity(reliable_cap.min(64)),
+                state: None,
+                pong: None,
+                close: CloseState::Open,
+                close_started: None,
+            }),
+            reliable_cap,
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            bytes_sent: AtomicU64::new(0),
+            closing: watch::Sender::new(false),
+            peer_finished: watch::Sender::new(false),
+            writer_done: watch::Sender::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        // No code panics while holding this lock, and the data stays consistent even if one did.
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send_state(&self, frame: Bytes) -> bool {
+        let replaced = {
+            let mut q = self.lock();
+            if !matches!(q.close, CloseState::Open) {
+                return false;
+            }
+            q.state.replace(frame).is_some()
+        };
+        if replaced {
+            metrics::counter!("tickwire_net_state_replaced_total").increment(1);
+        }
+        self.wake.notify_one();
+        replaced
+    }
+
+    fn send_reliable(&self, msg: Bytes) -> Result<(), SendError> {
+        {
+            let mut q = self.lock();
+            if !matches!(q.close, CloseState::Open) {
+                return Err(SendError::Closed);
+            }
+            if q.reliable.len() < self.reliable_cap {
+                q.reliable.push_back(msg);
+                drop(q);
+                self.wake.notify_one();
+                return Ok(());
+            }
+        }
+        self.close(close::POLICY_VIOLATION, "reliable queue overflow");
+        Err(SendError::Overflow)
+    }
+
+    pub(crate) fn close(&self, code: u16, reason: &str) -> bool {
+        let code = if close::is_valid_code(code) {
+            code
+        } else {
+            tracing::warn!(code, "close code not allowed on the wire; sending 1011");
+            close::INTERNAL_ERROR
+        };
+        self.start_close(PendingClose {
+            code: Some(code),
+            reason: close::truncate_reason(reason).to_owned(),
+        })
+    }
+
+    /// Answers the peer's close frame with the same code and reason.
+    pub(crate) fn echo_close(&self, received: Option<(u16, String)>) -> bool {
+        let (code, reason) = match received {
+            Some((code, reason)) => (Some(code), reason),
+            None => (None, String::new()),
+        };
+        self.start_close(PendingClose { code, reason })
+    }
+
+    fn start_close(&self, close: PendingClose) -> bool {
+        let label = close.code.unwrap_or(close::NO_STATUS).to_string();
+        {
+            let mut q = self.lock();
+            if !matches!(q.close, CloseState::Open) {
+                return false;
+            }
+            q.close = CloseState::Pending(close);
+            q.close_started = Some(Instant::now());
+        }
+        self.closed.store(true, Ordering::Release);
+        self.closing.send_replace(true);
+        metrics::counter!("tickwire_net_disconnects_total", "code" => label).increment(1);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The socket is unusable: stop without a close frame, unless one is already waiting.
+    pub(crate) fn abort(&self) {
+        {
+            let mut q = self.lock();
+            if matches!(q.close, CloseState::Open) {
+                q.close = CloseState::Aborted;
+                q.close_started = Some(Instant::now());
+            }
+        }
+        self.closed.store(true, Ordering::Release);
+        self.closing.send_replace(true);
+        self.wake.notify_one();
+    }
+
+    /// Keeps only the newest pong: RFC 6455 §5.5.3 allows answering just the latest ping,
+    /// and it keeps a ping flood from growing a queue.
+    fn queue_pong(&self, payload: Bytes) {
+        {
+            let mut q = self.lock();
+            if !matches!(q.close, CloseState::Open) {
+                return;
+            }
+            q.pong = Some(payload);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Moves everything due into `batch`: pong, reliable messages, state, and a pending close.
+    pub(crate) fn take_batch(&self, batch: &mut Batch) {
+        let mut q = self.lock();
+        batch.reliable.extend(q.reliable.drain(..));
+        match std::mem::replace(&mut q.close, CloseState::Open) {
+            CloseState::Open => {
+                batch.pong = q.pong.take();
+                batch.state = q.state.take();
+            }
+            CloseState::Pending(close) => {
+                // After our close nothing else may be sent; unsent state is stale anyway.
+                q.pong = None;
+                q.state = None;
+                batch.close = Some(close);
+                q.close = CloseState::Sent;
+            }
+            other @ (CloseState::Sent | CloseState::Aborted) => {
+                batch.aborted = true;
+                q.close = other;
+            }
+        }
+    }
+
+    /// When we stop waiting for the peer's close reply, if a close has started.
+    pub(crate) fn close_deadline(&self) -> Option<Instant> {
+        self.lock().close_started.map(|t| t + CLOSE_GRACE)
+    }
+}
+
+/// The reading side of a connection: frames in, validated messages out.
+pub(crate) struct Reader {
+    ws: WebSocketRead<BoxRead>,
+    shared: Arc<Shared>,
+    writer_done: watch::Receiver<bool>,
+    asm: Assembler,
+    max_message_bytes: usize,
+    idle: Duration,
+    last_rx: Instant,
+    /// Nothing more will be read: the peer closed, the socket ended, or the writer finished.
+    pub(crate) done: bool,
+}
+
+enum ReadOutcome {
+    Frame(InFrame),
+    Failed(NetError),
+    Timeout,
+    WriterDone,
+}
+
+impl Reader {
+    /// Reads the next message, returning the reader with it so the future can own it.
+    pub(crate) async fn next(
+        mut self: Box<Self>,
+    ) -> (Box<Self>, Result<Option<Message>, NetError>) {
+        let result = self.next_message().await;
+        (self, result)
+    }
+
+    async fn next_message(&mut self) -> Result<Option<Message>, NetError> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            // Once a close has started we only wait, briefly, for the peer's close reply.
+            let closing = self.shared.close_deadline();
+            // Checked up front because the read below wins every race it is ready for: a peer
+            // flooding us after our close must not extend the wait.
+            let expired = closing.is_some_and(|deadline| Instant::now() >= deadline);
+            if expired || *self.writer_done.borrow() {
+                return Ok(self.finish());
+            }
+            let deadline = closing.unwrap_or(self.last_rx + self.idle);
+            let frame = match self.read_one(deadline).await {
+                ReadOutcome::Frame(frame) => frame,
+                ReadOutcome::WriterDone => return Ok(self.finish()),
+                ReadOutcome::Timeout if closing.is_some() => return Ok(self.finish()),
+                ReadOutcome::Timeout => return Err(self.fail(NetError::IdleTimeout)),
+                ReadOutcome::Failed(e) if closing.is_some() => {
+                    tracing::debug!(error = %e, "read error while closing");
+                    return Ok(self.finish());
+                }
+                ReadOutcome::Failed(e) => return Err(self.fail(e)),
+            };
+            self.last_rx = Instant::now();
+            if closing.is_some() {
+                // After our close frame the peer's data is ignored (RFC 6455 §5.5.1).
+                if frame.opcode == OpCode::Close {
+                    return Ok(self.finish());
+                }
+                continue;
+            }
+            match self.asm.push(frame) {
+                Ok(None) | Ok(Some(Incoming::Pong(_))) => {}
+                Ok(Some(Incoming::Message(msg))) => return Ok(Some(msg)),
+                Ok(Some(Incoming::Ping(payload))) => self.shared.queue_pong(payload),
+                Ok(Some(Incoming::Close(received))) => {
+                    self.shared.echo_close(received);
+                    return Ok(self.finish());
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    /// Nothing more will come from the peer; lets the writer stop waiting for it.
+    fn finish(&mut self) -> Option<Message> {
+        self.done = true;
+        self.shared.peer_finished.send_replace(true);
+        None
+    }
+
+    /// Sends the close frame `err` calls for (or gives up on the socket), then returns `err`.
+    fn fail(&mut self, err: NetError) -> NetError {
+        match err.close_code() {
+            Some(code) => {
+                tracing::debug!(error = %err, code, "closing connection");
+                self.shared.close(code, &err.to_string());
+            }
+            None => {
+                tracing::debug!(error = %err, "connection lost");
+                self.finish();
+                self.shared.abort();
+            }
+        }
+        err
+    }
+
+    async fn read_one(&mut self, deadline: Instant) -> ReadOutcome {
+        let Self {
+            ws,
+            shared,
+            writer_done,
+            max_message_bytes,
+            ..
+        } = self;
+        // With auto_close/auto_pong off fastwebsockets never hands us an obligated frame; should it,
+        // it goes to the writer like our own replies, never onto the socket from here.
+        let mut obligation = |frame: Frame<'_>| {
+            match frame.opcode {
+                OpCode::Pong => shared.queue_pong(Bytes::copy_from_slice(&frame.payload)),
+                OpCode::Close => {
+                    shared.echo_close(parse_close(&frame.payload).ok().flatten());
+                }
+                _ => {}
+            }
+            std::future::ready(Ok::<(), Infallible>(()))
+        };
+        tokio::select! {
+            biased;
+            read = ws.read_frame(&mut obligation) => match read {
+                Ok(frame) => match InFrame::take(frame, true) {
+                    Ok(frame) => ReadOutcome::Frame(frame),
+                    Err(e) => ReadOutcome::Failed(e),
+                },
+                Err(e) => ReadOutcome::Failed(NetError::from_ws(e, *max_message_bytes)),
+            },
+            _ = writer_done.wait_for(|done| *done) => ReadOutcome::WriterDone,
+            () = tokio::time::sleep_until(deadline) => ReadOutcome::Timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_slot_is_latest_wins() {
+        let s = Shared::new(4);
+        assert!(!s.send_state(Bytes::from_static(b"1")));
+        assert!(s.send_state(Bytes::from_static(b"2")));
+        assert!(s.send_state(Bytes::from_static(b"3")));
+        let mut b = Batch::default();
+        s.take_batch(&mut b);
+        assert_eq!(b.state.as_deref(), Some(&b"3"[..]));
+        assert!(!s.send_state(Bytes::from_static(b"4")));
+    }
+
+    #[test]
+    fn reliable_overflow_closes_with_1008_after_queued_messages() {
+        let s = Shared::new(2);
+        assert_eq!(s.send_reliable(Bytes::from_static(b"a")), Ok(()));
+        assert_eq!(s.send_reliable(Bytes::from_static(b"b")), Ok(()));
+        assert_eq!(
+            s.send_reliable(Bytes::from_static(b"c")),
+            Err(SendError::Overflow)
+        );
+        assert_eq!(
+            s.send_reliable(Bytes::from_static(b"d")),
+            Err(SendError::Closed)
+        );
+        assert!(s.closed.load(Ordering::Acquire));
+        let mut b = Batch::default();
+        s.take_batch(&mut b);
+        assert_eq!(b.reliable.len(), 2);
+        assert_eq!(
+            b.close,
+            Some(PendingClose {
+                code: Some(1008),
+                reason: "reliable queue overflow".to_owned()
+            })
+        );
+        assert!(b.state.is_none());
+    }
+
+    #[test]
+    fn first_close_wins_and_bad_codes_become_1011() {
+        let s = Shared::new(1);
+        assert!(s.close(1005, "nope"));
+        assert!(!s.close(1000, "late"));
+        let mut b = Batch::default();
+        s.take_batch(&mut b);
+        assert_eq!(b.close.map(|c| c.code), Some(Some(1011)));
+        let mut b = Batch::default();
+        s.take_batch(&mut b);
+        assert!(b.aborted);
+    }
+
+    #[test]
+    fn only_the_newest_pong_is_kept() {
+        let s = Shared::new(1);
+        s.queue_pong(Bytes::from_static(b"1"));
+        s.queue_pong(Bytes::from_static(b"2"));
+        let mut b = Batch::default();
+        s.take_batch(&mut b);
+        assert_eq!(b.pong.as_deref(), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn outbox_and_connection_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Outbox>();
+        check::<Connection>();
+    }
+}

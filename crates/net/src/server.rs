@@ -1,0 +1,268 @@
+//! Accept loop, HTTP/1.1 serving and the WebSocket upgrade.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::upgrade::{UpgradeFut, is_upgrade_request, upgrade};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, header};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::NetConfig;
+use crate::connection::{self, Connection};
+
+/// Pause after an accept error such as running out of file descriptors, as a duration.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Largest HTTP read buffer per connection, in bytes; bounds what a slow request can pin.
+const MAX_HTTP_BUF_BYTES: usize = 64 * 1024;
+
+/// The application side of the server: what to do with each connection and request.
+pub trait Handler: Send + Sync + 'static {
+    /// Called once per upgraded WebSocket connection, in its own task; the connection ends when the future returns (dropping the Connection closes it with 1000 if no close was sent yet).
+    fn on_connection(self: Arc<Self>, conn: Connection) -> impl Future<Output = ()> + Send;
+
+    /// Answers any HTTP request that is not a WebSocket upgrade on `ws_path` (default: 404 text). Later used to serve a web client.
+    fn on_http(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send {
+        drop(req);
+        std::future::ready(text_response(StatusCode::NOT_FOUND, "not found"))
+    }
+
+    /// Decides, before any WebSocket state is allocated, whether a TCP peer may connect (later: per-IP caps). Err(status, reason) answers that HTTP status.
+    fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
+        let _ = peer;
+        Ok(Admission::new())
+    }
+}
+
+/// Permission for one TCP connection; dropped when that connection (HTTP or WebSocket) has ended.
+///
+/// Carry a guard in it (say, a per-IP counter that decrements on drop) to count live connections.
+#[derive(Default)]
+pub struct Admission {
+    _guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Admission {
+    /// Admits without a guard.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Admits, holding `guard` until the connection ends.
+    pub fn with_guard<G: Send + Sync + 'static>(guard: G) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("guarded", &self._guard.is_some())
+            .finish()
+    }
+}
+
+/// A refused TCP peer: answered with `status` and `reason` as a text body, then disconnected.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// HTTP status sent back, such as 503 or 429.
+    pub status: StatusCode,
+    /// Text body explaining the refusal.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// A refusal with this status and reason.
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A `text/plain` response with `status` and `body`.
+pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Accepts TCP connections from `listener` until `shutdown` resolves, serving HTTP/1.1; upgrades `ws_path` to WebSocket. Returns after shutdown once the accept loop stops (existing connections are the handler's business).
+///
+/// Accept errors (a reset peer, running out of file descriptors) are logged and retried, so in
+/// practice this returns `Ok(())`.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    config: NetConfig,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let config = Arc::new(config);
+    let mut http = http1::Builder::new();
+    // Slowloris: the request head must arrive within the handshake timeout; this also bounds
+    // how long an idle keep-alive connection is kept.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.handshake_timeout)
+        .max_buf_size(MAX_HTTP_BUF_BYTES);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) if is_per_connection(&e) => {
+                tracing::debug!(error = %e, "accept failed for one connection");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; backing off");
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        // Game frames are small and latency-bound; Nagle would hold them back.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "set_nodelay failed");
+        }
+        let admitted = handler.admit(peer);
+        tokio::spawn(serve_tcp(
+            stream,
+            peer,
+            admitted,
+            http.clone(),
+            Arc::clone(&config),
+            Arc::clone(&handler),
+        ));
+    }
+}
+
+/// Errors that concern only the connection being accepted, not the listener.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+async fn serve_tcp<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    admitted: Result<Admission, Refusal>,
+    mut http: http1::Builder,
+    config: Arc<NetConfig>,
+    handler: Arc<H>,
+) {
+    let io = TokioIo::new(stream);
+    let admission = match admitted {
+        Ok(admission) => Arc::new(admission),
+        Err(refusal) => {
+            tracing::debug!(%peer, status = %refusal.status, reason = %refusal.reason, "refused");
+            let service = service_fn(move |_req: Request<Incoming>| {
+                let resp = text_response(refusal.status, refusal.reason.clone());
+                std::future::ready(Ok::<_, Infallible>(resp))
+            });
+            if let Err(e) = http.keep_alive(false).serve_connection(io, service).await {
+                tracing::debug!(error = %e, %peer, "refused connection ended badly");
+            }
+            return;
+        }
+    };
+    let service = service_fn(move |req| {
+        route(
+            req,
+            peer,
+            Arc::clone(&config),
+            Arc::clone(&handler),
+            Arc::clone(&admission),
+        )
+    });
+    if let Err(e) = http.serve_connection(io, service).with_upgrades().await {
+        tracing::debug!(error = %e, %peer, "http connection ended badly");
+    }
+}
+
+async fn route<H: Handler>(
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    config: Arc<NetConfig>,
+    handler: Arc<H>,
+    admission: Arc<Admission>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let wants_ws = req.method() == Method::GET
+        && req.uri().path() == config.ws_path
+        && is_upgrade_request(&req);
+    if !wants_ws {
+        return Ok(handler.on_http(req).await);
+    }
+    let (response, upgrade_fut) = match upgrade(&mut req) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, %peer, "bad upgrade request");
+            let mut resp = text_response(StatusCode::BAD_REQUEST, e.to_string());
+            resp.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                header::HeaderValue::from_static("13"),
+            );
+            return Ok(resp);
+        }
+    };
+    tokio::spawn(run_websocket(upgrade_fut, peer, config, handler, admission));
+    Ok(response.map(|_| Full::new(Bytes::new())))
+}
+
+async fn run_websocket<H: Handler>(
+    upgrade_fut: UpgradeFut,
+    peer: SocketAddr,
+    config: Arc<NetConfig>,
+    handler: Arc<H>,
+    admission: Arc<Admission>,
+) {
+    let ws = match tokio::time::timeout(config.handshake_timeout, upgrade_fut).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, %peer, "upgrade failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "upgrade timed out");
+            return;
+        }
+    };
+    // The WebSocket was just built from the upgraded stream, so it has buffered nothing.
+    let (conn, writer) = connection::start(ws.into_inner(), peer, &config);
+    handler.on_connection(conn).await;
+    // The admission covers the connection until its socket is really gone.
+    if let Err(e) = writer.await {
+        tracing::warn!(error = %e, %peer, "writer task failed");
+    }
+    drop(admission);
+}
