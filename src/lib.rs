@@ -1,1 +1,24 @@
-//! tickwire
+//! tickwire: an authoritative multiplayer game server. Clients connect over WebSocket, join a
+//! match and send inputs; each match runs a fixed-tick simulation and pushes every client a
+//! state delta each tick.
+//!
+//! This crate assembles the parts: `tickwire-net` (WebSocket frames), `tickwire-proto` (the
+//! messages) and `tickwire-sim` (the game).
+//!
+//! # Layout
+//! - [`config`]: the typed configuration and its embedded defaults.
+//! - [`server`]: [`Server`], [`run`] and the shutdown sequence.
+//! - [`registry`]: running matches by id and seat placement.
+//! - [`match_loop`]: one match's fixed-rate task.
+//! - [`session`]: one client connection's protocol state machine.
+//! - [`session_token`]: session secrets.
+
+pub mod config;
+pub mod match_loop;
+pub mod registry;
+pub mod server;
+pub mod session;
+pub mod session_token;
+
+pub use config::Config;
+pub use server::{Server, ServerError, ServerHandle, run};

@@ -1,0 +1,271 @@
+//! A Rust game client for tickwire: connects, joins, sends inputs and rebuilds the world from
+//! the state deltas it receives. Tests and the load tester play through it; it is also the
+//! reference for client authors next to `crates/proto/PROTOCOL.md`.
+//!
+//! # Layout
+//! - [`GameClient`]: one connection's protocol state (Welcome, replica, input sequence).
+//! - [`Event`]: what [`GameClient::next_event`] yields.
+//! - [`ClientError`]: why a client stopped.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tickwire_net::NetError;
+use tickwire_net::client::{self, Client, ClientConfig, ClientEvent};
+use tickwire_proto::PROTOCOL_VERSION;
+use tickwire_proto::codec::{self, DecodeError};
+use tickwire_proto::delta::{ApplyError, Replica};
+use tickwire_proto::msg::{
+    ClientMsg, FrameHeader, Hello, Input, JoinTarget, RejectReason, ServerMsg, Welcome,
+};
+
+/// Why a client stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebSocket layer failed.
+    #[error("network: {0}")]
+    Net(#[from] NetError),
+    /// A server message did not decode.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// A state frame could not be applied to the replica.
+    #[error("apply: {0}")]
+    Apply(#[from] ApplyError),
+    /// The server refused the Hello.
+    #[error("rejected ({reason:?}): {message}")]
+    Rejected {
+        /// Machine-readable reason.
+        reason: RejectReason,
+        /// Server's explanation.
+        message: String,
+    },
+    /// The server closed the connection.
+    #[error("closed with {code}: {reason}")]
+    Closed {
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// The server sent something out of protocol order.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+    /// Nothing arrived in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+/// What [`GameClient::next_event`] yields.
+#[derive(Debug)]
+pub enum Event {
+    /// A state frame was applied to the replica.
+    State {
+        /// Its header.
+        header: FrameHeader,
+        /// Its size on the wire, bytes.
+        bytes: usize,
+    },
+    /// Any other server message.
+    Msg(ServerMsg),
+}
+
+/// One connected, joined game client.
+pub struct GameClient {
+    ws: Client,
+    replica: Replica,
+    welcome: Welcome,
+    next_seq: u32,
+    apply_states: bool,
+}
+
+impl std::fmt::Debug for GameClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GameClient")
+            .field("player_id", &self.welcome.player_id)
+            .field("tick", &self.replica.newest_tick())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long [`GameClient::connect`] waits for the Welcome.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Hello for protocol version [`PROTOCOL_VERSION`] joining any match.
+pub fn hello(name: &str) -> Hello {
+    Hello {
+        version: PROTOCOL_VERSION,
+        name: name.to_owned(),
+        session: None,
+        join: JoinTarget::Any,
+    }
+}
+
+impl GameClient {
+    /// Connects to `url`, sends `hello` and waits for the Welcome.
+    pub async fn connect(url: &str, hello: Hello) -> Result<Self, ClientError> {
+        Self::connect_with(url, hello, &ClientConfig::default()).await
+    }
+
+    /// [`GameClient::connect`] with explicit WebSocket client settings.
+    pub async fn connect_with(
+        url: &str,
+        hello: Hello,
+        config: &ClientConfig,
+    ) -> Result<Self, ClientError> {
+        let mut ws = client::connect(url, config).await?;
+        ws.send_binary(&encode(&ClientMsg::Hello(hello))?).await?;
+        let welcome = tokio::time::timeout(WELCOME_TIMEOUT, async {
+            loop {
+                match recv_msg(&mut ws).await? {
+                    ServerMsg::Welcome(w) => return Ok(w),
+                    ServerMsg::Reject(r) => {
+                        return Err(ClientError::Rejected {
+                            reason: r.reason,
+                            message: r.message,
+                        });
+                    }
+                    other => {
+                        return Err(ClientError::Unexpected(format!("{other:?} before Welcome")));
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout("Welcome"))??;
+        Ok(Self {
+            ws,
+            replica: Replica::new(),
+            welcome,
+            next_seq: 1,
+            apply_states: true,
+        })
+    }
+
+    /// Joins any open match as `name`.
+    pub async fn join(url: &str, name: &str) -> Result<Self, ClientError> {
+        Self::connect(url, hello(name)).await
+    }
+
+    /// The Welcome received.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The rebuilt world.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Whether state frames are applied to the replica (true by default). A load-test bot that
+    /// only decodes turns it off and acknowledges the frames' ticks instead.
+    pub fn set_apply_states(&mut self, apply: bool) {
+        self.apply_states = apply;
+    }
+
+    /// The tick to acknowledge: the newest applied (or, when not applying, received) tick.
+    pub fn ack_tick(&self) -> u32 {
+        self.replica.newest_tick().unwrap_or(0)
+    }
+
+    /// Sends one input for the next sequence number, acknowledging [`GameClient::ack_tick`];
+    /// returns the sequence number used.
+    pub async fn send_input(
+        &mut self,
+        move_x: i8,
+        move_y: i8,
+        aim: u8,
+        buttons: u8,
+    ) -> Result<u32, ClientError> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let input = Input {
+            seq,
+            ack: self.ack_tick(),
+            move_x,
+            move_y,
+            aim,
+            buttons,
+        };
+        self.send(&ClientMsg::Input(input)).await?;
+        Ok(seq)
+    }
+
+    /// Sends any client message.
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
+        self.ws.send_binary(&encode(msg)?).await?;
+        Ok(())
+    }
+
+    /// The underlying WebSocket client, for sending raw frames in tests.
+    pub fn ws(&mut self) -> &mut Client {
+        &mut self.ws
+    }
+
+    /// Waits for the next server message; state frames are applied to the replica first.
+    pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        match recv_msg_sized(&mut self.ws).await? {
+            (ServerMsg::State(frame), bytes) => {
+                let header = frame.header;
+                if self.apply_states {
+                    self.replica.apply(&frame)?;
+                } else {
+                    self.replica.apply(&tickwire_proto::msg::StateFrame {
+                        header: FrameHeader {
+                            baseline_age: 0,
+                            ..header
+                        },
+                        delta: Default::default(),
+                    })?;
+                }
+                Ok(Event::State { header, bytes })
+            }
+            (msg, _) => Ok(Event::Msg(msg)),
+        }
+    }
+
+    /// Waits up to `timeout` for the next state frame, returning other messages' errors.
+    pub async fn next_state(&mut self, timeout: Duration) -> Result<FrameHeader, ClientError> {
+        tokio::time::timeout(timeout, async {
+            loop {
+                if let Event::State { header, .. } = self.next_event().await? {
+                    return Ok(header);
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout("a state frame"))?
+    }
+
+    /// Closes the connection cleanly.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.ws.close(1000, "bye").await?;
+        Ok(())
+    }
+}
+
+fn encode(msg: &ClientMsg) -> Result<Vec<u8>, ClientError> {
+    codec::encode_client(msg).map_err(|e| ClientError::Unexpected(e.to_string()))
+}
+
+async fn recv_msg(ws: &mut Client) -> Result<ServerMsg, ClientError> {
+    Ok(recv_msg_sized(ws).await?.0)
+}
+
+async fn recv_msg_sized(ws: &mut Client) -> Result<(ServerMsg, usize), ClientError> {
+    loop {
+        match ws.recv().await? {
+            ClientEvent::Binary(bytes) => return decode(bytes),
+            ClientEvent::Close { code, reason } => {
+                return Err(ClientError::Closed { code, reason });
+            }
+            ClientEvent::Text(t) => {
+                return Err(ClientError::Unexpected(format!("text frame {t:?}")));
+            }
+            ClientEvent::Ping(_) | ClientEvent::Pong(_) => {}
+        }
+    }
+}
+
+fn decode(bytes: Bytes) -> Result<(ServerMsg, usize), ClientError> {
+    Ok((codec::decode_server(&bytes)?, bytes.len()))
+}

@@ -1,0 +1,368 @@
+//! The rules of a match: tick rate, player counts, timings and physics constants.
+
+use serde::{Deserialize, Serialize};
+
+/// Lowest accepted tick rate, Hz.
+const MIN_TICK_RATE: u16 = 1;
+/// Highest accepted tick rate, Hz.
+const MAX_TICK_RATE: u16 = 240;
+/// Longest accepted running phase, seconds (one week), which keeps tick counts far from `u32::MAX`.
+const MAX_MATCH_SECS: u32 = 7 * 24 * 3600;
+/// Longest accepted duration of any millisecond setting (one hour), ms.
+const MAX_MS: u32 = 3_600_000;
+/// Most snapshots the history may keep; bounds memory per match.
+const MAX_HISTORY_TICKS: u32 = 4096;
+/// Most inputs a player's queue may hold.
+const MAX_QUEUED_INPUTS: usize = 1024;
+/// Largest accepted length (radii), world units.
+const MAX_RADIUS: f32 = 1000.0;
+/// Largest accepted speed, world units per second.
+const MAX_SPEED: f32 = 100_000.0;
+/// Largest accepted acceleration, world units per second squared.
+const MAX_ACCEL: f32 = 1_000_000.0;
+/// Largest accepted friction, 1/s.
+const MAX_FRICTION: f32 = 1000.0;
+/// A player may move at most this many radii per tick: movement is split into sub-steps of half
+/// a radius so a fast player cannot tunnel through a thin wall, and the sub-step count is capped.
+pub(crate) const MAX_RADII_PER_TICK: f32 = 32.0;
+
+/// The rules and physics constants of a match.
+///
+/// Every field has a default, so a TOML `[game]` section only needs the fields it changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GameConfig {
+    /// Simulation ticks per second, Hz (1..=240, default 30).
+    pub tick_rate: u16,
+    /// Most players in one match, players (default 16).
+    pub max_players: u16,
+    /// Connected players needed to leave the Waiting phase, players (1..=max_players, default 2).
+    pub min_players: u16,
+    /// Length of the Running phase, seconds (default 300).
+    pub match_duration_secs: u32,
+    /// Score (kills) that ends the match, kills (default 20; 0 = no limit).
+    pub score_limit: u32,
+    /// Player circle radius, world units (default 16).
+    pub player_radius: f32,
+    /// Acceleration at full stick, world units/s² (default 2000).
+    pub player_accel: f32,
+    /// Velocity damping, 1/s: each tick velocity is scaled by `1 - friction / tick_rate` (default 6).
+    pub player_friction: f32,
+    /// Top speed, world units/s (default 300).
+    pub player_max_speed: f32,
+    /// Projectile speed, world units/s (default 700).
+    pub projectile_speed: f32,
+    /// Projectile circle radius, world units (default 4).
+    pub projectile_radius: f32,
+    /// Projectile lifetime, milliseconds (default 1200).
+    pub projectile_lifetime_ms: u32,
+    /// Time between two shots of one player, milliseconds (default 300).
+    pub fire_cooldown_ms: u32,
+    /// Health taken by one hit, hit points (default 25).
+    pub projectile_damage: u8,
+    /// Health of a fresh player, hit points (default 100).
+    pub player_max_hp: u8,
+    /// Time from death to respawn, milliseconds (default 2000).
+    pub respawn_ms: u32,
+    /// Inputs a player's queue holds before new ones are dropped, inputs (default 8).
+    pub max_queued_inputs: usize,
+    /// Largest accepted jump of an input's sequence number past the last received one,
+    /// sequence numbers (default 1024).
+    pub max_seq_jump: u32,
+    /// Snapshots kept for delta baselines, ticks (default 64; must cover at least one second).
+    pub history_ticks: u32,
+}
+
+impl Default for GameConfig {
+    fn default() -> Self {
+        Self {
+            tick_rate: 30,
+            max_players: 16,
+            min_players: 2,
+            match_duration_secs: 300,
+            score_limit: 20,
+            player_radius: 16.0,
+            player_accel: 2000.0,
+            player_friction: 6.0,
+            player_max_speed: 300.0,
+            projectile_speed: 700.0,
+            projectile_radius: 4.0,
+            projectile_lifetime_ms: 1200,
+            fire_cooldown_ms: 300,
+            projectile_damage: 25,
+            player_max_hp: 100,
+            respawn_ms: 2000,
+            max_queued_inputs: 8,
+            max_seq_jump: 1024,
+            history_ticks: 64,
+        }
+    }
+}
+
+/// Why a [`GameConfig`] was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// The tick rate is outside 1..=240 Hz.
+    #[error("tick_rate {0} Hz is outside {MIN_TICK_RATE}..={MAX_TICK_RATE}")]
+    TickRate(u16),
+    /// A numeric setting is outside its accepted range (or not a finite number).
+    #[error("{field} = {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The setting's field name.
+        field: &'static str,
+        /// The refused value.
+        value: f64,
+        /// Smallest accepted value.
+        min: f64,
+        /// Largest accepted value.
+        max: f64,
+    },
+    /// `min_players` is 0 or larger than `max_players`.
+    #[error("min_players {min_players} must be within 1..=max_players ({max_players})")]
+    MinPlayers {
+        /// The refused minimum.
+        min_players: u16,
+        /// The configured maximum.
+        max_players: u16,
+    },
+    /// The snapshot history is shorter than one second of ticks.
+    #[error(
+        "history_ticks {history_ticks} must cover one second ({needed} ticks at the tick rate)"
+    )]
+    HistoryTooShort {
+        /// The configured history, ticks.
+        history_ticks: u32,
+        /// Ticks in one second.
+        needed: u32,
+    },
+    /// A player at top speed would move more than the sub-stepping can keep collision-safe.
+    #[error(
+        "player_max_speed {speed} units/s moves more than {MAX_RADII_PER_TICK} radii per tick at {tick_rate} Hz"
+    )]
+    TooFast {
+        /// The configured top speed, units/s.
+        speed: f32,
+        /// The configured tick rate, Hz.
+        tick_rate: u16,
+    },
+}
+
+/// Checks `value` is within `min..=max` (NaN never is).
+fn range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), ConfigError> {
+    if value >= min && value <= max {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+/// Checks a float is finite and within `(0, max]` (or `[0, max]` when `zero_ok`).
+fn positive(field: &'static str, value: f32, max: f32, zero_ok: bool) -> Result<(), ConfigError> {
+    let ok = value.is_finite() && value <= max && (value > 0.0 || (zero_ok && value == 0.0));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            field,
+            value: f64::from(value),
+            min: if zero_ok {
+                0.0
+            } else {
+                f64::from(f32::MIN_POSITIVE)
+            },
+            max: f64::from(max),
+        })
+    }
+}
+
+impl GameConfig {
+    /// Checks every setting is in its accepted range, so the simulation never sees a value that
+    /// could make it divide by zero, overflow or produce non-finite positions.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(MIN_TICK_RATE..=MAX_TICK_RATE).contains(&self.tick_rate) {
+            return Err(ConfigError::TickRate(self.tick_rate));
+        }
+        range(
+            "max_players",
+            f64::from(self.max_players),
+            1.0,
+            f64::from(u16::MAX),
+        )?;
+        if self.min_players == 0 || self.min_players > self.max_players {
+            return Err(ConfigError::MinPlayers {
+                min_players: self.min_players,
+                max_players: self.max_players,
+            });
+        }
+        range(
+            "match_duration_secs",
+            f64::from(self.match_duration_secs),
+            1.0,
+            f64::from(MAX_MATCH_SECS),
+        )?;
+        positive("player_radius", self.player_radius, MAX_RADIUS, false)?;
+        positive("player_accel", self.player_accel, MAX_ACCEL, true)?;
+        positive("player_friction", self.player_friction, MAX_FRICTION, true)?;
+        positive("player_max_speed", self.player_max_speed, MAX_SPEED, false)?;
+        positive("projectile_speed", self.projectile_speed, MAX_SPEED, false)?;
+        positive(
+            "projectile_radius",
+            self.projectile_radius,
+            MAX_RADIUS,
+            false,
+        )?;
+        let ms = |field, v: u32, min: f64| range(field, f64::from(v), min, f64::from(MAX_MS));
+        ms("projectile_lifetime_ms", self.projectile_lifetime_ms, 1.0)?;
+        ms("fire_cooldown_ms", self.fire_cooldown_ms, 0.0)?;
+        ms("respawn_ms", self.respawn_ms, 0.0)?;
+        range(
+            "projectile_damage",
+            f64::from(self.projectile_damage),
+            1.0,
+            255.0,
+        )?;
+        range("player_max_hp", f64::from(self.player_max_hp), 1.0, 255.0)?;
+        range(
+            "max_queued_inputs",
+            self.max_queued_inputs as f64,
+            1.0,
+            MAX_QUEUED_INPUTS as f64,
+        )?;
+        range(
+            "max_seq_jump",
+            f64::from(self.max_seq_jump),
+            1.0,
+            f64::from(u32::MAX),
+        )?;
+        let needed = u32::from(self.tick_rate);
+        if self.history_ticks < needed {
+            return Err(ConfigError::HistoryTooShort {
+                history_ticks: self.history_ticks,
+                needed,
+            });
+        }
+        range(
+            "history_ticks",
+            f64::from(self.history_ticks),
+            f64::from(needed),
+            f64::from(MAX_HISTORY_TICKS),
+        )?;
+        if self.player_max_speed / f32::from(self.tick_rate)
+            > MAX_RADII_PER_TICK * self.player_radius
+        {
+            return Err(ConfigError::TooFast {
+                speed: self.player_max_speed,
+                tick_rate: self.tick_rate,
+            });
+        }
+        Ok(())
+    }
+
+    /// Converts milliseconds to ticks at the tick rate, rounding up (saturating at `u32::MAX`).
+    pub fn ticks(&self, ms: u32) -> u32 {
+        let rate = u64::from(self.tick_rate.max(1));
+        let t = (u64::from(ms) * rate).div_ceil(1000);
+        u32::try_from(t).unwrap_or(u32::MAX)
+    }
+
+    /// Length of the Running phase, ticks.
+    pub fn match_ticks(&self) -> u32 {
+        let t = u64::from(self.match_duration_secs) * u64::from(self.tick_rate.max(1));
+        u32::try_from(t).unwrap_or(u32::MAX)
+    }
+
+    /// Length of one tick, seconds.
+    pub(crate) fn dt(&self) -> f32 {
+        1.0 / f32::from(self.tick_rate.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        GameConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn ticks_round_up() {
+        let c = GameConfig::default();
+        assert_eq!(c.ticks(0), 0);
+        assert_eq!(c.ticks(1), 1);
+        assert_eq!(c.ticks(1000), 30);
+        assert_eq!(c.ticks(1001), 31);
+        assert_eq!(
+            c.ticks(u32::MAX),
+            u32::try_from((u64::from(u32::MAX) * 30).div_ceil(1000)).unwrap()
+        );
+        assert_eq!(c.match_ticks(), 9000);
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let bad = |f: fn(&mut GameConfig)| {
+            let mut c = GameConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert_eq!(bad(|c| c.tick_rate = 0), ConfigError::TickRate(0));
+        assert_eq!(bad(|c| c.tick_rate = 241), ConfigError::TickRate(241));
+        assert!(matches!(
+            bad(|c| c.min_players = 0),
+            ConfigError::MinPlayers { .. }
+        ));
+        assert!(matches!(
+            bad(|c| c.min_players = 17),
+            ConfigError::MinPlayers { .. }
+        ));
+        assert!(matches!(
+            bad(|c| c.history_ticks = 29),
+            ConfigError::HistoryTooShort { needed: 30, .. }
+        ));
+        assert!(matches!(
+            bad(|c| {
+                c.tick_rate = 120;
+                c.history_ticks = 64;
+            }),
+            ConfigError::HistoryTooShort { needed: 120, .. }
+        ));
+        for f in [
+            (|c: &mut GameConfig| c.player_radius = f32::NAN) as fn(&mut GameConfig),
+            |c| c.player_radius = 0.0,
+            |c| c.player_max_speed = f32::INFINITY,
+            |c| c.player_accel = -1.0,
+            |c| c.projectile_speed = 0.0,
+            |c| c.projectile_lifetime_ms = 0,
+            |c| c.projectile_damage = 0,
+            |c| c.player_max_hp = 0,
+            |c| c.max_queued_inputs = 0,
+            |c| c.max_seq_jump = 0,
+            |c| c.match_duration_secs = 0,
+        ] {
+            assert!(matches!(bad(f), ConfigError::OutOfRange { .. }));
+        }
+        assert!(matches!(
+            bad(|c| {
+                c.tick_rate = 1;
+                c.player_max_speed = 10_000.0;
+            }),
+            ConfigError::TooFast { .. }
+        ));
+    }
+
+    #[test]
+    fn partial_toml_uses_defaults() {
+        let c: GameConfig = toml::from_str("tick_rate = 60\nhistory_ticks = 120").unwrap();
+        assert_eq!(c.tick_rate, 60);
+        assert_eq!(c.max_players, 16);
+        c.validate().unwrap();
+        assert!(toml::from_str::<GameConfig>("bogus = 1").is_err());
+    }
+}

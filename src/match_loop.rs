@@ -1,0 +1,678 @@
+//! One match's task: owns the simulation, drains its mailbox at each tick, steps the sim, and
+//! hands every client its state frame through the client's latest-wins slot.
+//!
+//! The loop never awaits a socket: everything it sends goes through [`Outbox`], which never
+//! blocks. Ticks are scheduled at `start + n * period`, so lateness never accumulates into
+//! drift; a loop that falls more than [`REBASE_AFTER_TICKS`] behind skips ahead and counts it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use metrics::{counter, gauge, histogram};
+use tickwire_net::Outbox;
+use tickwire_proto::codec;
+use tickwire_proto::msg::{
+    Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason, ServerMsg, SessionToken,
+    Welcome,
+};
+use tickwire_proto::{EntityState, close};
+use tickwire_sim::{Match, PlayerId};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::registry::{MatchShared, Registry};
+use crate::session_token;
+
+/// Identifies one WebSocket connection for the whole process lifetime.
+pub type ConnId = u64;
+
+/// How far behind schedule (in ticks) the loop may fall before it stops trying to catch up.
+pub const REBASE_AFTER_TICKS: u32 = 5;
+
+/// Expired seats remembered so a late reconnect hears "seat expired" rather than "bad session".
+const EXPIRED_SEATS_KEPT: usize = 256;
+
+/// What a join or resume produced.
+#[derive(Debug)]
+pub struct Joined {
+    /// The seated player, `None` for a spectator.
+    pub player_id: Option<PlayerId>,
+}
+
+/// Messages to a match task.
+#[derive(Debug)]
+pub enum MatchCmd {
+    /// Seat a new player; the caller has already reserved the seat in [`MatchShared`].
+    Join {
+        /// The joining connection.
+        conn: ConnId,
+        /// Requested display name.
+        name: String,
+        /// Where the connection's outgoing messages go.
+        outbox: Outbox,
+        /// The outcome; the Welcome or Reject has already been queued on `outbox`.
+        reply: oneshot::Sender<Result<Joined, RejectReason>>,
+    },
+    /// Watch without a seat.
+    Spectate {
+        /// The connection.
+        conn: ConnId,
+        /// Its outbox.
+        outbox: Outbox,
+        /// The outcome.
+        reply: oneshot::Sender<Result<Joined, RejectReason>>,
+    },
+    /// Give a dropped player's seat to a new connection.
+    Resume {
+        /// The new connection.
+        conn: ConnId,
+        /// The token presented.
+        token: SessionToken,
+        /// Its outbox.
+        outbox: Outbox,
+        /// The outcome.
+        reply: oneshot::Sender<Result<Joined, RejectReason>>,
+    },
+    /// One input (with its acknowledgement) from a seated connection.
+    Input {
+        /// The connection.
+        conn: ConnId,
+        /// The input.
+        input: Input,
+    },
+    /// An acknowledgement without input.
+    Ack {
+        /// The connection.
+        conn: ConnId,
+        /// Newest tick applied.
+        tick: u32,
+    },
+    /// The player leaves for good.
+    Leave {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The connection ended; a seated player keeps the seat for the grace period.
+    Gone {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Returns the authoritative quantized snapshot of a recent tick (tests, admin).
+    Snapshot {
+        /// The tick wanted.
+        tick: u32,
+        /// The snapshot, if still in the history ring.
+        reply: oneshot::Sender<Option<Vec<EntityState>>>,
+    },
+    /// Ends the match now.
+    End {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Settings of a match task besides the game rules.
+#[derive(Clone, Debug)]
+pub struct MatchSettings {
+    /// Ticks a dropped player's seat is kept.
+    pub grace_ticks: u32,
+    /// Ticks a match without seated players lingers.
+    pub linger_ticks: u32,
+    /// Spectators allowed.
+    pub max_spectators: u32,
+}
+
+/// Called with the final results of every match, before clients hear it ended.
+pub type ResultsHook = Arc<dyn Fn(&MatchResults) + Send + Sync>;
+
+struct Client {
+    player: Option<PlayerId>,
+    outbox: Outbox,
+    ack: u32,
+}
+
+struct Seat {
+    secret: [u8; 16],
+    conn: Option<ConnId>,
+    /// Tick at which a disconnected seat is freed.
+    expires_at: Option<u32>,
+}
+
+/// The state of one running match task.
+pub struct MatchTask {
+    id: u64,
+    sim: Match,
+    shared: Arc<MatchShared>,
+    rx: mpsc::Receiver<MatchCmd>,
+    registry: Arc<Registry>,
+    settings: MatchSettings,
+    shutdown: watch::Receiver<bool>,
+    on_results: ResultsHook,
+    clients: BTreeMap<ConnId, Client>,
+    seats: BTreeMap<PlayerId, Seat>,
+    expired: VecDeque<(PlayerId, [u8; 16])>,
+    empty_since: Option<u32>,
+    end_requested: Option<EndReason>,
+    scratch: Delta,
+    frame_buf: Vec<u8>,
+    delta_cache: Vec<(u32, Vec<u8>)>,
+}
+
+impl MatchTask {
+    /// Builds the task; [`MatchTask::run`] drives it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sim: Match,
+        shared: Arc<MatchShared>,
+        rx: mpsc::Receiver<MatchCmd>,
+        registry: Arc<Registry>,
+        settings: MatchSettings,
+        shutdown: watch::Receiver<bool>,
+        on_results: ResultsHook,
+    ) -> Self {
+        Self {
+            id: shared.id,
+            sim,
+            shared,
+            rx,
+            registry,
+            settings,
+            shutdown,
+            on_results,
+            clients: BTreeMap::new(),
+            seats: BTreeMap::new(),
+            expired: VecDeque::new(),
+            empty_since: Some(0),
+            end_requested: None,
+            scratch: Delta::default(),
+            frame_buf: Vec::with_capacity(1024),
+            delta_cache: Vec::new(),
+        }
+    }
+
+    /// Runs the fixed-rate loop until the match ends, then reports results and closes clients.
+    pub async fn run(mut self) -> MatchResults {
+        let rate = u32::from(self.sim.config().tick_rate.max(1));
+        let period = Duration::from_secs(1) / rate;
+        let label = self.id.to_string();
+        let tick_duration = histogram!("tickwire_tick_duration_seconds", "match" => label.clone());
+        let tick_lateness = histogram!("tickwire_tick_lateness_seconds", "match" => label.clone());
+        let overruns = counter!("tickwire_tick_overruns_total", "match" => label);
+        let mut start = tokio::time::Instant::now();
+        let mut n: u32 = 0;
+        info!(match_id = self.id, tick_rate = rate, "match started");
+        let reason = loop {
+            n += 1;
+            let deadline = start + period * n;
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => {
+                    if *self.shutdown.borrow() {
+                        break EndReason::Shutdown;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+            let woke = tokio::time::Instant::now();
+            let late = woke.saturating_duration_since(deadline);
+            tick_lateness.record(late.as_secs_f64());
+            if late > period * REBASE_AFTER_TICKS {
+                // Far behind (a stalled machine): catching up would burst ticks; skip instead.
+                overruns.increment(1);
+                start = woke - period * n;
+            }
+            let began = Instant::now();
+            if let Some(reason) = self.tick() {
+                break reason;
+            }
+            let spent = began.elapsed();
+            tick_duration.record(spent.as_secs_f64());
+            if spent > period {
+                overruns.increment(1);
+            }
+        };
+        self.finish(reason)
+    }
+
+    /// One tick: mailbox, simulation, replication, housekeeping. Returns a reason to end.
+    fn tick(&mut self) -> Option<EndReason> {
+        self.drain_mailbox();
+        if let Some(reason) = self.end_requested {
+            return Some(reason);
+        }
+        let report = self.sim.step();
+        let tick = report.tick;
+        self.shared.tick.store(tick, Ordering::Release);
+        self.shared
+            .phase
+            .store(phase_index(self.sim.phase()), Ordering::Release);
+        for event in report.events {
+            self.broadcast_reliable(&ServerMsg::Event(event));
+        }
+        self.replicate();
+        self.expire_seats(tick);
+        if let Some(reason) = report.ended {
+            return Some(reason);
+        }
+        if self.seats.is_empty() {
+            let since = *self.empty_since.get_or_insert(tick);
+            if tick.saturating_sub(since) >= self.settings.linger_ticks {
+                return Some(EndReason::Abandoned);
+            }
+        } else {
+            self.empty_since = None;
+        }
+        None
+    }
+
+    fn drain_mailbox(&mut self) {
+        // Bounded so a flood cannot make one tick unbounded: the mailbox itself is bounded too.
+        let budget = self.rx.max_capacity();
+        for _ in 0..budget {
+            match self.rx.try_recv() {
+                Ok(cmd) => self.handle(cmd),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: MatchCmd) {
+        match cmd {
+            MatchCmd::Join {
+                conn,
+                name,
+                outbox,
+                reply,
+            } => {
+                let result = self.join(conn, &name, outbox);
+                if result.is_err() {
+                    self.shared.release();
+                }
+                let _ = reply.send(result);
+            }
+            MatchCmd::Spectate {
+                conn,
+                outbox,
+                reply,
+            } => {
+                let _ = reply.send(self.spectate(conn, outbox));
+            }
+            MatchCmd::Resume {
+                conn,
+                token,
+                outbox,
+                reply,
+            } => {
+                let _ = reply.send(self.resume(conn, token, outbox));
+            }
+            MatchCmd::Input { conn, input } => {
+                let Some(client) = self.clients.get_mut(&conn) else {
+                    return;
+                };
+                client.ack = client.ack.max(input.ack.min(self.sim.tick()));
+                if let Some(player) = client.player {
+                    let outcome = self.sim.push_input(player, input);
+                    if !matches!(outcome, tickwire_sim::InputOutcome::Queued) {
+                        counter!("tickwire_input_drops_total", "reason" => outcome_label(&outcome))
+                            .increment(1);
+                    }
+                }
+            }
+            MatchCmd::Ack { conn, tick } => {
+                if let Some(client) = self.clients.get_mut(&conn) {
+                    client.ack = client.ack.max(tick.min(self.sim.tick()));
+                }
+            }
+            MatchCmd::Leave { conn } => {
+                if let Some(client) = self.clients.remove(&conn) {
+                    if let Some(player) = client.player {
+                        self.free_seat(player, false);
+                    } else {
+                        self.shared.spectators.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    client.outbox.close(close::MATCH_ENDED, "left the match");
+                }
+            }
+            MatchCmd::Gone { conn } => self.gone(conn),
+            MatchCmd::Snapshot { tick, reply } => {
+                let _ = reply.send(self.sim.snapshot_at(tick).map(<[_]>::to_vec));
+            }
+            MatchCmd::End { reason } => self.end_requested = Some(reason),
+        }
+    }
+
+    fn welcome(
+        &self,
+        player_id: u32,
+        entity_id: u32,
+        token: SessionToken,
+        resumed: bool,
+    ) -> Welcome {
+        Welcome {
+            version: tickwire_proto::PROTOCOL_VERSION,
+            player_id,
+            entity_id,
+            match_id: self.id,
+            tick_rate: self.sim.config().tick_rate,
+            tick: self.sim.tick(),
+            session: token,
+            resumed,
+            map: self.sim.map().info(),
+        }
+    }
+
+    fn join(&mut self, conn: ConnId, name: &str, outbox: Outbox) -> Result<Joined, RejectReason> {
+        if self.sim.phase() == Phase::Ended || self.end_requested.is_some() {
+            return Err(RejectReason::Full);
+        }
+        let player = self.sim.add_player(name).map_err(|_| RejectReason::Full)?;
+        let secret = session_token::new_secret();
+        let token = SessionToken {
+            match_id: self.id,
+            player_id: player,
+            secret,
+        };
+        let entity = self.sim.player(player).map_or(0, |p| p.entity_id);
+        self.seats.insert(
+            player,
+            Seat {
+                secret,
+                conn: Some(conn),
+                expires_at: None,
+            },
+        );
+        let welcome = self.welcome(player, entity, token, false);
+        self.attach(conn, Some(player), outbox, welcome);
+        gauge!("tickwire_players_connected").increment(1.0);
+        debug!(match_id = self.id, player, "player joined");
+        Ok(Joined {
+            player_id: Some(player),
+        })
+    }
+
+    fn spectate(&mut self, conn: ConnId, outbox: Outbox) -> Result<Joined, RejectReason> {
+        let count = self.shared.spectators.load(Ordering::Acquire);
+        if count >= self.settings.max_spectators {
+            return Err(RejectReason::Full);
+        }
+        self.shared.spectators.fetch_add(1, Ordering::AcqRel);
+        let token = SessionToken {
+            match_id: self.id,
+            player_id: 0,
+            secret: [0; 16],
+        };
+        let welcome = self.welcome(0, 0, token, false);
+        self.attach(conn, None, outbox, welcome);
+        Ok(Joined { player_id: None })
+    }
+
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        token: SessionToken,
+        outbox: Outbox,
+    ) -> Result<Joined, RejectReason> {
+        let player = token.player_id;
+        let Some(seat) = self.seats.get_mut(&player) else {
+            let expired = self
+                .expired
+                .iter()
+                .any(|(p, s)| *p == player && session_token::secrets_equal(s, &token.secret));
+            return Err(if expired {
+                RejectReason::SeatExpired
+            } else {
+                RejectReason::BadSession
+            });
+        };
+        if !session_token::secrets_equal(&seat.secret, &token.secret) {
+            return Err(RejectReason::BadSession);
+        }
+        // Documented choice: the newest connection wins the seat; the old one is closed.
+        if let Some(old) = seat.conn.replace(conn) {
+            if let Some(old_client) = self.clients.remove(&old) {
+                old_client.outbox.close(
+                    close::SESSION_REPLACED,
+                    "session resumed by another connection",
+                );
+            }
+        } else {
+            gauge!("tickwire_players_connected").increment(1.0);
+        }
+        seat.expires_at = None;
+        self.sim.set_connected(player, true);
+        let entity = self.sim.player(player).map_or(0, |p| p.entity_id);
+        let welcome = self.welcome(player, entity, token, true);
+        self.attach(conn, Some(player), outbox, welcome);
+        debug!(match_id = self.id, player, "player resumed");
+        Ok(Joined {
+            player_id: Some(player),
+        })
+    }
+
+    fn attach(&mut self, conn: ConnId, player: Option<PlayerId>, outbox: Outbox, welcome: Welcome) {
+        // Inserted even if the Welcome could not be queued: the connection's task always
+        // reports Gone when it ends, which is what releases the seat into its grace period.
+        send_msg(&outbox, &ServerMsg::Welcome(welcome));
+        self.clients.insert(
+            conn,
+            Client {
+                player,
+                outbox,
+                ack: 0,
+            },
+        );
+    }
+
+    fn gone(&mut self, conn: ConnId) {
+        let Some(client) = self.clients.remove(&conn) else {
+            return;
+        };
+        let Some(player) = client.player else {
+            self.shared.spectators.fetch_sub(1, Ordering::AcqRel);
+            return;
+        };
+        if let Some(seat) = self.seats.get_mut(&player) {
+            if seat.conn == Some(conn) {
+                seat.conn = None;
+                seat.expires_at = Some(self.sim.tick() + self.settings.grace_ticks);
+                self.sim.set_connected(player, false);
+                gauge!("tickwire_players_connected").decrement(1.0);
+                debug!(
+                    match_id = self.id,
+                    player, "player dropped; seat kept for grace period"
+                );
+            }
+        }
+    }
+
+    fn free_seat(&mut self, player: PlayerId, expired: bool) {
+        if let Some(seat) = self.seats.remove(&player) {
+            if seat.conn.is_some() {
+                gauge!("tickwire_players_connected").decrement(1.0);
+            }
+            if expired {
+                if self.expired.len() == EXPIRED_SEATS_KEPT {
+                    self.expired.pop_front();
+                }
+                self.expired.push_back((player, seat.secret));
+            }
+            self.sim.remove_player(player);
+            self.shared.release();
+        }
+    }
+
+    fn expire_seats(&mut self, tick: u32) {
+        let due: Vec<PlayerId> = self
+            .seats
+            .iter()
+            .filter(|(_, s)| s.expires_at.is_some_and(|t| t <= tick))
+            .map(|(p, _)| *p)
+            .collect();
+        for player in due {
+            debug!(match_id = self.id, player, "grace period over; seat freed");
+            self.free_seat(player, true);
+        }
+    }
+
+    /// Sends every client its frame. Clients that acknowledged the same baseline get the same
+    /// delta, so each distinct baseline is diffed and encoded once per tick.
+    fn replicate(&mut self) {
+        self.delta_cache.clear();
+        let mut bytes_total = 0u64;
+        let mut replaced = 0u64;
+        for client in self.clients.values() {
+            let age = self.sim.baseline_age(client.ack);
+            let idx = match self.delta_cache.iter().position(|(a, _)| *a == age) {
+                Some(i) => i,
+                None => {
+                    self.sim.delta_since(client.ack, &mut self.scratch);
+                    let mut body = Vec::new();
+                    if let Err(e) = codec::encode_delta(&self.scratch, &mut body) {
+                        warn!(match_id = self.id, error = %e, "cannot encode delta");
+                        continue;
+                    }
+                    self.delta_cache.push((age, body));
+                    self.delta_cache.len() - 1
+                }
+            };
+            let header = self.sim.header_for(client.player, age);
+            self.frame_buf.clear();
+            if codec::encode_state(&header, &self.delta_cache[idx].1, &mut self.frame_buf).is_err()
+            {
+                continue;
+            }
+            bytes_total += self.frame_buf.len() as u64;
+            if client
+                .outbox
+                .send_state(Bytes::copy_from_slice(&self.frame_buf))
+            {
+                replaced += 1;
+            }
+        }
+        counter!("tickwire_state_bytes_total").increment(bytes_total);
+        counter!("tickwire_state_frames_total").increment(self.clients.len() as u64);
+        if replaced > 0 {
+            counter!("tickwire_state_frames_replaced_total").increment(replaced);
+        }
+    }
+
+    fn broadcast_reliable(&mut self, msg: &ServerMsg) {
+        let Ok(bytes) = codec::encode_server(msg) else {
+            return;
+        };
+        let bytes = Bytes::from(bytes);
+        let mut overflowed = Vec::new();
+        for (conn, client) in &self.clients {
+            if client.outbox.send_reliable(bytes.clone()).is_err() {
+                overflowed.push(*conn);
+            }
+        }
+        for conn in overflowed {
+            self.gone(conn);
+        }
+    }
+
+    fn finish(mut self, reason: EndReason) -> MatchResults {
+        self.shared.open.store(false, Ordering::Release);
+        if self.sim.phase() != Phase::Ended {
+            self.sim.end(reason);
+        }
+        self.shared
+            .phase
+            .store(phase_index(Phase::Ended), Ordering::Release);
+        let results = MatchResults {
+            match_id: self.id,
+            reason,
+            ticks: self.sim.tick(),
+            players: self.sim.results(),
+        };
+        (self.on_results)(&results);
+        let code = if reason == EndReason::Shutdown {
+            tickwire_net::close::GOING_AWAY
+        } else if reason == EndReason::Aborted {
+            tickwire_net::close::INTERNAL_ERROR
+        } else {
+            close::MATCH_ENDED
+        };
+        let msg = codec::encode_server(&ServerMsg::MatchEnded(results.clone())).ok();
+        for client in self.clients.values() {
+            if let Some(msg) = &msg {
+                let _ = client.outbox.send_reliable(Bytes::from(msg.clone()));
+            }
+            client.outbox.close(code, "match ended");
+        }
+        let connected = self.seats.values().filter(|s| s.conn.is_some()).count();
+        gauge!("tickwire_players_connected").decrement(connected as f64);
+        // Refuse whoever is still queued in the mailbox.
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            reject_late(cmd, &self.shared);
+        }
+        self.registry.remove(self.id);
+        info!(
+            match_id = self.id,
+            ?reason,
+            ticks = results.ticks,
+            "match ended"
+        );
+        results
+    }
+}
+
+fn reject_late(cmd: MatchCmd, shared: &MatchShared) {
+    match cmd {
+        MatchCmd::Join { reply, .. } => {
+            shared.release();
+            let _ = reply.send(Err(RejectReason::NoSuchMatch));
+        }
+        MatchCmd::Spectate { reply, .. } => {
+            let _ = reply.send(Err(RejectReason::NoSuchMatch));
+        }
+        MatchCmd::Resume { reply, .. } => {
+            let _ = reply.send(Err(RejectReason::SeatExpired));
+        }
+        _ => {}
+    }
+}
+
+/// Encodes and queues a reliable message; false when the connection is gone or overflowed.
+pub fn send_msg(outbox: &Outbox, msg: &ServerMsg) -> bool {
+    match codec::encode_server(msg) {
+        Ok(bytes) => outbox.send_reliable(Bytes::from(bytes)).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Queues a Reject and closes the connection with `code`.
+pub fn reject(outbox: &Outbox, reason: RejectReason, message: &str, code: u16) {
+    let _ = send_msg(
+        outbox,
+        &ServerMsg::Reject(Reject {
+            reason,
+            message: message.to_owned(),
+        }),
+    );
+    counter!("tickwire_join_rejects_total", "reason" => format!("{reason:?}")).increment(1);
+    outbox.close(code, message);
+}
+
+fn phase_index(phase: Phase) -> u8 {
+    match phase {
+        Phase::Waiting => 0,
+        Phase::Running => 1,
+        Phase::Ended => 2,
+    }
+}
+
+fn outcome_label(outcome: &tickwire_sim::InputOutcome) -> &'static str {
+    match outcome {
+        tickwire_sim::InputOutcome::Queued => "queued",
+        tickwire_sim::InputOutcome::Stale => "stale",
+        tickwire_sim::InputOutcome::Rejected => "rejected",
+        tickwire_sim::InputOutcome::Dropped => "queue_full",
+        tickwire_sim::InputOutcome::UnknownPlayer => "unknown_player",
+    }
+}

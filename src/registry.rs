@@ -1,0 +1,165 @@
+//! Every running match by id, and placement of joining players into them.
+//!
+//! Placement never waits on a match task: a seat is reserved with an atomic compare-and-swap on
+//! the match's seat counter, then the join is sent to the match's mailbox.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+
+use crate::match_loop::MatchCmd;
+
+/// Shared, lock-free facts about one match, read by placement and the admin side.
+#[derive(Debug)]
+pub struct MatchShared {
+    /// The match id.
+    pub id: u64,
+    /// Seats taken or reserved.
+    pub seats: AtomicU32,
+    /// Seats the match has.
+    pub max_seats: u32,
+    /// Spectators watching.
+    pub spectators: AtomicU32,
+    /// The match's current tick.
+    pub tick: AtomicU32,
+    /// Phase as its wire index (0 waiting, 1 running, 2 ended).
+    pub phase: AtomicU8,
+    /// False once the match ends or drains: no new seats.
+    pub open: AtomicBool,
+    /// Unix time in milliseconds when the match was created.
+    pub created_at_ms: u64,
+}
+
+impl MatchShared {
+    /// Reserves one seat if the match is open and has room.
+    pub fn try_reserve(&self) -> bool {
+        if !self.open.load(Ordering::Acquire) {
+            return false;
+        }
+        self.seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s < self.max_seats).then_some(s + 1)
+            })
+            .is_ok()
+    }
+
+    /// Returns a reserved or taken seat.
+    pub fn release(&self) {
+        let _ = self
+            .seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| s.checked_sub(1));
+    }
+}
+
+/// A running match as the rest of the server sees it.
+#[derive(Clone, Debug)]
+pub struct MatchHandle {
+    /// Shared counters.
+    pub shared: Arc<MatchShared>,
+    /// The match task's mailbox.
+    pub tx: mpsc::Sender<MatchCmd>,
+}
+
+/// All running matches.
+#[derive(Debug, Default)]
+pub struct Registry {
+    matches: DashMap<u64, MatchHandle>,
+    next_id: AtomicU64,
+    /// Serialises match creation so a burst of joins fills one new match, not many.
+    create_lock: std::sync::Mutex<()>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self {
+            next_id: AtomicU64::new(1),
+            ..Self::default()
+        }
+    }
+
+    /// The match with this id.
+    pub fn get(&self, id: u64) -> Option<MatchHandle> {
+        self.matches.get(&id).map(|m| m.clone())
+    }
+
+    /// Number of running matches.
+    pub fn len(&self) -> usize {
+        self.matches.len()
+    }
+
+    /// True when no match runs.
+    pub fn is_empty(&self) -> bool {
+        self.matches.is_empty()
+    }
+
+    /// Every match, ordered by id.
+    pub fn all(&self) -> Vec<MatchHandle> {
+        let mut v: Vec<_> = self.matches.iter().map(|m| m.clone()).collect();
+        v.sort_by_key(|m| m.shared.id);
+        v
+    }
+
+    /// Reserves a seat in the open match with the fewest free seats (so matches fill up), oldest
+    /// first among equals.
+    pub fn reserve_any(&self) -> Option<MatchHandle> {
+        let mut candidates: Vec<_> = self
+            .matches
+            .iter()
+            .filter(|m| m.shared.open.load(Ordering::Acquire))
+            .map(|m| m.clone())
+            .collect();
+        candidates.sort_by_key(|m| {
+            let free = m
+                .shared
+                .max_seats
+                .saturating_sub(m.shared.seats.load(Ordering::Acquire));
+            (free, m.shared.id)
+        });
+        candidates.into_iter().find(|m| m.shared.try_reserve())
+    }
+
+    /// Runs `create` under the creation lock unless a seat can be reserved in an existing match
+    /// meanwhile; `create` returns the new match with one seat already reserved.
+    pub fn reserve_or_create(
+        &self,
+        max_matches: usize,
+        create: impl FnOnce(u64) -> MatchHandle,
+    ) -> Option<MatchHandle> {
+        if let Some(m) = self.reserve_any() {
+            return Some(m);
+        }
+        let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = self.reserve_any() {
+            return Some(m);
+        }
+        if self.matches.len() >= max_matches {
+            return None;
+        }
+        Some(self.insert_new(create))
+    }
+
+    /// Creates a match without reserving in existing ones (admin API); `None` at the cap.
+    pub fn create(
+        &self,
+        max_matches: usize,
+        create: impl FnOnce(u64) -> MatchHandle,
+    ) -> Option<MatchHandle> {
+        let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
+        (self.matches.len() < max_matches).then(|| self.insert_new(create))
+    }
+
+    fn insert_new(&self, create: impl FnOnce(u64) -> MatchHandle) -> MatchHandle {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let handle = create(id);
+        self.matches.insert(id, handle.clone());
+        handle
+    }
+
+    /// Removes a match once its task has ended.
+    pub fn remove(&self, id: u64) {
+        self.matches.remove(&id);
+    }
+}

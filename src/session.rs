@@ -1,0 +1,292 @@
+//! One client connection's protocol state machine: Hello, placement, then inputs and
+//! acknowledgements forwarded to its match until the connection ends.
+//!
+//! Bad input closes only this connection, with a code and a reason: 1007 for bytes that do not
+//! decode, 1002 for a wrong protocol version, 1008 for messages out of order.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use metrics::counter;
+use tickwire_net::{Connection, Message, Outbox};
+use tickwire_proto::msg::{ClientMsg, Hello, JoinTarget, RejectReason, ServerMsg};
+use tickwire_proto::{PROTOCOL_VERSION, close, codec};
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use crate::match_loop::{ConnId, Joined, MatchCmd, reject, send_msg};
+use crate::registry::MatchHandle;
+use crate::server::ServerState;
+
+/// Drives one connection from its first message to its end.
+pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
+    let id = state.next_conn_id();
+    let outbox = conn.outbox();
+    let hello_timeout = Duration::from_millis(state.config.server.hello_timeout_ms);
+    let first = match tokio::time::timeout(hello_timeout, conn.recv()).await {
+        Err(_) => {
+            outbox.close(
+                close::UNEXPECTED_MESSAGE,
+                "no Hello within the hello timeout",
+            );
+            return;
+        }
+        Ok(Ok(Some(msg))) => msg,
+        Ok(_) => return,
+    };
+    let Some(ClientMsg::Hello(hello)) = decode(&outbox, first) else {
+        if !outbox.is_closed() {
+            reject(
+                &outbox,
+                RejectReason::Malformed,
+                "the first message must be Hello",
+                close::UNEXPECTED_MESSAGE,
+            );
+        }
+        return;
+    };
+    if hello.version != PROTOCOL_VERSION {
+        let message = format!(
+            "protocol version mismatch: server speaks {PROTOCOL_VERSION}, client sent {}",
+            hello.version
+        );
+        reject(
+            &outbox,
+            RejectReason::VersionMismatch,
+            &message,
+            close::VERSION_MISMATCH,
+        );
+        return;
+    }
+    let Some((handle, joined)) = place(&state, id, &hello, &outbox).await else {
+        return;
+    };
+    debug!(conn = id, match_id = handle.shared.id, player = ?joined.player_id, "client placed");
+    serve_client(id, &mut conn, &outbox, &handle, joined).await;
+    // Gone must reach the match even if its mailbox is momentarily full: it frees the seat.
+    let _ = handle.tx.send(MatchCmd::Gone { conn: id }).await;
+}
+
+async fn serve_client(
+    id: ConnId,
+    conn: &mut Connection,
+    outbox: &Outbox,
+    handle: &MatchHandle,
+    joined: Joined,
+) {
+    let seated = joined.player_id.is_some();
+    loop {
+        let msg = match conn.recv().await {
+            Ok(Some(msg)) => msg,
+            Ok(None) | Err(_) => return,
+        };
+        let Some(msg) = decode(outbox, msg) else {
+            return;
+        };
+        let cmd = match msg {
+            ClientMsg::Input(input) if seated => MatchCmd::Input { conn: id, input },
+            ClientMsg::Input(input) => MatchCmd::Ack {
+                conn: id,
+                tick: input.ack,
+            },
+            ClientMsg::Ack { tick } => MatchCmd::Ack { conn: id, tick },
+            ClientMsg::Ping { client_time } => {
+                let pong = ServerMsg::Pong {
+                    client_time,
+                    server_tick: handle.shared.tick.load(Ordering::Acquire),
+                };
+                if !send_msg(outbox, &pong) {
+                    return;
+                }
+                continue;
+            }
+            ClientMsg::Leave => {
+                let _ = handle.tx.send(MatchCmd::Leave { conn: id }).await;
+                return;
+            }
+            ClientMsg::Hello(_) => {
+                outbox.close(close::UNEXPECTED_MESSAGE, "Hello sent twice");
+                return;
+            }
+        };
+        if handle.tx.try_send(cmd).is_err() {
+            // The match is behind or gone; an input dropped here is like one lost in transit.
+            counter!("tickwire_input_drops_total", "reason" => "mailbox_full").increment(1);
+            if handle.tx.is_closed() {
+                return;
+            }
+        }
+    }
+}
+
+/// Decodes a client message, closing the connection with a reason when it does not decode.
+fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
+    let bytes: Bytes = match msg {
+        Message::Binary(b) => b,
+        Message::Text(_) => {
+            outbox.close(
+                tickwire_net::close::UNSUPPORTED_DATA,
+                "text frames are not supported",
+            );
+            return None;
+        }
+    };
+    match codec::decode_client(&bytes) {
+        Ok(msg) => Some(msg),
+        Err(e) => {
+            counter!("tickwire_decode_errors_total").increment(1);
+            outbox.close(close::DECODE_ERROR, &format!("undecodable message: {e}"));
+            None
+        }
+    }
+}
+
+/// Finds the match for a Hello and waits for the seat; on refusal the Reject has been sent.
+async fn place(
+    state: &Arc<ServerState>,
+    id: ConnId,
+    hello: &Hello,
+    outbox: &Outbox,
+) -> Option<(MatchHandle, Joined)> {
+    if state.is_draining() {
+        reject(
+            outbox,
+            RejectReason::Draining,
+            "server is shutting down",
+            close::JOIN_REJECTED,
+        );
+        return None;
+    }
+    let (handle, result) = if let Some(token) = hello.session {
+        let Some(handle) = state.registry.get(token.match_id) else {
+            reject(
+                outbox,
+                RejectReason::SeatExpired,
+                "the session's match no longer exists",
+                close::JOIN_REJECTED,
+            );
+            return None;
+        };
+        let (reply, rx) = oneshot::channel();
+        let cmd = MatchCmd::Resume {
+            conn: id,
+            token,
+            outbox: outbox.clone(),
+            reply,
+        };
+        let result = ask(&handle, cmd, rx).await;
+        (handle, result)
+    } else {
+        match hello.join {
+            JoinTarget::Any => {
+                // A match can end between reservation and join: try a few times.
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let Some(handle) = state.reserve_seat() else {
+                        reject(
+                            outbox,
+                            RejectReason::Full,
+                            "every match is full and the server runs its maximum of matches",
+                            close::JOIN_REJECTED,
+                        );
+                        return None;
+                    };
+                    let result = join(&handle, id, hello, outbox).await;
+                    if result.is_ok() || attempt >= 3 {
+                        break (handle, result);
+                    }
+                }
+            }
+            JoinTarget::Match(match_id) => {
+                let Some(handle) = state.registry.get(match_id) else {
+                    reject(
+                        outbox,
+                        RejectReason::NoSuchMatch,
+                        "no such match",
+                        close::JOIN_REJECTED,
+                    );
+                    return None;
+                };
+                if !handle.shared.try_reserve() {
+                    reject(
+                        outbox,
+                        RejectReason::Full,
+                        "match is full",
+                        close::JOIN_REJECTED,
+                    );
+                    return None;
+                }
+                let result = join(&handle, id, hello, outbox).await;
+                (handle, result)
+            }
+            JoinTarget::Spectate(match_id) => {
+                let Some(handle) = state.registry.get(match_id) else {
+                    reject(
+                        outbox,
+                        RejectReason::NoSuchMatch,
+                        "no such match",
+                        close::JOIN_REJECTED,
+                    );
+                    return None;
+                };
+                let (reply, rx) = oneshot::channel();
+                let cmd = MatchCmd::Spectate {
+                    conn: id,
+                    outbox: outbox.clone(),
+                    reply,
+                };
+                let result = ask(&handle, cmd, rx).await;
+                (handle, result)
+            }
+        }
+    };
+    match result {
+        Ok(joined) => Some((handle, joined)),
+        Err(reason) => {
+            let message = match reason {
+                RejectReason::BadSession => "session token does not match any seat",
+                RejectReason::SeatExpired => "the seat was freed when its grace period ended",
+                RejectReason::Full => "match is full",
+                RejectReason::NoSuchMatch => "the match ended",
+                _ => "join refused",
+            };
+            reject(outbox, reason, message, close::JOIN_REJECTED);
+            None
+        }
+    }
+}
+
+async fn join(
+    handle: &MatchHandle,
+    id: ConnId,
+    hello: &Hello,
+    outbox: &Outbox,
+) -> Result<Joined, RejectReason> {
+    let (reply, rx) = oneshot::channel();
+    let cmd = MatchCmd::Join {
+        conn: id,
+        name: hello.name.clone(),
+        outbox: outbox.clone(),
+        reply,
+    };
+    let result = ask(handle, cmd, rx).await;
+    if result.is_err() && handle.tx.is_closed() {
+        // The match ended before reading the join; its reservation died with it.
+        return Err(RejectReason::NoSuchMatch);
+    }
+    result
+}
+
+async fn ask(
+    handle: &MatchHandle,
+    cmd: MatchCmd,
+    rx: oneshot::Receiver<Result<Joined, RejectReason>>,
+) -> Result<Joined, RejectReason> {
+    if handle.tx.send(cmd).await.is_err() {
+        return Err(RejectReason::NoSuchMatch);
+    }
+    rx.await.unwrap_or(Err(RejectReason::NoSuchMatch))
+}
