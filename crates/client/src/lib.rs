@@ -115,19 +115,13 @@ impl GameClient {
         let mut ws = client::connect(url, config).await?;
         ws.send_binary(&encode(&ClientMsg::Hello(hello))?).await?;
         let welcome = tokio::time::timeout(WELCOME_TIMEOUT, async {
-            loop {
-                match recv_msg(&mut ws).await? {
-                    ServerMsg::Welcome(w) => return Ok(w),
-                    ServerMsg::Reject(r) => {
-                        return Err(ClientError::Rejected {
-                            reason: r.reason,
-                            message: r.message,
-                        });
-                    }
-                    other => {
-                        return Err(ClientError::Unexpected(format!("{other:?} before Welcome")));
-                    }
-                }
+            match recv_msg(&mut ws).await? {
+                ServerMsg::Welcome(w) => Ok(w),
+                ServerMsg::Reject(r) => Err(ClientError::Rejected {
+                    reason: r.reason,
+                    message: r.message,
+                }),
+                other => Err(ClientError::Unexpected(format!("{other:?} before Welcome"))),
             }
         })
         .await
