@@ -1,12 +1,14 @@
-//! Simulation benchmarks: one `Match::step` at several player counts, and the per-client
-//! replication cost (delta plus encoding).
+//! Simulation benchmarks: one `Match::step` at several player counts, the per-client
+//! replication cost (delta plus encoding), and interest management on a big map.
 
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 use tickwire_proto::codec::encode_delta;
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
-use tickwire_sim::{GameConfig, MapDef, Match, SplitMix64};
+use tickwire_sim::{ClientView, GameConfig, MapDef, Match, SplitMix64};
 
 /// Player counts of the step benchmark.
 const PLAYER_COUNTS: [usize; 4] = [8, 64, 512, 2048];
@@ -117,12 +119,140 @@ fn delta(c: &mut Criterion) {
     group.finish();
 }
 
+/// Players of the interest benchmark ("big-map"), the others each sees, and the view radius.
+const BIG_PLAYERS: usize = 1000;
+/// Others each player of the big map sees, about.
+const BIG_VISIBLE: u32 = 50;
+/// View radius of the big map, world units.
+const BIG_RADIUS: f32 = 150.0;
+/// Bytes per second of the budgeted variant (266 bytes per frame at 30 Hz).
+const BIG_BUDGET: u32 = 8000;
+
+/// The big-map match after the warm-up, with one client view per player that has been sent
+/// the last two ticks (so the next frame has a two-tick-old baseline, the common case).
+fn setup_big(budget: u32) -> (Match, Walkers, Vec<ClientView>) {
+    let config = GameConfig {
+        max_players: BIG_PLAYERS as u16,
+        match_duration_secs: 7 * 24 * 3600,
+        score_limit: 0,
+        view_radius: BIG_RADIUS,
+        replication_budget_bytes_per_sec: budget,
+        ..GameConfig::default()
+    };
+    let map = MapDef::big_arena(BIG_PLAYERS as u32, BIG_VISIBLE, BIG_RADIUS);
+    let mut m = Match::new(config, map, 42).expect("valid setup");
+    for i in 0..BIG_PLAYERS {
+        m.add_player(&format!("bot{i}"))
+            .expect("room for every player");
+    }
+    let mut walkers = Walkers::new(BIG_PLAYERS, 7);
+    let mut views = vec![ClientView::new(); BIG_PLAYERS];
+    let mut delta = Delta::default();
+    for _ in 0..WARMUP_TICKS {
+        walkers.push(&mut m);
+        m.step();
+        frame_all(&m, &mut views, &mut delta, &mut Vec::new());
+    }
+    (m, walkers, views)
+}
+
+/// One frame per client (player `i + 1`, acknowledging two ticks back) plus its encoding;
+/// returns the bytes encoded.
+fn frame_all(m: &Match, views: &mut [ClientView], delta: &mut Delta, bytes: &mut Vec<u8>) -> usize {
+    let budget = m.config().frame_budget_bytes();
+    let ack = m.tick().saturating_sub(2);
+    let mut total = 0;
+    for (i, view) in views.iter_mut().enumerate() {
+        view.frame(m, Some(i as u32 + 1), ack, budget, delta);
+        bytes.clear();
+        encode_delta(delta, bytes).expect("delta encodes");
+        total += bytes.len();
+    }
+    total
+}
+
+fn interest(c: &mut Criterion) {
+    let mut group = c.benchmark_group("interest");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for (name, budget) in [("unlimited", 0), ("budget_8000", BIG_BUDGET)] {
+        let (mut m, mut walkers, mut views) = setup_big(budget);
+        let mut delta = Delta::default();
+        let mut bytes = Vec::with_capacity(64 * 1024);
+        // One client's frame (a clone of its view, so every run builds the same tick).
+        {
+            let view = views[0].clone();
+            let budget = m.config().frame_budget_bytes();
+            let ack = m.tick() - 1;
+            let s = {
+                let mut v = view.clone();
+                v.frame(&m, Some(1), ack, budget, &mut delta);
+                *v.stats()
+            };
+            eprintln!(
+                "interest/{name}: client 1 sees {} entities, frame {} bytes, {} deferred",
+                s.relevant, s.bytes, s.deferred
+            );
+            group.throughput(Throughput::Elements(1));
+            group.bench_function(BenchmarkId::new("frame_1_client", name), |b| {
+                b.iter_batched(
+                    || view.clone(),
+                    |mut v| {
+                        let age = v.frame(&m, Some(1), black_box(ack), budget, &mut delta);
+                        (v, age)
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+        if budget == 0 {
+            m.delta_since(m.tick() - 2, &mut delta);
+            bytes.clear();
+            encode_delta(&delta, &mut bytes).expect("delta encodes");
+            eprintln!(
+                "interest: without interest management every client frame is {} bytes",
+                bytes.len()
+            );
+            // The step alone, for comparison with the whole tick below.
+            group.throughput(Throughput::Elements(BIG_PLAYERS as u64));
+            group.bench_function(BenchmarkId::new("step_only", name), |b| {
+                let mut m = m.clone();
+                b.iter(|| {
+                    walkers.push(&mut m);
+                    black_box(m.step())
+                })
+            });
+        }
+        // The whole tick: step, then a frame and its encoding for each of the 1,000 clients.
+        let total = frame_all(&m, &mut views, &mut delta, &mut bytes);
+        let relevant: usize = views.iter().map(|v| v.stats().relevant).sum();
+        let deferring = views.iter().filter(|v| v.stats().deferred > 0).count();
+        eprintln!(
+            "interest/{name}: per client frame {} bytes, {} entities on average; {deferring} of \
+             {BIG_PLAYERS} frames deferred some",
+            total / BIG_PLAYERS,
+            relevant / BIG_PLAYERS,
+        );
+        group.throughput(Throughput::Elements(BIG_PLAYERS as u64));
+        group.bench_function(BenchmarkId::new("tick_1000_clients", name), |b| {
+            b.iter(|| {
+                walkers.push(&mut m);
+                m.step();
+                black_box(frame_all(&m, &mut views, &mut delta, &mut bytes))
+            })
+        });
+    }
+    group.finish();
+}
+
 /// Runs every group (written out instead of `criterion_group!`, whose generated function has no
 /// doc comment for the workspace's `missing_docs` lint).
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
     sim_step(&mut c);
     delta(&mut c);
+    interest(&mut c);
 }
 
 criterion_main!(benches);

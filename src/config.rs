@@ -1,12 +1,13 @@
-//! The server's typed configuration: the embedded defaults in `assets/server.toml`, an optional
-//! file over them, then command-line overrides.
+//! The server's typed configuration. Layers, lowest precedence first: the embedded defaults in
+//! `assets/server.toml`, an optional TOML file, `TICKWIRE_SECTION_KEY` environment variables,
+//! then command-line flags.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tickwire_net::NetConfig;
+use tickwire_net::{NetConfig, TlsConfig};
 use tickwire_sim::{GameConfig, MapDef};
 
 /// The embedded default configuration file.
@@ -22,9 +23,21 @@ pub struct Config {
     pub server: ServerSection,
     /// WebSocket limits and heartbeat.
     pub net: NetSection,
+    /// The admin HTTP API.
+    pub admin: AdminSection,
     /// The game's rules and tick rate.
     #[serde(default)]
     pub game: GameConfig,
+}
+
+/// The `[admin]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin API; empty disables it.
+    pub listen: String,
+    /// Bearer token for every admin request but `/healthz`; empty for none.
+    pub token: String,
 }
 
 /// The `[server]` section.
@@ -47,6 +60,24 @@ pub struct ServerSection {
     pub empty_match_linger_ms: u64,
     /// Mailbox capacity per seat, in messages.
     pub mailbox_per_seat: usize,
+    /// WebSocket connections at once, in total.
+    pub max_connections: usize,
+    /// WebSocket connections at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Client messages per second per connection (averaged over 2 s).
+    pub max_messages_per_sec: u32,
+    /// Milliseconds without any acknowledgement before a client is closed.
+    pub stall_timeout_ms: u64,
+    /// Milliseconds matches may run on after a shutdown signal.
+    pub drain_timeout_ms: u64,
+    /// Directory of `results.jsonl` and `replays/`.
+    pub data_dir: PathBuf,
+    /// Ticks between state hashes in replays.
+    pub replay_hash_interval_ticks: u32,
+    /// Whether matches record replays.
+    pub record_replays: bool,
+    /// Test-only: lets the admin API inject a panic into a match.
+    pub fault_injection: bool,
 }
 
 /// The `[net]` section.
@@ -63,6 +94,12 @@ pub struct NetSection {
     pub handshake_timeout_ms: u64,
     /// Reliable messages queued per connection.
     pub reliable_queue_len: usize,
+    /// PEM certificate chain for TLS; empty for plain TCP.
+    pub tls_cert: PathBuf,
+    /// PEM private key for TLS; empty for plain TCP.
+    pub tls_key: PathBuf,
+    /// Browser origins allowed to open a WebSocket; empty allows all.
+    pub allowed_origins: Vec<String>,
 }
 
 /// A configuration that could not be loaded.
@@ -87,7 +124,19 @@ pub enum ConfigError {
     /// A value parsed but is out of range.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// A `TICKWIRE_*` environment variable does not name a known key or holds a bad value.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
 }
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "TICKWIRE_";
+const SECTIONS: [&str; 4] = ["server", "net", "admin", "game"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -106,20 +155,73 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Loads `path`, whose keys override the embedded defaults (a file may set only some keys).
+    /// Loads the embedded defaults, then `file` (if any), then the `TICKWIRE_*` variables of
+    /// `env`; errors name the file or the variable and the key.
+    pub fn layered(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).expect("embedded TOML");
+        let mut origin = PathBuf::from("<embedded>");
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let over: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            // Validate the file on its own terms first, so errors point into it.
+            let mut check = table.clone();
+            merge(&mut check, over.clone());
+            Self::from_table(check, path)?;
+            merge(&mut table, over);
+            origin = path.to_owned();
+        }
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        env.sort();
+        for (var, value) in env {
+            let rest = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let Some((section, key)) = SECTIONS.iter().find_map(|s| {
+                rest.strip_prefix(s)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .map(|k| (*s, k.to_owned()))
+            }) else {
+                // Variables such as TICKWIRE_LOG are not configuration keys.
+                continue;
+            };
+            let value = parse_env_value(&value);
+            let mut one = table.clone();
+            let sec = one
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = sec {
+                t.insert(key.clone(), value);
+            }
+            Self::from_table(one.clone(), &origin).map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: match e {
+                    ConfigError::Parse { message, .. } => message,
+                    other => other.to_string(),
+                },
+            })?;
+            table = one;
+        }
+        Self::from_table(table, &origin)
+    }
+
+    /// Loads `path` over the embedded defaults (no environment).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut base: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).expect("embedded TOML");
-        let over: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        merge(&mut base, over);
-        let merged = toml::to_string(&base).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        Self::parse(&merged, path)
+        Self::layered(Some(path), std::iter::empty())
+    }
+
+    fn from_table(table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
+        let text = toml::to_string(&table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Self::parse(&text, path)
     }
 
     /// Checks ranges that serde cannot express.
@@ -138,6 +240,29 @@ impl Config {
                 "net.idle_timeout_ms must exceed net.heartbeat_interval_ms > 0".into(),
             ));
         }
+        let s = &self.server;
+        if s.max_connections == 0 || s.max_connections_per_ip == 0 || s.max_messages_per_sec == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_connections, max_connections_per_ip and max_messages_per_sec must be at least 1"
+                    .into(),
+            ));
+        }
+        if s.replay_hash_interval_ticks == 0 {
+            return Err(ConfigError::Invalid(
+                "server.replay_hash_interval_ticks must be at least 1".into(),
+            ));
+        }
+        if !self.admin.listen.is_empty() && self.admin.listen.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "admin.listen {:?} is not an address like 127.0.0.1:7778",
+                self.admin.listen
+            )));
+        }
+        if n.tls_cert.as_os_str().is_empty() != n.tls_key.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "net.tls_cert and net.tls_key must be set together".into(),
+            ));
+        }
         if n.reliable_queue_len == 0 || self.server.mailbox_per_seat == 0 {
             return Err(ConfigError::Invalid(
                 "queue lengths must be at least 1".into(),
@@ -154,6 +279,9 @@ impl Config {
             idle_timeout: Duration::from_millis(self.net.idle_timeout_ms),
             handshake_timeout: Duration::from_millis(self.net.handshake_timeout_ms),
             reliable_queue_len: self.net.reliable_queue_len,
+            tls: (!self.net.tls_cert.as_os_str().is_empty())
+                .then(|| TlsConfig::new(&self.net.tls_cert, &self.net.tls_key)),
+            allowed_origins: self.net.allowed_origins.clone(),
             ..NetConfig::default()
         }
     }
@@ -185,6 +313,14 @@ impl Config {
     }
 }
 
+/// An environment value as TOML: numbers, booleans and arrays as such, anything else a string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
@@ -207,6 +343,49 @@ mod tests {
         assert_eq!(c.game.tick_rate, 30);
         assert_eq!(c.net.max_message_bytes, 16 * 1024);
         c.load_map().unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_file_and_names_bad_keys() {
+        let dir = std::env::temp_dir().join(format!("tw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[game]\ntick_rate = 20\nmax_players = 10\n").unwrap();
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let c = Config::layered(Some(&file), env(&[("TICKWIRE_GAME_TICK_RATE", "60")])).unwrap();
+        assert_eq!((c.game.tick_rate, c.game.max_players), (60, 10));
+        let c = Config::layered(
+            None,
+            env(&[
+                ("TICKWIRE_ADMIN_TOKEN", "s3cret"),
+                ("TICKWIRE_LOG", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.admin.token, "s3cret");
+        let err = Config::layered(None, env(&[("TICKWIRE_NET_BOGUS", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TICKWIRE_NET_BOGUS") && err.contains("bogus"),
+            "{err}"
+        );
+        let err = Config::layered(None, env(&[("TICKWIRE_GAME_TICK_RATE", "fast")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TICKWIRE_GAME_TICK_RATE") && err.contains("tick_rate"),
+            "{err}"
+        );
+        std::fs::write(&file, "[game]\ntick_rat = 20\n").unwrap();
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert!(err.contains("c.toml") && err.contains("tick_rat"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -12,13 +12,23 @@
 //! - [`match_loop`]: one match's fixed-rate task.
 //! - [`session`]: one client connection's protocol state machine.
 //! - [`session_token`]: session secrets.
+//! - [`admin`]: the admin HTTP API (health, readiness, metrics, matches).
+//! - [`telemetry`]: logging and the Prometheus recorder.
+//! - [`results`]: the durable, append-only results log.
+//! - [`replay`]: recording matches and re-simulating them.
+//! - [`web`]: the browser game client's embedded files, served at `/`.
 
+pub mod admin;
 pub mod config;
 pub mod match_loop;
 pub mod registry;
+pub mod replay;
+pub mod results;
 pub mod server;
 pub mod session;
 pub mod session_token;
+pub mod telemetry;
+pub mod web;
 
 pub use config::Config;
 pub use server::{Server, ServerError, ServerHandle, run};

@@ -1,12 +1,18 @@
-//! The `tickwire` command: serve matches (the default), print the configuration.
+//! The `tickwire` command: serve matches (the default), print the effective configuration,
+//! verify replays.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tickwire::Config;
-use tracing_subscriber::EnvFilter;
+use tickwire::telemetry::{self, LogFormat};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+mod loadtest_cmd;
 
 /// tickwire: an authoritative multiplayer game server over WebSocket.
 #[derive(Parser, Debug)]
@@ -16,20 +22,33 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the game server (the default).
     Serve(ServeArgs),
-    /// Print the effective configuration as TOML.
+    /// Show the effective configuration (defaults < file < TICKWIRE_* environment < flags).
     Config {
         #[command(flatten)]
         serve: ServeArgs,
-        /// Print it (the only action for now).
+        /// Print it as TOML.
         #[arg(long)]
         print: bool,
     },
+    /// Re-simulate a recorded match and print its results.
+    Replay {
+        /// The replay file (`DATA_DIR/replays/ID.bin`).
+        file: PathBuf,
+        /// Exit non-zero on the first hash mismatch, corrupt byte or truncation.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Run bots against a server and measure it (see README, "Load testing").
+    Loadtest(tickwire_loadtest::Options),
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -37,25 +56,32 @@ struct ServeArgs {
     /// Configuration file (TOML); its keys override the embedded defaults.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Address to listen on (overrides server.listen).
+    /// Game listener address (overrides server.listen).
     #[arg(long, global = true)]
     addr: Option<SocketAddr>,
-    /// Simulation ticks per second (overrides game.tick_rate).
+    /// Admin API address (overrides admin.listen; "" disables it).
+    #[arg(long, global = true)]
+    admin_addr: Option<String>,
+    /// Simulation ticks per second, Hz (overrides game.tick_rate).
     #[arg(long, global = true)]
     tick_rate: Option<u16>,
     /// Players per match (overrides game.max_players).
     #[arg(long, global = true)]
     players_per_match: Option<u16>,
+    /// Data directory for results and replays (overrides server.data_dir).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
+    /// Defaults, then the file, then `TICKWIRE_*` variables, then these flags.
     fn config(&self) -> anyhow::Result<Config> {
-        let mut cfg = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
+        let mut cfg = Config::layered(self.config.as_deref(), std::env::vars())?;
         if let Some(addr) = self.addr {
             cfg.server.listen = addr;
+        }
+        if let Some(addr) = &self.admin_addr {
+            cfg.admin.listen = addr.clone();
         }
         if let Some(rate) = self.tick_rate {
             cfg.game.tick_rate = rate;
@@ -63,60 +89,172 @@ impl ServeArgs {
         if let Some(n) = self.players_per_match {
             cfg.game.max_players = n;
         }
+        if let Some(dir) = &self.data_dir {
+            cfg.server.data_dir = dir.clone();
+        }
         cfg.validate()?;
         Ok(cfg)
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    match cli.command {
-        Some(Command::Config { serve, .. }) => {
-            let cfg = serve.config()?;
+    telemetry::init_logging(cli.log_format);
+    let result = match cli.command {
+        Some(Command::Config { serve, .. }) => serve.config().and_then(|cfg| {
             print!("{}", toml::to_string(&cfg)?);
-            Ok(())
-        }
+            Ok(ExitCode::SUCCESS)
+        }),
+        Some(Command::Replay { file, verify }) => replay(&file, verify),
+        Some(Command::Loadtest(opts)) => loadtest_cmd::run(opts, &cli.serve),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tickwire: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {
+    match tickwire::replay::verify(file) {
+        Ok(outcome) => {
+            println!(
+                "match {} on {}: {} ticks replayed, {} state hashes verified",
+                outcome.match_id, outcome.map_name, outcome.ticks, outcome.hashes_checked
+            );
+            println!(
+                "{:>6}  {:<24} {:>6} {:>6} {:>6}",
+                "player", "name", "score", "kills", "deaths"
+            );
+            for p in &outcome.results {
+                println!(
+                    "{:>6}  {:<24} {:>6} {:>6} {:>6}",
+                    p.player_id, p.name, p.score, p.kills, p.deaths
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if verify => {
+            eprintln!("replay verification failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = args.config()?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
-        tickwire::run(listener, cfg, shutdown_signal()).await?;
-        Ok(())
+        let admin_listener = if cfg.admin.listen.is_empty() {
+            None
+        } else {
+            let addr = cfg.admin.listen.clone();
+            Some(
+                tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (admin)"))?,
+            )
+        };
+        let metrics = telemetry::prometheus();
+        let server = tickwire::Server::new(cfg)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(watch_signals(stop_tx));
+        // The admin API keeps answering (readiness false) throughout the drain.
+        let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
+        let admin = admin_listener.map(|l| {
+            if let Ok(addr) = l.local_addr() {
+                info!(%addr, "admin API listening");
+            }
+            let state = server.handle().state().clone();
+            tokio::spawn(tickwire::admin::serve(
+                l,
+                state,
+                metrics.clone(),
+                wait_for(admin_stop_rx),
+            ))
+        });
+        server.run(listener, wait_for(stop_rx)).await?;
+        let _ = admin_stop_tx.send(true);
+        if let Some(admin) = admin {
+            if let Ok(Err(e)) = admin.await {
+                warn!(error = %e, "admin API failed");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves once the flag is set.
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// First SIGTERM/SIGINT: graceful drain. Second: exit at once (results are appended and
+/// fsynced line by line, replays checksummed record by record, so nothing is corrupted).
+async fn watch_signals(stop: watch::Sender<bool>) {
+    let mut signals = Signals::new();
+    signals.next().await;
+    info!("shutdown signal: draining (send it again to exit at once)");
+    let _ = stop.send(true);
+    signals.next().await;
+    error!("second shutdown signal: exiting now");
+    std::process::exit(130);
+}
+
+/// SIGTERM and SIGINT, registered once so that no signal between two waits is lost.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term => {}
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {}
+                _ = one(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! drift; a loop that falls more than [`REBASE_AFTER_TICKS`] behind skips ahead and counts it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use metrics::{counter, gauge, histogram};
@@ -19,12 +20,28 @@ use tickwire_proto::msg::{
     Welcome,
 };
 use tickwire_proto::{EntityState, close};
-use tickwire_sim::{Match, PlayerId};
+use tickwire_sim::PlayerId;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::registry::{MatchShared, Registry};
+use crate::replay::RecordedMatch;
+use crate::results::{MatchRecord, PlayerRecord, reason_name};
 use crate::session_token;
+
+/// What the server asks of running matches as it shuts down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Normal operation.
+    Running,
+    /// No new seats; the match may run to its natural end.
+    Draining,
+    /// End now with [`EndReason::Shutdown`].
+    Stopping,
+}
+
+/// Tick durations kept for the p99 shown by the admin API.
+const TICK_SAMPLES: usize = 256;
 
 /// Identifies one WebSocket connection for the whole process lifetime.
 pub type ConnId = u64;
@@ -112,6 +129,8 @@ pub enum MatchCmd {
         /// Why.
         reason: EndReason,
     },
+    /// Test-only fault injection: the next tick panics inside the simulation step.
+    InjectPanic,
 }
 
 /// Settings of a match task besides the game rules.
@@ -123,15 +142,22 @@ pub struct MatchSettings {
     pub linger_ticks: u32,
     /// Spectators allowed.
     pub max_spectators: u32,
+    /// Ticks a client may go without acknowledging any new state.
+    pub stall_ticks: u32,
+    /// Map name, for results.
+    pub map_name: String,
 }
 
-/// Called with the final results of every match, before clients hear it ended.
-pub type ResultsHook = Arc<dyn Fn(&MatchResults) + Send + Sync>;
+/// Called with the final record of every match, before clients hear it ended; it must have
+/// made the record durable when it returns.
+pub type ResultsHook = Arc<dyn Fn(&MatchRecord) + Send + Sync>;
 
 struct Client {
     player: Option<PlayerId>,
     outbox: Outbox,
     ack: u32,
+    /// Tick of the last acknowledgement that moved `ack` forward (or of attaching).
+    acked_at: u32,
 }
 
 struct Seat {
@@ -144,13 +170,16 @@ struct Seat {
 /// The state of one running match task.
 pub struct MatchTask {
     id: u64,
-    sim: Match,
+    sim: RecordedMatch,
     shared: Arc<MatchShared>,
     rx: mpsc::Receiver<MatchCmd>,
     registry: Arc<Registry>,
     settings: MatchSettings,
-    shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<Lifecycle>,
     on_results: ResultsHook,
+    started_at_ms: u64,
+    tick_samples: VecDeque<u32>,
+    panic_next_tick: bool,
     clients: BTreeMap<ConnId, Client>,
     seats: BTreeMap<PlayerId, Seat>,
     expired: VecDeque<(PlayerId, [u8; 16])>,
@@ -165,12 +194,12 @@ impl MatchTask {
     /// Builds the task; [`MatchTask::run`] drives it.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        sim: Match,
+        sim: RecordedMatch,
         shared: Arc<MatchShared>,
         rx: mpsc::Receiver<MatchCmd>,
         registry: Arc<Registry>,
         settings: MatchSettings,
-        shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<Lifecycle>,
         on_results: ResultsHook,
     ) -> Self {
         Self {
@@ -182,6 +211,9 @@ impl MatchTask {
             settings,
             shutdown,
             on_results,
+            started_at_ms: unix_ms(),
+            tick_samples: VecDeque::with_capacity(TICK_SAMPLES),
+            panic_next_tick: false,
             clients: BTreeMap::new(),
             seats: BTreeMap::new(),
             expired: VecDeque::new(),
@@ -194,8 +226,8 @@ impl MatchTask {
     }
 
     /// Runs the fixed-rate loop until the match ends, then reports results and closes clients.
-    pub async fn run(mut self) -> MatchResults {
-        let rate = u32::from(self.sim.config().tick_rate.max(1));
+    pub async fn run(mut self) -> MatchRecord {
+        let rate = u32::from(self.sim.sim().config().tick_rate.max(1));
         let period = Duration::from_secs(1) / rate;
         let label = self.id.to_string();
         let tick_duration = histogram!("tickwire_tick_duration_seconds", "match" => label.clone());
@@ -209,10 +241,16 @@ impl MatchTask {
             let deadline = start + period * n;
             tokio::select! {
                 biased;
-                _ = self.shutdown.changed() => {
-                    if *self.shutdown.borrow() {
-                        break EndReason::Shutdown;
+                changed = self.shutdown.changed() => {
+                    let lifecycle = if changed.is_ok() { *self.shutdown.borrow() } else { Lifecycle::Stopping };
+                    match lifecycle {
+                        Lifecycle::Stopping => break EndReason::Shutdown,
+                        Lifecycle::Draining => self.shared.open.store(false, Ordering::Release),
+                        Lifecycle::Running => {}
                     }
+                    // The tick this deadline belonged to still has to run.
+                    n -= 1;
+                    continue;
                 }
                 _ = tokio::time::sleep_until(deadline) => {}
             }
@@ -225,16 +263,45 @@ impl MatchTask {
                 start = woke - period * n;
             }
             let began = Instant::now();
-            if let Some(reason) = self.tick() {
-                break reason;
-            }
+            // A bug in the simulation must end this match only, never the server.
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.tick()));
             let spent = began.elapsed();
             tick_duration.record(spent.as_secs_f64());
+            self.sample_tick(spent);
             if spent > period {
                 overruns.increment(1);
             }
+            match outcome {
+                Ok(Some(reason)) => break reason,
+                Ok(None) => {}
+                Err(_) => {
+                    error!(
+                        match_id = self.id,
+                        tick = n,
+                        "simulation panicked; match aborted"
+                    );
+                    counter!("tickwire_match_panics_total").increment(1);
+                    break EndReason::Aborted;
+                }
+            }
         };
         self.finish(reason)
+    }
+
+    fn sample_tick(&mut self, spent: Duration) {
+        if self.tick_samples.len() == TICK_SAMPLES {
+            self.tick_samples.pop_front();
+        }
+        self.tick_samples
+            .push_back(u32::try_from(spent.as_micros()).unwrap_or(u32::MAX));
+        if self.sim.sim().tick() % 30 == 0 {
+            let mut sorted: Vec<u32> = self.tick_samples.iter().copied().collect();
+            sorted.sort_unstable();
+            let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+            self.shared
+                .tick_p99_us
+                .store(u64::from(p99), Ordering::Relaxed);
+        }
     }
 
     /// One tick: mailbox, simulation, replication, housekeeping. Returns a reason to end.
@@ -243,17 +310,24 @@ impl MatchTask {
         if let Some(reason) = self.end_requested {
             return Some(reason);
         }
+        if std::mem::take(&mut self.panic_next_tick) {
+            panic!(
+                "fault injection: simulated simulation bug in match {}",
+                self.id
+            );
+        }
         let report = self.sim.step();
         let tick = report.tick;
         self.shared.tick.store(tick, Ordering::Release);
         self.shared
             .phase
-            .store(phase_index(self.sim.phase()), Ordering::Release);
+            .store(phase_index(self.sim.sim().phase()), Ordering::Release);
         for event in report.events {
             self.broadcast_reliable(&ServerMsg::Event(event));
         }
         self.replicate();
         self.expire_seats(tick);
+        self.close_stalled(tick);
         if let Some(reason) = report.ended {
             return Some(reason);
         }
@@ -266,6 +340,28 @@ impl MatchTask {
             self.empty_since = None;
         }
         None
+    }
+
+    /// Closes clients that acknowledged nothing for the stall timeout: a client that stopped
+    /// reading costs only its latest-wins slot meanwhile, and is then let go.
+    fn close_stalled(&mut self, tick: u32) {
+        let stall = self.settings.stall_ticks;
+        let stalled: Vec<ConnId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| tick.saturating_sub(c.acked_at) > stall)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in stalled {
+            if let Some(client) = self.clients.get(&conn) {
+                client.outbox.close(
+                    tickwire_net::close::POLICY_VIOLATION,
+                    "stalled: no state acknowledged within the stall timeout",
+                );
+                counter!("tickwire_stalled_clients_total").increment(1);
+            }
+            self.gone(conn);
+        }
     }
 
     fn drain_mailbox(&mut self) {
@@ -309,10 +405,11 @@ impl MatchTask {
                 let _ = reply.send(self.resume(conn, token, outbox));
             }
             MatchCmd::Input { conn, input } => {
+                let tick = self.sim.sim().tick();
                 let Some(client) = self.clients.get_mut(&conn) else {
                     return;
                 };
-                client.ack = client.ack.max(input.ack.min(self.sim.tick()));
+                client.acknowledge(input.ack, tick);
                 if let Some(player) = client.player {
                     let outcome = self.sim.push_input(player, input);
                     if !matches!(outcome, tickwire_sim::InputOutcome::Queued) {
@@ -322,8 +419,9 @@ impl MatchTask {
                 }
             }
             MatchCmd::Ack { conn, tick } => {
+                let now = self.sim.sim().tick();
                 if let Some(client) = self.clients.get_mut(&conn) {
-                    client.ack = client.ack.max(tick.min(self.sim.tick()));
+                    client.acknowledge(tick, now);
                 }
             }
             MatchCmd::Leave { conn } => {
@@ -338,9 +436,10 @@ impl MatchTask {
             }
             MatchCmd::Gone { conn } => self.gone(conn),
             MatchCmd::Snapshot { tick, reply } => {
-                let _ = reply.send(self.sim.snapshot_at(tick).map(<[_]>::to_vec));
+                let _ = reply.send(self.sim.sim().snapshot_at(tick).map(<[_]>::to_vec));
             }
             MatchCmd::End { reason } => self.end_requested = Some(reason),
+            MatchCmd::InjectPanic => self.panic_next_tick = true,
         }
     }
 
@@ -356,16 +455,16 @@ impl MatchTask {
             player_id,
             entity_id,
             match_id: self.id,
-            tick_rate: self.sim.config().tick_rate,
-            tick: self.sim.tick(),
+            tick_rate: self.sim.sim().config().tick_rate,
+            tick: self.sim.sim().tick(),
             session: token,
             resumed,
-            map: self.sim.map().info(),
+            map: self.sim.sim().map().info(),
         }
     }
 
     fn join(&mut self, conn: ConnId, name: &str, outbox: Outbox) -> Result<Joined, RejectReason> {
-        if self.sim.phase() == Phase::Ended || self.end_requested.is_some() {
+        if self.sim.sim().phase() == Phase::Ended || self.end_requested.is_some() {
             return Err(RejectReason::Full);
         }
         let player = self.sim.add_player(name).map_err(|_| RejectReason::Full)?;
@@ -375,7 +474,7 @@ impl MatchTask {
             player_id: player,
             secret,
         };
-        let entity = self.sim.player(player).map_or(0, |p| p.entity_id);
+        let entity = self.sim.sim().player(player).map_or(0, |p| p.entity_id);
         self.seats.insert(
             player,
             Seat {
@@ -443,7 +542,7 @@ impl MatchTask {
         }
         seat.expires_at = None;
         self.sim.set_connected(player, true);
-        let entity = self.sim.player(player).map_or(0, |p| p.entity_id);
+        let entity = self.sim.sim().player(player).map_or(0, |p| p.entity_id);
         let welcome = self.welcome(player, entity, token, true);
         self.attach(conn, Some(player), outbox, welcome);
         debug!(match_id = self.id, player, "player resumed");
@@ -462,6 +561,7 @@ impl MatchTask {
                 player,
                 outbox,
                 ack: 0,
+                acked_at: self.sim.sim().tick(),
             },
         );
     }
@@ -477,7 +577,7 @@ impl MatchTask {
         if let Some(seat) = self.seats.get_mut(&player) {
             if seat.conn == Some(conn) {
                 seat.conn = None;
-                seat.expires_at = Some(self.sim.tick() + self.settings.grace_ticks);
+                seat.expires_at = Some(self.sim.sim().tick() + self.settings.grace_ticks);
                 self.sim.set_connected(player, false);
                 gauge!("tickwire_players_connected").decrement(1.0);
                 debug!(
@@ -524,11 +624,11 @@ impl MatchTask {
         let mut bytes_total = 0u64;
         let mut replaced = 0u64;
         for client in self.clients.values() {
-            let age = self.sim.baseline_age(client.ack);
+            let age = self.sim.sim().baseline_age(client.ack);
             let idx = match self.delta_cache.iter().position(|(a, _)| *a == age) {
                 Some(i) => i,
                 None => {
-                    self.sim.delta_since(client.ack, &mut self.scratch);
+                    self.sim.sim().delta_since(client.ack, &mut self.scratch);
                     let mut body = Vec::new();
                     if let Err(e) = codec::encode_delta(&self.scratch, &mut body) {
                         warn!(match_id = self.id, error = %e, "cannot encode delta");
@@ -538,7 +638,7 @@ impl MatchTask {
                     self.delta_cache.len() - 1
                 }
             };
-            let header = self.sim.header_for(client.player, age);
+            let header = self.sim.sim().header_for(client.player, age);
             self.frame_buf.clear();
             if codec::encode_state(&header, &self.delta_cache[idx].1, &mut self.frame_buf).is_err()
             {
@@ -575,32 +675,48 @@ impl MatchTask {
         }
     }
 
-    fn finish(mut self, reason: EndReason) -> MatchResults {
+    fn finish(mut self, reason: EndReason) -> MatchRecord {
         self.shared.open.store(false, Ordering::Release);
-        if self.sim.phase() != Phase::Ended {
-            self.sim.end(reason);
-        }
+        // After a panic the simulation may be inconsistent: read what it can give, guarded.
+        let results = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if self.sim.sim().phase() != Phase::Ended {
+                self.sim.end(reason);
+            }
+            run_blocking(|| self.sim.finish());
+            self.sim.sim().results()
+        }))
+        .unwrap_or_default();
         self.shared
             .phase
             .store(phase_index(Phase::Ended), Ordering::Release);
-        let results = MatchResults {
+        let ticks = self.shared.tick.load(Ordering::Acquire);
+        let record = MatchRecord {
+            match_id: self.id,
+            map: self.settings.map_name.clone(),
+            reason: reason_name(reason).to_owned(),
+            started_at_ms: self.started_at_ms,
+            ended_at_ms: unix_ms(),
+            ticks,
+            tick_rate: self.shared.tick_rate,
+            players: results.iter().map(PlayerRecord::from).collect(),
+        };
+        // Durable before anyone hears the match ended.
+        run_blocking(|| (self.on_results)(&record));
+        let code = match reason {
+            EndReason::Shutdown => tickwire_net::close::GOING_AWAY,
+            EndReason::Aborted => tickwire_net::close::INTERNAL_ERROR,
+            _ => close::MATCH_ENDED,
+        };
+        let ended = ServerMsg::MatchEnded(MatchResults {
             match_id: self.id,
             reason,
-            ticks: self.sim.tick(),
-            players: self.sim.results(),
-        };
-        (self.on_results)(&results);
-        let code = if reason == EndReason::Shutdown {
-            tickwire_net::close::GOING_AWAY
-        } else if reason == EndReason::Aborted {
-            tickwire_net::close::INTERNAL_ERROR
-        } else {
-            close::MATCH_ENDED
-        };
-        let msg = codec::encode_server(&ServerMsg::MatchEnded(results.clone())).ok();
+            ticks,
+            players: results,
+        });
+        let msg = codec::encode_server(&ended).ok().map(Bytes::from);
         for client in self.clients.values() {
             if let Some(msg) = &msg {
-                let _ = client.outbox.send_reliable(Bytes::from(msg.clone()));
+                let _ = client.outbox.send_reliable(msg.clone());
             }
             client.outbox.close(code, "match ended");
         }
@@ -612,14 +728,36 @@ impl MatchTask {
             reject_late(cmd, &self.shared);
         }
         self.registry.remove(self.id);
-        info!(
-            match_id = self.id,
-            ?reason,
-            ticks = results.ticks,
-            "match ended"
-        );
-        results
+        info!(match_id = self.id, ?reason, ticks, "match ended");
+        record
     }
+}
+
+impl Client {
+    /// Moves the acknowledgement forward (never back, never past the current tick).
+    fn acknowledge(&mut self, tick: u32, now: u32) {
+        let tick = tick.min(now);
+        if tick > self.ack {
+            self.ack = tick;
+            self.acked_at = now;
+        }
+    }
+}
+
+/// Runs blocking file work (fsync) from the match task without stalling the runtime's other
+/// tasks, where the runtime allows it.
+fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Unix time now, milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn reject_late(cmd: MatchCmd, shared: &MatchShared) {

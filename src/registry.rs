@@ -30,6 +30,12 @@ pub struct MatchShared {
     pub open: AtomicBool,
     /// Unix time in milliseconds when the match was created.
     pub created_at_ms: u64,
+    /// Simulation rate, Hz.
+    pub tick_rate: u16,
+    /// Map name.
+    pub map_name: String,
+    /// 99th percentile of recent tick work, microseconds.
+    pub tick_p99_us: AtomicU64,
 }
 
 impl MatchShared {

@@ -1,23 +1,31 @@
-//! The assembled server: the network layer's handler, the match registry and the shutdown
-//! sequence.
+//! The assembled server: the network layer's handler, connection caps, the match registry,
+//! durable results, replays and the shutdown sequence.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tickwire_net::{Connection, Handler};
+use dashmap::DashMap;
+use hyper::StatusCode;
+use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
-use tickwire_sim::{MapDef, Match};
+use tickwire_sim::{GameConfig, MapDef, Match};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
-use crate::match_loop::{ConnId, MatchCmd, MatchSettings, MatchTask, ResultsHook};
+use crate::match_loop::{
+    ConnId, Lifecycle, MatchCmd, MatchSettings, MatchTask, ResultsHook, unix_ms,
+};
 use crate::registry::{MatchHandle, MatchShared, Registry};
+use crate::replay::{Record, RecordedMatch, ReplayWriter};
+use crate::results::{MatchRecord, ResultsLog};
 
 /// A server that failed to start or run.
 #[derive(Debug, thiserror::Error)]
@@ -25,28 +33,64 @@ pub enum ServerError {
     /// The configuration or map is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The listener failed.
-    #[error("listener failed: {0}")]
+    /// A listener or the data directory failed.
+    #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// How long shutdown waits for match tasks to report their results.
+/// How long the stop phase of shutdown waits for match tasks to report their results.
 const MATCH_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Name of the default map (the configured or embedded arena).
+pub const DEFAULT_MAP: &str = "arena";
+/// Name of the wall-less 1000 x 1000 map used by the open-arena load scenario.
+pub const OPEN_ARENA_MAP: &str = "open-arena";
+
+/// A match to create: overrides of the configured rules.
+#[derive(Clone, Debug, Default)]
+pub struct MatchSpec {
+    /// Map name (see [`ServerState::maps`]); default [`DEFAULT_MAP`].
+    pub map: Option<String>,
+    /// Ticks per second.
+    pub tick_rate: Option<u16>,
+    /// Seats.
+    pub max_players: Option<u16>,
+}
+
+/// Why a match could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The map name is unknown.
+    #[error("unknown map {0:?}")]
+    UnknownMap(String),
+    /// The resulting rules are invalid.
+    #[error("invalid match settings: {0}")]
+    Invalid(String),
+    /// The server runs its maximum of matches.
+    #[error("the server runs its maximum of matches")]
+    AtCapacity,
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Draining,
+}
 
 /// State shared by every connection and match of one server.
 pub struct ServerState {
     /// The effective configuration.
     pub config: Config,
-    /// The map every match plays.
-    pub map: MapDef,
+    /// Maps matches can be created on, by name.
+    pub maps: BTreeMap<String, MapDef>,
     /// Running matches.
     pub registry: Arc<Registry>,
     next_conn: AtomicU64,
     draining: AtomicBool,
-    shutdown_tx: watch::Sender<bool>,
+    lifecycle: watch::Sender<Lifecycle>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     on_results: ResultsHook,
+    results_log: Option<Arc<ResultsLog>>,
     seed: AtomicU64,
+    connections: AtomicUsize,
+    per_ip: DashMap<IpAddr, usize>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -63,39 +107,97 @@ impl ServerState {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// True once shutdown began: no new joins.
+    /// True once shutdown began: no new joins, not ready.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// Reserves a seat in an open match, creating a match when none has room.
+    /// Open connections (HTTP or WebSocket).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    /// Reserves a seat in an open match, creating a default match when none has room.
     pub fn reserve_seat(self: &Arc<Self>) -> Option<MatchHandle> {
+        if self.is_draining() {
+            return None;
+        }
         self.registry
-            .reserve_or_create(self.config.server.max_matches, |id| self.spawn_match(id, 1))
+            .reserve_or_create(self.config.server.max_matches, |id| {
+                let map = self.maps[DEFAULT_MAP].clone();
+                self.spawn_match(id, 1, self.config.game.clone(), DEFAULT_MAP, map)
+            })
     }
 
-    /// Creates an empty match (for matchmakers and tests); `None` at the match cap.
-    pub fn create_match(self: &Arc<Self>) -> Option<MatchHandle> {
+    /// Creates an empty match (for matchmakers, the admin API and tests).
+    pub fn create_match(self: &Arc<Self>, spec: &MatchSpec) -> Result<MatchHandle, CreateError> {
+        if self.is_draining() {
+            return Err(CreateError::Draining);
+        }
+        let map_name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
+        let map = self
+            .maps
+            .get(map_name)
+            .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
+            .clone();
+        let mut game = self.config.game.clone();
+        if let Some(rate) = spec.tick_rate {
+            game.tick_rate = rate;
+        }
+        if let Some(n) = spec.max_players {
+            game.max_players = n;
+            game.min_players = game.min_players.min(n.max(1));
+        }
+        Match::new(game.clone(), map.clone(), 0)
+            .map_err(|e| CreateError::Invalid(e.to_string()))?;
         self.registry
-            .create(self.config.server.max_matches, |id| self.spawn_match(id, 0))
+            .create(self.config.server.max_matches, |id| {
+                self.spawn_match(id, 0, game, map_name, map)
+            })
+            .ok_or(CreateError::AtCapacity)
     }
 
-    fn spawn_match(self: &Arc<Self>, id: u64, reserved: u32) -> MatchHandle {
-        let game = self.config.game.clone();
+    fn spawn_match(
+        self: &Arc<Self>,
+        id: u64,
+        reserved: u32,
+        game: GameConfig,
+        map_name: &str,
+        map: MapDef,
+    ) -> MatchHandle {
         let rate = u64::from(game.tick_rate.max(1));
         let ms_to_ticks = |ms: u64| u32::try_from(ms * rate / 1000).unwrap_or(u32::MAX);
+        let server = &self.config.server;
         let settings = MatchSettings {
-            grace_ticks: ms_to_ticks(self.config.server.reconnect_grace_ms).max(1),
-            linger_ticks: ms_to_ticks(self.config.server.empty_match_linger_ms).max(1),
-            max_spectators: u32::try_from(self.config.server.max_spectators).unwrap_or(u32::MAX),
+            grace_ticks: ms_to_ticks(server.reconnect_grace_ms).max(1),
+            linger_ticks: ms_to_ticks(server.empty_match_linger_ms).max(1),
+            max_spectators: u32::try_from(server.max_spectators).unwrap_or(u32::MAX),
+            stall_ticks: ms_to_ticks(server.stall_timeout_ms).max(1),
+            map_name: map_name.to_owned(),
         };
         let max_seats = u32::from(game.max_players);
         let seed = self
             .seed
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             ^ id;
-        let sim =
-            Match::new(game, self.map.clone(), seed).expect("configuration validated at start");
+        let created_at_ms = unix_ms();
+        let writer = server.record_replays.then(|| {
+            let header = Record::Header {
+                match_id: id,
+                seed,
+                started_at_ms: created_at_ms,
+                map_name: map_name.to_owned(),
+                game: game.clone(),
+                map: map.clone(),
+            };
+            let path = server.data_dir.join("replays").join(format!("{id}.bin"));
+            ReplayWriter::create(path, &header)
+                .map_err(|e| warn!(match_id = id, error = %e, "cannot record replay"))
+                .ok()
+        });
+        let tick_rate = game.tick_rate;
+        let sim = Match::new(game, map, seed).expect("match settings validated before spawning");
+        let sim = RecordedMatch::new(sim, writer.flatten(), server.replay_hash_interval_ticks);
         let shared = Arc::new(MatchShared {
             id,
             seats: AtomicU32::new(reserved),
@@ -104,13 +206,14 @@ impl ServerState {
             tick: AtomicU32::new(0),
             phase: AtomicU8::new(0),
             open: AtomicBool::new(true),
-            created_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            created_at_ms,
+            tick_rate,
+            map_name: map_name.to_owned(),
+            tick_p99_us: AtomicU64::new(0),
         });
         let capacity = (max_seats as usize + settings.max_spectators as usize)
             .max(1)
-            .saturating_mul(self.config.server.mailbox_per_seat);
+            .saturating_mul(server.mailbox_per_seat);
         let (tx, rx) = mpsc::channel(capacity);
         let task = MatchTask::new(
             sim,
@@ -118,7 +221,7 @@ impl ServerState {
             rx,
             self.registry.clone(),
             settings,
-            self.shutdown_tx.subscribe(),
+            self.lifecycle.subscribe(),
             self.on_results.clone(),
         );
         let join = tokio::spawn(async move {
@@ -129,6 +232,33 @@ impl ServerState {
         tasks.push(join);
         MatchHandle { shared, tx }
     }
+
+    fn write_results(&self, record: &MatchRecord) {
+        let Some(log) = self.results_log.clone() else {
+            return;
+        };
+        if let Err(e) = log.append(record) {
+            error!(match_id = record.match_id, error = %e, "cannot write match results");
+        }
+    }
+}
+
+/// Counts one admitted TCP connection; dropping it frees the slot.
+struct ConnGuard {
+    state: Arc<ServerState>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.state.connections.fetch_sub(1, Ordering::AcqRel);
+        if let dashmap::Entry::Occupied(mut e) = self.state.per_ip.entry(self.ip) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
 }
 
 struct GameHandler {
@@ -138,6 +268,46 @@ struct GameHandler {
 impl Handler for GameHandler {
     fn on_connection(self: Arc<Self>, conn: Connection) -> impl Future<Output = ()> + Send {
         crate::session::run(self.state.clone(), conn)
+    }
+
+    fn on_http(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> impl Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>> + Send {
+        std::future::ready(crate::web::serve(&req, &self.state.config.game))
+    }
+
+    fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
+        let s = &self.state;
+        let limits = &s.config.server;
+        let total = s.connections.fetch_add(1, Ordering::AcqRel);
+        if total >= limits.max_connections {
+            s.connections.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("tickwire_connections_refused_total", "reason" => "total")
+                .increment(1);
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server connection limit reached",
+            ));
+        }
+        let ip = peer.ip();
+        let mut entry = s.per_ip.entry(ip).or_insert(0);
+        if *entry >= limits.max_connections_per_ip {
+            drop(entry);
+            s.connections.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("tickwire_connections_refused_total", "reason" => "per_ip")
+                .increment(1);
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from this address",
+            ));
+        }
+        *entry += 1;
+        drop(entry);
+        Ok(Admission::with_guard(ConnGuard {
+            state: s.clone(),
+            ip,
+        }))
     }
 }
 
@@ -154,34 +324,48 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Validates the configuration and loads the map.
+    /// Validates the configuration, loads the map and opens the results log.
     pub fn new(config: Config) -> Result<Self, ServerError> {
-        Self::with_results_hook(config, Arc::new(|_| {}))
-    }
-
-    /// Like [`Server::new`], calling `on_results` with each match's final results.
-    pub fn with_results_hook(config: Config, on_results: ResultsHook) -> Result<Self, ServerError> {
         config.validate()?;
+        if let Some(tls) = &config.net_config().tls {
+            // Fail at start, naming the file, rather than on the first connection.
+            tls.server_config()
+                .map_err(|e| ConfigError::Invalid(format!("net.tls_cert/tls_key: {e}")))?;
+        }
         let map = config.load_map()?;
         Match::new(config.game.clone(), map.clone(), 0)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let (shutdown_tx, _) = watch::channel(false);
+        let mut maps = BTreeMap::new();
+        maps.insert(DEFAULT_MAP.to_owned(), map);
+        maps.insert(OPEN_ARENA_MAP.to_owned(), MapDef::open_arena(1000, 1000));
+        let results_log = Some(Arc::new(ResultsLog::open(&config.server.data_dir)?));
+        let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        Ok(Self {
-            state: Arc::new(ServerState {
+        let state = Arc::new_cyclic(|weak: &std::sync::Weak<ServerState>| {
+            let weak = weak.clone();
+            let on_results: ResultsHook = Arc::new(move |record: &MatchRecord| {
+                if let Some(state) = weak.upgrade() {
+                    state.write_results(record);
+                }
+            });
+            ServerState {
                 config,
-                map,
+                maps,
                 registry: Arc::new(Registry::new()),
                 next_conn: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
-                shutdown_tx,
+                lifecycle,
                 tasks: std::sync::Mutex::new(Vec::new()),
                 on_results,
+                results_log,
                 seed: AtomicU64::new(seed),
-            }),
-        })
+                connections: AtomicUsize::new(0),
+                per_ip: DashMap::new(),
+            }
+        });
+        Ok(Self { state })
     }
 
     /// A handle to inspect this server while it runs.
@@ -191,8 +375,10 @@ impl Server {
         }
     }
 
-    /// Serves `listener` until `shutdown` resolves; then refuses new players, ends every match
-    /// (clients get their results and close 1001) and returns once they reported.
+    /// Serves `listener` until `shutdown` resolves, then drains: readiness goes false and no new
+    /// connections or joins are taken; running matches may finish within `drain_timeout_ms`,
+    /// after which the rest are ended (clients get their results and close 1001). Returns once
+    /// every match has written its results.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -203,12 +389,30 @@ impl Server {
         let handler = Arc::new(GameHandler {
             state: self.state.clone(),
         });
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Readiness drops the moment the signal arrives.
+            state.draining.store(true, Ordering::Release);
+        };
         tickwire_net::serve(listener, self.state.config.net_config(), handler, shutdown).await?;
-        info!("shutting down: ending matches");
-        self.state.draining.store(true, Ordering::Release);
-        let _ = self.state.shutdown_tx.send(true);
+        self.drain().await;
+        Ok(())
+    }
+
+    async fn drain(&self) {
+        let state = &self.state;
+        state.draining.store(true, Ordering::Release);
+        let _ = state.lifecycle.send(Lifecycle::Draining);
+        let drain = Duration::from_millis(state.config.server.drain_timeout_ms);
+        info!(matches = state.registry.len(), ?drain, "draining");
+        let deadline = tokio::time::Instant::now() + drain;
+        while !state.registry.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = state.lifecycle.send(Lifecycle::Stopping);
         let tasks: Vec<_> =
-            std::mem::take(&mut *self.state.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+            std::mem::take(&mut *state.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             if tokio::time::timeout(MATCH_STOP_TIMEOUT, task)
                 .await
@@ -219,7 +423,7 @@ impl Server {
         }
         // Give writers a moment to flush final messages and close frames.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        Ok(())
+        info!("shutdown complete");
     }
 }
 
@@ -239,9 +443,11 @@ impl ServerHandle {
             .collect()
     }
 
-    /// Creates an empty match and returns its id (`None` at the match cap).
-    pub fn create_match(&self) -> Option<u64> {
-        self.state.create_match().map(|m| m.shared.id)
+    /// Creates an empty default match and returns its id.
+    pub fn create_match(&self) -> Result<u64, CreateError> {
+        self.state
+            .create_match(&MatchSpec::default())
+            .map(|m| m.shared.id)
     }
 
     /// The authoritative quantized snapshot of `match_id` at `tick`, if still in its history.

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use metrics::counter;
@@ -64,12 +64,21 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
         return;
     };
     debug!(conn = id, match_id = handle.shared.id, player = ?joined.player_id, "client placed");
-    serve_client(id, &mut conn, &outbox, &handle, joined).await;
+    serve_client(
+        state.config.server.max_messages_per_sec,
+        id,
+        &mut conn,
+        &outbox,
+        &handle,
+        joined,
+    )
+    .await;
     // Gone must reach the match even if its mailbox is momentarily full: it frees the seat.
     let _ = handle.tx.send(MatchCmd::Gone { conn: id }).await;
 }
 
 async fn serve_client(
+    max_messages_per_sec: u32,
     id: ConnId,
     conn: &mut Connection,
     outbox: &Outbox,
@@ -77,11 +86,20 @@ async fn serve_client(
     joined: Joined,
 ) {
     let seated = joined.player_id.is_some();
+    let mut bucket = RateLimit::new(max_messages_per_sec);
     loop {
         let msg = match conn.recv().await {
             Ok(Some(msg)) => msg,
             Ok(None) | Err(_) => return,
         };
+        if !bucket.allow(Instant::now()) {
+            counter!("tickwire_flood_disconnects_total").increment(1);
+            outbox.close(
+                tickwire_net::close::POLICY_VIOLATION,
+                "message rate limit exceeded",
+            );
+            return;
+        }
         let Some(msg) = decode(outbox, msg) else {
             return;
         };
@@ -289,4 +307,58 @@ async fn ask(
         return Err(RejectReason::NoSuchMatch);
     }
     rx.await.unwrap_or(Err(RejectReason::NoSuchMatch))
+}
+
+/// A token bucket over client messages: `rate` per second on average, bursts of two seconds'
+/// worth, so a client catching up after a stall is not punished but a flood is.
+#[derive(Debug)]
+struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate);
+        Self {
+            rate,
+            tokens: rate * 2.0,
+            last: None,
+        }
+    }
+
+    fn allow(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last {
+            let refill = now.saturating_duration_since(last).as_secs_f64() * self.rate;
+            self.tokens = (self.tokens + refill).min(self.rate * 2.0);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_bursts_and_refuses_floods() {
+        let t0 = Instant::now();
+        let mut b = RateLimit::new(10);
+        assert!(
+            (0..20).all(|_| b.allow(t0)),
+            "a two-second burst is allowed"
+        );
+        assert!(!b.allow(t0), "the 21st message at once is refused");
+        assert!(
+            b.allow(t0 + Duration::from_millis(150)),
+            "refills at the rate"
+        );
+    }
 }

@@ -65,5 +65,7 @@ pub fn fast_config() -> Config {
     c.server.reconnect_grace_ms = 1500;
     c.server.hello_timeout_ms = 1000;
     c.game.min_players = 2;
+    c.server.drain_timeout_ms = 200;
+    c.server.data_dir = std::env::temp_dir().join(format!("tickwire-test-{}", std::process::id()));
     c
 }

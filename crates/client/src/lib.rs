@@ -230,6 +230,13 @@ impl GameClient {
         .map_err(|_| ClientError::Timeout("a state frame"))?
     }
 
+    /// Gives up the protocol state and returns the joined connection with its Welcome, for
+    /// callers that drive the socket themselves: the load tester splits it into a reader and a
+    /// writer half ([`Client::split`]) so one task can read frames and send inputs concurrently.
+    pub fn into_parts(self) -> (Client, Welcome) {
+        (self.ws, self.welcome)
+    }
+
     /// Closes the connection cleanly.
     pub async fn close(mut self) -> Result<(), ClientError> {
         self.ws.close(1000, "bye").await?;

@@ -74,6 +74,33 @@ pub(crate) struct Assembler {
 struct Partial {
     text: bool,
     buf: BytesMut,
+    /// Length of the prefix of `buf` already known to be valid UTF-8 (text only), in bytes.
+    valid_utf8: usize,
+}
+
+impl Partial {
+    /// Checks the UTF-8 of a text message received so far, resuming where the last check ended.
+    ///
+    /// Invalid bytes fail at once (fail fast, RFC 6455 §8.1), without waiting for the final
+    /// fragment; a code point cut by a fragment boundary is only an error on the final one.
+    fn check_utf8(&mut self, fin: bool) -> Result<(), NetError> {
+        if !self.text {
+            return Ok(());
+        }
+        // Restarting a few bytes early is unnecessary: `valid_utf8` always ends on a char boundary.
+        match std::str::from_utf8(&self.buf[self.valid_utf8..]) {
+            Ok(_) => {
+                self.valid_utf8 = self.buf.len();
+                Ok(())
+            }
+            // `error_len() == None`: the bytes so far are a valid prefix of a code point.
+            Err(e) if e.error_len().is_none() && !fin => {
+                self.valid_utf8 += e.valid_up_to();
+                Ok(())
+            }
+            Err(_) => Err(NetError::InvalidUtf8),
+        }
+    }
 }
 
 impl Assembler {
@@ -123,7 +150,13 @@ impl Assembler {
                 if fin {
                     return finish(text, payload).map(Some);
                 }
-                self.partial = Some(Partial { text, buf: payload });
+                let mut partial = Partial {
+                    text,
+                    buf: payload,
+                    valid_utf8: 0,
+                };
+                partial.check_utf8(false)?;
+                self.partial = Some(partial);
                 Ok(None)
             }
             OpCode::Continuation => {
@@ -136,11 +169,12 @@ impl Assembler {
                     return Err(NetError::MessageTooBig(self.max_message_bytes));
                 }
                 partial.buf.extend_from_slice(&payload);
+                partial.check_utf8(fin)?;
                 if !fin {
                     return Ok(None);
                 }
                 match self.partial.take() {
-                    Some(Partial { text, buf }) => finish(text, buf).map(Some),
+                    Some(Partial { text, buf, .. }) => finish(text, buf).map(Some),
                     None => Ok(None),
                 }
             }
@@ -297,6 +331,60 @@ mod tests {
             code_of(a.push(frame(true, OpCode::Continuation, b"z"))),
             Some(1007)
         );
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_fragmented_text_fails_at_the_first_bad_fragment() {
+        // 0xFF can never appear in UTF-8: refused with the first fragment, not at the end.
+        let mut a = Assembler::new(64, true);
+        assert_eq!(
+            code_of(a.push(frame(false, OpCode::Text, b"ok\xFF"))),
+            Some(1007)
+        );
+        let mut a = Assembler::new(64, true);
+        assert!(matches!(
+            a.push(frame(false, OpCode::Text, b"fine")),
+            Ok(None)
+        ));
+        assert_eq!(
+            code_of(a.push(frame(false, OpCode::Continuation, b"\xED\xA0\x80"))),
+            Some(1007),
+            "a UTF-16 surrogate is not UTF-8"
+        );
+        // A 4-byte code point cut across three fragments is fine...
+        let mut a = Assembler::new(64, true);
+        for part in [&b"\xF0"[..], b"\x9F\x98"] {
+            let opcode = if part == b"\xF0" {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            assert!(matches!(a.push(frame(false, opcode, part)), Ok(None)));
+        }
+        let got = a
+            .push(frame(true, OpCode::Continuation, b"\x80!"))
+            .ok()
+            .flatten();
+        assert_eq!(
+            got,
+            Some(Incoming::Message(Message::Text("😀!".to_owned())))
+        );
+        // ...but one left unfinished by the final fragment is not.
+        let mut a = Assembler::new(64, true);
+        assert!(matches!(
+            a.push(frame(false, OpCode::Text, b"a\xF0\x9F")),
+            Ok(None)
+        ));
+        assert_eq!(
+            code_of(a.push(frame(true, OpCode::Continuation, b""))),
+            Some(1007)
+        );
+        // Binary fragments are never checked.
+        let mut a = Assembler::new(64, false);
+        assert!(matches!(
+            a.push(frame(false, OpCode::Binary, b"\xFF")),
+            Ok(None)
+        ));
     }
 
     #[test]

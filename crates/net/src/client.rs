@@ -2,21 +2,32 @@
 //! reader and writer halves for bots) and a [`RawClient`] that can send anything at all.
 
 use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocket, WebSocketRead, WebSocketWrite};
+use rustls::pki_types::{CertificateDer, ServerName};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
+    ReadHalf, WriteHalf,
+};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::assemble::{Assembler, InFrame, Incoming};
 use crate::close;
 use crate::connection::Message;
 use crate::error::NetError;
+use crate::tls::{self, TlsError};
 
 /// Longest HTTP response head accepted during the handshake, in bytes.
 const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
@@ -38,8 +49,14 @@ pub struct ClientConfig {
     pub max_message_bytes: usize,
     /// Whether pings are answered with pongs automatically (default true).
     pub auto_pong: bool,
-    /// Limit on TCP connect plus HTTP upgrade, as a duration (default 5 s).
+    /// Limit on TCP connect plus TLS handshake plus HTTP upgrade, as a duration (default 5 s).
     pub connect_timeout: Duration,
+    /// Certificates trusted to sign a `wss://` server's certificate: a CA, or a self-signed
+    /// server certificate itself (see [`load_pem_certs`](crate::tls::load_pem_certs)). No
+    /// system roots are built in, so `wss://` needs at least one (default: none).
+    pub tls_roots: Vec<CertificateDer<'static>>,
+    /// `Origin` header sent with the upgrade, as a browser would (default: none, like a native client).
+    pub origin: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +65,8 @@ impl Default for ClientConfig {
             max_message_bytes: 1024 * 1024,
             auto_pong: true,
             connect_timeout: Duration::from_secs(5),
+            tls_roots: Vec::new(),
+            origin: None,
         }
     }
 }
@@ -72,7 +91,73 @@ pub enum ClientEvent {
     },
 }
 
-type ClientStream = BufReader<TcpStream>;
+type ClientStream = BufReader<Transport>;
+
+/// The client's socket: plain TCP for `ws://`, TLS over TCP for `wss://`.
+#[derive(Debug)]
+enum Transport {
+    Plain(TcpStream),
+    // Boxed: a TLS session is a few kilobytes, a TcpStream a few words.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 
 /// A connected WebSocket client.
 pub struct Client {
@@ -94,10 +179,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Connects to `ws://host[:port][/path]` and performs the WebSocket upgrade.
+/// Connects to `ws://host[:port][/path]` or `wss://host[:port][/path]` and performs the
+/// WebSocket upgrade; `wss://` verifies the server against `config.tls_roots`.
 pub async fn connect(url: &str, config: &ClientConfig) -> Result<Client, NetError> {
     let target = Target::parse(url)?;
-    let stream = tokio::time::timeout(config.connect_timeout, open(&target))
+    let stream = tokio::time::timeout(config.connect_timeout, open(&target, config))
         .await
         .map_err(|_| NetError::ConnectTimeout)??;
     let mut ws = WebSocket::after_handshake(stream, Role::Client);
@@ -116,17 +202,26 @@ pub async fn connect(url: &str, config: &ClientConfig) -> Result<Client, NetErro
 
 /// Performs the HTTP upgrade by hand and returns the raw TCP stream after the 101, so tests can write malformed frames (huge length claims, garbage, unmasked frames). Leftover bytes after the 101 response must not be lost (return them too or use a BufReader).
 ///
-/// Uses the default connect timeout (5 s).
+/// Uses the default connect timeout (5 s). Speaks `ws://` only: a `wss://` URL is an
+/// [`NetError::InvalidUrl`].
 pub async fn connect_raw(url: &str) -> Result<RawClient, NetError> {
     let target = Target::parse(url)?;
-    let stream = tokio::time::timeout(ClientConfig::default().connect_timeout, open(&target))
+    if target.tls {
+        return Err(NetError::InvalidUrl(format!(
+            "{url:?}: the raw client speaks ws:// only"
+        )));
+    }
+    let config = ClientConfig::default();
+    let stream = tokio::time::timeout(config.connect_timeout, open(&target, &config))
         .await
         .map_err(|_| NetError::ConnectTimeout)??;
     let leftover = stream.buffer().to_vec();
-    Ok(RawClient {
-        stream: stream.into_inner(),
-        leftover,
-    })
+    match stream.into_inner() {
+        Transport::Plain(stream) => Ok(RawClient { stream, leftover }),
+        Transport::Tls(_) => Err(NetError::InvalidUrl(format!(
+            "{url:?}: the raw client speaks ws:// only"
+        ))),
+    }
 }
 
 impl Client {
@@ -574,15 +669,15 @@ impl RawClient {
             match self.stream.read(&mut sink).await {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
         }
     }
 }
 
-fn eof_is_lost(e: std::io::Error) -> NetError {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+fn eof_is_lost(e: io::Error) -> NetError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
         NetError::ConnectionLost
     } else {
         NetError::Io(e)
@@ -618,6 +713,10 @@ pub fn encode_frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>
 /// Where to connect and what to ask for.
 #[derive(Debug, PartialEq, Eq)]
 struct Target {
+    /// Whether the URL was `wss://`.
+    tls: bool,
+    /// The host alone (no brackets, no port): the TLS server name to verify.
+    host: String,
     /// `host:port` for `TcpStream::connect`.
     addr: String,
     /// Value of the `Host` header.
@@ -629,12 +728,13 @@ struct Target {
 impl Target {
     fn parse(url: &str) -> Result<Self, NetError> {
         let bad = |why: &str| NetError::InvalidUrl(format!("{url:?}: {why}"));
-        if url.starts_with("wss://") {
-            return Err(bad("wss:// is not supported yet"));
-        }
-        let rest = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| bad("expected ws://"))?;
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("ws://") {
+            (false, rest)
+        } else {
+            return Err(bad("expected ws:// or wss://"));
+        };
         if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("whitespace or control characters"));
         }
@@ -667,6 +767,7 @@ impl Target {
             return Err(bad("missing host"));
         }
         let port: u16 = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p.parse().map_err(|_| bad("invalid port"))?,
         };
@@ -676,6 +777,8 @@ impl Target {
             format!("{host}:{port}")
         };
         Ok(Self {
+            tls,
+            host: host.to_owned(),
             addr,
             host_header: authority.to_owned(),
             path,
@@ -683,18 +786,48 @@ impl Target {
     }
 }
 
-/// TCP connect plus the upgrade handshake; the returned stream is positioned right after the 101.
-async fn open(target: &Target) -> Result<ClientStream, NetError> {
-    let stream = TcpStream::connect(&target.addr).await?;
-    stream.set_nodelay(true)?;
-    let mut stream = BufReader::new(stream);
+/// TCP connect, the TLS handshake for `wss://`, then the upgrade handshake; the returned stream
+/// is positioned right after the 101.
+async fn open(target: &Target, config: &ClientConfig) -> Result<ClientStream, NetError> {
+    let origin = match &config.origin {
+        // Visible ASCII only: anything else could smuggle extra header lines.
+        Some(o) if o.is_empty() || !o.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(NetError::InvalidUrl(format!("invalid origin {o:?}")));
+        }
+        Some(o) => format!("Origin: {o}\r\n"),
+        None => String::new(),
+    };
+    // Checked before connecting, so a missing root fails fast rather than after a TCP connect.
+    let tls = match target.tls {
+        true => Some((
+            tls::client_config(&config.tls_roots)?,
+            ServerName::try_from(target.host.clone())
+                .map_err(|_| TlsError::InvalidServerName(target.host.clone()))?,
+        )),
+        false => None,
+    };
+    let tcp = TcpStream::connect(&target.addr).await?;
+    tcp.set_nodelay(true)?;
+    let transport = match tls {
+        Some((client_config, server_name)) => Transport::Tls(Box::new(
+            TlsConnector::from(Arc::clone(&client_config))
+                .connect(server_name, tcp)
+                .await
+                .map_err(TlsError::Handshake)?,
+        )),
+        None => Transport::Plain(tcp),
+    };
+    let mut stream = BufReader::new(transport);
     let key = new_key()?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n",
         target.path, target.host_header
     );
-    stream.get_mut().write_all(request.as_bytes()).await?;
+    let conn = stream.get_mut();
+    conn.write_all(request.as_bytes()).await?;
+    // A TLS stream holds written bytes in its session until flushed.
+    conn.flush().await?;
 
     let mut head = Vec::new();
     loop {
@@ -779,6 +912,8 @@ mod tests {
         assert_eq!(
             t,
             Some(Target {
+                tls: false,
+                host: "127.0.0.1".into(),
                 addr: "127.0.0.1:9000".into(),
                 host_header: "127.0.0.1:9000".into(),
                 path: "/ws".into()
@@ -794,8 +929,15 @@ mod tests {
             t.map(|t| (t.addr, t.path)),
             Some(("[::1]:81".into(), "/?x=1".into()))
         );
+        let t = Target::parse("wss://example.com/ws").ok();
+        assert_eq!(
+            t.map(|t| (t.tls, t.host, t.addr)),
+            Some((true, "example.com".into(), "example.com:443".into()))
+        );
+        let t = Target::parse("wss://[::1]:8443/").ok();
+        assert_eq!(t.map(|t| t.host), Some("::1".into()));
         for bad in [
-            "wss://a/",
+            "https://a/",
             "http://a/",
             "ws://",
             "ws://:80/",

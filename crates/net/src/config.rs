@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::tls::TlsConfig;
+
 /// Limits and timers applied to every server-side WebSocket connection.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -19,6 +21,14 @@ pub struct NetConfig {
     pub allow_text: bool,
     /// HTTP path that upgrades to WebSocket.
     pub ws_path: String,
+    /// Serve TLS (`https://`, `wss://`) with this certificate and key; `None` serves plain TCP.
+    /// The TLS handshake counts towards `handshake_timeout`.
+    pub tls: Option<TlsConfig>,
+    /// Origins (`scheme://host[:port]`, compared ignoring ASCII case and a trailing `/`) whose
+    /// browsers may open a WebSocket; an upgrade whose `Origin` header names any other origin is
+    /// refused with 403. Empty allows every origin. Requests without an `Origin` header (native
+    /// clients, bots) are always allowed: the check protects against other web pages.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for NetConfig {
@@ -31,6 +41,8 @@ impl Default for NetConfig {
             reliable_queue_len: 64,
             allow_text: false,
             ws_path: "/ws".to_owned(),
+            tls: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -49,5 +61,7 @@ mod tests {
         assert_eq!(c.reliable_queue_len, 64);
         assert!(!c.allow_text);
         assert_eq!(c.ws_path, "/ws");
+        assert!(c.tls.is_none());
+        assert!(c.allowed_origins.is_empty());
     }
 }

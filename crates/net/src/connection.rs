@@ -31,6 +31,11 @@ use crate::writer;
 /// How long, after a close starts, we keep waiting for the peer's close reply, as a duration.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// Most pongs waiting for the writer at once, in frames. Beyond it the oldest is dropped:
+/// RFC 6455 §5.5.3 lets a server answer only the newest of several pings, and the cap keeps a
+/// ping flood from growing the queue, while a short burst of pings still gets every answer.
+const MAX_PENDING_PONGS: usize = 16;
+
 /// A complete message received from the peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -210,7 +215,15 @@ impl Outbox {
 
     /// Small bounded reliable queue (welcome, events, errors); never blocks. On overflow the connection is closed with 1008 "reliable queue overflow" and Err(SendError::Overflow) returned; Err(SendError::Closed) once closed.
     pub fn send_reliable(&self, msg: Bytes) -> Result<(), SendError> {
-        self.shared.send_reliable(msg)
+        self.shared.send_reliable(Outgoing::Binary(msg))
+    }
+
+    /// Like [`send_reliable`](Self::send_reliable), but sent as a text message; it shares the
+    /// same queue, capacity and order. The game speaks binary only; this serves text peers
+    /// such as the conformance echo example.
+    pub fn send_reliable_text(&self, text: String) -> Result<(), SendError> {
+        self.shared
+            .send_reliable(Outgoing::Text(Bytes::from(text.into_bytes())))
     }
 
     /// Sends a close frame with code and reason (truncated to fit 123 bytes on a char boundary) after whatever reliable messages are already queued, then ends the connection. Idempotent: the first close wins.
@@ -225,7 +238,7 @@ impl Outbox {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Bytes of binary payload written so far (for metrics/tests).
+    /// Bytes of message payload (binary and text, not control frames) written so far (for metrics/tests).
     pub fn bytes_sent(&self) -> u64 {
         self.shared.bytes_sent.load(Ordering::Relaxed)
     }
@@ -247,11 +260,24 @@ enum CloseState {
     Aborted,
 }
 
+/// A queued frame for the writer; pongs and reliable messages share one queue so they go out
+/// in the order they were queued (a pong for a ping that arrived before a message was echoed
+/// must precede the echo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outgoing {
+    /// A pong echoing a ping's payload.
+    Pong(Bytes),
+    /// A reliable binary message.
+    Binary(Bytes),
+    /// A reliable text message; the bytes came from a `String`, so they are valid UTF-8.
+    Text(Bytes),
+}
+
 /// What the writer takes from [`Shared`] on each wake.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    pub(crate) pong: Option<Bytes>,
-    pub(crate) reliable: Vec<Bytes>,
+    /// Pongs and reliable messages, in queue order.
+    pub(crate) reliable: Vec<Outgoing>,
     pub(crate) state: Option<Bytes>,
     pub(crate) close: Option<PendingClose>,
     pub(crate) aborted: bool,
@@ -259,9 +285,11 @@ pub(crate) struct Batch {
 
 #[derive(Debug)]
 struct Queues {
-    reliable: VecDeque<Bytes>,
+    /// Pongs and reliable messages in the order they were queued.
+    reliable: VecDeque<Outgoing>,
+    /// How many entries of `reliable` are pongs, in frames.
+    pongs: usize,
     state: Option<Bytes>,
-    pong: Option<Bytes>,
     close: CloseState,
     close_started: Option<Instant>,
 }
@@ -289,8 +317,8 @@ impl Shared {
         Self {
             queues: Mutex::new(Queues {
                 reliable: VecDeque::with_capacity(reliable_cap.min(64)),
+                pongs: 0,
                 state: None,
-                pong: None,
                 close: CloseState::Open,
                 close_started: None,
             }),
@@ -324,13 +352,14 @@ impl Shared {
         replaced
     }
 
-    fn send_reliable(&self, msg: Bytes) -> Result<(), SendError> {
+    fn send_reliable(&self, msg: Outgoing) -> Result<(), SendError> {
         {
             let mut q = self.lock();
             if !matches!(q.close, CloseState::Open) {
                 return Err(SendError::Closed);
             }
-            if q.reliable.len() < self.reliable_cap {
+            // Pongs do not count: the capacity is the application's, in messages.
+            if q.reliable.len() - q.pongs < self.reliable_cap {
                 q.reliable.push_back(msg);
                 drop(q);
                 self.wake.notify_one();
@@ -394,31 +423,41 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    /// Keeps only the newest pong: RFC 6455 §5.5.3 allows answering just the latest ping,
-    /// and it keeps a ping flood from growing a queue.
+    /// Queues a pong behind whatever is already queued; past [`MAX_PENDING_PONGS`] unsent
+    /// pongs the oldest is dropped.
     fn queue_pong(&self, payload: Bytes) {
         {
             let mut q = self.lock();
             if !matches!(q.close, CloseState::Open) {
                 return;
             }
-            q.pong = Some(payload);
+            if q.pongs >= MAX_PENDING_PONGS {
+                if let Some(oldest) = q
+                    .reliable
+                    .iter()
+                    .position(|o| matches!(o, Outgoing::Pong(_)))
+                {
+                    q.reliable.remove(oldest);
+                    q.pongs -= 1;
+                }
+            }
+            q.reliable.push_back(Outgoing::Pong(payload));
+            q.pongs += 1;
         }
         self.wake.notify_one();
     }
 
-    /// Moves everything due into `batch`: pong, reliable messages, state, and a pending close.
+    /// Moves everything due into `batch`: pongs and reliable messages, state, and a pending close.
     pub(crate) fn take_batch(&self, batch: &mut Batch) {
         let mut q = self.lock();
         batch.reliable.extend(q.reliable.drain(..));
+        q.pongs = 0;
         match std::mem::replace(&mut q.close, CloseState::Open) {
             CloseState::Open => {
-                batch.pong = q.pong.take();
                 batch.state = q.state.take();
             }
             CloseState::Pending(close) => {
                 // After our close nothing else may be sent; unsent state is stale anyway.
-                q.pong = None;
                 q.state = None;
                 batch.close = Some(close);
                 q.close = CloseState::Sent;
@@ -588,16 +627,11 @@ mod tests {
     #[test]
     fn reliable_overflow_closes_with_1008_after_queued_messages() {
         let s = Shared::new(2);
-        assert_eq!(s.send_reliable(Bytes::from_static(b"a")), Ok(()));
-        assert_eq!(s.send_reliable(Bytes::from_static(b"b")), Ok(()));
-        assert_eq!(
-            s.send_reliable(Bytes::from_static(b"c")),
-            Err(SendError::Overflow)
-        );
-        assert_eq!(
-            s.send_reliable(Bytes::from_static(b"d")),
-            Err(SendError::Closed)
-        );
+        let msg = |b: &'static [u8]| Outgoing::Binary(Bytes::from_static(b));
+        assert_eq!(s.send_reliable(msg(b"a")), Ok(()));
+        assert_eq!(s.send_reliable(msg(b"b")), Ok(()));
+        assert_eq!(s.send_reliable(msg(b"c")), Err(SendError::Overflow));
+        assert_eq!(s.send_reliable(msg(b"d")), Err(SendError::Closed));
         assert!(s.closed.load(Ordering::Acquire));
         let mut b = Batch::default();
         s.take_batch(&mut b);
@@ -626,13 +660,27 @@ mod tests {
     }
 
     #[test]
-    fn only_the_newest_pong_is_kept() {
+    fn pongs_keep_their_place_and_only_the_newest_are_kept() {
         let s = Shared::new(1);
-        s.queue_pong(Bytes::from_static(b"1"));
-        s.queue_pong(Bytes::from_static(b"2"));
+        s.queue_pong(Bytes::from_static(b"p0"));
+        assert_eq!(
+            s.send_reliable(Outgoing::Binary(Bytes::from_static(b"m"))),
+            Ok(())
+        );
+        for i in 1..=MAX_PENDING_PONGS {
+            s.queue_pong(Bytes::from(format!("p{i}")));
+        }
+        // Pongs do not use the message capacity of 1.
+        assert_eq!(
+            s.send_reliable(Outgoing::Text(Bytes::from_static(b"t"))),
+            Err(SendError::Overflow)
+        );
         let mut b = Batch::default();
         s.take_batch(&mut b);
-        assert_eq!(b.pong.as_deref(), Some(&b"2"[..]));
+        // p0 was dropped for p16; the message stays where it was queued.
+        let mut want = vec![Outgoing::Binary(Bytes::from_static(b"m"))];
+        want.extend((1..=MAX_PENDING_PONGS).map(|i| Outgoing::Pong(Bytes::from(format!("p{i}")))));
+        assert_eq!(b.reliable, want);
     }
 
     #[test]

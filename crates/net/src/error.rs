@@ -30,7 +30,8 @@ pub enum NetError {
     /// The socket failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// The URL is not of the form `ws://host[:port][/path]`; the text says what is wrong.
+    /// The URL is not of the form `ws://host[:port][/path]` or `wss://…` (or a client setting
+    /// that goes into the request, such as the origin, is malformed); the text says what is wrong.
     #[error("invalid url: {0}")]
     InvalidUrl(String),
     /// TCP connect plus HTTP upgrade took longer than `connect_timeout`.
@@ -39,6 +40,9 @@ pub enum NetError {
     /// The server did not answer the upgrade with a valid 101; the text says what it did instead.
     #[error("websocket handshake failed: {0}")]
     Handshake(String),
+    /// TLS could not be set up or the TLS handshake failed.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl NetError {

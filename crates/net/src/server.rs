@@ -16,7 +16,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::NetConfig;
 use crate::connection::{self, Connection};
@@ -26,6 +29,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Largest HTTP read buffer per connection, in bytes; bounds what a slow request can pin.
 const MAX_HTTP_BUF_BYTES: usize = 64 * 1024;
+
+/// Least time left for the HTTP request head after a slow TLS handshake, as a duration; hyper
+/// needs a non-zero header timeout, and a millisecond still drops a peer that is not ready.
+const MIN_HEADER_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// The application side of the server: what to do with each connection and request.
 pub trait Handler: Send + Sync + 'static {
@@ -110,14 +117,26 @@ pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Ful
 
 /// Accepts TCP connections from `listener` until `shutdown` resolves, serving HTTP/1.1; upgrades `ws_path` to WebSocket. Returns after shutdown once the accept loop stops (existing connections are the handler's business).
 ///
+/// With `config.tls` set every connection is TLS (`wss://`); the certificate and key are read
+/// once, here, and an unreadable or invalid pair returns an [`io::ErrorKind::InvalidInput`]
+/// error (wrapping a [`TlsError`](crate::TlsError)) before anything is accepted.
+///
 /// Accept errors (a reset peer, running out of file descriptors) are logged and retried, so in
-/// practice this returns `Ok(())`.
+/// practice this returns `Ok(())` once TLS is set up.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     config: NetConfig,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let tls = match &config.tls {
+        Some(tls) => {
+            Some(TlsAcceptor::from(tls.server_config().map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            })?))
+        }
+        None => None,
+    };
     let config = Arc::new(config);
     let mut http = http1::Builder::new();
     // Slowloris: the request head must arrive within the handshake timeout; this also bounds
@@ -153,6 +172,7 @@ pub async fn serve<H: Handler>(
         let admitted = handler.admit(peer);
         tokio::spawn(serve_tcp(
             stream,
+            tls.clone(),
             peer,
             admitted,
             http.clone(),
@@ -173,14 +193,53 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
+/// Runs the TLS handshake when configured, then serves HTTP on the connection.
 async fn serve_tcp<H: Handler>(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     peer: SocketAddr,
     admitted: Result<Admission, Refusal>,
     mut http: http1::Builder,
     config: Arc<NetConfig>,
     handler: Arc<H>,
 ) {
+    let Some(acceptor) = tls else {
+        return serve_http(stream, peer, admitted, http, config, handler).await;
+    };
+    // The TLS handshake and the request head share one deadline, so a TLS slowloris gets no
+    // more time than a plain one.
+    let started = Instant::now();
+    let stream = match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
+    {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let left = config
+        .handshake_timeout
+        .saturating_sub(started.elapsed())
+        .max(MIN_HEADER_TIMEOUT);
+    http.header_read_timeout(left);
+    serve_http(stream, peer, admitted, http, config, handler).await;
+}
+
+/// Serves HTTP/1.1 on a (plain or TLS) stream, upgrading `ws_path` to WebSocket.
+async fn serve_http<H: Handler, S>(
+    stream: S,
+    peer: SocketAddr,
+    admitted: Result<Admission, Refusal>,
+    mut http: http1::Builder,
+    config: Arc<NetConfig>,
+    handler: Arc<H>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let io = TokioIo::new(stream);
     let admission = match admitted {
         Ok(admission) => Arc::new(admission),
@@ -223,6 +282,10 @@ async fn route<H: Handler>(
     if !wants_ws {
         return Ok(handler.on_http(req).await);
     }
+    if !origin_allowed(&req, &config.allowed_origins) {
+        tracing::debug!(%peer, origin = ?req.headers().get(header::ORIGIN), "origin refused");
+        return Ok(text_response(StatusCode::FORBIDDEN, "origin not allowed"));
+    }
     let (response, upgrade_fut) = match upgrade(&mut req) {
         Ok(pair) => pair,
         Err(e) => {
@@ -237,6 +300,29 @@ async fn route<H: Handler>(
     };
     tokio::spawn(run_websocket(upgrade_fut, peer, config, handler, admission));
     Ok(response.map(|_| Full::new(Bytes::new())))
+}
+
+/// Whether the request's `Origin` headers (if any) all name an allowed origin; an empty list
+/// allows everything.
+fn origin_allowed<B>(req: &Request<B>, allowed: &[String]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    // Browsers send one Origin; should a request carry several, every one must pass.
+    req.headers().get_all(header::ORIGIN).iter().all(|value| {
+        value.to_str().is_ok_and(|origin| {
+            let origin = normalize_origin(origin);
+            allowed
+                .iter()
+                .any(|a| normalize_origin(a).eq_ignore_ascii_case(origin))
+        })
+    })
+}
+
+/// Origins compare without surrounding whitespace or a trailing `/`, which configs often carry.
+fn normalize_origin(origin: &str) -> &str {
+    let origin = origin.trim();
+    origin.strip_suffix('/').unwrap_or(origin)
 }
 
 async fn run_websocket<H: Handler>(
@@ -265,4 +351,38 @@ async fn run_websocket<H: Handler>(
         tracing::warn!(error = %e, %peer, "writer task failed");
     }
     drop(admission);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade_from(origins: &[&str]) -> Request<()> {
+        let mut req = Request::builder().uri("/ws");
+        for origin in origins {
+            req = req.header(header::ORIGIN, *origin);
+        }
+        req.body(()).unwrap_or_default()
+    }
+
+    #[test]
+    fn origin_rules() {
+        let allowed = vec![
+            "https://play.example.com".to_owned(),
+            "http://localhost:8080/".to_owned(),
+        ];
+        let ok = |origins: &[&str]| origin_allowed(&upgrade_from(origins), &allowed);
+        assert!(ok(&[]), "no Origin header: a native client");
+        assert!(ok(&["https://play.example.com"]));
+        assert!(ok(&["HTTPS://Play.Example.com/"]));
+        assert!(ok(&["http://localhost:8080"]));
+        assert!(!ok(&["https://evil.example.com"]));
+        assert!(!ok(&["http://play.example.com"]));
+        assert!(!ok(&["null"]));
+        assert!(!ok(&[
+            "https://play.example.com",
+            "https://evil.example.com"
+        ]));
+        assert!(origin_allowed(&upgrade_from(&["https://anything"]), &[]));
+    }
 }

@@ -1,9 +1,10 @@
 //! The per-connection writer task: the only code that writes to a server socket.
 //!
-//! Each wake it drains, in order: the newest pong, every queued reliable message, the state
-//! slot, a heartbeat ping when due, and finally a pending close frame. Its memory is bounded by
-//! the reliable queue capacity plus one state frame; a peer that stops reading stalls only this
-//! task, and a stalled write is abandoned after `idle_timeout` (or when a close's grace is over).
+//! Each wake it drains, in order: every queued pong and reliable message (in the order they
+//! were queued), the state slot, a heartbeat ping when due, and finally a pending close frame.
+//! Its memory is bounded by the reliable queue capacity plus a few pongs and one state frame; a
+//! peer that stops reading stalls only this task, and a stalled write is abandoned after
+//! `idle_timeout` (or when a close's grace is over).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::assemble::close_payload;
-use crate::connection::{Batch, PendingRead, Shared};
+use crate::connection::{Batch, Outgoing, PendingRead, Shared};
 
 /// Upper bound on the final socket shutdown, as a duration.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
@@ -115,9 +116,9 @@ async fn close_grace_over(shared: &Shared, closing: &mut watch::Receiver<bool>) 
 /// What one batch put on the wire.
 #[derive(Debug, Default, Clone, Copy)]
 struct Report {
-    /// Binary payload bytes written.
+    /// Message payload bytes written (binary and text).
     bytes: u64,
-    /// Binary frames written.
+    /// Message frames written.
     frames: u64,
     /// Whether the batch ended with our close frame.
     closed: bool,
@@ -149,14 +150,22 @@ where
     S: AsyncWrite + Unpin,
 {
     let mut report = Report::default();
-    if let Some(payload) = batch.pong.take() {
-        ws.write_frame(Frame::pong(Payload::Borrowed(&payload)))
-            .await?;
-    }
-    for msg in batch.reliable.drain(..) {
-        ws.write_frame(Frame::binary(Payload::Borrowed(&msg)))
-            .await?;
-        report.count(msg.len());
+    for out in batch.reliable.drain(..) {
+        match out {
+            Outgoing::Pong(payload) => {
+                ws.write_frame(Frame::pong(Payload::Borrowed(&payload)))
+                    .await?;
+            }
+            Outgoing::Binary(msg) => {
+                ws.write_frame(Frame::binary(Payload::Borrowed(&msg)))
+                    .await?;
+                report.count(msg.len());
+            }
+            Outgoing::Text(msg) => {
+                ws.write_frame(Frame::text(Payload::Borrowed(&msg))).await?;
+                report.count(msg.len());
+            }
+        }
     }
     if let Some(state) = batch.state.take() {
         ws.write_frame(Frame::binary(Payload::Borrowed(&state)))

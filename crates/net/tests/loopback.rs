@@ -742,3 +742,46 @@ async fn a_peer_that_never_reads_cannot_hold_the_connection_open() {
     let took = within(ended.recv()).await.unwrap();
     assert!(took < Duration::from_millis(1300), "{took:?}");
 }
+
+#[tokio::test]
+async fn text_goes_back_as_text_and_pongs_keep_their_order() {
+    struct TextEcho;
+    impl Handler for TextEcho {
+        async fn on_connection(self: Arc<Self>, mut conn: Connection) {
+            let out = conn.outbox();
+            while let Ok(Some(msg)) = conn.recv().await {
+                let _ = match msg {
+                    Message::Text(t) => out.send_reliable_text(t),
+                    Message::Binary(b) => out.send_reliable(b),
+                };
+            }
+        }
+    }
+    let config = NetConfig {
+        allow_text: true,
+        // No heartbeat pings in the middle of the exchange below.
+        heartbeat_interval: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        ..fast_config()
+    };
+    let server = Server::start(config, TextEcho).await;
+    let mut raw = connect_raw(&server.url()).await.unwrap();
+    // Written in one go, so the server reads all of it before its writer runs: a message,
+    // ten pings, a message. Every ping is answered, each reply in the order of its cause.
+    let mut bytes = encode_frame(true, 0x1, "héllo".as_bytes(), MASK);
+    for i in 0..10u8 {
+        bytes.extend(encode_frame(true, 0x9, &[i], MASK));
+    }
+    bytes.extend(encode_frame(true, 0x2, b"bin", MASK));
+    raw.write_all(&bytes).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..12 {
+        let f = within(raw.read_frame()).await.unwrap();
+        assert!(f.fin && !f.masked);
+        got.push((f.opcode, f.payload));
+    }
+    let mut want = vec![(0x1, "héllo".as_bytes().to_vec())];
+    want.extend((0..10u8).map(|i| (0xA, vec![i])));
+    want.push((0x2, b"bin".to_vec()));
+    assert_eq!(got, want);
+}

@@ -12,6 +12,15 @@ pub const CLIENT_MSG_LIMIT: usize = 16 * 1024;
 /// Largest server message a client decoder accepts, in bytes.
 pub const SERVER_MSG_LIMIT: usize = 8 * 1024 * 1024;
 
+/// Largest record [`decode_record`] accepts (replay files), in bytes.
+pub const RECORD_LIMIT: usize = 16 * 1024 * 1024;
+
+type RecordConfig = Configuration<LittleEndian, Varint, Limit<RECORD_LIMIT>>;
+
+fn record_config() -> RecordConfig {
+    config::standard().with_limit::<RECORD_LIMIT>()
+}
+
 /// The wire tag of [`ServerMsg::State`] (its variant index as a varint).
 const STATE_TAG: u8 = 2;
 
@@ -123,4 +132,16 @@ pub fn encode_state(
     encode_into(header, out, server_config())?;
     out.extend_from_slice(delta_bytes);
     Ok(())
+}
+
+/// Appends any serde value in the same encoding as the wire messages; the server uses it for
+/// replay records so that every bincode call stays in this module.
+pub fn encode_record<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode_into(value, out, record_config())
+}
+
+/// Decodes a value written by [`encode_record`], rejecting trailing bytes and anything over
+/// [`RECORD_LIMIT`].
+pub fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    decode(bytes, RECORD_LIMIT, record_config())
 }

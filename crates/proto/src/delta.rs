@@ -84,6 +84,10 @@ pub enum ApplyError {
     },
 }
 
+/// Worlds a [`Replica`] keeps at most; the server keeps far fewer baselines (64 ticks by
+/// default), so an older one is never needed.
+pub const MAX_WORLDS: usize = 256;
+
 /// A world as a client rebuilds it: entities by id.
 pub type World = BTreeMap<u32, EntityState>;
 
@@ -126,7 +130,8 @@ impl Replica {
     /// Applies one frame; on success the new world becomes the newest.
     ///
     /// Worlds older than the frame's baseline are dropped: the server never goes back to an
-    /// older baseline than one it already used, since acknowledgements only move forward.
+    /// older baseline than one it already used, since acknowledgements only move forward. A
+    /// full snapshot drops nothing, since deltas against acknowledged ticks may still follow.
     pub fn apply(&mut self, frame: &StateFrame) -> Result<&World, ApplyError> {
         let tick = frame.header.tick;
         let age = frame.header.baseline_age;
@@ -150,8 +155,10 @@ impl Replica {
             self.worlds[0].1.clone()
         };
         apply(&mut world, &frame.delta)?;
-        if age == 0 {
-            self.worlds.clear();
+        // Older worlds are kept even after a full snapshot: a delta computed before the
+        // server saw this client's newest acknowledgement may still refer to one of them.
+        if self.worlds.len() >= MAX_WORLDS {
+            self.worlds.pop_front();
         }
         self.worlds.push_back((tick, world));
         Ok(&self.worlds.back().expect("just pushed").1)
@@ -170,13 +177,6 @@ impl Replica {
     /// The world applied for `tick`, if still held.
     pub fn world_at(&self, tick: u32) -> Option<&World> {
         self.worlds.iter().find(|(t, _)| *t == tick).map(|(_, w)| w)
-    }
-
-    /// Drops every world but the newest, e.g. once the server acknowledged to use it.
-    pub fn forget_before(&mut self, tick: u32) {
-        while self.worlds.len() > 1 && self.worlds.front().is_some_and(|(t, _)| *t < tick) {
-            self.worlds.pop_front();
-        }
     }
 }
 
@@ -239,6 +239,20 @@ mod tests {
             r.apply(&frame(9, 5, Delta::default())),
             Err(ApplyError::MissingBaseline(4))
         );
+    }
+
+    #[test]
+    fn delta_after_a_second_full_snapshot_can_use_an_earlier_acknowledged_tick() {
+        // Tick 3 full, acked; tick 4 full again (computed before the ack arrived); tick 5 is a
+        // delta against the acknowledged tick 3.
+        let s3 = vec![ent(1, 0, 0, 100)];
+        let s4 = vec![ent(1, 1, 0, 100)];
+        let s5 = vec![ent(1, 2, 0, 100)];
+        let mut r = Replica::new();
+        r.apply(&frame(3, 0, diff(&[], &s3))).unwrap();
+        r.apply(&frame(4, 0, diff(&[], &s4))).unwrap();
+        let w = r.apply(&frame(5, 2, diff(&s3, &s5))).unwrap();
+        assert_eq!(w.values().cloned().collect::<Vec<_>>(), s5);
     }
 
     fn arb_entity() -> impl Strategy<Value = EntityState> {

@@ -113,6 +113,7 @@ pub struct MapInfo {
     /// Arena height, world units.
     pub height: u32,
     /// Solid walls.
+    #[serde(deserialize_with = "bounded_vec::deserialize")]
     pub walls: Vec<WallRect>,
 }
 
@@ -200,8 +201,10 @@ pub struct FrameHeader {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delta {
     /// Entities to remove, ids strictly ascending.
+    #[serde(deserialize_with = "bounded_vec::deserialize")]
     pub removed: Vec<u32>,
     /// Entities that are new (or re-created), ids strictly ascending.
+    #[serde(deserialize_with = "bounded_vec::deserialize")]
     pub created: Vec<EntityState>,
     /// Changed fields of existing entities, ids strictly ascending (see [`EntityUpdate`]).
     #[serde(with = "crate::entity::updates_serde")]
@@ -259,6 +262,7 @@ pub struct MatchResults {
     /// Ticks simulated.
     pub ticks: u32,
     /// Every player that held a seat at the end, best score first.
+    #[serde(deserialize_with = "bounded_vec::deserialize")]
     pub players: Vec<PlayerResult>,
 }
 
@@ -338,5 +342,50 @@ pub fn sanitize_name(name: &str) -> String {
         "player".to_owned()
     } else {
         trimmed.to_owned()
+    }
+}
+
+/// Deserializes a `Vec` like serde does, but trusts its length prefix for at most
+/// [`MAX_PREALLOC_BYTES`](bounded_vec::MAX_PREALLOC_BYTES) of capacity.
+///
+/// serde's own `Vec` reserves up to 1 MiB from the prefix alone, so a 38-byte message claiming
+/// 2^60 walls made a client allocate 1 MiB before finding out the bytes were not there. Past
+/// the cap the vector grows as elements actually arrive, so memory follows the input, which the
+/// codec's byte limit bounds. The wire format is unchanged.
+mod bounded_vec {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+
+    /// Most capacity reserved up front from a length prefix, in bytes: a whole list of a busy
+    /// snapshot, a sixteenth of what serde would reserve.
+    pub(super) const MAX_PREALLOC_BYTES: usize = 64 * 1024;
+
+    pub(super) fn deserialize<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        d.deserialize_seq(BoundedVec(PhantomData))
+    }
+
+    struct BoundedVec<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for BoundedVec<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let cap = MAX_PREALLOC_BYTES / size_of::<T>().max(1);
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(cap));
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
     }
 }

@@ -22,6 +22,12 @@ const MAX_SPEED: f32 = 100_000.0;
 const MAX_ACCEL: f32 = 1_000_000.0;
 /// Largest accepted friction, 1/s.
 const MAX_FRICTION: f32 = 1000.0;
+/// Largest accepted view radius, world units: beyond the diagonal of the largest map.
+const MAX_VIEW_RADIUS: f32 = 200_000.0;
+/// Smallest replication budget of one frame, bytes: room for the own player's update plus the
+/// largest create (a player with a 24-byte name is about 60 bytes), so a frame always makes
+/// progress. Budgets passed to [`crate::interest::ClientView::frame`] are raised to it.
+pub const MIN_FRAME_BUDGET_BYTES: usize = 128;
 /// A player may move at most this many radii per tick: movement is split into sub-steps of half
 /// a radius so a fast player cannot tunnel through a thin wall, and the sub-step count is capped.
 pub(crate) const MAX_RADII_PER_TICK: f32 = 32.0;
@@ -70,7 +76,18 @@ pub struct GameConfig {
     /// sequence numbers (default 1024).
     pub max_seq_jump: u32,
     /// Snapshots kept for delta baselines, ticks (default 64; must cover at least one second).
+    /// Also the most sent views a [`crate::interest::ClientView`] keeps.
     pub history_ticks: u32,
+    /// Area of interest: a client receives the entities within this distance of its player,
+    /// world units (0..=200000, default 0 = interest management off: every client receives
+    /// every entity). Its own player and projectiles are always included; a spectator sees
+    /// everything unless the server gives it a focus point.
+    pub view_radius: f32,
+    /// Replication budget per client, bytes of state delta per second (default 0 = unlimited;
+    /// otherwise at least 128 bytes per tick, i.e. `128 * tick_rate`). Spent per frame as
+    /// `budget / tick_rate` bytes on the most urgent entity changes; the rest wait (see
+    /// [`crate::interest`] for the bound on how long).
+    pub replication_budget_bytes_per_sec: u32,
 }
 
 impl Default for GameConfig {
@@ -95,6 +112,8 @@ impl Default for GameConfig {
             max_queued_inputs: 8,
             max_seq_jump: 1024,
             history_ticks: 64,
+            view_radius: 0.0,
+            replication_budget_bytes_per_sec: 0,
         }
     }
 }
@@ -252,6 +271,16 @@ impl GameConfig {
             f64::from(needed),
             f64::from(MAX_HISTORY_TICKS),
         )?;
+        positive("view_radius", self.view_radius, MAX_VIEW_RADIUS, true)?;
+        let min_budget = MIN_FRAME_BUDGET_BYTES as f64 * f64::from(self.tick_rate);
+        if self.replication_budget_bytes_per_sec != 0 {
+            range(
+                "replication_budget_bytes_per_sec",
+                f64::from(self.replication_budget_bytes_per_sec),
+                min_budget,
+                f64::from(u32::MAX),
+            )?;
+        }
         if self.player_max_speed / f32::from(self.tick_rate)
             > MAX_RADII_PER_TICK * self.player_radius
         {
@@ -274,6 +303,16 @@ impl GameConfig {
     pub fn match_ticks(&self) -> u32 {
         let t = u64::from(self.match_duration_secs) * u64::from(self.tick_rate.max(1));
         u32::try_from(t).unwrap_or(u32::MAX)
+    }
+
+    /// The replication budget of one frame, bytes (`None` when unlimited):
+    /// `replication_budget_bytes_per_sec / tick_rate`, at least [`MIN_FRAME_BUDGET_BYTES`].
+    pub fn frame_budget_bytes(&self) -> Option<usize> {
+        if self.replication_budget_bytes_per_sec == 0 {
+            return None;
+        }
+        let per_tick = self.replication_budget_bytes_per_sec / u32::from(self.tick_rate.max(1));
+        Some((per_tick as usize).max(MIN_FRAME_BUDGET_BYTES))
     }
 
     /// Length of one tick, seconds.
@@ -345,6 +384,10 @@ mod tests {
             |c| c.max_queued_inputs = 0,
             |c| c.max_seq_jump = 0,
             |c| c.match_duration_secs = 0,
+            |c| c.view_radius = -1.0,
+            |c| c.view_radius = f32::NAN,
+            |c| c.view_radius = 300_000.0,
+            |c| c.replication_budget_bytes_per_sec = 3839,
         ] {
             assert!(matches!(bad(f), ConfigError::OutOfRange { .. }));
         }
@@ -364,5 +407,27 @@ mod tests {
         assert_eq!(c.max_players, 16);
         c.validate().unwrap();
         assert!(toml::from_str::<GameConfig>("bogus = 1").is_err());
+        assert_eq!(
+            (c.view_radius, c.replication_budget_bytes_per_sec),
+            (0.0, 0)
+        );
+    }
+
+    #[test]
+    fn interest_settings() {
+        let c: GameConfig =
+            toml::from_str("view_radius = 150.0\nreplication_budget_bytes_per_sec = 8000").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.frame_budget_bytes(), Some(266));
+        assert_eq!(GameConfig::default().frame_budget_bytes(), None);
+        let tight = GameConfig {
+            replication_budget_bytes_per_sec: 3840,
+            ..GameConfig::default()
+        };
+        tight.validate().unwrap();
+        assert_eq!(tight.frame_budget_bytes(), Some(MIN_FRAME_BUDGET_BYTES));
+        // An integer radius is accepted too (as from an environment variable).
+        let int: GameConfig = toml::from_str("view_radius = 150").unwrap();
+        assert_eq!(int.view_radius, 150.0);
     }
 }

@@ -12,6 +12,7 @@ use crate::config::{ConfigError, GameConfig};
 use crate::grid::Grid;
 use crate::history::History;
 use crate::input::{InputOutcome, InputQueue};
+use crate::interest::SpatialIndex;
 use crate::map::{MapDef, MapError};
 use crate::physics::{
     Aabb, clamp_to_bounds, direction, resolve_circle_box, segment_box, segment_circle,
@@ -155,7 +156,9 @@ struct Projectile {
 /// 3. Once per tick: [`Match::step`]; forward its [`StepReport::events`]; stop when
 ///    [`StepReport::ended`] is set.
 /// 4. After each step, per client: [`Match::baseline_age`] for its acknowledged tick,
-///    [`Match::delta_since`] (once per distinct baseline age) and [`Match::header_for`].
+///    [`Match::delta_since`] (once per distinct baseline age) and [`Match::header_for`]; or,
+///    with interest management or a budget, the client's
+///    [`ClientView`](crate::interest::ClientView) and [`Match::header_for`].
 /// 5. To stop early: [`Match::end`]; then [`Match::results`] for the final table.
 ///
 /// # Within one step
@@ -205,6 +208,8 @@ pub struct Match {
     grid: Grid,
     /// Reused buffer of player positions for the grid.
     scratch_pos: Vec<Vec2>,
+    /// Grid over the current snapshot, for areas of interest.
+    interest: SpatialIndex,
 }
 
 impl Match {
@@ -240,6 +245,7 @@ impl Match {
             history: History::new(config.history_ticks as usize),
             grid: Grid::new(map.width, map.height, map.cell_size),
             scratch_pos: Vec::new(),
+            interest: SpatialIndex::new(&map),
             config,
             map,
         })
@@ -420,6 +426,33 @@ impl Match {
     /// The snapshot of `tick`, if it is still in the history.
     pub fn snapshot_at(&self, tick: u32) -> Option<&[EntityState]> {
         self.history.get(tick)
+    }
+
+    /// Fills `out` with the indices into [`Match::snapshot`] (ascending, so by ascending entity
+    /// id) of the entities whose quantized position is within `radius` world units of `center`
+    /// (world units, quantized first), inclusive.
+    ///
+    /// With areas of interest on ([`GameConfig::view_radius`] > 0) the match keeps a uniform
+    /// grid over the snapshot (cell side [`MapDef::cell_size`]) and only the cells near
+    /// `center` are visited, so the cost grows with the entities nearby, not with the world;
+    /// otherwise this scans the snapshot.
+    pub fn entities_within(&self, center: [f32; 2], radius: f32, out: &mut Vec<usize>) {
+        out.clear();
+        let c = (quantize(center[0]), quantize(center[1]));
+        let snap = self.snapshot();
+        if self.config.view_radius > 0.0 {
+            self.interest
+                .within(snap, c, radius, |i| out.push(i as usize));
+            out.sort_unstable();
+        } else {
+            let r2 = crate::interest::radius_sq(radius);
+            out.extend((0..snap.len()).filter(|&i| crate::interest::within_sq(&snap[i], c, r2)));
+        }
+    }
+
+    /// The spatial index over the current snapshot (maintained when `view_radius > 0`).
+    pub(crate) fn interest_index(&self) -> &SpatialIndex {
+        &self.interest
     }
 
     /// Fills `out` with the delta from `ack` (a tick, 0 = none) to the current tick and returns
@@ -827,6 +860,10 @@ impl Match {
         }
         buf.truncate(n);
         self.history.push(self.tick, buf);
+        if self.config.view_radius > 0.0 {
+            // Only areas of interest use it; without them, the step stays as cheap as before.
+            self.interest.rebuild(self.history.newest());
+        }
     }
 
     /// Internal positions of every player and projectile, for invariant checks in tests.

@@ -1,12 +1,13 @@
-//! A uniform grid over player positions, rebuilt every tick, so a projectile only tests the
-//! players near its path instead of all of them.
+//! A uniform grid over points, rebuilt every tick: over player positions, so a projectile only
+//! tests the players near its path instead of all of them; and over the snapshot's entities,
+//! so an area-of-interest query only visits the cells around its centre.
 
 use glam::Vec2;
 
 /// Most cells along one axis; larger arenas get larger cells so the grid stays small.
 const MAX_CELLS_PER_AXIS: u32 = 256;
 
-/// Player indices bucketed by cell with a counting sort (no hashing, deterministic order).
+/// Point indices bucketed by cell with a counting sort (no hashing, deterministic order).
 #[derive(Clone, Debug)]
 pub(crate) struct Grid {
     /// Side of a cell, world units.

@@ -6,8 +6,11 @@
 //! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
 //! - [`game`]: [`Match`], the state machine the server steps once per tick, and its reports.
 //! - [`input`]: [`InputOutcome`], what happened to a pushed input.
+//! - [`interest`]: [`ClientView`], each client's replicated view: area of interest, priorities
+//!   and byte budget.
 //! - [`rng`]: [`SplitMix64`], the seeded generator behind every random choice.
-//! - private: `physics` (direction table, collisions, sweeps), `grid` (broadphase over players),
+//! - private: `physics` (direction table, collisions, sweeps), `grid` (uniform grid, the
+//!   broadphase over players and the index behind areas of interest),
 //!   `history` (the snapshot ring).
 //!
 //! The crate is sans-IO in the style of quinn-proto: no clock, no sockets, no OS randomness and
@@ -19,6 +22,7 @@ pub mod game;
 mod grid;
 mod history;
 pub mod input;
+pub mod interest;
 pub mod map;
 mod physics;
 pub mod rng;
@@ -26,5 +30,6 @@ pub mod rng;
 pub use config::{ConfigError, GameConfig};
 pub use game::{JoinError, Match, PlayerId, PlayerInfo, SimError, StepReport};
 pub use input::InputOutcome;
+pub use interest::{AdaptiveBudget, ClientView, FrameStats};
 pub use map::{MapDef, MapError};
 pub use rng::SplitMix64;

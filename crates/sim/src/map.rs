@@ -175,6 +175,44 @@ impl MapDef {
             spawns,
         }
     }
+
+    /// A wall-less square arena for `players` players at a uniform density such that each sees
+    /// about `visible` others within `view_radius` world units (ignoring the edges, where they
+    /// see fewer): side = √(players·π·view_radius² / visible), at least 2·`view_radius` and at
+    /// most [`MAX_MAP_SIZE`]. Spawn points form a uniform grid of about one per player (at most
+    /// [`MAX_SPAWNS`]); the cell size is half the view radius, so a radius query visits about
+    /// 25 cells. Used by the "big-map" load scenario.
+    pub fn big_arena(players: u32, visible: u32, view_radius: f32) -> MapDef {
+        let r = if view_radius.is_finite() {
+            f64::from(view_radius.max(1.0))
+        } else {
+            1.0
+        };
+        let area =
+            f64::from(players.max(1)) * std::f64::consts::PI * r * r / f64::from(visible.max(1));
+        let side = area
+            .sqrt()
+            .max(2.0 * r)
+            .clamp(1.0, f64::from(MAX_MAP_SIZE))
+            .round() as u32;
+        let per_axis = (f64::from(players.max(1)).sqrt().ceil() as u32)
+            .clamp(1, (MAX_SPAWNS as f64).sqrt() as u32);
+        let step = side as f32 / per_axis as f32;
+        let mut spawns = Vec::with_capacity((per_axis * per_axis) as usize);
+        for j in 0..per_axis {
+            for i in 0..per_axis {
+                spawns.push([(i as f32 + 0.5) * step, (j as f32 + 0.5) * step]);
+            }
+        }
+        MapDef {
+            name: "big".to_owned(),
+            width: side,
+            height: side,
+            cell_size: ((r / 2.0).round() as u32).clamp(1, side),
+            walls: Vec::new(),
+            spawns,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +244,26 @@ mod tests {
             MapDef::open_arena(w, h).validate().unwrap();
         }
         assert!(MapDef::open_arena(0, 10).validate().is_err());
+    }
+
+    #[test]
+    fn big_arena_has_the_requested_density() {
+        let m = MapDef::big_arena(1000, 50, 150.0);
+        m.validate().unwrap();
+        // 1000 players on side² → each sees 1000·π·150²/side² ≈ 50.
+        let seen = 1000.0 * std::f64::consts::PI * 150.0 * 150.0 / f64::from(m.width).powi(2);
+        assert!((seen - 50.0).abs() < 1.0, "{seen}");
+        assert_eq!((m.width, m.height, m.cell_size), (1189, 1189, 75));
+        assert_eq!(m.spawns.len(), 32 * 32);
+        for (p, v, r) in [
+            (0, 0, 0.0),
+            (1, 1, 1.0),
+            (5, 100, 150.0),
+            (100_000, 1, 5000.0),
+            (1_000_000, 10, f32::NAN),
+        ] {
+            MapDef::big_arena(p, v, r).validate().unwrap();
+        }
     }
 
     #[test]

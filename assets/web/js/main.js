@@ -1,0 +1,428 @@
+// The tickwire browser client: joins (or, with ?spectate=MATCH_ID, watches) a match, sends one
+// input per tick, predicts the local player, interpolates everything else and draws it.
+//
+// URL parameters: name=NAME, match=ID (join that match), spectate=ID, interp=MS (interpolation
+// buffer, default 100), silence=MS (how long without data counts as a dead link, default 2500).
+//
+// `window.tickwire.snapshot()` returns the client's state as plain data (used by the
+// end-to-end tests in tests/browser/ and handy in the console).
+
+import { FLAG_ALIVE, dequantize } from './proto.js';
+import { Replica } from './replica.js';
+import { DEFAULT_PHYSICS, Movement, Predictor } from './predict.js';
+import { Interpolator } from './interp.js';
+import { GameConnection, STATES } from './net.js';
+import { InputState } from './input.js';
+import { Renderer } from './render.js';
+import { Hud, RateMeter } from './hud.js';
+
+const params = new URLSearchParams(location.search);
+
+function intParam(name, fallback, min, max) {
+  const v = Number.parseInt(params.get(name) ?? '', 10);
+  return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
+}
+
+function idParam(name) {
+  const v = params.get(name);
+  if (v == null || !/^\d+$/.test(v)) return null;
+  const big = BigInt(v);
+  return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+}
+
+function playerName() {
+  const given = params.get('name');
+  if (given) {
+    try {
+      localStorage.setItem('tickwire.name', given);
+    } catch {
+      // Storage disabled: the name is still used for this page.
+    }
+    return given;
+  }
+  try {
+    const stored = localStorage.getItem('tickwire.name');
+    if (stored) return stored;
+  } catch {
+    // As above.
+  }
+  return `player-${Math.floor(1000 + Math.random() * 9000)}`;
+}
+
+const END_TEXT = {
+  TimeLimit: 'Time is up.',
+  ScoreLimit: 'The score limit was reached.',
+  Admin: 'An operator ended the match.',
+  Shutdown: 'The server is shutting down.',
+  Abandoned: 'Every player left.',
+  Aborted: 'The match was aborted by a server error.',
+};
+
+/** Seconds a dropped seat is kept by default (the server's reconnect grace). */
+const DEFAULT_GRACE_S = 10;
+
+async function loadPhysics() {
+  try {
+    const r = await fetch('game.json', { cache: 'no-cache' });
+    if (r.ok) return { ...DEFAULT_PHYSICS, ...(await r.json()) };
+  } catch {
+    // An older server without /game.json: the defaults are the server's defaults.
+  }
+  return { ...DEFAULT_PHYSICS };
+}
+
+async function main() {
+  const canvas = document.getElementById('game');
+  const hud = new Hud();
+  const renderer = new Renderer(canvas);
+  const input = new InputState(window, canvas);
+  const physics = await loadPhysics();
+  const spectateId = idParam('spectate');
+  const matchId = idParam('match');
+  const interpMs = intParam('interp', 100, 0, 1000);
+  const name = playerName();
+  document.getElementById('hud-name').textContent = spectateId != null ? '(spectator)' : name;
+
+  const game = {
+    welcome: null,
+    replica: new Replica(),
+    interp: new Interpolator(interpMs),
+    predictor: null,
+    header: null,
+    firstFrame: false,
+    seq: 0,
+    inputsSent: 0,
+    acksSent: 0,
+    framesApplied: 0,
+    periodMs: 1000 / physics.tick_rate,
+    inputPeriodMs: 1000 / physics.tick_rate,
+    nextInputAt: 0,
+    results: null,
+    shown: null, // the local player's drawn position, chasing the prediction
+    lastRender: 0,
+    corrections: 0,
+    events: [],
+  };
+  const bytesIn = new RateMeter(1000);
+  const framesIn = new RateMeter(1000);
+
+  const join = spectateId != null
+    ? { type: 'Spectate', match_id: spectateId }
+    : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
+  const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+
+  const conn = new GameConnection({
+    url: wsUrl,
+    name,
+    join,
+    storage: window.sessionStorage,
+    silenceMs: intParam('silence', 2500, 500, 60000),
+    callbacks: {
+      onWelcome,
+      onMessage,
+      onState: onConnState,
+      onBytes: (n) => bytesIn.add(performance.now(), n),
+    },
+  });
+
+  function selfEntity() {
+    const w = game.replica.world;
+    return w && game.welcome && game.welcome.entity_id ? w.get(game.welcome.entity_id) ?? null : null;
+  }
+
+  function onWelcome(msg) {
+    game.welcome = msg;
+    game.replica.reset();
+    game.interp.reset();
+    game.interp.setTickRate(msg.tick_rate);
+    game.periodMs = 1000 / msg.tick_rate;
+    game.inputPeriodMs = game.periodMs;
+    game.header = null;
+    game.firstFrame = false;
+    game.shown = null;
+    const movement = new Movement({ ...physics, tick_rate: msg.tick_rate }, msg.map);
+    game.predictor = new Predictor(movement);
+    renderer.setMap(msg.map, physics);
+    hud.hideOverlay();
+    hud.banner('');
+    if (msg.resumed) hud.toast('Reconnected: you kept your seat.');
+  }
+
+  function onMessage(msg) {
+    switch (msg.type) {
+      case 'State':
+        applyFrame(msg);
+        break;
+      case 'Event':
+        onEvent(msg.event);
+        break;
+      case 'MatchEnded':
+        game.results = msg.results;
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onEvent(ev) {
+    game.events.push(ev);
+    if (game.events.length > 50) game.events.shift();
+    const me = game.welcome?.player_id;
+    if (ev.type === 'Kill') {
+      if (ev.victim === me) hud.toast('You were eliminated. Respawning…');
+      else if (ev.killer === me) hud.toast('You eliminated a player!');
+    } else if (ev.type === 'PhaseChanged') {
+      if (ev.phase === 'Running') hud.toast('The match has started: scores count now!');
+    }
+  }
+
+  function applyFrame(msg) {
+    const now = performance.now();
+    let world;
+    try {
+      world = game.replica.apply(msg);
+    } catch (e) {
+      if (e.kind === 'Stale') return;
+      // The baseline is gone (a bug or a corrupted stream): a resume brings a full snapshot.
+      console.warn('tickwire: cannot apply a state frame:', e.message);
+      conn.reconnectNow(`cannot apply a state frame (${e.kind})`);
+      return;
+    }
+    const h = msg.header;
+    game.header = h;
+    game.framesApplied += 1;
+    framesIn.add(now, 1);
+    game.interp.push(h.tick, world, now);
+    if (conn.isSpectator) {
+      // Spectators send no inputs: acknowledge every applied frame so deltas stay small.
+      if (conn.send({ type: 'Ack', tick: h.tick })) game.acksSent += 1;
+      return;
+    }
+    if (!game.firstFrame) {
+      // Keep counting above whatever the server already applied (a reloaded page restarts).
+      game.seq = Math.max(game.seq, h.last_input);
+      game.firstFrame = true;
+    }
+    const self = world.get(game.welcome.entity_id);
+    const p = game.predictor;
+    if (self && (self.flags & FLAG_ALIVE)) {
+      const x = dequantize(self.x);
+      const y = dequantize(self.y);
+      if (p.state && Math.hypot(p.state.x - x, p.state.y - y) > 100) p.reset(); // respawned
+      if (!p.state) p.pending = [];
+      const err = p.reconcile(x, y, h.last_input);
+      if (err > 0.5) game.corrections += 1;
+    } else {
+      p.reset();
+    }
+  }
+
+  function sendInput() {
+    const p = game.predictor;
+    const self = selfEntity();
+    const at = p?.state ?? (self ? { x: dequantize(self.x), y: dequantize(self.y) } : null);
+    const sample = input.sample(game.shown ?? at, (x, y) => renderer.toWorld(x, y));
+    game.seq += 1;
+    const msg = { type: 'Input', seq: game.seq, ack: game.replica.newestTick, ...sample };
+    if (!conn.send(msg)) return;
+    game.inputsSent += 1;
+    p?.push(game.seq, sample);
+  }
+
+  /** Sends one input per tick; the pace bends slightly to keep a small queue at the server. */
+  function pumpInputs() {
+    if (conn.state !== STATES.PLAYING || !game.firstFrame) {
+      game.nextInputAt = 0;
+      return;
+    }
+    const now = performance.now();
+    if (game.nextInputAt === 0 || now - game.nextInputAt > 250) game.nextInputAt = now;
+    let sent = 0;
+    while (now >= game.nextInputAt && sent < 3) {
+      sendInput();
+      sent += 1;
+      const backlog = game.seq - (game.header?.last_input ?? game.seq);
+      const target = Math.ceil((conn.rtt ?? 50) / game.periodMs) + 2;
+      const pace = backlog > target + 2 ? 1.08 : backlog < target ? 0.95 : 1;
+      game.inputPeriodMs = game.periodMs * pace;
+      game.nextInputAt += game.inputPeriodMs;
+    }
+  }
+  setInterval(pumpInputs, 4);
+
+  function onConnState(state, detail) {
+    hud.setStatus(state, detail);
+    const again = ['Join a new match', () => conn.playAgain()];
+    switch (state) {
+      case STATES.RECONNECTING: {
+        const seat = conn.isSpectator ? '' : ` Your seat is kept for about ${DEFAULT_GRACE_S} s.`;
+        hud.banner(`Connection lost (${detail}). Reconnecting…${seat}`);
+        break;
+      }
+      case STATES.PLAYING:
+      case STATES.SPECTATING:
+        hud.banner('');
+        break;
+      case STATES.ENDED: {
+        hud.banner('');
+        const r = game.results;
+        const text = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
+        hud.overlay('Match over', text, r, ['Play again', () => conn.playAgain()], game.welcome?.player_id);
+        break;
+      }
+      case STATES.SEAT_LOST:
+        hud.banner('');
+        hud.overlay('Your seat is gone', `${detail} The server keeps a dropped seat only for a short grace period.`, null, again);
+        break;
+      case STATES.REJECTED:
+        hud.banner('');
+        hud.overlay('Could not join', detail, null, again);
+        break;
+      case STATES.REPLACED:
+        hud.banner('');
+        hud.overlay('Playing elsewhere', `${detail[0].toUpperCase()}${detail.slice(1)}.`, null,
+          ['Take the seat back', () => location.reload()]);
+        break;
+      case STATES.ERROR:
+        hud.banner('');
+        hud.overlay('Connection error', detail, null, ['Reload', () => location.reload()]);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function refreshHud(now) {
+    const h = game.header;
+    hud.setStats({
+      rtt: conn.rtt,
+      tick: game.replica.newestTick,
+      tickRate: game.welcome?.tick_rate,
+      framesPerSec: framesIn.rate(now),
+      bytesPerSec: bytesIn.rate(now),
+      interpMs,
+      matchId: game.welcome?.match_id,
+      spectator: conn.isSpectator,
+    });
+    const world = game.replica.world;
+    const players = world ? [...world.values()].filter((e) => e.kind === 'Player') : [];
+    hud.setPhase({
+      // No frame follows the end of a match: the results are the last word.
+      phase: conn.state === STATES.ENDED ? 'Ended' : h?.phase,
+      ticksLeft: h?.phase_ticks_left ?? 0,
+      tickRate: game.welcome?.tick_rate,
+      players: players.length,
+      minPlayers: physics.min_players ?? 2,
+    });
+    hud.setScores(players, game.welcome?.entity_id);
+    if (conn.state === STATES.RECONNECTING && conn.retryAt) {
+      const left = Math.max(0, (conn.retryAt - now) / 1000);
+      const seat = conn.isSpectator ? '' : ' Your seat is kept for a few seconds.';
+      hud.banner(`Connection lost (${conn.detail}). Reconnecting (attempt ${conn.attempt}, ${left > 0 ? `next try in ${left.toFixed(1)} s` : 'trying now'})…${seat}`);
+    }
+  }
+
+  let lastHud = 0;
+  function frame() {
+    const now = performance.now();
+    const dt = game.lastRender ? now - game.lastRender : 16;
+    game.lastRender = now;
+    const entities = game.interp.sample(now);
+    let self = null;
+    const p = game.predictor;
+    if (!conn.isSpectator && p?.state) {
+      const target = { x: p.state.x, y: p.state.y };
+      if (!game.shown || Math.hypot(game.shown.x - target.x, game.shown.y - target.y) > 64) {
+        game.shown = target;
+      } else {
+        // Chase the prediction: hides the tick steps and eases small corrections.
+        const k = 1 - Math.exp(-dt / 25);
+        game.shown = {
+          x: game.shown.x + (target.x - game.shown.x) * k,
+          y: game.shown.y + (target.y - game.shown.y) * k,
+        };
+      }
+      self = { ...game.shown, aim: input.aim };
+    } else {
+      game.shown = null;
+    }
+    // The local player's own fields (health, score) come from the newest world, not the past.
+    const mine = selfEntity();
+    if (mine) {
+      entities.set(mine.id, { ...mine, x: dequantize(mine.x), y: dequantize(mine.y) });
+    }
+    renderer.draw({ entities, selfId: game.welcome?.entity_id, self });
+    if (now - lastHud > 200) {
+      lastHud = now;
+      refreshHud(now);
+    }
+    requestAnimationFrame(frame);
+  }
+
+  window.tickwire = {
+    conn,
+    game,
+    /** Where world point (x, y) is drawn, in canvas CSS pixels. */
+    screenOf(x, y) {
+      return { x: renderer.ox + x * renderer.scale, y: renderer.oy + y * renderer.scale };
+    },
+    /** The client's state as plain JSON-friendly data. */
+    snapshot() {
+      const w = game.replica.world;
+      const entities = w ? [...w.values()].map((e) => ({
+        id: e.id, kind: e.kind, name: e.name, x: dequantize(e.x), y: dequantize(e.y),
+        hp: e.hp, score: e.score, flags: e.flags, owner: e.owner,
+      })) : [];
+      const view = [...game.interp.sample(performance.now()).values()].map((e) => ({
+        id: e.id, kind: e.kind, name: e.name, x: e.x, y: e.y,
+      }));
+      const now = performance.now();
+      return {
+        connection: conn.state,
+        detail: conn.detail,
+        history: [...conn.history],
+        reconnects: conn.reconnects,
+        resumes: conn.resumes,
+        resumed: game.welcome?.resumed ?? null,
+        lastClose: conn.lastClose,
+        spectator: conn.isSpectator,
+        name,
+        matchId: game.welcome ? String(game.welcome.match_id) : null,
+        playerId: game.welcome?.player_id ?? null,
+        entityId: game.welcome?.entity_id ?? null,
+        tickRate: game.welcome?.tick_rate ?? null,
+        tick: game.replica.newestTick,
+        phase: game.header?.phase ?? null,
+        phaseTicksLeft: game.header?.phase_ticks_left ?? null,
+        lastInput: game.header?.last_input ?? null,
+        seq: game.seq,
+        inputsSent: game.inputsSent,
+        acksSent: game.acksSent,
+        framesApplied: game.framesApplied,
+        corrections: game.corrections,
+        rtt: conn.rtt,
+        bytesPerSec: bytesIn.rate(now),
+        interpMs,
+        self: game.predictor?.state ? { x: game.predictor.state.x, y: game.predictor.state.y } : null,
+        entities,
+        view,
+        results: game.results,
+        banner: document.getElementById('banner').hidden ? '' : document.getElementById('banner').textContent,
+        overlay: document.getElementById('overlay').hidden ? '' : document.getElementById('overlay-title').textContent,
+      };
+    },
+  };
+
+  hud.setStatus(conn.state, '');
+  conn.start();
+  requestAnimationFrame(frame);
+}
+
+main().catch((e) => {
+  console.error(e);
+  const status = document.getElementById('status');
+  if (status) {
+    status.dataset.state = 'error';
+    status.textContent = `Error: ${e.message}`;
+  }
+});

@@ -1,0 +1,652 @@
+//! One bot: a tokio task that joins through `tickwire-client`, then reads state frames and
+//! sends one input per tick over the split connection until the run stops.
+//!
+//! The reader and writer halves run as two futures joined in the bot's single task: they
+//! never run at the same instant, so they share the ack, the input send times and the RTT
+//! through relaxed atomics without contention, and neither future is ever cancelled while it
+//! reads (a cancelled WebSocket read could lose half a frame).
+
+use std::f32::consts::TAU;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tickwire_client::{GameClient, hello};
+use tickwire_net::{ClientConfig, ClientEvent, ClientReader, ClientWriter};
+use tickwire_proto::codec;
+use tickwire_proto::delta::{Replica, World};
+use tickwire_proto::entity::quantize;
+use tickwire_proto::msg::{BUTTON_FIRE, ClientMsg, Input, ServerMsg, StateFrame, Welcome};
+use tokio::sync::{Notify, watch};
+use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep};
+
+use crate::options::Behavior;
+use crate::rng::SplitMix64;
+use crate::stats::{ABNORMAL_CLOSURE, BotStats, Live, record, record_us};
+
+/// Time between two RTT probes of one bot.
+const PING_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a bot waits for the server's close reply after its own close at the end.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Pause before a bot joins again after its session ended early.
+const REJOIN_PAUSE: Duration = Duration::from_secs(1);
+/// Consecutive failed joins after which a bot gives up.
+const MAX_JOIN_FAILURES: u32 = 3;
+/// Input send times remembered, inputs (a power of two); far more than the server's input
+/// queue holds, so an input is always still remembered when a frame acknowledges it.
+const SENT_RING: usize = 256;
+
+/// What every bot of a run shares.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The server's WebSocket URL.
+    pub(crate) url: String,
+    /// What the bots do.
+    pub(crate) behavior: Behavior,
+    /// The run's seed.
+    pub(crate) seed: u64,
+    /// Counters for the progress bars.
+    pub(crate) live: Live,
+    /// Time zero of the run: Ping payloads and send times are microseconds since it.
+    pub(crate) epoch: Instant,
+    /// WebSocket client settings.
+    pub(crate) client: ClientConfig,
+}
+
+impl Ctx {
+    fn now_us(&self) -> u64 {
+        self.epoch
+            .elapsed()
+            .as_micros()
+            .try_into()
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, PartialEq, Eq)]
+enum SessionEnd {
+    /// The run is over.
+    Stopped,
+    /// The match ended normally (MatchEnded, then a close): join another.
+    MatchEnded,
+    /// The server closed or the link broke: join again after a pause.
+    Dropped,
+}
+
+/// Waits until the run's stop flag is set (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Runs bot `index` until `stop`, joining again when a session ends early; returns what it
+/// measured.
+pub(crate) async fn run(
+    ctx: Arc<Ctx>,
+    index: u32,
+    verify: bool,
+    mut stop: watch::Receiver<bool>,
+) -> BotStats {
+    let mut stats = BotStats::new(verify);
+    let mut rng = SplitMix64::for_bot(ctx.seed, index);
+    let name = format!("bot{index}");
+    let mut failures = 0;
+    while !*stop.borrow() {
+        let started = Instant::now();
+        let joined = tokio::select! {
+            joined = GameClient::connect_with(&ctx.url, hello(&name), &ctx.client) => joined,
+            () = stopped(&mut stop) => break,
+        };
+        let end = match joined {
+            Ok(game) => {
+                failures = 0;
+                record_us(&mut stats.connect_us, started.elapsed());
+                if stats.sessions > 0 {
+                    stats.reconnects += 1;
+                }
+                session(&ctx, game, &mut stats, &mut rng, stop.clone()).await
+            }
+            Err(e) => {
+                stats.connect_errors += 1;
+                stats.sample_error(|| format!("join: {e}"));
+                Live::add(&ctx.live.errors, 1);
+                failures += 1;
+                if failures >= MAX_JOIN_FAILURES {
+                    break;
+                }
+                SessionEnd::Dropped
+            }
+        };
+        match end {
+            SessionEnd::Stopped => break,
+            SessionEnd::MatchEnded => {}
+            SessionEnd::Dropped => {
+                tokio::select! {
+                    () = sleep(REJOIN_PAUSE) => {}
+                    () = stopped(&mut stop) => break,
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// State the reader and writer of one session share.
+struct Shared {
+    /// Newest tick to acknowledge (received, or applied by a verifying bot).
+    ack: AtomicU32,
+    /// Latest RTT sample, µs (0: none yet).
+    rtt_us: AtomicU64,
+    /// Sequence number and send time (µs since the epoch) of recent inputs, by `seq % SENT_RING`.
+    sent: [(AtomicU32, AtomicU64); SENT_RING],
+    /// Set by the writer when it sends its close at the end of the run.
+    closing: AtomicBool,
+    /// When the writer closed, µs since the epoch.
+    closing_at_us: AtomicU64,
+    /// Signalled by the reader when it is done, so the writer stops too.
+    reader_done: Notify,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            ack: AtomicU32::new(0),
+            rtt_us: AtomicU64::new(0),
+            sent: std::array::from_fn(|_| (AtomicU32::new(0), AtomicU64::new(0))),
+            closing: AtomicBool::new(false),
+            closing_at_us: AtomicU64::new(0),
+            reader_done: Notify::new(),
+        }
+    }
+}
+
+/// Plays one joined session until the run stops or the server ends it.
+async fn session(
+    ctx: &Ctx,
+    game: GameClient,
+    stats: &mut BotStats,
+    rng: &mut SplitMix64,
+    stop: watch::Receiver<bool>,
+) -> SessionEnd {
+    let (ws, welcome) = game.into_parts();
+    let (mut reader, mut writer) = ws.split();
+    stats.sessions += 1;
+    stats.match_ids.push(welcome.match_id);
+    stats.tick_rate = welcome.tick_rate;
+    Live::add(&ctx.live.connected, 1);
+    let shared = Shared::new();
+    let began = Instant::now();
+    let (end, sent) = tokio::join!(
+        read_loop(ctx, &mut reader, &shared, &welcome, stats, stop.clone()),
+        write_loop(ctx, &mut writer, &shared, &welcome, rng, stop),
+    );
+    let joined_secs = began.elapsed().as_secs_f64();
+    stats.connected_secs += joined_secs;
+    stats.inputs_expected += joined_secs * f64::from(welcome.tick_rate);
+    stats.inputs_sent += sent.inputs;
+    stats.pings_sent += sent.pings;
+    stats.send_errors += u64::from(sent.failed);
+    ctx.live.connected.fetch_sub(1, Ordering::Relaxed);
+    end
+}
+
+/// What the writer sent.
+#[derive(Debug, Default)]
+struct Sent {
+    inputs: u64,
+    pings: u64,
+    failed: bool,
+}
+
+/// The bot's stick: a random walk (or standing still).
+struct Walker {
+    behavior: Behavior,
+    tick_rate: u32,
+    dir: u8,
+    ticks_left: u32,
+}
+
+impl Walker {
+    /// `(move_x, move_y, aim, buttons)` for the next tick.
+    fn next(&mut self, rng: &mut SplitMix64) -> (i8, i8, u8, u8) {
+        if self.behavior == Behavior::Idle {
+            return (0, 0, self.dir, 0);
+        }
+        if self.ticks_left == 0 {
+            self.dir = rng.next_u64() as u8;
+            self.ticks_left = rng.range(self.tick_rate / 2, self.tick_rate * 2).max(1);
+        }
+        self.ticks_left -= 1;
+        let angle = f32::from(self.dir) * TAU / 256.0;
+        let mx = (angle.cos() * 127.0).round() as i8;
+        let my = (angle.sin() * 127.0).round() as i8;
+        if self.behavior == Behavior::WalkShoot {
+            // Sweep the aim a little around the walking direction; the cooldown limits shots.
+            let aim = self
+                .dir
+                .wrapping_add((rng.next_u64() % 33) as u8)
+                .wrapping_sub(16);
+            (mx, my, aim, BUTTON_FIRE)
+        } else {
+            (mx, my, self.dir, 0)
+        }
+    }
+}
+
+/// Sends one input per tick and a ping every [`PING_INTERVAL`], answers the reader's pongs
+/// and close replies, and closes at the end of the run.
+async fn write_loop(
+    ctx: &Ctx,
+    writer: &mut ClientWriter,
+    shared: &Shared,
+    welcome: &Welcome,
+    rng: &mut SplitMix64,
+    mut stop: watch::Receiver<bool>,
+) -> Sent {
+    let mut sent = Sent::default();
+    let rate = u32::from(welcome.tick_rate.max(1));
+    let period = Duration::from_secs(1) / rate;
+    let mut walker = Walker {
+        behavior: ctx.behavior,
+        tick_rate: rate,
+        dir: rng.next_u64() as u8,
+        ticks_left: 0,
+    };
+    // Its own timer, at a random phase: the Welcome is sent at the start of a server tick, so
+    // a timer started on it would put every input just after a tick and make every input wait
+    // a whole tick, which real clients (whose frame clocks are unrelated to the server's) do
+    // not. A late tick is skipped rather than sent in a burst.
+    let period_us = u64::try_from(period.as_micros()).unwrap_or(u64::MAX).max(1);
+    let phase = Duration::from_micros(rng.next_u64() % period_us);
+    let mut inputs = interval_at(Instant::now() + phase, period);
+    inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut pings = interval(PING_INTERVAL);
+    pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut seq: u32 = 0;
+    loop {
+        let result = tokio::select! {
+            biased;
+            () = shared.reader_done.notified() => {
+                let _ = writer.answer_obligations().await;
+                break;
+            }
+            () = stopped(&mut stop) => {
+                shared.closing_at_us.store(ctx.now_us(), Ordering::Relaxed);
+                shared.closing.store(true, Ordering::Relaxed);
+                // Leave frees the seat at once: a ghost seat in its reconnect grace period would
+                // skew where the bots of a run started right after this one are placed.
+                let _ = send(writer, &ClientMsg::Leave).await;
+                let _ = writer.close(1000, "load test over").await;
+                break;
+            }
+            ready = writer.obligation_ready() => {
+                if !ready {
+                    break;
+                }
+                writer.answer_obligations().await.map_err(|_| ())
+            }
+            _ = inputs.tick() => {
+                seq = seq.wrapping_add(1).max(1);
+                let (move_x, move_y, aim, buttons) = walker.next(rng);
+                let input = Input {
+                    seq,
+                    ack: shared.ack.load(Ordering::Relaxed),
+                    move_x,
+                    move_y,
+                    aim,
+                    buttons,
+                };
+                let slot = &shared.sent[seq as usize % SENT_RING];
+                slot.0.store(seq, Ordering::Relaxed);
+                slot.1.store(ctx.now_us(), Ordering::Relaxed);
+                sent.inputs += 1;
+                send(writer, &ClientMsg::Input(input)).await
+            }
+            _ = pings.tick() => {
+                sent.pings += 1;
+                send(writer, &ClientMsg::Ping { client_time: ctx.now_us() }).await
+            }
+        };
+        if result.is_err() {
+            sent.failed = true;
+            // The reader notices the broken link too; wait for it so the session ends once.
+            shared.reader_done.notified().await;
+            break;
+        }
+    }
+    sent
+}
+
+async fn send(writer: &mut ClientWriter, msg: &ClientMsg) -> Result<(), ()> {
+    let bytes = codec::encode_client(msg).map_err(|_| ())?;
+    writer.send_binary(&bytes).await.map_err(|_| ())
+}
+
+/// Per-session reading state.
+struct Reading<'a> {
+    ctx: &'a Ctx,
+    shared: &'a Shared,
+    welcome: &'a Welcome,
+    /// The full world, for verifying bots only.
+    replica: Option<Replica>,
+    /// Reused buffer to measure encoded headers.
+    header_buf: Vec<u8>,
+    /// Tick period, µs.
+    period_us: f64,
+    /// Arrival time and tick of the first and the latest state frame.
+    first: Option<(Instant, u32)>,
+    last: Option<(Instant, u32)>,
+    /// Frames received this session.
+    frames: u64,
+    /// Newest `last_input` seen; inputs up to it have their latency recorded.
+    acked_input: u32,
+    match_ended: bool,
+}
+
+/// Reads until the server closes, the link breaks, or the run stops (then waits up to
+/// [`CLOSE_GRACE`] for the close reply).
+async fn read_loop(
+    ctx: &Ctx,
+    reader: &mut ClientReader,
+    shared: &Shared,
+    welcome: &Welcome,
+    stats: &mut BotStats,
+    mut stop: watch::Receiver<bool>,
+) -> SessionEnd {
+    let mut r = Reading {
+        ctx,
+        shared,
+        welcome,
+        replica: stats.verify.then(Replica::new),
+        header_buf: Vec::with_capacity(32),
+        period_us: 1e6 / f64::from(welcome.tick_rate.max(1)),
+        first: None,
+        last: None,
+        frames: 0,
+        acked_input: 0,
+        match_ended: false,
+    };
+    let grace = async {
+        stopped(&mut stop).await;
+        sleep(CLOSE_GRACE).await;
+    };
+    tokio::pin!(grace);
+    let end = loop {
+        let event = tokio::select! {
+            event = reader.recv() => event,
+            () = &mut grace => break SessionEnd::Stopped,
+        };
+        let closing = shared.closing.load(Ordering::Relaxed);
+        match event {
+            Ok(ClientEvent::Binary(bytes)) => r.on_message(&bytes, stats, closing),
+            Ok(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            Ok(ClientEvent::Text(_)) => {
+                stats.protocol_errors += 1;
+                stats.sample_error(|| "text frame from the server".to_owned());
+                Live::add(&ctx.live.errors, 1);
+            }
+            Ok(ClientEvent::Close { code, reason }) => {
+                if closing {
+                    break SessionEnd::Stopped;
+                }
+                *stats.close_codes.entry(code).or_default() += 1;
+                if r.match_ended {
+                    stats.matches_ended += 1;
+                    break SessionEnd::MatchEnded;
+                }
+                stats.sample_error(|| format!("closed by the server with {code}: {reason}"));
+                Live::add(&ctx.live.errors, 1);
+                break SessionEnd::Dropped;
+            }
+            Err(e) => {
+                if closing {
+                    break SessionEnd::Stopped;
+                }
+                let code = e.close_code().unwrap_or(ABNORMAL_CLOSURE);
+                *stats.close_codes.entry(code).or_default() += 1;
+                stats.sample_error(|| format!("link lost: {e}"));
+                Live::add(&ctx.live.errors, 1);
+                break SessionEnd::Dropped;
+            }
+        }
+    };
+    r.finish(stats);
+    shared.reader_done.notify_one();
+    end
+}
+
+impl Reading<'_> {
+    fn on_message(&mut self, bytes: &[u8], stats: &mut BotStats, closing: bool) {
+        let now = Instant::now();
+        stats.bytes += bytes.len() as u64;
+        Live::add(&self.ctx.live.bytes, bytes.len() as u64);
+        match codec::decode_server(bytes) {
+            Ok(ServerMsg::State(frame)) if !closing => {
+                self.on_state(&frame, bytes.len(), now, stats)
+            }
+            Ok(ServerMsg::State(_)) => {}
+            Ok(ServerMsg::Pong { client_time, .. }) => {
+                let rtt = self.ctx.now_us().saturating_sub(client_time);
+                record(&mut stats.rtt_us, rtt);
+                self.shared.rtt_us.store(rtt.max(1), Ordering::Relaxed);
+            }
+            Ok(ServerMsg::MatchEnded(_)) => self.match_ended = true,
+            Ok(ServerMsg::Event(_)) => {}
+            Ok(other @ (ServerMsg::Welcome(_) | ServerMsg::Reject(_))) => {
+                stats.protocol_errors += 1;
+                stats.sample_error(|| format!("unexpected after the Welcome: {other:?}"));
+                Live::add(&self.ctx.live.errors, 1);
+            }
+            Err(e) => {
+                stats.decode_errors += 1;
+                stats.sample_error(|| format!("decode: {e}"));
+                Live::add(&self.ctx.live.errors, 1);
+            }
+        }
+    }
+
+    fn on_state(&mut self, frame: &StateFrame, len: usize, now: Instant, stats: &mut BotStats) {
+        let h = &frame.header;
+        stats.frames += 1;
+        stats.state_bytes += len as u64;
+        Live::add(&self.ctx.live.frames, 1);
+        self.frames += 1;
+
+        // The header's size, measured by encoding it rather than assuming the varint layout.
+        self.header_buf.clear();
+        let header_len = match codec::encode_state(h, &[], &mut self.header_buf) {
+            Ok(()) => self.header_buf.len(),
+            Err(_) => 0,
+        };
+        stats.header_bytes += header_len as u64;
+        if h.baseline_age == 0 {
+            stats.full_snapshots += 1;
+        } else {
+            stats.delta_frames += 1;
+            stats.delta_body_bytes += len.saturating_sub(header_len) as u64;
+            let moving = frame.delta.updated.iter().filter(|u| u.pos_delta.is_some());
+            stats.moving_updates += moving.count() as u64;
+        }
+
+        // Jitter against the ticks the frame advanced, so a skipped (latest-wins) frame is not
+        // counted as a late one.
+        if let Some((at, tick)) = self.last {
+            if h.tick > tick {
+                let expected = f64::from(h.tick - tick) * self.period_us;
+                let actual = now.duration_since(at).as_secs_f64() * 1e6;
+                record(&mut stats.jitter_us, (actual - expected).abs() as u64);
+            }
+        }
+        if self.first.is_none() {
+            self.first = Some((now, h.tick));
+        }
+        if self.last.is_none_or(|(_, t)| h.tick > t) {
+            self.last = Some((now, h.tick));
+        }
+
+        self.record_input_latency(h.last_input, stats);
+
+        let ack = match &mut self.replica {
+            Some(replica) => {
+                match replica.apply(frame) {
+                    Ok(world) => {
+                        stats.verify_frames += 1;
+                        if let Err(why) = check_world(world, self.welcome) {
+                            stats.verify_errors += 1;
+                            stats.sample_error(|| format!("tick {}: {why}", h.tick));
+                            Live::add(&self.ctx.live.errors, 1);
+                        }
+                    }
+                    Err(e) => {
+                        stats.verify_errors += 1;
+                        stats.sample_error(|| format!("apply tick {}: {e}", h.tick));
+                        Live::add(&self.ctx.live.errors, 1);
+                    }
+                }
+                replica.newest_tick().unwrap_or(0)
+            }
+            None => h.tick,
+        };
+        self.shared.ack.fetch_max(ack, Ordering::Relaxed);
+    }
+
+    /// Records the latency of every input that `last_input` covers for the first time.
+    fn record_input_latency(&mut self, last_input: u32, stats: &mut BotStats) {
+        if last_input <= self.acked_input {
+            return;
+        }
+        let now_us = self.ctx.now_us();
+        let rtt_us = self.shared.rtt_us.load(Ordering::Relaxed);
+        let oldest = last_input.saturating_sub(SENT_RING as u32 - 1);
+        for seq in (self.acked_input + 1).max(oldest)..=last_input {
+            let slot = &self.shared.sent[seq as usize % SENT_RING];
+            if slot.0.load(Ordering::Relaxed) != seq {
+                continue;
+            }
+            let latency = now_us.saturating_sub(slot.1.load(Ordering::Relaxed));
+            record(&mut stats.input_latency_us, latency);
+            if rtt_us > 0 {
+                let beyond = (latency as f64 - rtt_us as f64) / self.period_us;
+                record(
+                    &mut stats.beyond_rtt_mticks,
+                    (beyond.max(0.0) * 1000.0) as u64,
+                );
+            }
+        }
+        self.acked_input = last_input;
+    }
+
+    /// Adds this session's frame expectations: one frame per tick from the first frame to the
+    /// end of measuring (our close, or the server's).
+    fn finish(&self, stats: &mut BotStats) {
+        let (Some((first_at, first_tick)), Some((_, last_tick))) = (self.first, self.last) else {
+            return;
+        };
+        let closing_at_us = self.shared.closing_at_us.load(Ordering::Relaxed);
+        let end_us = if closing_at_us > 0 {
+            closing_at_us
+        } else {
+            self.ctx.now_us()
+        };
+        let first_us = first_at.duration_since(self.ctx.epoch).as_secs_f64() * 1e6;
+        let span_us = (end_us as f64 - first_us).max(0.0);
+        stats.frames_expected += 1.0 + span_us / self.period_us;
+        let spanned = u64::from(last_tick - first_tick) + 1;
+        stats.ticks_skipped += spanned.saturating_sub(self.frames);
+    }
+}
+
+/// Checks a rebuilt world: our own entity exists and every entity lies inside the arena.
+fn check_world(world: &World, welcome: &Welcome) -> Result<(), String> {
+    if welcome.entity_id != 0 && !world.contains_key(&welcome.entity_id) {
+        return Err(format!("own entity {} missing", welcome.entity_id));
+    }
+    let max_x = quantize(welcome.map.width as f32);
+    let max_y = quantize(welcome.map.height as f32);
+    for e in world.values() {
+        if !(0..=max_x).contains(&e.x) || !(0..=max_y).contains(&e.y) {
+            return Err(format!(
+                "entity {} at ({}, {}) is outside the {}x{} arena (1/8 units)",
+                e.id, e.x, e.y, max_x, max_y
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_proto::msg::{MapInfo, SessionToken};
+    use tickwire_proto::{EntityKind, EntityState};
+
+    fn welcome() -> Welcome {
+        Welcome {
+            version: 1,
+            player_id: 1,
+            entity_id: 5,
+            match_id: 1,
+            tick_rate: 30,
+            tick: 0,
+            session: SessionToken {
+                match_id: 1,
+                player_id: 1,
+                secret: [0; 16],
+            },
+            resumed: false,
+            map: MapInfo {
+                name: "open".into(),
+                width: 100,
+                height: 50,
+                walls: Vec::new(),
+            },
+        }
+    }
+
+    fn entity(id: u32, x: i32, y: i32) -> EntityState {
+        EntityState {
+            id,
+            kind: EntityKind::Player,
+            x,
+            y,
+            aim: 0,
+            hp: 100,
+            score: 0,
+            flags: 3,
+            owner: 0,
+            name: String::new(),
+        }
+    }
+
+    #[test]
+    fn world_checks() {
+        let w = welcome();
+        let world = |es: Vec<EntityState>| -> World { es.into_iter().map(|e| (e.id, e)).collect() };
+        assert!(check_world(&world(vec![entity(5, 0, 0), entity(6, 800, 400)]), &w).is_ok());
+        assert!(check_world(&world(vec![entity(6, 8, 8)]), &w).is_err());
+        assert!(check_world(&world(vec![entity(5, 801, 0)]), &w).is_err());
+        assert!(check_world(&world(vec![entity(5, 0, -1)]), &w).is_err());
+    }
+
+    #[test]
+    fn walker_moves_at_full_stick_and_idles() {
+        let mut rng = SplitMix64::for_bot(1, 1);
+        let mut walk = Walker {
+            behavior: Behavior::WalkShoot,
+            tick_rate: 30,
+            dir: 0,
+            ticks_left: 0,
+        };
+        for _ in 0..100 {
+            let (mx, my, _, buttons) = walk.next(&mut rng);
+            let len = f32::from(mx).hypot(f32::from(my));
+            assert!((120.0..=128.0).contains(&len), "{mx} {my}");
+            assert_eq!(buttons, BUTTON_FIRE);
+        }
+        let mut idle = Walker {
+            behavior: Behavior::Idle,
+            ..walk
+        };
+        assert_eq!(idle.next(&mut rng).0, 0);
+    }
+}

@@ -1,0 +1,240 @@
+//! The load tester's command-line options (`tickwire loadtest --help`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::LoadtestError;
+use crate::fail_if::FailIf;
+
+/// The default server URL.
+pub const DEFAULT_URL: &str = "ws://127.0.0.1:7777/ws";
+
+/// What a bot does with its stick and fire button.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behavior {
+    /// Random walk: full stick in a random direction, changing every 0.5 to 2 s.
+    Walk,
+    /// Random walk with the fire button held (the fire cooldown limits the shots).
+    WalkShoot,
+    /// Stands still (still one input per tick, with a zero stick).
+    Idle,
+}
+
+/// A predefined test shape that overrides some options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// One match of every bot on a 1000 x 1000 arena without walls, random walk with an input
+    /// every tick, no shooting, everyone visible, 30 Hz. Implies `--per-match` = `--bots` and
+    /// `--behavior walk`. With `--embedded` the server is set up for it; otherwise create the
+    /// match first (admin API: `POST /matches {"map": "open-arena", "tick_rate": 30,
+    /// "max_players": N}`) so that the joins fill it.
+    OpenArena,
+}
+
+/// Options of `tickwire loadtest`.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Load test options")]
+pub struct Options {
+    /// WebSocket URL of the server (ignored with --embedded).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Bots to run, bots.
+    #[arg(long, default_value_t = 100)]
+    pub bots: u32,
+    /// Players per match, players. The server places each join in the open match with the
+    /// fewest free seats, so bots fill matches of its `game.max_players` seats: --embedded sets
+    /// that to this value; against an external server it must equal the server's players per
+    /// match (`--players-per-match`), this value is then only reported.
+    #[arg(long, default_value_t = 50)]
+    pub per_match: u16,
+    /// Ramp-up rate, bots started per second.
+    #[arg(long, default_value_t = 200.0)]
+    pub ramp: f64,
+    /// How long to measure once every bot is started, e.g. `30s`, `2m`, `500ms`.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Seed of the bots' random walks (each bot derives its own from it and its index).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// What the bots do.
+    #[arg(long, value_enum, default_value_t = Behavior::Walk)]
+    pub behavior: Behavior,
+    /// Bots that rebuild the full world from every delta and check it stays consistent, bots;
+    /// the others decode and acknowledge frames but keep no world.
+    #[arg(long, default_value_t = 4)]
+    pub verify_sample: u32,
+    /// Start a server in this process on 127.0.0.1:0 and test it (the `--config`,
+    /// `--tick-rate` options of `tickwire serve` apply to it).
+    #[arg(long)]
+    pub embedded: bool,
+    /// Write every figure to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit with status 3 when this condition on a figure holds, e.g. `errors>0` or
+    /// `p99_input_latency_ticks>1.25` (operators > >= < <= ==; names are the JSON keys).
+    /// Repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR", value_parser = FailIf::parse)]
+    pub fail_if: Vec<FailIf>,
+    /// A predefined test shape; see the values.
+    #[arg(long, value_enum)]
+    pub scenario: Option<Scenario>,
+    /// No progress bars and no table (the JSON file and errors are still written).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Instead of a load test, measure the CPU cost of one plain write() of BYTES bytes to a
+    /// loopback TCP socket and print it as JSON (the floor `benches/server.sh` compares with).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub write_floor: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_owned(),
+            bots: 100,
+            per_match: 50,
+            ramp: 200.0,
+            duration: Duration::from_secs(30),
+            seed: 1,
+            behavior: Behavior::Walk,
+            verify_sample: 4,
+            embedded: false,
+            json: None,
+            fail_if: Vec::new(),
+            scenario: None,
+            quiet: false,
+            write_floor: None,
+        }
+    }
+}
+
+impl Options {
+    /// Applies the scenario's overrides, then checks the ranges clap cannot express.
+    pub fn resolved(&self) -> Result<Options, LoadtestError> {
+        let mut o = self.clone();
+        if o.scenario == Some(Scenario::OpenArena) {
+            o.per_match = u16::try_from(o.bots).map_err(|_| {
+                LoadtestError::InvalidOption(format!(
+                    "open-arena puts every bot in one match of at most {} players",
+                    u16::MAX
+                ))
+            })?;
+            o.behavior = Behavior::Walk;
+        }
+        if o.bots == 0 {
+            return Err(LoadtestError::InvalidOption(
+                "--bots must be at least 1".into(),
+            ));
+        }
+        if o.per_match == 0 {
+            return Err(LoadtestError::InvalidOption(
+                "--per-match must be at least 1".into(),
+            ));
+        }
+        if !(o.ramp.is_finite() && o.ramp > 0.0) {
+            return Err(LoadtestError::InvalidOption(
+                "--ramp must be a positive number of bots per second".into(),
+            ));
+        }
+        if o.duration.is_zero() {
+            return Err(LoadtestError::InvalidOption(
+                "--duration must be longer than 0".into(),
+            ));
+        }
+        o.verify_sample = o.verify_sample.min(o.bots);
+        Ok(o)
+    }
+
+    /// Whether bot `index` (0-based) is one of the verifying bots: `verify_sample` of them,
+    /// spread evenly over the indices so that they land in different matches.
+    pub fn verifies(&self, index: u32) -> bool {
+        let (n, k) = (u64::from(self.bots.max(1)), u64::from(self.verify_sample));
+        (u64::from(index) * k) % n < k
+    }
+}
+
+/// Parses a duration such as `30s`, `2m`, `500ms`, `1.5s` or `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} has no unit: write e.g. 30s, 2m or 500ms"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["30", "s", "3x", "1.2.3s", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn verify_sample_is_spread_and_exact() {
+        for (bots, k) in [(20, 4), (10, 3), (7, 7), (1000, 1), (5, 0)] {
+            let o = Options {
+                bots,
+                verify_sample: k,
+                ..Options::default()
+            };
+            let chosen: Vec<u32> = (0..bots).filter(|&i| o.verifies(i)).collect();
+            assert_eq!(chosen.len() as u32, k, "{bots} {k}");
+        }
+        let o = Options {
+            bots: 20,
+            verify_sample: 4,
+            ..Options::default()
+        };
+        let chosen: Vec<u32> = (0..20).filter(|&i| o.verifies(i)).collect();
+        assert_eq!(chosen, [0, 5, 10, 15]);
+    }
+
+    #[test]
+    fn open_arena_overrides() {
+        let o = Options {
+            bots: 300,
+            scenario: Some(Scenario::OpenArena),
+            behavior: Behavior::WalkShoot,
+            ..Options::default()
+        }
+        .resolved()
+        .unwrap();
+        assert_eq!((o.per_match, o.behavior), (300, Behavior::Walk));
+        assert!(
+            Options {
+                bots: 0,
+                ..Options::default()
+            }
+            .resolved()
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! What a decode may allocate: a 16 KiB input must never make the decoder hold more than
+//! 1 MiB at once, whatever its length prefixes claim.
+//!
+//! The global allocator is dhat's, which counts every allocation and tracks the peak; a fresh
+//! profiler per decode makes each measurement cover that decode alone. dhat allows a single
+//! profiler at a time, so everything runs in one `#[test]`.
+
+use tickwire_proto::codec::{decode_client, decode_server};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// Input size of every case, in bytes.
+const INPUT_BYTES: usize = 16 * 1024;
+
+/// Most a decode of [`INPUT_BYTES`] may hold at its peak, in bytes.
+const PEAK_BOUND_BYTES: usize = 1024 * 1024;
+
+/// A length prefix far beyond anything the input could hold: 2^60 elements.
+const HUGE: u64 = 1 << 60;
+
+/// Wire tags (variant indexes) of the messages used below.
+const HELLO: u8 = 0;
+const WELCOME: u8 = 0;
+const REJECT: u8 = 1;
+const STATE: u8 = 2;
+const MATCH_ENDED: u8 = 5;
+
+/// bincode's varint: one byte below 251, else a marker and a little-endian integer.
+fn varint(out: &mut Vec<u8>, v: u64) {
+    match v {
+        0..=250 => out.push(v as u8),
+        251..=0xFFFF => {
+            out.push(251);
+            out.extend_from_slice(&(v as u16).to_le_bytes());
+        }
+        0x1_0000..=0xFFFF_FFFF => {
+            out.push(252);
+            out.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        _ => {
+            out.push(253);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// `prefix`, padded with bytes from `fill` to [`INPUT_BYTES`] in all.
+fn input(prefix: &[u8], fill: impl FnMut() -> u8) -> Vec<u8> {
+    let mut bytes = prefix.to_vec();
+    bytes.resize_with(INPUT_BYTES, fill);
+    bytes
+}
+
+/// Peak bytes held during `f`, counting only what it allocated.
+fn peak_of(f: impl FnOnce()) -> usize {
+    let _profiler = dhat::Profiler::builder()
+        .testing()
+        .trim_backtraces(Some(4))
+        .build();
+    f();
+    dhat::HeapStats::get().max_bytes
+}
+
+/// Tiny deterministic generator for the random padding (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn byte(&mut self) -> u8 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as u8
+    }
+}
+
+/// Message heads that end right before a length prefix, for each list or string a message has.
+fn heads() -> Vec<(&'static str, bool, Vec<u8>)> {
+    let mut cases = Vec::new();
+    // (name, is_client, bytes up to the length prefix)
+    cases.push(("Hello.name", true, vec![HELLO, 1]));
+    let mut welcome = vec![WELCOME];
+    welcome.extend_from_slice(&[0; 6]); // version, ids, match, tick rate, tick
+    welcome.extend_from_slice(&[0; 18]); // session: match, player, 16-byte secret
+    welcome.push(0); // resumed
+    cases.push(("Welcome.map.name", false, welcome.clone()));
+    welcome.extend_from_slice(&[0, 0, 0]); // empty map name, width, height
+    cases.push(("Welcome.map.walls", false, welcome));
+    cases.push(("Reject.message", false, vec![REJECT, 0]));
+    let state = vec![STATE, 0, 0, 0, 0, 0]; // header: tick, age, last input, phase, ticks left
+    cases.push(("State.removed", false, state.clone()));
+    cases.push(("State.created", false, [&state[..], &[0]].concat()));
+    cases.push(("State.updated", false, [&state[..], &[0, 0]].concat()));
+    cases.push(("MatchEnded.players", false, vec![MATCH_ENDED, 0, 0, 0]));
+    cases
+}
+
+fn decode(is_client: bool, bytes: &[u8]) -> bool {
+    if is_client {
+        decode_client(bytes).is_ok()
+    } else {
+        decode_server(bytes).is_ok()
+    }
+}
+
+#[test]
+fn a_16_kib_input_never_holds_more_than_1_mib() {
+    let mut worst = (0, String::new());
+    let mut check = |name: String, is_client: bool, bytes: Vec<u8>| {
+        let mut accepted = false;
+        let peak = peak_of(|| accepted = decode(is_client, &bytes));
+        assert!(
+            peak < PEAK_BOUND_BYTES,
+            "{name}: decoding {} bytes peaked at {peak} bytes",
+            bytes.len()
+        );
+        if peak > worst.0 {
+            worst = (peak, name);
+        }
+        accepted
+    };
+
+    for (name, is_client, head) in heads() {
+        // A length claim of 2^60 with nothing, zeros, or noise behind it.
+        let mut claim = head.clone();
+        varint(&mut claim, HUGE);
+        assert!(!check(
+            format!("{name}: 2^60, empty"),
+            is_client,
+            claim.clone()
+        ));
+        assert!(!check(
+            format!("{name}: 2^60, zeros"),
+            is_client,
+            input(&claim, || 0)
+        ));
+        let mut rng = Rng(name.len() as u64);
+        assert!(!check(
+            format!("{name}: 2^60, noise"),
+            is_client,
+            input(&claim, || rng.byte())
+        ));
+        // Claims just past what the input holds, and as much as it could hold.
+        for claim_len in [
+            INPUT_BYTES as u64,
+            u64::from(u32::MAX),
+            (INPUT_BYTES / 2) as u64,
+        ] {
+            let mut claim = head.clone();
+            varint(&mut claim, claim_len);
+            check(
+                format!("{name}: {claim_len}, zeros"),
+                is_client,
+                input(&claim, || 0),
+            );
+        }
+    }
+
+    // The densest valid content: every zero byte after a list's prefix is one element (an
+    // id, a wall of zeros, an all-zero entity...), so the decoder really builds thousands.
+    let mut created = vec![STATE, 0, 0, 0, 0, 0, 0];
+    let entities = (INPUT_BYTES - 16) / 10; // an all-zero entity is 10 bytes
+    varint(&mut created, entities as u64);
+    created.resize(created.len() + entities * 10, 0);
+    created.extend_from_slice(&[0]); // no updates
+    assert!(check("State.created, dense".into(), false, created));
+
+    // Pure noise behind every message tag.
+    for tag in 0..8u8 {
+        let mut rng = Rng(u64::from(tag) << 32);
+        for round in 0..25 {
+            check(
+                format!("tag {tag}, noise {round}"),
+                false,
+                input(&[tag], || rng.byte()),
+            );
+            check(
+                format!("client tag {tag}, noise {round}"),
+                true,
+                input(&[tag], || rng.byte()),
+            );
+        }
+    }
+    println!("worst peak: {} bytes ({})", worst.0, worst.1);
+}

@@ -1,0 +1,449 @@
+//! Property tests of the decoders: any bytes at all are refused or accepted without a panic,
+//! oversized input is refused before decoding, and every valid message survives a round trip.
+//!
+//! The delta diff/apply round trip has its own property test in `src/delta.rs`; the bound on
+//! what a decode may allocate is measured in `tests/decode_alloc.rs`.
+
+use std::collections::BTreeSet;
+
+use proptest::collection::{btree_set, vec};
+use proptest::option;
+use proptest::prelude::*;
+use tickwire_proto::codec::{
+    self, CLIENT_MSG_LIMIT, DecodeError, SERVER_MSG_LIMIT, decode_client, decode_server,
+};
+use tickwire_proto::delta::Replica;
+use tickwire_proto::msg::{
+    ClientMsg, Delta, EndReason, FrameHeader, GameEvent, Hello, Input, JoinTarget, MapInfo,
+    MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
+    WallRect, Welcome,
+};
+use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+
+// ---- strategies -------------------------------------------------------------------------
+
+/// Any Unicode text of up to `max` chars (so up to 4 × `max` bytes).
+fn text(max: usize) -> impl Strategy<Value = String> {
+    vec(any::<char>(), 0..=max).prop_map(String::from_iter)
+}
+
+fn token() -> impl Strategy<Value = SessionToken> {
+    (any::<u64>(), any::<u32>(), any::<[u8; 16]>()).prop_map(|(match_id, player_id, secret)| {
+        SessionToken {
+            match_id,
+            player_id,
+            secret,
+        }
+    })
+}
+
+fn join_target() -> impl Strategy<Value = JoinTarget> {
+    prop_oneof![
+        Just(JoinTarget::Any),
+        any::<u64>().prop_map(JoinTarget::Match),
+        any::<u64>().prop_map(JoinTarget::Spectate),
+    ]
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    any::<(u32, u32, i8, i8, u8, u8)>().prop_map(|(seq, ack, move_x, move_y, aim, buttons)| Input {
+        seq,
+        ack,
+        move_x,
+        move_y,
+        aim,
+        buttons,
+    })
+}
+
+fn client_msg() -> impl Strategy<Value = ClientMsg> {
+    prop_oneof![
+        (any::<u16>(), text(40), option::of(token()), join_target()).prop_map(
+            |(version, name, session, join)| ClientMsg::Hello(Hello {
+                version,
+                name,
+                session,
+                join,
+            })
+        ),
+        input().prop_map(ClientMsg::Input),
+        any::<u32>().prop_map(|tick| ClientMsg::Ack { tick }),
+        any::<u64>().prop_map(|client_time| ClientMsg::Ping { client_time }),
+        Just(ClientMsg::Leave),
+    ]
+}
+
+fn phase() -> impl Strategy<Value = Phase> {
+    prop_oneof![
+        Just(Phase::Waiting),
+        Just(Phase::Running),
+        Just(Phase::Ended)
+    ]
+}
+
+fn header() -> impl Strategy<Value = FrameHeader> {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        phase(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(tick, baseline_age, last_input, phase, phase_ticks_left)| FrameHeader {
+                tick,
+                baseline_age,
+                last_input,
+                phase,
+                phase_ticks_left,
+            },
+        )
+}
+
+fn entity(id: u32) -> impl Strategy<Value = EntityState> {
+    (
+        any::<bool>(),
+        any::<i32>(),
+        any::<i32>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u32>(),
+        any::<u8>(),
+        any::<u32>(),
+        text(12),
+    )
+        .prop_map(
+            move |(projectile, x, y, aim, hp, score, flags, owner, name)| EntityState {
+                id,
+                kind: if projectile {
+                    EntityKind::Projectile
+                } else {
+                    EntityKind::Player
+                },
+                x,
+                y,
+                aim,
+                hp,
+                score,
+                flags,
+                owner,
+                name,
+            },
+        )
+}
+
+/// An update with at least one field set: the wire format has no empty update.
+fn update(id: u32) -> impl Strategy<Value = EntityUpdate> {
+    (
+        option::of(any::<(i32, i32)>()),
+        option::of(any::<u8>()),
+        option::of(any::<u8>()),
+        option::of(any::<(u32, u8)>()),
+        any::<u8>(),
+    )
+        .prop_map(move |(pos_delta, aim, hp, misc, fallback_hp)| {
+            let mut u = EntityUpdate {
+                id,
+                pos_delta,
+                aim,
+                hp,
+                misc,
+            };
+            if u.is_empty() {
+                u.hp = Some(fallback_hp);
+            }
+            u
+        })
+}
+
+/// Ids are sets, so every list comes out strictly ascending as the format requires; 0 is never
+/// an entity id.
+fn ids(max: usize) -> impl Strategy<Value = BTreeSet<u32>> {
+    btree_set(1u32.., 0..=max)
+}
+
+fn delta() -> impl Strategy<Value = Delta> {
+    (ids(12), ids(8), ids(16))
+        .prop_flat_map(|(removed, created, updated)| {
+            let created: Vec<_> = created.into_iter().map(entity).collect();
+            let updated: Vec<_> = updated.into_iter().map(update).collect();
+            (Just(removed.into_iter().collect()), created, updated)
+        })
+        .prop_map(|(removed, created, updated)| Delta {
+            removed,
+            created,
+            updated,
+        })
+}
+
+fn state_frame() -> impl Strategy<Value = StateFrame> {
+    (header(), delta()).prop_map(|(header, delta)| StateFrame { header, delta })
+}
+
+fn map_info() -> impl Strategy<Value = MapInfo> {
+    (
+        text(16),
+        any::<u32>(),
+        any::<u32>(),
+        vec(any::<(i32, i32, i32, i32)>(), 0..8),
+    )
+        .prop_map(|(name, width, height, walls)| MapInfo {
+            name,
+            width,
+            height,
+            walls: walls
+                .into_iter()
+                .map(|(x, y, w, h)| WallRect { x, y, w, h })
+                .collect(),
+        })
+}
+
+fn welcome() -> impl Strategy<Value = Welcome> {
+    (
+        any::<(u16, u32, u32, u64, u16, u32)>(),
+        token(),
+        any::<bool>(),
+        map_info(),
+    )
+        .prop_map(
+            |(
+                (version, player_id, entity_id, match_id, tick_rate, tick),
+                session,
+                resumed,
+                map,
+            )| {
+                Welcome {
+                    version,
+                    player_id,
+                    entity_id,
+                    match_id,
+                    tick_rate,
+                    tick,
+                    session,
+                    resumed,
+                    map,
+                }
+            },
+        )
+}
+
+fn reject_reason() -> impl Strategy<Value = RejectReason> {
+    prop_oneof![
+        Just(RejectReason::VersionMismatch),
+        Just(RejectReason::Full),
+        Just(RejectReason::NoSuchMatch),
+        Just(RejectReason::BadSession),
+        Just(RejectReason::SeatExpired),
+        Just(RejectReason::Draining),
+        Just(RejectReason::Malformed),
+    ]
+}
+
+fn end_reason() -> impl Strategy<Value = EndReason> {
+    prop_oneof![
+        Just(EndReason::TimeLimit),
+        Just(EndReason::ScoreLimit),
+        Just(EndReason::Admin),
+        Just(EndReason::Shutdown),
+        Just(EndReason::Abandoned),
+        Just(EndReason::Aborted),
+    ]
+}
+
+fn results() -> impl Strategy<Value = MatchResults> {
+    let player = (any::<(u32, u32, u32, u32)>(), text(12)).prop_map(
+        |((player_id, score, kills, deaths), name)| PlayerResult {
+            player_id,
+            name,
+            score,
+            kills,
+            deaths,
+        },
+    );
+    (any::<u64>(), end_reason(), any::<u32>(), vec(player, 0..6)).prop_map(
+        |(match_id, reason, ticks, players)| MatchResults {
+            match_id,
+            reason,
+            ticks,
+            players,
+        },
+    )
+}
+
+fn server_msg() -> impl Strategy<Value = ServerMsg> {
+    prop_oneof![
+        1 => welcome().prop_map(ServerMsg::Welcome),
+        1 => (reject_reason(), text(40))
+            .prop_map(|(reason, message)| ServerMsg::Reject(Reject { reason, message })),
+        // Weighted up: the state frame is the message with the most structure.
+        3 => state_frame().prop_map(ServerMsg::State),
+        1 => any::<(u64, u32)>().prop_map(|(client_time, server_tick)| ServerMsg::Pong {
+            client_time,
+            server_tick
+        }),
+        1 => prop_oneof![
+            any::<(u32, u32)>().prop_map(|(killer, victim)| GameEvent::Kill { killer, victim }),
+            (phase(), any::<u32>()).prop_map(|(phase, ticks)| GameEvent::PhaseChanged {
+                phase,
+                ticks
+            }),
+        ]
+        .prop_map(ServerMsg::Event),
+        1 => results().prop_map(ServerMsg::MatchEnded),
+    ]
+}
+
+/// Overwrites, inserts or removes bytes of `bytes`, each edit at a position chosen by an index.
+fn mutate(bytes: &mut Vec<u8>, edits: &[(u8, prop::sample::Index, u8)]) {
+    for (kind, at, value) in edits {
+        match kind % 3 {
+            0 if !bytes.is_empty() => {
+                let i = at.index(bytes.len());
+                bytes[i] = *value;
+            }
+            1 => {
+                let i = at.index(bytes.len() + 1);
+                bytes.insert(i, *value);
+            }
+            _ if !bytes.is_empty() => {
+                let i = at.index(bytes.len());
+                bytes.remove(i);
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---- checks applied to whatever decoded -------------------------------------------------
+
+/// Anything the client decoder accepts encodes again and decodes to the same message.
+fn accepted_client_is_stable(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(msg) = decode_client(bytes) {
+        let again = codec::encode_client(&msg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(decode_client(&again), Ok(msg));
+    }
+    Ok(())
+}
+
+/// Anything the server decoder accepts encodes again and decodes to the same message, and a
+/// decoded state frame can be handed to a replica (which may refuse it, but must not panic).
+fn accepted_server_is_stable(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(msg) = decode_server(bytes) {
+        let again = codec::encode_server(&msg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(decode_server(&again), Ok(msg.clone()));
+        if let ServerMsg::State(frame) = &msg {
+            let _ = Replica::new().apply(frame);
+        }
+    }
+    Ok(())
+}
+
+// ---- properties -------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..2048)) {
+        accepted_client_is_stable(&bytes)?;
+        accepted_server_is_stable(&bytes)?;
+    }
+
+    #[test]
+    fn every_client_message_round_trips(msg in client_msg()) {
+        let bytes = codec::encode_client(&msg).expect("valid messages encode");
+        prop_assert!(bytes.len() <= CLIENT_MSG_LIMIT);
+        prop_assert_eq!(decode_client(&bytes), Ok(msg));
+    }
+
+    #[test]
+    fn every_server_message_round_trips(msg in server_msg()) {
+        let bytes = codec::encode_server(&msg).expect("valid messages encode");
+        prop_assert_eq!(decode_server(&bytes), Ok(msg.clone()));
+        // The server's shared-delta path produces the very same bytes.
+        if let ServerMsg::State(frame) = &msg {
+            let mut delta = Vec::new();
+            codec::encode_delta(&frame.delta, &mut delta).expect("valid deltas encode");
+            let mut joined = Vec::new();
+            codec::encode_state(&frame.header, &delta, &mut joined).expect("headers encode");
+            prop_assert_eq!(joined, bytes);
+        }
+    }
+
+    #[test]
+    fn damaged_client_messages_never_panic(
+        msg in client_msg(),
+        edits in vec((any::<u8>(), any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = codec::encode_client(&msg).expect("valid messages encode");
+        mutate(&mut bytes, &edits);
+        accepted_client_is_stable(&bytes)?;
+        // The other decoder sees a wrong-direction message: still no panic.
+        accepted_server_is_stable(&bytes)?;
+    }
+
+    #[test]
+    fn damaged_server_messages_never_panic(
+        msg in server_msg(),
+        edits in vec((any::<u8>(), any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = codec::encode_server(&msg).expect("valid messages encode");
+        mutate(&mut bytes, &edits);
+        accepted_server_is_stable(&bytes)?;
+        accepted_client_is_stable(&bytes)?;
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused(msg in client_msg(), extra in vec(any::<u8>(), 1..16)) {
+        let mut bytes = codec::encode_client(&msg).expect("valid messages encode");
+        bytes.extend_from_slice(&extra);
+        prop_assert_eq!(decode_client(&bytes), Err(DecodeError::TrailingBytes(extra.len())));
+    }
+
+    #[test]
+    fn client_input_over_the_limit_is_refused(
+        msg in client_msg(),
+        extra in 1usize..4096,
+        fill in any::<u8>(),
+    ) {
+        // A valid message padded past the limit: refused for its size, not decoded at all.
+        let mut bytes = codec::encode_client(&msg).expect("valid messages encode");
+        let len = CLIENT_MSG_LIMIT + extra;
+        bytes.resize(len, fill);
+        prop_assert_eq!(
+            decode_client(&bytes),
+            Err(DecodeError::TooLarge { len, limit: CLIENT_MSG_LIMIT })
+        );
+    }
+}
+
+proptest! {
+    // Each case allocates more than 8 MiB: a few are enough to show the check does not depend
+    // on the content.
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn server_input_over_the_limit_is_refused(
+        msg in server_msg(),
+        extra in 1usize..4096,
+        fill in any::<u8>(),
+    ) {
+        let mut bytes = codec::encode_server(&msg).expect("valid messages encode");
+        let len = SERVER_MSG_LIMIT + extra;
+        bytes.resize(len, fill);
+        prop_assert_eq!(
+            decode_server(&bytes),
+            Err(DecodeError::TooLarge { len, limit: SERVER_MSG_LIMIT })
+        );
+    }
+}
+
+#[test]
+fn exactly_the_limit_is_not_too_large() {
+    // At the limit the size check passes and decoding proper decides.
+    let bytes = vec![0u8; CLIENT_MSG_LIMIT];
+    assert!(!matches!(
+        decode_client(&bytes),
+        Err(DecodeError::TooLarge { .. })
+    ));
+}

@@ -1,0 +1,1277 @@
+//! Replication per client: area of interest, priorities and a byte budget.
+//!
+//! Without interest management every client is sent the same delta, the whole world against its
+//! acknowledged snapshot ([`Match::delta_since`]). With it, each client has its own **view**: the
+//! entities relevant to it, each in the state this client was last sent. A [`ClientView`], one
+//! per connected client, owned by the server, builds that view every tick and the delta that
+//! turns the view the client acknowledged into it.
+//!
+//! # Relevance
+//! The **relevant set** of a client at a tick is:
+//! * every entity, when [`GameConfig::view_radius`](crate::GameConfig::view_radius) is 0
+//!   (interest management off) or when the client has no centre (a spectator without a focus,
+//!   see [`ClientView::set_focus`]);
+//! * otherwise its own player entity, the projectiles it owns, the entities pinned with
+//!   [`ClientView::set_pinned`] (teammates, objectives: the arena game has neither, the server
+//!   decides), and every entity whose quantized position lies within `view_radius` world units
+//!   of the centre. The centre is the client's own player (dead or alive), or for a spectator
+//!   its focus point.
+//!
+//! The match phase is in every frame header, so it needs no entity. With `view_radius > 0`,
+//! [`Match`] keeps a uniform grid over the snapshot (cell side =
+//! [`MapDef::cell_size`](crate::MapDef::cell_size)), rebuilt after every step, so the radius
+//! query touches only the cells around the centre ([`Match::entities_within`]).
+//!
+//! # The view and the delta
+//! Every tick the view holds each relevant entity in one of three states:
+//! * **fresh**: its current state;
+//! * **carried**: its state in the previous view sent (so what the client shows never goes back
+//!   in time, whatever the acknowledgement lag);
+//! * **baseline**: its state in the acknowledged view (only when even the carried changes do not
+//!   fit a budget that just dropped; the client then sees that entity step back).
+//!
+//! An entity absent from the state chosen is absent from the view (a create deferred by the
+//! budget). Entities no longer relevant are removed. The frame is `diff(acknowledged view, new
+//! view)`, and the new view is recorded for its tick, so a client applying the frames in order
+//! always holds exactly [`ClientView::sent_view`] of each tick. With an unlimited budget every
+//! relevant entity is fresh, so the view is exactly the snapshot filtered to the relevant set.
+//!
+//! # Budget and priority
+//! With a budget of `B` bytes per frame (raised to
+//! [`MIN_FRAME_BUDGET_BYTES`]), the frame first spends
+//! on what is never deferred: the list headers, removals, and the own player (always fresh).
+//! If every change fits, everything is fresh. Otherwise it keeps the carried changes (they are
+//! already on their way to the client), then refreshes entities in priority order, stopping at
+//! the first that does not fit. Costs are the exact encoded sizes of the entries (the gap in an
+//! update's id head is estimated); [`FrameStats::bytes`] reports the exact size of the delta.
+//!
+//! Each tick, an entity whose change waits accumulates a weight from 1 (at the view radius or
+//! beyond) to 4 (at the centre), falling with the squared distance, and loses it all when sent
+//! fresh: near entities are refreshed up to four times as often as far ones. An entity whose change has
+//! waited [`overdue_ticks`] ticks (half a second) is **overdue**: overdue entities go before all
+//! others, the longest waiting first.
+//!
+//! # Starvation bound
+//! Let `A` = [`overdue_ticks`], `N` the most entities relevant at once, `c` the largest cost of
+//! one entity, fresh or carried (a create of a player with a 24-byte name is about 60 bytes, a
+//! moving player 3 to 8), and `K ≥ 1` such that every frame's budget minus its never-deferred
+//! part (headers, removals, the own player) is at least `K·c`. If every frame has a baseline at
+//! most `L` ticks old (the acknowledgement lag; `L = 1` when each frame is acknowledged before
+//! the next is built), then every relevant entity is sent fresh at least once every
+//!
+//! ```text
+//!     A + L·⌈N/K⌉ ticks.
+//! ```
+//!
+//! Proof sketch: once an entity is overdue, only the overdue entities that waited longer (or as
+//! long, with a lower id) go before it, at most `N - 1`, and each at most once: once sent it is
+//! fresh, so younger. Within any `L` consecutive ticks from then, at least `K` of them are
+//! sent: a frame's carried changes are the entities sent since its baseline, so inside the
+//! window; if fewer than `K` were sent before the window's last frame, that frame has room for
+//! the rest. (An entity that leaves the view and comes back within `L` ticks carries its removal
+//! like a change; count those with the removals.) Without any acknowledgement (`L` unbounded)
+//! there is no bound: every frame then recreates the whole view, and only what fits is in it. At 30 Hz with 50 entities, an 8000 B/s budget
+//! (`K = 4`) and `L = 3`, the bound is 15 + 39 = 54 ticks, 1.8 s; the test
+//! `starvation_bound_holds_with_a_tiny_budget` checks it.
+//!
+//! # Sharing one encoding
+//! Views coincide when the budget is unlimited and the client sees everything (interest off, or
+//! a spectator without a focus): the frame is then exactly `sim.delta_since(sim.tick() - age)`,
+//! the same for every client with the same baseline age. [`ClientView::try_shared`] detects
+//! that case, records the frame and returns the age, so the server can keep encoding once per
+//! distinct age; otherwise it calls [`ClientView::frame`].
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use glam::Vec2;
+use tickwire_proto::delta::diff_into;
+use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
+use tickwire_proto::msg::Delta;
+use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+
+use crate::config::MIN_FRAME_BUDGET_BYTES;
+use crate::game::{Match, PlayerId};
+use crate::grid::Grid;
+use crate::map::MapDef;
+
+/// Weight, per tick, of an entity at or beyond the view radius (1 in sixteenths).
+const WEIGHT_FAR: u32 = 16;
+/// Weight, per tick, of an entity at the centre (4 in sixteenths).
+const WEIGHT_NEAR: u32 = 64;
+/// Bytes of the three list lengths of an empty delta body.
+const DELTA_OVERHEAD: u32 = 3;
+
+/// Ticks after which a waiting change is overdue and goes first: half a second at `tick_rate`
+/// (at least 1).
+pub fn overdue_ticks(tick_rate: u16) -> u32 {
+    u32::from(tick_rate).div_ceil(2).max(1)
+}
+
+/// The spatial index over the current snapshot: a uniform grid of entity positions and the
+/// owned entities sorted by owner. Rebuilt after every step when areas of interest are on.
+#[derive(Clone, Debug)]
+pub(crate) struct SpatialIndex {
+    /// Snapshot indices bucketed by cell.
+    grid: Grid,
+    /// Reused buffer of positions, world units.
+    pos: Vec<Vec2>,
+    /// `(owner entity, snapshot index)` of every entity with an owner, sorted.
+    owned: Vec<(u32, u32)>,
+}
+
+impl SpatialIndex {
+    /// An empty index for `map`, with the map's cell size.
+    pub(crate) fn new(map: &MapDef) -> SpatialIndex {
+        SpatialIndex {
+            grid: Grid::new(map.width, map.height, map.cell_size),
+            pos: Vec::new(),
+            owned: Vec::new(),
+        }
+    }
+
+    /// Indexes `snapshot` (sorted by id).
+    pub(crate) fn rebuild(&mut self, snapshot: &[EntityState]) {
+        self.pos.clear();
+        self.pos.extend(
+            snapshot
+                .iter()
+                .map(|e| Vec2::new(dequantize(e.x), dequantize(e.y))),
+        );
+        self.grid.rebuild(&self.pos);
+        self.owned.clear();
+        self.owned.extend(
+            snapshot
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.owner != 0)
+                .map(|(i, e)| (e.owner, i as u32)),
+        );
+        self.owned.sort_unstable();
+    }
+
+    /// Calls `found` (in no particular order) with the snapshot index of every entity within
+    /// `radius` world units of the quantized point `(cx, cy)`.
+    pub(crate) fn within(
+        &self,
+        snapshot: &[EntityState],
+        (cx, cy): (i32, i32),
+        radius: f32,
+        mut found: impl FnMut(u32),
+    ) {
+        if radius.is_nan() || radius < 0.0 {
+            return;
+        }
+        let r2 = radius_sq(radius);
+        let centre = Vec2::new(dequantize(cx), dequantize(cy));
+        let reach = Vec2::splat(radius + 1.0);
+        self.grid.query(centre - reach, centre + reach, |i| {
+            if let Some(e) = snapshot.get(i) {
+                if within_sq(e, (cx, cy), r2) {
+                    found(i as u32);
+                }
+            }
+        });
+    }
+
+    /// Snapshot indices of the entities `owner` owns, ascending.
+    pub(crate) fn owned_by(&self, owner: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = self.owned.partition_point(|&(o, _)| o < owner);
+        self.owned[start..]
+            .iter()
+            .take_while(move |&&(o, _)| o == owner)
+            .map(|&(_, i)| i)
+    }
+}
+
+/// The squared radius in squared wire units.
+/// The squared radius in squared wire units.
+pub(crate) fn radius_sq(radius: f32) -> f64 {
+    let r = f64::from(radius) * f64::from(POS_SCALE);
+    r * r
+}
+
+/// Squared distance between a quantized position and a quantized point, squared wire units
+/// (exact).
+fn dist_sq(x: i32, y: i32, (cx, cy): (i32, i32)) -> i64 {
+    let dx = i64::from(x) - i64::from(cx);
+    let dy = i64::from(y) - i64::from(cy);
+    dx * dx + dy * dy
+}
+
+/// The relevance predicate: the entity's quantized position is within the radius (inclusive).
+pub(crate) fn within_sq(e: &EntityState, centre: (i32, i32), r2: f64) -> bool {
+    // Squared distances stay far below 2^53, so the conversion is exact.
+    dist_sq(e.x, e.y, centre) as f64 <= r2
+}
+
+/// Bytes of an unsigned varint.
+fn varint_len(v: u64) -> u32 {
+    match v {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Bytes of a zigzag varint.
+fn zigzag_len(v: i32) -> u32 {
+    varint_len(u64::from(((v << 1) ^ (v >> 31)) as u32))
+}
+
+/// One entity of a view as sent: its replicated state without the name.
+///
+/// Within a match an id's identity (kind, owner, name) never changes and ids are never reused,
+/// and every entity of a view is in the snapshot of the view's tick, so the name is read from
+/// that snapshot when a create needs it. A view is then a flat array (24 bytes an entity, no
+/// allocation per entity), cheap to copy, compare and keep for every client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    /// Entity id.
+    id: u32,
+    /// X, wire units.
+    x: i32,
+    /// Y, wire units.
+    y: i32,
+    /// Score.
+    score: u32,
+    /// Owning entity.
+    owner: u32,
+    /// Kind.
+    kind: EntityKind,
+    /// Facing.
+    aim: u8,
+    /// Health.
+    hp: u8,
+    /// Flags.
+    flags: u8,
+}
+
+impl Slot {
+    /// The slot of a snapshot entity.
+    fn of(e: &EntityState) -> Slot {
+        Slot {
+            id: e.id,
+            x: e.x,
+            y: e.y,
+            score: e.score,
+            owner: e.owner,
+            kind: e.kind,
+            aim: e.aim,
+            hp: e.hp,
+            flags: e.flags,
+        }
+    }
+
+    /// The same identity as `other` (the name is fixed by the id, see [`Slot`]).
+    fn same_identity(&self, other: &Slot) -> bool {
+        self.kind == other.kind && self.owner == other.owner
+    }
+
+    /// The full state, with the entity's name.
+    fn to_state(self, name: &str) -> EntityState {
+        EntityState {
+            id: self.id,
+            kind: self.kind,
+            x: self.x,
+            y: self.y,
+            aim: self.aim,
+            hp: self.hp,
+            score: self.score,
+            flags: self.flags,
+            owner: self.owner,
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// The update turning `base` into `to` (same id), `None` when nothing changed; the same as
+/// [`EntityState::update_from`].
+fn update(base: &Slot, to: &Slot) -> Option<EntityUpdate> {
+    let u = EntityUpdate {
+        id: to.id,
+        pos_delta: (to.x != base.x || to.y != base.y)
+            .then(|| (to.x.wrapping_sub(base.x), to.y.wrapping_sub(base.y))),
+        aim: (to.aim != base.aim).then_some(to.aim),
+        hp: (to.hp != base.hp).then_some(to.hp),
+        misc: (to.score != base.score || to.flags != base.flags).then_some((to.score, to.flags)),
+    };
+    (!u.is_empty()).then_some(u)
+}
+
+/// Bytes of an update as `updates_serde` writes it: `fields` bytes after a head for `mask`
+/// and an id `gap`.
+fn head_len(gap: u32, mask: u64) -> u32 {
+    varint_len((u64::from(gap.max(1)) << 4) | mask)
+}
+
+/// Bytes of the update turning `base` into `to` after an update of `prev_id` (0 when nothing
+/// changed).
+fn update_len(base: &Slot, to: &Slot, prev_id: u32) -> u32 {
+    let mut mask = 0u64;
+    let mut len = 0;
+    if to.x != base.x || to.y != base.y {
+        mask |= 1;
+        len += zigzag_len(to.x.wrapping_sub(base.x)) + zigzag_len(to.y.wrapping_sub(base.y));
+    }
+    if to.aim != base.aim {
+        mask |= 2;
+        len += 1;
+    }
+    if to.hp != base.hp {
+        mask |= 4;
+        len += 1;
+    }
+    if to.score != base.score || to.flags != base.flags {
+        mask |= 8;
+        len += varint_len(u64::from(to.score)) + 1;
+    }
+    if mask == 0 {
+        return 0;
+    }
+    len + head_len(to.id.saturating_sub(prev_id), mask)
+}
+
+/// Bytes of an entity in `created`.
+fn create_len(s: &Slot, name_len: usize) -> u32 {
+    varint_len(u64::from(s.id))
+        + 1 // kind
+        + zigzag_len(s.x)
+        + zigzag_len(s.y)
+        + 2 // aim, hp
+        + varint_len(u64::from(s.score))
+        + 1 // flags
+        + varint_len(u64::from(s.owner))
+        + varint_len(name_len as u64)
+        + name_len as u32
+}
+
+/// Bytes of the entry that turns `base` into `to` (either may be absent; `name_len` is the
+/// entity's name length), for budgeting.
+fn entry_len(base: Option<&Slot>, to: Option<&Slot>, name_len: usize, prev_id: u32) -> u32 {
+    match (base, to) {
+        (None, None) => 0,
+        (Some(b), None) => varint_len(u64::from(b.id)),
+        (None, Some(t)) => create_len(t, name_len),
+        (Some(b), Some(t)) if !b.same_identity(t) => {
+            varint_len(u64::from(b.id)) + create_len(t, name_len)
+        }
+        (Some(b), Some(t)) => update_len(b, t, prev_id),
+    }
+}
+
+/// Exact bytes of a delta body as [`tickwire_proto::codec::encode_delta`] writes it, without
+/// encoding it.
+pub fn delta_len(delta: &Delta) -> usize {
+    let mut n = varint_len(delta.removed.len() as u64)
+        + varint_len(delta.created.len() as u64)
+        + varint_len(delta.updated.len() as u64);
+    n += delta
+        .removed
+        .iter()
+        .map(|id| varint_len(u64::from(*id)))
+        .sum::<u32>();
+    n += delta
+        .created
+        .iter()
+        .map(|e| create_len(&Slot::of(e), e.name.len()))
+        .sum::<u32>();
+    let mut prev = 0;
+    for u in &delta.updated {
+        let mut mask = 0u64;
+        let mut len = 0;
+        if let Some((dx, dy)) = u.pos_delta {
+            mask |= 1;
+            len += zigzag_len(dx) + zigzag_len(dy);
+        }
+        if u.aim.is_some() {
+            mask |= 2;
+            len += 1;
+        }
+        if u.hp.is_some() {
+            mask |= 4;
+            len += 1;
+        }
+        if let Some((score, _)) = u.misc {
+            mask |= 8;
+            len += varint_len(u64::from(score)) + 1;
+        }
+        n += len + head_len(u.id.saturating_sub(prev), mask);
+        prev = u.id;
+    }
+    n as usize
+}
+
+/// Fills `out` with the delta from `base` to the entities of `items` (ascending ids, each with
+/// the snapshot entity of its id, for a create's name), and `view` (when given) with them.
+fn emit<'s>(
+    base: &[Slot],
+    items: impl Iterator<Item = (Slot, &'s EntityState)>,
+    mut view: Option<&mut Vec<Slot>>,
+    out: &mut Delta,
+) {
+    out.removed.clear();
+    out.created.clear();
+    out.updated.clear();
+    if let Some(v) = view.as_mut() {
+        v.clear();
+    }
+    let mut bi = 0;
+    for (s, e) in items {
+        while let Some(b) = base.get(bi).filter(|b| b.id < s.id) {
+            out.removed.push(b.id);
+            bi += 1;
+        }
+        match base.get(bi).filter(|b| b.id == s.id) {
+            Some(b) => {
+                bi += 1;
+                if !b.same_identity(&s) {
+                    out.removed.push(b.id);
+                    out.created.push(s.to_state(&e.name));
+                } else if let Some(u) = update(b, &s) {
+                    out.updated.push(u);
+                }
+            }
+            None => out.created.push(s.to_state(&e.name)),
+        }
+        if let Some(v) = view.as_mut() {
+            v.push(s);
+        }
+    }
+    out.removed
+        .extend(base.get(bi..).unwrap_or(&[]).iter().map(|b| b.id));
+}
+
+/// Pairs each slot of `view` with its entity in `snap` (both ascending; every entity of a view
+/// is in the snapshot of its tick). Slots missing from `snap` are skipped.
+fn with_entities<'a>(
+    view: &'a [Slot],
+    snap: &'a [EntityState],
+) -> impl Iterator<Item = (Slot, &'a EntityState)> + 'a {
+    let mut k = 0;
+    view.iter().filter_map(move |s| {
+        while snap.get(k).is_some_and(|e| e.id < s.id) {
+            k += 1;
+        }
+        snap.get(k).filter(|e| e.id == s.id).map(|e| (*s, e))
+    })
+}
+
+/// What a client's view holds for one relevant entity this tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Choice {
+    /// Its current state.
+    Fresh,
+    /// Its state in the previous view.
+    Carry,
+    /// Its state in the acknowledged view.
+    Base,
+}
+
+/// Priority bookkeeping of one relevant entity.
+#[derive(Clone, Copy, Debug)]
+struct Track {
+    /// Entity id.
+    id: u32,
+    /// Accumulated weight since it was last sent fresh, sixteenths.
+    acc: u32,
+    /// The last tick whose view held its current state.
+    fresh_tick: u32,
+}
+
+/// One relevant entity while a frame is planned.
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    /// Index in the snapshot.
+    snap: u32,
+    /// Index in the baseline view.
+    base: Option<u32>,
+    /// Index in the previous view.
+    prev: Option<u32>,
+    /// Bytes to send it fresh.
+    cost_fresh: u32,
+    /// Bytes to carry its previous state.
+    cost_carry: u32,
+    /// Its previous state is its current one.
+    carry_is_fresh: bool,
+    /// Accumulated weight, sixteenths.
+    acc: u32,
+    /// See [`Track::fresh_tick`].
+    fresh_tick: u32,
+    /// The decision.
+    choice: Choice,
+}
+
+/// One view sent: its tick and its entities (empty with `full`: the snapshot of the tick).
+#[derive(Clone, Debug)]
+struct Sent {
+    /// The tick of the frame.
+    tick: u32,
+    /// The view was the whole snapshot of the tick (kept in the match history, not here).
+    full: bool,
+    /// The entities, sorted by id (empty when `full`).
+    view: Vec<Slot>,
+}
+
+/// What the last [`ClientView::frame`] (or [`ClientView::try_shared`]) did, for metrics and
+/// tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// The tick of the frame.
+    pub tick: u32,
+    /// Its baseline age, ticks (0 = full).
+    pub baseline_age: u32,
+    /// The view was the whole snapshot and the budget unlimited: the frame is the shared
+    /// `Match::delta_since` delta (see [`ClientView::try_shared`]).
+    pub shared: bool,
+    /// Entities in the relevant set.
+    pub relevant: usize,
+    /// Entities in the view sent.
+    pub view: usize,
+    /// Relevant entities whose change waits (carried or at the baseline state).
+    pub deferred: usize,
+    /// Exact bytes of the delta body (0 after [`ClientView::try_shared`]: the server encodes
+    /// it).
+    pub bytes: usize,
+    /// The budget applied, bytes (`None` = unlimited).
+    pub budget: Option<usize>,
+    /// Bytes never deferred: list headers, removals and the own player.
+    pub mandatory_bytes: usize,
+    /// The largest cost of one relevant entity this frame (fresh or carried), bytes.
+    pub max_entity_bytes: usize,
+    /// Ticks since the longest-waiting deferred entity was last sent fresh (0 when none waits).
+    pub max_wait: u32,
+}
+
+/// Buffers a frame needs only while it is built. They are shared by every [`ClientView`] on a
+/// thread (the server builds its clients' frames one after the other), so they stay in cache
+/// and a view holds only its own state.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Relevant snapshot indices.
+    relevant: Vec<u32>,
+    /// Candidates in id order.
+    cands: Vec<Cand>,
+    /// Candidate indices in priority order.
+    order: Vec<u32>,
+    /// The next priorities.
+    tracks: Vec<Track>,
+    /// A shared baseline converted to slots.
+    base: Vec<Slot>,
+    /// A shared previous view converted to slots.
+    prev: Vec<Slot>,
+}
+
+thread_local! {
+    /// This thread's [`Scratch`].
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if they are already in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut f = Some(f);
+    let shared = SCRATCH.with(|cell| {
+        cell.try_borrow_mut()
+            .ok()
+            .map(|mut scratch| (f.take().expect("not yet called"))(&mut scratch))
+    });
+    match shared {
+        Some(r) => r,
+        None => (f.take().expect("not yet called"))(&mut Scratch::default()),
+    }
+}
+
+/// The replication state of one client: the views it was sent and the priorities of the
+/// entities it sees. Sans-IO: the server owns one per connection and match, calls
+/// [`ClientView::frame`] (or [`ClientView::try_shared`]) once per tick after [`Match::step`],
+/// and starts a new one (or calls [`ClientView::reset`]) when the connection restarts from a
+/// full snapshot, e.g. a resumed session.
+///
+/// Memory: one view per tick from the acknowledged one to the newest (24 bytes an entity; at
+/// most `history_ticks` views), plus 12 bytes of priority per relevant entity.
+#[derive(Clone, Debug, Default)]
+pub struct ClientView {
+    /// Views sent, ticks ascending: the acknowledged one and every newer one.
+    sent: VecDeque<Sent>,
+    /// Recycled view buffers.
+    pool: Vec<Vec<Slot>>,
+    /// The newest acknowledged tick that was held when it arrived (0 = none).
+    acked: u32,
+    /// Priorities of the entities in the last view, by id.
+    tracks: Vec<Track>,
+    /// Entity ids always relevant to this client, sorted.
+    pinned: Vec<u32>,
+    /// A spectator's centre, world units.
+    focus: Option<[f32; 2]>,
+    /// The last frame's statistics.
+    stats: FrameStats,
+}
+
+impl ClientView {
+    /// A view for a client that has been sent nothing: its first frame is a full snapshot.
+    pub fn new() -> ClientView {
+        ClientView::default()
+    }
+
+    /// Forgets every view sent and every priority, so the next frame is a full snapshot (for a
+    /// connection that starts over, or a client moved to another match). Pins and focus are
+    /// kept.
+    pub fn reset(&mut self) {
+        while let Some(s) = self.sent.pop_front() {
+            recycle(&mut self.pool, s.view);
+        }
+        self.acked = 0;
+        self.tracks.clear();
+    }
+
+    /// Entities relevant to this client whatever their distance (teammates, objectives):
+    /// replaces the previous pins. Ids not in the snapshot are ignored.
+    pub fn set_pinned(&mut self, entity_ids: &[u32]) {
+        self.pinned.clear();
+        self.pinned.extend_from_slice(entity_ids);
+        self.pinned.sort_unstable();
+        self.pinned.dedup();
+    }
+
+    /// The centre of a spectator's area of interest, world units; `None` (the default) shows a
+    /// spectator every entity. Also used for a player whose entity is missing.
+    pub fn set_focus(&mut self, focus: Option<[f32; 2]>) {
+        self.focus = focus;
+    }
+
+    /// What the last frame did.
+    pub fn stats(&self) -> &FrameStats {
+        &self.stats
+    }
+
+    /// The newest acknowledged tick this view uses as a baseline (0 = none).
+    pub fn acked(&self) -> u32 {
+        self.acked
+    }
+
+    /// The view sent at `tick`, if still held (and the match still holds that tick's snapshot,
+    /// which gives the names): exactly the world the client rebuilds from that frame.
+    pub fn sent_view(&self, tick: u32, sim: &Match) -> Option<Vec<EntityState>> {
+        let s = entry_in(&self.sent, tick)?;
+        let snap = sim.snapshot_at(tick)?;
+        if s.full {
+            return Some(snap.to_vec());
+        }
+        let out: Vec<EntityState> = with_entities(&s.view, snap)
+            .map(|(s, e)| s.to_state(&e.name))
+            .collect();
+        (out.len() == s.view.len()).then_some(out)
+    }
+
+    /// If this client's frame is the shared whole-world delta (unlimited budget, it sees
+    /// everything, and its baseline is a shared frame or none), records it and returns its
+    /// baseline age: the frame is then `sim.delta_since(sim.tick() - age)`, identical for every
+    /// client with that age, so the server encodes it once per distinct age. Otherwise returns
+    /// `None` and records nothing: call [`ClientView::frame`].
+    pub fn try_shared(
+        &mut self,
+        sim: &Match,
+        viewer: Option<PlayerId>,
+        ack: u32,
+        budget_bytes: Option<usize>,
+    ) -> Option<u32> {
+        if budget_bytes.is_some() || !self.sees_everything(sim, viewer) {
+            return None;
+        }
+        let tick = sim.tick();
+        let base = self.begin(sim, ack);
+        if base.is_some_and(|b| !entry_in(&self.sent, b).is_some_and(|s| s.full)) {
+            return None;
+        }
+        let age = base.map_or(0, |b| tick - b);
+        match self.sent.back() {
+            Some(last) if last.tick == tick => {
+                if !last.full {
+                    return None;
+                }
+            }
+            _ => self.push(sim, tick, true, Vec::new()),
+        }
+        self.tracks.clear();
+        let n = sim.snapshot().len();
+        self.stats = FrameStats {
+            tick,
+            baseline_age: age,
+            shared: true,
+            relevant: n,
+            view: n,
+            ..FrameStats::default()
+        };
+        Some(age)
+    }
+
+    /// Builds this tick's frame for the client: fills `out` with the delta from the view it
+    /// acknowledged to its new view, records the new view, and returns the baseline age
+    /// (0 = full snapshot).
+    ///
+    /// * `viewer`: the client's player (`None` for a spectator).
+    /// * `ack`: the newest tick the client acknowledged (0 = none). A tick whose view is no
+    ///   longer held, or never was, is ignored; acknowledgements never move back.
+    /// * `budget_bytes`: the most bytes of delta body to send (`None` = unlimited), raised to
+    ///   [`MIN_FRAME_BUDGET_BYTES`]. Only the never-deferred part (removals, the own player)
+    ///   can exceed it.
+    ///
+    /// Calling it again in the same tick re-sends the same view (against the newest baseline).
+    pub fn frame(
+        &mut self,
+        sim: &Match,
+        viewer: Option<PlayerId>,
+        ack: u32,
+        budget_bytes: Option<usize>,
+        out: &mut Delta,
+    ) -> u32 {
+        let tick = sim.tick();
+        let base_tick = self.begin(sim, ack);
+        let age = base_tick.map_or(0, |b| tick - b);
+        let snap = sim.snapshot();
+        if self.sent.back().is_some_and(|s| s.tick == tick) {
+            // A second call in one tick: the same view again.
+            self.resend(sim, base_tick, out);
+            self.stats.baseline_age = age;
+            self.stats.bytes = delta_len(out);
+            return age;
+        }
+        let everything = self.sees_everything(sim, viewer);
+        if everything && budget_bytes.is_none() {
+            self.whole(sim, base_tick, out);
+            self.tracks.clear();
+            self.stats = FrameStats {
+                tick,
+                baseline_age: age,
+                shared: true,
+                relevant: snap.len(),
+                view: snap.len(),
+                bytes: delta_len(out),
+                ..FrameStats::default()
+            };
+            self.push(sim, tick, true, Vec::new());
+            return age;
+        }
+        with_scratch(|scratch| {
+            self.own_frame(
+                sim,
+                viewer,
+                base_tick,
+                budget_bytes,
+                everything,
+                scratch,
+                out,
+            )
+        });
+        self.stats.baseline_age = age;
+        age
+    }
+
+    /// The frame of a client with its own view (interest management or a budget).
+    #[allow(clippy::too_many_arguments)]
+    fn own_frame(
+        &mut self,
+        sim: &Match,
+        viewer: Option<PlayerId>,
+        base_tick: Option<u32>,
+        budget_bytes: Option<usize>,
+        everything: bool,
+        scratch: &mut Scratch,
+        out: &mut Delta,
+    ) {
+        let tick = sim.tick();
+        let snap = sim.snapshot();
+        let own = viewer
+            .and_then(|id| sim.player(id))
+            .and_then(|p| snap.binary_search_by_key(&p.entity_id, |e| e.id).ok());
+        self.collect_relevant(sim, own, everything, &mut scratch.relevant);
+        let centre = self.centre(sim, viewer);
+        let Scratch {
+            relevant,
+            cands,
+            order,
+            tracks: next_tracks,
+            base: base_scratch,
+            prev: prev_scratch,
+        } = scratch;
+        let ClientView {
+            sent, pool, tracks, ..
+        } = self;
+        let base: &[Slot] = base_tick
+            .and_then(|b| slots_of(sent, sim, b, base_scratch))
+            .unwrap_or(&[]);
+        let mut view = pool.pop().unwrap_or_default();
+        let stats = match budget_bytes {
+            None => {
+                let items = relevant.iter().map(|&i| {
+                    let e = &snap[i as usize];
+                    (Slot::of(e), e)
+                });
+                emit(base, items, Some(&mut view), out);
+                tracks.clear();
+                FrameStats {
+                    relevant: relevant.len(),
+                    ..FrameStats::default()
+                }
+            }
+            Some(budget) => {
+                let prev: &[Slot] = match sent.back() {
+                    Some(s) => slots_of(sent, sim, s.tick, prev_scratch).unwrap_or(base),
+                    None => base,
+                };
+                let plan = Plan {
+                    tick,
+                    snap,
+                    base,
+                    prev,
+                    centre,
+                    inv_r2: reference_radius(sim).powi(2).recip(),
+                    overdue: overdue_ticks(sim.config().tick_rate),
+                    budget: budget.max(MIN_FRAME_BUDGET_BYTES) as u32,
+                };
+                let stats = plan.run(relevant, own.map(|i| i as u32), tracks, cands, order);
+                let items = cands.iter().filter_map(|c| {
+                    let e = &snap[c.snap as usize];
+                    let s = match c.choice {
+                        Choice::Fresh => Some(Slot::of(e)),
+                        Choice::Carry => c.prev.map(|i| prev[i as usize]),
+                        Choice::Base => c.base.map(|i| base[i as usize]),
+                    };
+                    s.map(|s| (s, e))
+                });
+                emit(base, items, Some(&mut view), out);
+                next_tracks.clear();
+                next_tracks.extend(cands.iter().map(|c| {
+                    let id = snap[c.snap as usize].id;
+                    if c.choice == Choice::Fresh {
+                        Track {
+                            id,
+                            acc: 0,
+                            fresh_tick: tick,
+                        }
+                    } else {
+                        Track {
+                            id,
+                            acc: c.acc,
+                            fresh_tick: c.fresh_tick,
+                        }
+                    }
+                }));
+                tracks.clear();
+                tracks.extend_from_slice(next_tracks);
+                stats
+            }
+        };
+        self.stats = FrameStats {
+            tick,
+            shared: false,
+            view: view.len(),
+            bytes: delta_len(out),
+            budget: budget_bytes.map(|b| b.max(MIN_FRAME_BUDGET_BYTES)),
+            ..stats
+        };
+        self.push(sim, tick, false, view);
+    }
+
+    /// The delta from the baseline to the whole snapshot: exactly [`Match::delta_since`] when
+    /// the baseline is a shared frame or none.
+    fn whole(&mut self, sim: &Match, base_tick: Option<u32>, out: &mut Delta) {
+        let snap = sim.snapshot();
+        match base_tick.and_then(|b| entry_in(&self.sent, b).map(|s| (b, s))) {
+            Some((_, s)) if !s.full => {
+                emit(&s.view, snap.iter().map(|e| (Slot::of(e), e)), None, out);
+            }
+            Some((b, _)) => diff_into(sim.snapshot_at(b).unwrap_or(&[]), snap, out),
+            None => diff_into(&[], snap, out),
+        }
+    }
+
+    /// The delta from the baseline to the view already sent this tick.
+    fn resend(&mut self, sim: &Match, base_tick: Option<u32>, out: &mut Delta) {
+        let tick = sim.tick();
+        if entry_in(&self.sent, tick).is_some_and(|s| s.full) {
+            self.whole(sim, base_tick, out);
+            return;
+        }
+        let sent = &self.sent;
+        with_scratch(|scratch| {
+            let base: &[Slot] = base_tick
+                .and_then(|b| slots_of(sent, sim, b, &mut scratch.base))
+                .unwrap_or(&[]);
+            let view = entry_in(sent, tick).map_or(&[][..], |s| &s.view);
+            emit(base, with_entities(view, sim.snapshot()), None, out);
+        });
+    }
+
+    /// True when this client's relevant set is every entity.
+    fn sees_everything(&self, sim: &Match, viewer: Option<PlayerId>) -> bool {
+        sim.config().view_radius <= 0.0 || self.centre(sim, viewer).is_none()
+    }
+
+    /// The centre of the client's area of interest, quantized: its player's entity, else the
+    /// focus.
+    fn centre(&self, sim: &Match, viewer: Option<PlayerId>) -> Option<(i32, i32)> {
+        let own = viewer.and_then(|id| sim.player(id)).and_then(|p| {
+            let snap = sim.snapshot();
+            snap.binary_search_by_key(&p.entity_id, |e| e.id)
+                .ok()
+                .map(|i| (snap[i].x, snap[i].y))
+        });
+        own.or_else(|| self.focus.map(|[x, y]| (quantize(x), quantize(y))))
+    }
+
+    /// Fills `relevant` with the relevant snapshot indices, ascending.
+    fn collect_relevant(
+        &self,
+        sim: &Match,
+        own: Option<usize>,
+        everything: bool,
+        relevant: &mut Vec<u32>,
+    ) {
+        let snap = sim.snapshot();
+        relevant.clear();
+        if everything {
+            relevant.extend(0..snap.len() as u32);
+            return;
+        }
+        let index = sim.interest_index();
+        let radius = sim.config().view_radius;
+        let centre = match own {
+            Some(i) => Some((snap[i].x, snap[i].y)),
+            None => self.focus.map(|[x, y]| (quantize(x), quantize(y))),
+        };
+        if let Some(c) = centre {
+            index.within(snap, c, radius, |i| relevant.push(i));
+        }
+        if let Some(i) = own {
+            relevant.push(i as u32);
+            relevant.extend(index.owned_by(snap[i].id));
+        }
+        for id in &self.pinned {
+            if let Ok(i) = snap.binary_search_by_key(id, |e| e.id) {
+                relevant.push(i as u32);
+            }
+        }
+        relevant.sort_unstable();
+        relevant.dedup();
+    }
+
+    /// Takes `ack` into account and drops the views older than the baseline; returns the
+    /// baseline tick, if one is usable.
+    fn begin(&mut self, sim: &Match, ack: u32) -> Option<u32> {
+        let tick = sim.tick();
+        if self.sent.back().is_some_and(|s| s.tick > tick) {
+            // Views from the future: another match, or a misuse. Start over.
+            self.reset();
+        }
+        if ack > self.acked && ack < tick && held(&self.sent, sim, ack) {
+            self.acked = ack;
+        }
+        let base = (self.acked != 0 && self.acked < tick)
+            .then_some(self.acked)
+            .filter(|&b| held(&self.sent, sim, b));
+        if let Some(b) = base {
+            while self.sent.front().is_some_and(|s| s.tick < b) {
+                if let Some(s) = self.sent.pop_front() {
+                    recycle(&mut self.pool, s.view);
+                }
+            }
+        }
+        base
+    }
+
+    /// Records the view of `tick`, evicting the oldest beyond the history length.
+    fn push(&mut self, sim: &Match, tick: u32, full: bool, view: Vec<Slot>) {
+        let cap = (sim.config().history_ticks as usize).max(2);
+        while self.sent.len() >= cap {
+            if let Some(s) = self.sent.pop_front() {
+                recycle(&mut self.pool, s.view);
+            }
+        }
+        self.sent.push_back(Sent { tick, full, view });
+    }
+}
+
+/// Returns a view buffer to the pool (if it holds anything worth keeping).
+fn recycle(pool: &mut Vec<Vec<Slot>>, view: Vec<Slot>) {
+    if view.capacity() > 0 && pool.len() < 8 {
+        pool.push(view);
+    }
+}
+
+/// The entry of `tick`, if held.
+fn entry_in(sent: &VecDeque<Sent>, tick: u32) -> Option<&Sent> {
+    let i = sent.binary_search_by_key(&tick, |s| s.tick).ok()?;
+    sent.get(i)
+}
+
+/// True when the view of `tick` can serve as a baseline: recorded, and for a shared frame its
+/// snapshot still in the match history.
+fn held(sent: &VecDeque<Sent>, sim: &Match, tick: u32) -> bool {
+    entry_in(sent, tick).is_some_and(|s| !s.full || sim.snapshot_at(tick).is_some())
+}
+
+/// The view of `tick` as slots: the entry's own, or for a shared frame the snapshot of the
+/// tick converted into `scratch`.
+fn slots_of<'a>(
+    sent: &'a VecDeque<Sent>,
+    sim: &Match,
+    tick: u32,
+    scratch: &'a mut Vec<Slot>,
+) -> Option<&'a [Slot]> {
+    let s = entry_in(sent, tick)?;
+    if !s.full {
+        return Some(&s.view);
+    }
+    let snap = sim.snapshot_at(tick)?;
+    scratch.clear();
+    scratch.extend(snap.iter().map(Slot::of));
+    Some(scratch)
+}
+
+/// The distance at which the priority weight bottoms out (the view radius, or half the map
+/// without one), wire units.
+fn reference_radius(sim: &Match) -> f64 {
+    let r = sim.config().view_radius;
+    let r = if r > 0.0 {
+        f64::from(r)
+    } else {
+        f64::from(sim.map().width.max(sim.map().height)) / 2.0
+    };
+    (r * f64::from(POS_SCALE)).max(1.0)
+}
+
+/// The inputs of one budgeted frame.
+struct Plan<'a> {
+    /// The current tick.
+    tick: u32,
+    /// The current snapshot.
+    snap: &'a [EntityState],
+    /// The acknowledged view.
+    base: &'a [Slot],
+    /// The previous view.
+    prev: &'a [Slot],
+    /// The centre, quantized.
+    centre: Option<(i32, i32)>,
+    /// 1 / the squared distance of the lowest weight, 1 / squared wire units.
+    inv_r2: f64,
+    /// See [`overdue_ticks`].
+    overdue: u32,
+    /// Bytes.
+    budget: u32,
+}
+
+impl Plan<'_> {
+    /// The weight of an entity this tick, sixteenths.
+    fn weight(&self, e: &EntityState) -> u32 {
+        let Some(c) = self.centre else {
+            return WEIGHT_FAR;
+        };
+        let near = (1.0 - dist_sq(e.x, e.y, c) as f64 * self.inv_r2).clamp(0.0, 1.0);
+        WEIGHT_FAR + (near * f64::from(WEIGHT_NEAR - WEIGHT_FAR)) as u32
+    }
+
+    /// Decides every relevant entity's state (in `cands`, id order) and returns the frame's
+    /// statistics (without the final byte count).
+    fn run(
+        &self,
+        relevant: &[u32],
+        own: Option<u32>,
+        tracks: &[Track],
+        cands: &mut Vec<Cand>,
+        order: &mut Vec<u32>,
+    ) -> FrameStats {
+        let (snap, base, prev) = (self.snap, self.base, self.prev);
+        cands.clear();
+        let mut spent = DELTA_OVERHEAD;
+        let (mut bi, mut pi, mut ti) = (0, 0, 0);
+        // The id of the previous entity likely to be in `updated`, for the head's gap.
+        let mut last_changed = 0;
+        let mut max_entity = 0;
+        // Bytes of every waiting change sent fresh.
+        let mut wanted = 0;
+        for &s in relevant {
+            let e = &snap[s as usize];
+            let cur = Slot::of(e);
+            let id = cur.id;
+            while let Some(b) = base.get(bi).filter(|b| b.id < id) {
+                spent += varint_len(u64::from(b.id));
+                bi += 1;
+            }
+            let b = base.get(bi).filter(|b| b.id == id).map(|_| {
+                bi += 1;
+                bi as u32 - 1
+            });
+            while prev.get(pi).is_some_and(|p| p.id < id) {
+                pi += 1;
+            }
+            let p = prev.get(pi).filter(|p| p.id == id).map(|_| pi as u32);
+            while tracks.get(ti).is_some_and(|t| t.id < id) {
+                ti += 1;
+            }
+            let track = tracks.get(ti).filter(|t| t.id == id);
+            let base_e = b.map(|i| &base[i as usize]);
+            let prev_e = p.map(|i| &prev[i as usize]);
+            let name_len = e.name.len();
+            let cost_fresh = entry_len(base_e, Some(&cur), name_len, last_changed);
+            let cost_carry = if prev_e == base_e {
+                0
+            } else {
+                entry_len(base_e, prev_e, name_len, last_changed)
+            };
+            if cost_fresh > 0 {
+                last_changed = id;
+            }
+            max_entity = max_entity.max(cost_fresh).max(cost_carry);
+            let w = self.weight(e);
+            let (acc, fresh_tick) = match track {
+                Some(t) => (t.acc.saturating_add(w), t.fresh_tick),
+                None => (w, self.tick.saturating_sub(1)),
+            };
+            let mandatory = cost_fresh == 0 || Some(s) == own;
+            if mandatory {
+                spent += cost_fresh;
+            } else {
+                wanted += cost_fresh;
+            }
+            cands.push(Cand {
+                snap: s,
+                base: b,
+                prev: p,
+                cost_fresh,
+                cost_carry,
+                carry_is_fresh: prev_e == Some(&cur),
+                acc,
+                fresh_tick,
+                choice: if mandatory {
+                    Choice::Fresh
+                } else {
+                    Choice::Base
+                },
+            });
+        }
+        for b in base.get(bi..).unwrap_or(&[]) {
+            spent += varint_len(u64::from(b.id));
+        }
+        let mandatory_bytes = spent;
+        let stats = FrameStats {
+            relevant: relevant.len(),
+            mandatory_bytes: mandatory_bytes as usize,
+            max_entity_bytes: max_entity as usize,
+            ..FrameStats::default()
+        };
+        if spent + wanted <= self.budget {
+            // Everything fits: all fresh, as with an unlimited budget.
+            for c in cands.iter_mut() {
+                c.choice = Choice::Fresh;
+            }
+            return stats;
+        }
+        // Waiting entities, most urgent first: overdue ones by wait, then by accumulated weight;
+        // ties by id.
+        order.clear();
+        order.extend(
+            cands
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.choice != Choice::Fresh)
+                .map(|(i, _)| i as u32),
+        );
+        let key = |c: &Cand| -> u64 {
+            let wait = self.tick.saturating_sub(c.fresh_tick);
+            if wait >= self.overdue {
+                (1 << 40) | u64::from(wait)
+            } else {
+                u64::from(c.acc)
+            }
+        };
+        order.sort_unstable_by(|&a, &b| {
+            key(&cands[b as usize])
+                .cmp(&key(&cands[a as usize]))
+                .then(a.cmp(&b))
+        });
+        // Changes already on their way are kept first, so nothing the client shows goes back.
+        for &k in order.iter() {
+            let c = &mut cands[k as usize];
+            if c.cost_carry > 0 && spent + c.cost_carry <= self.budget {
+                spent += c.cost_carry;
+                c.choice = if c.carry_is_fresh {
+                    Choice::Fresh
+                } else {
+                    Choice::Carry
+                };
+            }
+        }
+        // Then fresh states by priority, until one does not fit.
+        for &k in order.iter() {
+            let c = &mut cands[k as usize];
+            if c.choice == Choice::Fresh {
+                continue;
+            }
+            let reserved = if c.choice == Choice::Carry {
+                c.cost_carry
+            } else {
+                0
+            };
+            if spent - reserved + c.cost_fresh > self.budget {
+                break;
+            }
+            spent = spent - reserved + c.cost_fresh;
+            c.choice = Choice::Fresh;
+        }
+        let mut deferred = 0;
+        let mut max_wait = 0;
+        for c in cands.iter().filter(|c| c.choice != Choice::Fresh) {
+            deferred += 1;
+            max_wait = max_wait.max(self.tick.saturating_sub(c.fresh_tick));
+        }
+        FrameStats {
+            deferred,
+            max_wait,
+            ..stats
+        }
+    }
+}
+
+/// A sans-IO send-rate controller for one client (additive increase, multiplicative
+/// decrease): it halves the frame budget whenever the client's link is backlogged and grows it
+/// back by a sixteenth of the maximum per clear tick (from the floor to the maximum in about
+/// half a second at 30 Hz).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdaptiveBudget {
+    /// The configured budget, bytes per frame.
+    max: usize,
+    /// The current budget, bytes per frame.
+    current: usize,
+}
+
+impl AdaptiveBudget {
+    /// A controller starting at (and never above) `max_per_frame` bytes; see
+    /// [`GameConfig::frame_budget_bytes`](crate::GameConfig::frame_budget_bytes).
+    pub fn new(max_per_frame: usize) -> AdaptiveBudget {
+        let max = max_per_frame.max(MIN_FRAME_BUDGET_BYTES);
+        AdaptiveBudget { max, current: max }
+    }
+
+    /// Call once per tick before building the client's frame: `backlogged` is true when its
+    /// previous frame had not reached the socket yet (the latest-wins slot still held it, or
+    /// its send buffer is above a threshold). Returns the budget for this frame, bytes, at
+    /// least [`MIN_FRAME_BUDGET_BYTES`].
+    pub fn next(&mut self, backlogged: bool) -> usize {
+        self.current = if backlogged {
+            (self.current / 2).max(MIN_FRAME_BUDGET_BYTES)
+        } else {
+            (self.current + self.max.div_ceil(16)).min(self.max)
+        };
+        self.current
+    }
+
+    /// The current budget, bytes per frame.
+    pub fn current(&self) -> usize {
+        self.current
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,375 @@
+//! The browser game client's files, embedded in the binary, and the HTTP answers for them.
+//!
+//! Every file of `assets/web/` the page needs is compiled in with `include_bytes!`, so the
+//! binary is self-contained: `cargo run --release` and `http://127.0.0.1:7777/` is a playable
+//! match. Paths are looked up in a fixed table, so nothing outside it (no `..`, no other file
+//! on disk) can ever be served.
+//!
+//! Caching: every answer carries `Cache-Control: no-cache` and a strong `ETag` (a hash of the
+//! body), so a browser revalidates each load and gets a bodiless 304 while the file is
+//! unchanged: a new server build is picked up at once, at the cost of one small request per
+//! file.
+//!
+//! Besides the files, `GET /game.json` reports the physics constants the client's prediction
+//! needs (the Welcome carries the map and tick rate, not the movement rules).
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tickwire_sim::GameConfig;
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// The page's Content-Security-Policy: only this origin's scripts, styles and sockets.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// One embedded file.
+struct Asset {
+    /// URL path, starting with `/`.
+    path: &'static str,
+    /// Content-Type header.
+    content_type: &'static str,
+    /// The file.
+    body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $ct:expr) => {
+        Asset {
+            path: $path,
+            content_type: $ct,
+            body: include_bytes!(concat!("../assets/web", $path)),
+        }
+    };
+}
+
+/// Every file the page loads. `screenshot.png` (for the README) is deliberately not served.
+static ASSETS: &[Asset] = &[
+    asset!("/index.html", HTML),
+    asset!("/style.css", CSS),
+    asset!("/js/main.js", JS),
+    asset!("/js/proto.js", JS),
+    asset!("/js/replica.js", JS),
+    asset!("/js/predict.js", JS),
+    asset!("/js/interp.js", JS),
+    asset!("/js/net.js", JS),
+    asset!("/js/input.js", JS),
+    asset!("/js/render.js", JS),
+    asset!("/js/hud.js", JS),
+];
+
+/// 64-bit FNV-1a, for ETags.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn etag(body: &[u8]) -> String {
+    format!("\"{:016x}-{:x}\"", fnv1a(body), body.len())
+}
+
+/// The `/game.json` document: the rules the client's prediction and HUD need.
+pub fn game_json(game: &GameConfig) -> String {
+    format!(
+        concat!(
+            "{{\"tick_rate\":{},\"player_radius\":{},\"player_accel\":{},",
+            "\"player_friction\":{},\"player_max_speed\":{},\"projectile_speed\":{},",
+            "\"projectile_radius\":{},\"player_max_hp\":{},\"max_players\":{},",
+            "\"min_players\":{},\"score_limit\":{},\"match_duration_secs\":{}}}"
+        ),
+        game.tick_rate,
+        game.player_radius,
+        game.player_accel,
+        game.player_friction,
+        game.player_max_speed,
+        game.projectile_speed,
+        game.projectile_radius,
+        game.player_max_hp,
+        game.max_players,
+        game.min_players,
+        game.score_limit,
+        game.match_duration_secs,
+    )
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// True when an `If-None-Match` header names `tag` (or `*`).
+fn not_modified<B>(req: &Request<B>, tag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*")
+}
+
+fn file_response<B>(
+    req: &Request<B>,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let tag = etag(&body);
+    let len = body.len();
+    let head = req.method() == Method::HEAD;
+    let unchanged = not_modified(req, &tag);
+    let mut resp = if unchanged || head {
+        Response::new(Full::new(Bytes::new()))
+    } else {
+        Response::new(Full::new(body))
+    };
+    if unchanged {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if content_type == HTML {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if head && !unchanged {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    resp
+}
+
+/// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
+/// `/game.json`, 404 for anything else, 405 for methods other than GET and HEAD.
+pub fn serve<B>(req: &Request<B>, game: &GameConfig) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return resp;
+    }
+    let path = match req.uri().path() {
+        "/" => "/index.html",
+        p => p,
+    };
+    if path == "/game.json" {
+        return file_response(req, JSON, Bytes::from(game_json(game)));
+    }
+    match ASSETS.iter().find(|a| a.path == path) {
+        Some(a) => file_response(req, a.content_type, Bytes::from_static(a.body)),
+        None => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn get(method: Method, uri: &str) -> Response<Full<Bytes>> {
+        let req = Request::builder().method(method).uri(uri).body(()).unwrap();
+        serve(&req, &GameConfig::default())
+    }
+
+    fn body(resp: Response<Full<Bytes>>) -> Bytes {
+        let fut = resp.into_body().collect();
+        match futures_block_on(fut) {
+            Ok(collected) => collected.to_bytes(),
+            Err(never) => match never {},
+        }
+    }
+
+    /// `Full` is ready at once: poll it without a runtime.
+    fn futures_block_on<F: Future>(fut: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("a Full body is always ready"),
+        }
+    }
+
+    fn header_of(resp: &Response<Full<Bytes>>, name: header::HeaderName) -> &str {
+        resp.headers().get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn index_and_modules_have_their_types_and_cache_headers() {
+        let resp = get(Method::GET, "/");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header_of(&resp, header::CONTENT_TYPE), HTML);
+        assert_eq!(header_of(&resp, header::CACHE_CONTROL), "no-cache");
+        assert!(header_of(&resp, header::ETAG).starts_with('"'));
+        assert!(header_of(&resp, header::CONTENT_SECURITY_POLICY).contains("script-src 'self'"));
+        let html = body(resp);
+        assert!(std::str::from_utf8(&html).unwrap().contains("js/main.js"));
+        for (path, ct) in [
+            ("/js/proto.js", JS),
+            ("/style.css", CSS),
+            ("/index.html", HTML),
+        ] {
+            let resp = get(Method::GET, path);
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            assert_eq!(header_of(&resp, header::CONTENT_TYPE), ct, "{path}");
+            assert_eq!(header_of(&resp, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        }
+        // The query string does not matter.
+        assert_eq!(get(Method::GET, "/?spectate=3").status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn unknown_paths_and_traversal_are_not_found() {
+        for path in [
+            "/nope",
+            "/js/",
+            "/js",
+            "/../Cargo.toml",
+            "/js/../../Cargo.toml",
+            "/%2e%2e/Cargo.toml",
+            "/js/..%2f..%2fCargo.toml",
+            "//etc/passwd",
+            "/screenshot.png",
+            "/index.html/",
+            "/INDEX.HTML",
+        ] {
+            let resp = get(Method::GET, path);
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+
+    #[test]
+    fn head_has_headers_but_no_body() {
+        let full = get(Method::GET, "/js/proto.js");
+        let tag = header_of(&full, header::ETAG).to_owned();
+        let len = body(full).len();
+        let head = get(Method::HEAD, "/js/proto.js");
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(header_of(&head, header::ETAG), tag);
+        assert_eq!(
+            header_of(&head, header::CONTENT_LENGTH),
+            len.to_string().as_str()
+        );
+        assert!(body(head).is_empty());
+    }
+
+    #[test]
+    fn matching_etag_gives_304() {
+        let tag = header_of(&get(Method::GET, "/style.css"), header::ETAG).to_owned();
+        for given in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"x\", {tag}"),
+            "*".into(),
+        ] {
+            let req = Request::builder()
+                .uri("/style.css")
+                .header(header::IF_NONE_MATCH, given.as_str())
+                .body(())
+                .unwrap();
+            let resp = serve(&req, &GameConfig::default());
+            assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{given}");
+            assert_eq!(header_of(&resp, header::ETAG), tag);
+            assert!(body(resp).is_empty());
+        }
+        let req = Request::builder()
+            .uri("/style.css")
+            .header(header::IF_NONE_MATCH, "\"other\"")
+            .body(())
+            .unwrap();
+        assert_eq!(serve(&req, &GameConfig::default()).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn other_methods_are_refused() {
+        for m in [Method::POST, Method::PUT, Method::DELETE] {
+            let resp = get(m, "/");
+            assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(header_of(&resp, header::ALLOW), "GET, HEAD");
+        }
+    }
+
+    #[test]
+    fn game_json_reports_the_physics() {
+        let resp = get(Method::GET, "/game.json");
+        assert_eq!(header_of(&resp, header::CONTENT_TYPE), JSON);
+        let v: serde_json::Value = serde_json::from_slice(&body(resp)).unwrap();
+        let g = GameConfig::default();
+        assert_eq!(v["tick_rate"], u64::from(g.tick_rate));
+        assert_eq!(v["player_radius"], f64::from(g.player_radius));
+        assert_eq!(v["player_max_speed"], f64::from(g.player_max_speed));
+        assert_eq!(v["player_friction"], f64::from(g.player_friction));
+        assert_eq!(v["min_players"], u64::from(g.min_players));
+        // Fractional values survive as the same f32.
+        let odd = GameConfig {
+            player_friction: 0.1,
+            ..GameConfig::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&game_json(&odd)).unwrap();
+        assert_eq!(v["player_friction"].as_f64().unwrap() as f32, 0.1f32);
+    }
+
+    #[test]
+    fn every_client_file_is_embedded() {
+        // A new file under assets/web must be added to ASSETS, or the page would 404 on it.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web");
+        let mut stack = vec![root.clone()];
+        let mut missing = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = format!(
+                    "/{}",
+                    path.strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/")
+                );
+                if rel != "/screenshot.png" && !ASSETS.iter().any(|a| a.path == rel) {
+                    missing.push(rel);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not embedded in src/web.rs: {missing:?}"
+        );
+    }
+}

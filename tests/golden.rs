@@ -1,0 +1,1129 @@
+//! Golden vectors shared with the browser client: the Rust side writes them, the JavaScript side
+//! (`assets/web/js/*.js`) is checked against them by `node --test tests/golden/`.
+//!
+//! * `tests/golden/protocol.json`: messages with their exact bytes (every message type and the
+//!   varint, zigzag and length edge cases), byte strings that must not decode, and a sequence
+//!   of state frames with the world a replica must hold after each.
+//! * `tests/golden/movement.json`: traces of the real simulation moving one player through the
+//!   default arena, which the client's prediction must reproduce exactly.
+//!
+//! These tests fail when the Rust side drifts from the committed files. After an intended change
+//! of the protocol or the movement rules, regenerate them with
+//! `TICKWIRE_BLESS=1 cargo test --test golden` and make the JavaScript side pass again.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use tickwire::Config;
+use tickwire_proto::codec;
+use tickwire_proto::delta::{Replica, diff};
+use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
+use tickwire_proto::msg::{
+    ClientMsg, Delta, EndReason, FrameHeader, GameEvent, Hello, Input, JoinTarget, MapInfo,
+    MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
+    WallRect, Welcome,
+};
+use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+use tickwire_sim::{GameConfig, Match};
+
+// ---------------------------------------------------------------------------------------------
+// JSON forms: exactly the objects the JavaScript module produces and accepts.
+
+/// A u64 as JSON: a number when JavaScript holds it exactly, else a decimal string.
+fn u64j(v: u64) -> Value {
+    if v < (1u64 << 53) {
+        json!(v)
+    } else {
+        json!(v.to_string())
+    }
+}
+
+fn token_json(t: &SessionToken) -> Value {
+    let SessionToken {
+        match_id,
+        player_id,
+        secret,
+    } = t;
+    json!({"match_id": u64j(*match_id), "player_id": player_id, "secret": secret.to_vec()})
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Waiting => "Waiting",
+        Phase::Running => "Running",
+        Phase::Ended => "Ended",
+    }
+}
+
+fn entity_json(e: &EntityState) -> Value {
+    let EntityState {
+        id,
+        kind,
+        x,
+        y,
+        aim,
+        hp,
+        score,
+        flags,
+        owner,
+        name,
+    } = e;
+    let kind = match kind {
+        EntityKind::Player => "Player",
+        EntityKind::Projectile => "Projectile",
+    };
+    json!({"id": id, "kind": kind, "x": x, "y": y, "aim": aim, "hp": hp, "score": score,
+           "flags": flags, "owner": owner, "name": name})
+}
+
+fn update_json(u: &EntityUpdate) -> Value {
+    let EntityUpdate {
+        id,
+        pos_delta,
+        aim,
+        hp,
+        misc,
+    } = u;
+    json!({"id": id, "pos": pos_delta.map(|(x, y)| vec![x, y]), "aim": aim, "hp": hp,
+           "misc": misc.map(|(s, f)| vec![u64::from(s), u64::from(f)])})
+}
+
+fn client_json(msg: &ClientMsg) -> Value {
+    match msg {
+        ClientMsg::Hello(Hello {
+            version,
+            name,
+            session,
+            join,
+        }) => {
+            let join = match join {
+                JoinTarget::Any => json!({"type": "Any"}),
+                JoinTarget::Match(id) => json!({"type": "Match", "match_id": u64j(*id)}),
+                JoinTarget::Spectate(id) => json!({"type": "Spectate", "match_id": u64j(*id)}),
+            };
+            json!({"type": "Hello", "version": version, "name": name,
+                   "session": session.as_ref().map(token_json), "join": join})
+        }
+        ClientMsg::Input(Input {
+            seq,
+            ack,
+            move_x,
+            move_y,
+            aim,
+            buttons,
+        }) => json!({"type": "Input", "seq": seq, "ack": ack, "move_x": move_x,
+                     "move_y": move_y, "aim": aim, "buttons": buttons}),
+        ClientMsg::Ack { tick } => json!({"type": "Ack", "tick": tick}),
+        ClientMsg::Ping { client_time } => {
+            json!({"type": "Ping", "client_time": u64j(*client_time)})
+        }
+        ClientMsg::Leave => json!({"type": "Leave"}),
+    }
+}
+
+fn server_json(msg: &ServerMsg) -> Value {
+    match msg {
+        ServerMsg::Welcome(Welcome {
+            version,
+            player_id,
+            entity_id,
+            match_id,
+            tick_rate,
+            tick,
+            session,
+            resumed,
+            map,
+        }) => {
+            let MapInfo {
+                name,
+                width,
+                height,
+                walls,
+            } = map;
+            let walls: Vec<Value> = walls
+                .iter()
+                .map(|WallRect { x, y, w, h }| json!({"x": x, "y": y, "w": w, "h": h}))
+                .collect();
+            json!({"type": "Welcome", "version": version, "player_id": player_id,
+                   "entity_id": entity_id, "match_id": u64j(*match_id), "tick_rate": tick_rate,
+                   "tick": tick, "session": token_json(session), "resumed": resumed,
+                   "map": {"name": name, "width": width, "height": height, "walls": walls}})
+        }
+        ServerMsg::Reject(Reject { reason, message }) => {
+            json!({"type": "Reject", "reason": format!("{reason:?}"), "message": message})
+        }
+        ServerMsg::State(StateFrame { header, delta }) => {
+            let FrameHeader {
+                tick,
+                baseline_age,
+                last_input,
+                phase,
+                phase_ticks_left,
+            } = header;
+            let Delta {
+                removed,
+                created,
+                updated,
+            } = delta;
+            json!({"type": "State",
+                   "header": {"tick": tick, "baseline_age": baseline_age,
+                              "last_input": last_input, "phase": phase_name(*phase),
+                              "phase_ticks_left": phase_ticks_left},
+                   "delta": {"removed": removed,
+                             "created": created.iter().map(entity_json).collect::<Vec<_>>(),
+                             "updated": updated.iter().map(update_json).collect::<Vec<_>>()}})
+        }
+        ServerMsg::Pong {
+            client_time,
+            server_tick,
+        } => json!({"type": "Pong", "client_time": u64j(*client_time), "server_tick": server_tick}),
+        ServerMsg::Event(event) => {
+            let event = match event {
+                GameEvent::Kill { killer, victim } => {
+                    json!({"type": "Kill", "killer": killer, "victim": victim})
+                }
+                GameEvent::PhaseChanged { phase, ticks } => {
+                    json!({"type": "PhaseChanged", "phase": phase_name(*phase), "ticks": ticks})
+                }
+            };
+            json!({"type": "Event", "event": event})
+        }
+        ServerMsg::MatchEnded(MatchResults {
+            match_id,
+            reason,
+            ticks,
+            players,
+        }) => {
+            let players: Vec<Value> = players
+                .iter()
+                .map(
+                    |PlayerResult {
+                         player_id,
+                         name,
+                         score,
+                         kills,
+                         deaths,
+                     }| {
+                        json!({"player_id": player_id, "name": name, "score": score,
+                               "kills": kills, "deaths": deaths})
+                    },
+                )
+                .collect();
+            json!({"type": "MatchEnded",
+                   "results": {"match_id": u64j(*match_id), "reason": format!("{reason:?}"),
+                               "ticks": ticks, "players": players}})
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The vectors.
+
+/// A deterministic xorshift generator, so the vectors never change by accident.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn range_i32(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + self.below((i64::from(hi) - i64::from(lo) + 1) as u64) as i32
+    }
+}
+
+fn secret() -> [u8; 16] {
+    let mut s = [0u8; 16];
+    for (i, b) in s.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    s
+}
+
+fn token(match_id: u64, player_id: u32) -> SessionToken {
+    SessionToken {
+        match_id,
+        player_id,
+        secret: secret(),
+    }
+}
+
+fn hello(name: &str, session: Option<SessionToken>, join: JoinTarget) -> ClientMsg {
+    ClientMsg::Hello(Hello {
+        version: 1,
+        name: name.into(),
+        session,
+        join,
+    })
+}
+
+fn input(seq: u32, ack: u32, move_x: i8, move_y: i8, aim: u8, buttons: u8) -> ClientMsg {
+    ClientMsg::Input(Input {
+        seq,
+        ack,
+        move_x,
+        move_y,
+        aim,
+        buttons,
+    })
+}
+
+fn client_messages() -> Vec<ClientMsg> {
+    let mut v = vec![
+        hello("ann", None, JoinTarget::Any),
+        hello("ann", None, JoinTarget::Match(300)),
+        hello("", None, JoinTarget::Spectate(7)),
+        hello("ann", Some(token(7, 2)), JoinTarget::Any),
+        hello(
+            "Zoë 🚀 ✓",
+            Some(token(u64::MAX, u32::MAX)),
+            JoinTarget::Match(1 << 53),
+        ),
+        hello(
+            "x".repeat(300).as_str(),
+            None,
+            JoinTarget::Spectate(u64::MAX),
+        ),
+        hello(
+            "p",
+            Some(token((1 << 53) - 1, 251)),
+            JoinTarget::Match(65536),
+        ),
+        ClientMsg::Hello(Hello {
+            version: u16::MAX,
+            name: "v".into(),
+            session: None,
+            join: JoinTarget::Any,
+        }),
+        input(300, 299, 127, -127, 64, 1),
+        input(1, 0, 0, 0, 0, 0),
+        input(u32::MAX, u32::MAX, -128, -128, 255, 255),
+        input(250, 251, -1, 1, 128, 2),
+        ClientMsg::Ack { tick: 299 },
+        ClientMsg::Ping {
+            client_time: 1_000_000,
+        },
+        ClientMsg::Leave,
+    ];
+    for tick in [0, 250, 251, 65535, 65536, u32::MAX] {
+        v.push(ClientMsg::Ack { tick });
+    }
+    for client_time in [
+        0,
+        u64::from(u32::MAX),
+        1 << 32,
+        (1 << 53) - 1,
+        1 << 53,
+        u64::MAX,
+    ] {
+        v.push(ClientMsg::Ping { client_time });
+    }
+    v
+}
+
+fn entity(id: u32, kind: EntityKind, x: i32, y: i32, owner: u32, name: &str) -> EntityState {
+    EntityState {
+        id,
+        kind,
+        x,
+        y,
+        aim: 64,
+        hp: if kind == EntityKind::Player { 100 } else { 0 },
+        score: 0,
+        flags: FLAG_ALIVE | FLAG_CONNECTED,
+        owner,
+        name: name.into(),
+    }
+}
+
+fn state(header: FrameHeader, delta: Delta) -> ServerMsg {
+    ServerMsg::State(StateFrame { header, delta })
+}
+
+fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32) -> FrameHeader {
+    FrameHeader {
+        tick,
+        baseline_age,
+        last_input,
+        phase,
+        phase_ticks_left: left,
+    }
+}
+
+fn server_messages() -> Vec<ServerMsg> {
+    let arena = Config::default().load_map().expect("default map").info();
+    let mut v = vec![
+        ServerMsg::Welcome(Welcome {
+            version: 1,
+            player_id: 2,
+            entity_id: 5,
+            match_id: 7,
+            tick_rate: 30,
+            tick: 1000,
+            session: token(7, 2),
+            resumed: false,
+            map: MapInfo {
+                name: "arena".into(),
+                width: 640,
+                height: 480,
+                walls: vec![WallRect {
+                    x: 100,
+                    y: -20,
+                    w: 8,
+                    h: 64,
+                }],
+            },
+        }),
+        ServerMsg::Welcome(Welcome {
+            version: 1,
+            player_id: 3,
+            entity_id: 300,
+            match_id: u64::MAX,
+            tick_rate: 240,
+            tick: u32::MAX,
+            session: token(u64::MAX, 3),
+            resumed: true,
+            map: arena,
+        }),
+        ServerMsg::Welcome(Welcome {
+            version: 1,
+            player_id: 0,
+            entity_id: 0,
+            match_id: 12,
+            tick_rate: 1,
+            tick: 0,
+            session: SessionToken {
+                match_id: 12,
+                player_id: 0,
+                secret: [0; 16],
+            },
+            resumed: false,
+            map: MapInfo {
+                name: "edge ✓".into(),
+                width: u32::MAX,
+                height: 1,
+                walls: vec![
+                    WallRect {
+                        x: i32::MIN,
+                        y: i32::MAX,
+                        w: -1,
+                        h: 0,
+                    },
+                    WallRect {
+                        x: 125,
+                        y: -126,
+                        w: 32767,
+                        h: -32769,
+                    },
+                ],
+            },
+        }),
+    ];
+    for reason in [
+        RejectReason::VersionMismatch,
+        RejectReason::Full,
+        RejectReason::NoSuchMatch,
+        RejectReason::BadSession,
+        RejectReason::SeatExpired,
+        RejectReason::Draining,
+        RejectReason::Malformed,
+    ] {
+        v.push(ServerMsg::Reject(Reject {
+            reason,
+            message: format!("{reason:?}").to_lowercase(),
+        }));
+    }
+    // PROTOCOL.md 7.7, 7.8, 7.9.
+    v.push(state(
+        header(1000, 2, 298, Phase::Running, 5400),
+        Delta {
+            updated: vec![EntityUpdate {
+                id: 3,
+                pos_delta: Some((2, -1)),
+                ..EntityUpdate::default()
+            }],
+            ..Delta::default()
+        },
+    ));
+    v.push(state(
+        header(1000, 0, 0, Phase::Waiting, 0),
+        Delta {
+            created: vec![EntityState {
+                flags: 3,
+                ..entity(5, EntityKind::Player, 800, -240, 0, "ann")
+            }],
+            ..Delta::default()
+        },
+    ));
+    v.push(state(
+        header(1001, 1, 299, Phase::Running, 5399),
+        Delta {
+            removed: vec![4],
+            created: vec![EntityState {
+                flags: 1,
+                ..entity(9, EntityKind::Projectile, 808, -240, 5, "")
+            }],
+            updated: vec![
+                EntityUpdate {
+                    id: 3,
+                    pos_delta: Some((2, -1)),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: 5,
+                    aim: Some(80),
+                    hp: Some(90),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: 7,
+                    misc: Some((1, 3)),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: 300,
+                    hp: Some(0),
+                    misc: Some((0, 2)),
+                    ..EntityUpdate::default()
+                },
+            ],
+        },
+    ));
+    // Every field at once, extreme values, and id gaps whose head needs each varint width.
+    v.push(state(
+        header(u32::MAX, u32::MAX, u32::MAX, Phase::Ended, u32::MAX),
+        Delta {
+            removed: vec![1, 250, 251, 65535, 65536, u32::MAX],
+            created: vec![
+                EntityState {
+                    id: 2,
+                    kind: EntityKind::Player,
+                    x: i32::MIN,
+                    y: i32::MAX,
+                    aim: 255,
+                    hp: 255,
+                    score: u32::MAX,
+                    flags: 255,
+                    owner: u32::MAX,
+                    name: "名前".into(),
+                },
+                entity(3, EntityKind::Projectile, -1, 1, 2, ""),
+            ],
+            updated: vec![
+                EntityUpdate {
+                    id: 15,
+                    pos_delta: Some((i32::MIN, i32::MAX)),
+                    aim: Some(0),
+                    hp: Some(255),
+                    misc: Some((u32::MAX, 0)),
+                },
+                EntityUpdate {
+                    id: 15 + 16,
+                    aim: Some(1),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: 31 + 4096,
+                    hp: Some(2),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: 4127 + (1 << 28),
+                    misc: Some((0, 0)),
+                    ..EntityUpdate::default()
+                },
+                EntityUpdate {
+                    id: u32::MAX,
+                    pos_delta: Some((0, -1)),
+                    ..EntityUpdate::default()
+                },
+            ],
+        },
+    ));
+    // A full snapshot of many entities.
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut created = Vec::new();
+    let mut id = 0u32;
+    for i in 0..120 {
+        id += 1 + rng.below(300) as u32;
+        let kind = if i % 3 == 0 {
+            EntityKind::Projectile
+        } else {
+            EntityKind::Player
+        };
+        created.push(EntityState {
+            id,
+            kind,
+            x: rng.range_i32(-80_000, 80_000),
+            y: rng.range_i32(-80_000, 80_000),
+            aim: rng.below(256) as u8,
+            hp: rng.below(101) as u8,
+            score: rng.below(70_000) as u32,
+            flags: rng.below(4) as u8,
+            owner: rng.below(1000) as u32,
+            name: if kind == EntityKind::Player {
+                format!("p{i}")
+            } else {
+                String::new()
+            },
+        });
+    }
+    v.push(state(
+        header(70_000, 0, 65_536, Phase::Running, 251),
+        Delta {
+            created,
+            ..Delta::default()
+        },
+    ));
+    v.push(ServerMsg::Pong {
+        client_time: 1_000_000,
+        server_tick: 1000,
+    });
+    v.push(ServerMsg::Pong {
+        client_time: u64::MAX,
+        server_tick: 0,
+    });
+    v.push(ServerMsg::Event(GameEvent::Kill {
+        killer: 2,
+        victim: 3,
+    }));
+    for phase in [Phase::Waiting, Phase::Running, Phase::Ended] {
+        v.push(ServerMsg::Event(GameEvent::PhaseChanged {
+            phase,
+            ticks: 9000,
+        }));
+    }
+    for (i, reason) in [
+        EndReason::TimeLimit,
+        EndReason::ScoreLimit,
+        EndReason::Admin,
+        EndReason::Shutdown,
+        EndReason::Abandoned,
+        EndReason::Aborted,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let players = (0..i as u32)
+            .map(|p| PlayerResult {
+                player_id: p + 1,
+                name: format!("player {p}"),
+                score: 20 - p,
+                kills: 20 + p * 100,
+                deaths: p * 300,
+            })
+            .collect();
+        v.push(ServerMsg::MatchEnded(MatchResults {
+            match_id: if i == 5 { 1 << 60 } else { 7 },
+            reason,
+            ticks: 9000,
+            players,
+        }));
+    }
+    v
+}
+
+/// Byte strings neither side may accept, with what is wrong with them.
+fn invalid_vectors() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        ("client", "", "empty message"),
+        ("client", "05", "unknown ClientMsg variant"),
+        ("client", "ff", "invalid varint prefix"),
+        (
+            "client",
+            "00 fc 01 00 00 00 00 00 00",
+            "u16 version with a u32 prefix",
+        ),
+        ("client", "00 01 03 61 6e", "truncated name"),
+        ("client", "00 01 02 ff fe 00 00", "name is not UTF-8"),
+        ("client", "00 01 00 02 00", "Option tag 2"),
+        ("client", "00 01 00 00 03", "unknown JoinTarget variant"),
+        ("client", "00 01 00 00 01 fe", "u64 with a u128 prefix"),
+        (
+            "client",
+            "00 01 00 01 07 02 00 01 02",
+            "truncated session secret",
+        ),
+        ("client", "01 01 00 00 00 00", "truncated Input"),
+        (
+            "client",
+            "01 01 00 00 00 00 00 00",
+            "trailing byte after Input",
+        ),
+        (
+            "client",
+            "02 fd 00 00 00 00 01 00 00 00",
+            "u32 with a u64 prefix",
+        ),
+        ("client", "03 fb 01", "truncated varint"),
+        ("client", "04 00", "trailing byte after Leave"),
+        ("server", "06", "unknown ServerMsg variant"),
+        ("server", "01 07 00", "unknown RejectReason variant"),
+        (
+            "server",
+            "01 01 05 66 75 6c 6c",
+            "string longer than the message",
+        ),
+        (
+            "server",
+            "01 01 fd 00 00 00 00 00 00 00 80",
+            "string length beyond 2^53",
+        ),
+        (
+            "server",
+            "02 01 00 00 03 00 00 00 00",
+            "unknown Phase variant",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 01 01 02 00 00 00 00 00 00 00 00",
+            "unknown EntityKind variant",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 01 10",
+            "update with an empty mask",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 01 01 00 00",
+            "update with an id gap of 0",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 01 fd 01 00 00 00 10 00 00 00 00 00",
+            "update id gap beyond u32",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 02 fd e2 ff ff ff 0f 00 00 00 00 22 00",
+            "update id overflowing u32",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 01 11 00",
+            "update missing its position",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 00 00 00 00",
+            "trailing byte after State",
+        ),
+        ("server", "03 00", "truncated Pong"),
+        ("server", "04 02 00 00", "unknown GameEvent variant"),
+        (
+            "server",
+            "04 01 03 00",
+            "PhaseChanged with an unknown phase",
+        ),
+        ("server", "05 07 06 00 00", "unknown EndReason variant"),
+        (
+            "server",
+            // tag, version, player, entity, match, tick rate, tick, token (2 + 16), resumed = 2,
+            // then an empty map.
+            "00 01 00 00 00 1e 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 00",
+            "Welcome with resumed = 2",
+        ),
+    ]
+}
+
+/// Snapshots evolving over ticks, diffed against chosen baselines, with the world a replica
+/// holds after each frame (or the error it reports).
+fn replica_vectors() -> Vec<Value> {
+    let mut rng = Rng(0xdead_beef_0bad_f00d);
+    let mut snapshots: Vec<(u32, Vec<EntityState>)> = Vec::new();
+    let mut world: Vec<EntityState> = Vec::new();
+    let mut next_id = 1u32;
+    let mut replica = Replica::new();
+    let mut out = Vec::new();
+    let mut last_base = 0u32;
+    let mut tick = 0u32;
+    let push = |replica: &mut Replica, frame: StateFrame, out: &mut Vec<Value>| {
+        let msg = ServerMsg::State(frame.clone());
+        let bytes = codec::encode_server(&msg).expect("encodes");
+        let result = replica.apply(&frame);
+        let v = match result {
+            Ok(w) => json!({"hex": hex(&bytes),
+                            "world": w.values().map(entity_json).collect::<Vec<_>>()}),
+            Err(e) => {
+                let kind = format!("{e:?}");
+                let kind = kind.split(['(', ' ']).next().unwrap_or_default().to_owned();
+                json!({"hex": hex(&bytes), "error": kind})
+            }
+        };
+        out.push(v);
+    };
+    for step in 0..48 {
+        tick += 1 + rng.below(3) as u32;
+        // Evolve the world: move, damage, score, remove and create entities.
+        for e in &mut world {
+            match rng.below(6) {
+                0 => {}
+                1 => {
+                    e.x = e.x.wrapping_add(rng.range_i32(-40, 40));
+                    e.y = e.y.wrapping_add(rng.range_i32(-40, 40));
+                }
+                2 => e.aim = rng.below(256) as u8,
+                3 => e.hp = e.hp.saturating_sub(25),
+                4 => {
+                    e.score += 1;
+                    e.flags ^= FLAG_ALIVE;
+                }
+                _ => {
+                    e.x = e.x.wrapping_add(rng.range_i32(-3000, 3000));
+                    e.aim = e.aim.wrapping_add(1);
+                }
+            }
+        }
+        world.retain(|_| rng.below(8) != 0);
+        let births = if step == 0 { 12 } else { rng.below(4) };
+        for _ in 0..births {
+            let kind = if rng.below(2) == 0 {
+                EntityKind::Player
+            } else {
+                EntityKind::Projectile
+            };
+            world.push(entity(
+                next_id,
+                kind,
+                rng.range_i32(0, 8000),
+                rng.range_i32(0, 8000),
+                rng.below(5) as u32,
+                if kind == EntityKind::Player { "n" } else { "" },
+            ));
+            next_id += 1 + rng.below(20) as u32;
+        }
+        // Identity change of an existing entity: removed and created in the same frame.
+        if step % 11 == 5 {
+            if let Some(e) = world.first_mut() {
+                e.name.push('!');
+            }
+        }
+        snapshots.push((tick, world.clone()));
+        // Baseline: a full snapshot now and then, otherwise a held tick at or after the last
+        // baseline.
+        let held: Vec<u32> = snapshots
+            .iter()
+            .map(|(t, _)| *t)
+            .filter(|t| *t >= last_base && *t < tick)
+            .collect();
+        let base = if step == 0 || step % 17 == 0 || held.is_empty() {
+            None
+        } else {
+            Some(held[rng.below(held.len() as u64) as usize])
+        };
+        let (age, delta) = match base {
+            None => (0, diff(&[], &world)),
+            Some(b) => {
+                let bw = &snapshots.iter().find(|(t, _)| *t == b).expect("held").1;
+                (tick - b, diff(bw, &world))
+            }
+        };
+        if let Some(b) = base {
+            last_base = b;
+        }
+        let frame = StateFrame {
+            header: header(tick, age, step, Phase::Running, 100),
+            delta,
+        };
+        push(&mut replica, frame, &mut out);
+        // Frames a replica must refuse (and survive).
+        if step == 9 {
+            let stale = StateFrame {
+                header: header(tick, 1, 0, Phase::Running, 0),
+                delta: Delta::default(),
+            };
+            push(&mut replica, stale, &mut out);
+            let missing = StateFrame {
+                header: header(tick + 50, 49, 0, Phase::Running, 0),
+                delta: Delta::default(),
+            };
+            push(&mut replica, missing, &mut out);
+            let bad_age = StateFrame {
+                header: header(tick + 1, tick + 2, 0, Phase::Running, 0),
+                delta: Delta::default(),
+            };
+            push(&mut replica, bad_age, &mut out);
+        }
+    }
+    out
+}
+
+fn protocol_golden() -> Value {
+    let mut messages = Vec::new();
+    for msg in client_messages() {
+        let bytes = codec::encode_client(&msg).expect("encodes");
+        assert_eq!(
+            codec::decode_client(&bytes).expect("decodes"),
+            msg,
+            "round trip"
+        );
+        messages.push(json!({"dir": "client", "msg": client_json(&msg), "hex": hex(&bytes)}));
+    }
+    for msg in server_messages() {
+        let bytes = codec::encode_server(&msg).expect("encodes");
+        assert_eq!(
+            codec::decode_server(&bytes).expect("decodes"),
+            msg,
+            "round trip"
+        );
+        messages.push(json!({"dir": "server", "msg": server_json(&msg), "hex": hex(&bytes)}));
+    }
+    let mut invalid = Vec::new();
+    for (dir, h, why) in invalid_vectors() {
+        let bytes = unhex(h);
+        let rejected = if dir == "client" {
+            codec::decode_client(&bytes).is_err()
+        } else {
+            codec::decode_server(&bytes).is_err()
+        };
+        assert!(rejected, "the Rust decoder accepts `{h}` ({why})");
+        invalid.push(json!({"dir": dir, "hex": h, "why": why}));
+    }
+    json!({
+        "about": "Written by tests/golden.rs from the Rust proto crate; checked by tests/golden/protocol.test.mjs. Regenerate: TICKWIRE_BLESS=1 cargo test --test golden",
+        "messages": messages,
+        "invalid": invalid,
+        "replica": replica_vectors(),
+    })
+}
+
+/// One leg of a scripted walk: `move_x`, `move_y`, and for how many ticks.
+type Leg = (i8, i8, u32);
+
+/// Scripted walks of a player through the default arena: (seed, legs).
+const WALKS: &[(u64, &[Leg])] = &[
+    (
+        1,
+        &[
+            (0, 0, 3),
+            (127, 0, 40),
+            (0, 127, 40),
+            (127, 127, 30),
+            (-128, 0, 25),
+            (0, 0, 20),
+            (60, -90, 45),
+            (-127, -127, 60),
+            (0, -127, 30),
+            (-127, 0, 30),
+            (127, 40, 50),
+        ],
+    ),
+    (
+        7,
+        &[
+            (0, 127, 70),
+            (127, 0, 70),
+            (0, -127, 60),
+            (-90, 90, 40),
+            (5, -3, 30),
+            (-127, 127, 80),
+            (0, 0, 15),
+            (127, -127, 90),
+        ],
+    ),
+];
+
+fn movement_golden() -> Value {
+    let config = Config::default();
+    let map = config.load_map().expect("default map");
+    let game = GameConfig {
+        min_players: 2,
+        ..config.game.clone()
+    };
+    let mut traces = Vec::new();
+    for (seed, legs) in WALKS {
+        let mut sim = Match::new(game.clone(), map.clone(), *seed).expect("valid match");
+        let player = sim.add_player("walker").expect("seat");
+        sim.step();
+        let start = sim.snapshot().first().expect("the player").clone();
+        let mut inputs = Vec::new();
+        let mut positions = Vec::new();
+        let mut seq = 0;
+        for &(mx, my, n) in *legs {
+            for _ in 0..n {
+                seq += 1;
+                sim.push_input(
+                    player,
+                    Input {
+                        seq,
+                        ack: 0,
+                        move_x: mx,
+                        move_y: my,
+                        aim: 0,
+                        buttons: 0,
+                    },
+                );
+                sim.step();
+                let e = sim.snapshot().first().expect("the player");
+                inputs.push(vec![mx, my]);
+                positions.push(vec![e.x, e.y]);
+            }
+        }
+        traces.push(
+            json!({"seed": seed, "start": [start.x, start.y], "inputs": inputs,
+                           "positions": positions}),
+        );
+    }
+    let m = map.info();
+    json!({
+        "about": "Written by tests/golden.rs from the real simulation; replayed by tests/golden/predict.test.mjs. Regenerate: TICKWIRE_BLESS=1 cargo test --test golden",
+        "physics": {
+            "tick_rate": game.tick_rate,
+            "player_radius": game.player_radius,
+            "player_accel": game.player_accel,
+            "player_friction": game.player_friction,
+            "player_max_speed": game.player_max_speed,
+        },
+        "map": {
+            "width": m.width,
+            "height": m.height,
+            "walls": m.walls.iter().map(|w| json!({"x": w.x, "y": w.y, "w": w.w, "h": w.h})).collect::<Vec<_>>(),
+        },
+        "traces": traces,
+    })
+}
+
+/// Pretty enough for diffs: one vector per line.
+fn render(v: &Value) -> String {
+    let mut out = String::from("{\n");
+    let obj = v.as_object().expect("an object");
+    for (i, (k, val)) in obj.iter().enumerate() {
+        out.push_str(&format!("  {}: ", serde_json::to_string(k).expect("key")));
+        match val {
+            Value::Array(items) => {
+                out.push_str("[\n");
+                for (j, item) in items.iter().enumerate() {
+                    out.push_str("    ");
+                    out.push_str(&serde_json::to_string(item).expect("json"));
+                    out.push_str(if j + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str("  ]");
+            }
+            Value::Object(_) => {
+                let inner = render(val);
+                out.push_str(&inner.trim_end().replace('\n', "\n  "));
+            }
+            _ => out.push_str(&serde_json::to_string(val).expect("json")),
+        }
+        out.push_str(if i + 1 < obj.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn check(file: &str, generated: Value) {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "golden", file]
+        .iter()
+        .collect();
+    let text = render(&generated);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("rendered JSON parses"),
+        generated,
+        "render is lossless"
+    );
+    if std::env::var_os("TICKWIRE_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("write golden file");
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let committed = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let committed: Value = serde_json::from_str(&committed).expect("golden file is JSON");
+    if committed != generated {
+        // Name the first vector that differs, to make the drift easy to find.
+        let mut detail = String::new();
+        if let (Some(a), Some(b)) = (committed.as_object(), generated.as_object()) {
+            for (k, gv) in b {
+                match (a.get(k), gv) {
+                    (Some(Value::Array(ca)), Value::Array(ga)) => {
+                        if let Some(i) =
+                            (0..ca.len().max(ga.len())).find(|i| ca.get(*i) != ga.get(*i))
+                        {
+                            detail = format!(
+                                "{k}[{i}]:\n  committed: {}\n  now:       {}",
+                                ca.get(i).map_or("-".into(), Value::to_string),
+                                ga.get(i).map_or("-".into(), Value::to_string)
+                            );
+                            break;
+                        }
+                    }
+                    (Some(c), g) if c != g => {
+                        detail = format!("{k}:\n  committed: {c}\n  now:       {g}");
+                        break;
+                    }
+                    (None, _) => {
+                        detail = format!("{k} is missing from the committed file");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        panic!(
+            "the Rust side drifted from tests/golden/{file}: {detail}\n\
+             If the change is intended, run `TICKWIRE_BLESS=1 cargo test --test golden`, commit \
+             the new file and update assets/web/js until `node --test tests/golden/` passes."
+        );
+    }
+}
+
+#[test]
+fn protocol_vectors_match_the_rust_codec() {
+    check("protocol.json", protocol_golden());
+}
+
+#[test]
+fn movement_traces_match_the_simulation() {
+    check("movement.json", movement_golden());
+}
+
+#[test]
+fn golden_vectors_decode_as_recorded() {
+    // The committed bytes decode to the committed messages' Rust values (the other direction
+    // of the check above, independent of how the JSON is produced).
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "golden",
+        "protocol.json",
+    ]
+    .iter()
+    .collect();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        panic!("{} is missing", path.display());
+    };
+    let v: Value = serde_json::from_str(&text).expect("JSON");
+    let messages = v["messages"].as_array().expect("messages");
+    assert!(messages.len() > 50);
+    for m in messages {
+        let bytes = unhex(m["hex"].as_str().expect("hex"));
+        let json = if m["dir"] == "client" {
+            client_json(&codec::decode_client(&bytes).expect("client message decodes"))
+        } else {
+            server_json(&codec::decode_server(&bytes).expect("server message decodes"))
+        };
+        assert_eq!(json, m["msg"], "{}", m["hex"]);
+    }
+}

@@ -1,0 +1,126 @@
+//! End-to-end test of `tickwire loadtest`: the real binary runs bots against an embedded
+//! server over real sockets and the test checks the JSON figures it writes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Bots of the main run, bots.
+const BOTS: u64 = 20;
+/// Least share of the expected state frames (one per tick per bot) that must arrive, ratio.
+/// Latest-wins delivery may drop a frame now and then on a loaded 2-core CI machine.
+const MIN_FRAME_RATIO: f64 = 0.85;
+
+fn json_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "tickwire-loadtest-{}-{name}.json",
+        std::process::id()
+    ))
+}
+
+fn loadtest(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .arg("loadtest")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the tickwire binary runs")
+}
+
+fn figure(json: &Value, key: &str) -> f64 {
+    json[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("figure {key} missing from {json:#}"))
+}
+
+#[test]
+fn embedded_run_reports_consistent_figures() {
+    let path = json_path("main");
+    let out = loadtest(&[
+        "--embedded",
+        "--bots",
+        &BOTS.to_string(),
+        "--duration",
+        "3s",
+        "--json",
+        path.to_str().expect("utf-8 temp path"),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "loadtest failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).expect("the JSON report exists");
+    let _ = std::fs::remove_file(&path);
+    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let f = |key| figure(&json, key);
+
+    // Every bot joined, once, into one match of 50 seats.
+    assert_eq!(f("connected"), BOTS as f64, "{json:#}");
+    assert_eq!(f("sessions"), BOTS as f64, "{json:#}");
+    assert_eq!(f("matches"), 1.0, "{json:#}");
+    assert_eq!(f("connect_errors"), 0.0, "{json:#}");
+
+    // Every frame decoded, and one state frame per tick per bot arrived (within tolerance).
+    assert_eq!(f("decode_errors"), 0.0, "{json:#}");
+    assert_eq!(f("tick_rate"), 30.0);
+    assert!(f("frame_ratio") >= MIN_FRAME_RATIO, "{json:#}");
+    let per_bot = f("frames_per_bot_per_s");
+    assert!(
+        (MIN_FRAME_RATIO * 30.0..=1.05 * 30.0).contains(&per_bot),
+        "{per_bot} frames per bot per second\n{json:#}"
+    );
+    assert!(f("bytes_per_moving_entity") > 0.0, "{json:#}");
+
+    // The verifying bots applied every delta to a full world and found it consistent.
+    assert_eq!(f("verify_bots"), 4.0, "{json:#}");
+    assert!(
+        f("verify_frames") >= 4.0 * 30.0 * 3.0 * MIN_FRAME_RATIO,
+        "{json:#}"
+    );
+    assert_eq!(f("verify_errors"), 0.0, "{json:#}");
+
+    // Latency was measured, and nothing went wrong at all.
+    assert!(
+        f("rtt_samples") > 0.0 && f("input_samples") > 0.0,
+        "{json:#}"
+    );
+    assert!(f("p50_input_latency_ms") > 0.0, "{json:#}");
+    assert_eq!(f("disconnects"), 0.0, "{json:#}");
+    assert_eq!(f("errors"), 0.0, "{json:#}");
+}
+
+#[test]
+fn fail_if_sets_the_exit_status() {
+    let out = loadtest(&[
+        "--embedded",
+        "--bots",
+        "2",
+        "--duration",
+        "300ms",
+        "--quiet",
+        "--fail-if",
+        "errors>1000",
+        "--fail-if",
+        "connected>=1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connected>=1"), "{stderr}");
+    assert!(!stderr.contains("errors>1000"), "{stderr}");
+}
+
+#[test]
+fn unknown_figures_are_refused_before_running() {
+    let out = loadtest(&["--embedded", "--quiet", "--fail-if", "no_such_figure>1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_figure"));
+}
