@@ -94,6 +94,8 @@ pub struct NetSection {
     pub handshake_timeout_ms: u64,
     /// Reliable messages queued per connection.
     pub reliable_queue_len: usize,
+    /// Kernel send buffer per connection, bytes; 0 for the system default.
+    pub send_buffer_bytes: usize,
     /// PEM certificate chain for TLS; empty for plain TCP.
     pub tls_cert: PathBuf,
     /// PEM private key for TLS; empty for plain TCP.
@@ -282,6 +284,8 @@ impl Config {
             tls: (!self.net.tls_cert.as_os_str().is_empty())
                 .then(|| TlsConfig::new(&self.net.tls_cert, &self.net.tls_key)),
             allowed_origins: self.net.allowed_origins.clone(),
+            send_buffer_bytes: (self.net.send_buffer_bytes > 0)
+                .then_some(self.net.send_buffer_bytes),
             ..NetConfig::default()
         }
     }

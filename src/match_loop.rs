@@ -20,7 +20,7 @@ use tickwire_proto::msg::{
     Welcome,
 };
 use tickwire_proto::{EntityState, close};
-use tickwire_sim::PlayerId;
+use tickwire_sim::{AdaptiveBudget, ClientView, PlayerId};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
@@ -124,6 +124,15 @@ pub enum MatchCmd {
         /// The snapshot, if still in the history ring.
         reply: oneshot::Sender<Option<Vec<EntityState>>>,
     },
+    /// Returns the exact view a player's connection was sent for `tick` (interest tests).
+    SentView {
+        /// The player.
+        player: PlayerId,
+        /// The tick wanted.
+        tick: u32,
+        /// The view, if that tick's view is still held.
+        reply: oneshot::Sender<Option<Vec<EntityState>>>,
+    },
     /// Ends the match now.
     End {
         /// Why.
@@ -158,7 +167,17 @@ struct Client {
     ack: u32,
     /// Tick of the last acknowledgement that moved `ack` forward (or of attaching).
     acked_at: u32,
+    /// What this client was sent, for its interest-managed deltas.
+    view: ClientView,
+    /// Send-rate control: engaged while the client's link backs up.
+    budget: AdaptiveBudget,
+    /// True when the previous state frame was still unsent when the next one replaced it.
+    backlogged: bool,
 }
+
+/// Frame budget, bytes, standing for "unlimited" when no replication budget is configured: a
+/// backlogged client is throttled from here down, and is unlimited again once recovered.
+const UNLIMITED_FRAME_BYTES: usize = 64 * 1024;
 
 struct Seat {
     secret: [u8; 16],
@@ -438,6 +457,19 @@ impl MatchTask {
             MatchCmd::Snapshot { tick, reply } => {
                 let _ = reply.send(self.sim.sim().snapshot_at(tick).map(<[_]>::to_vec));
             }
+            MatchCmd::SentView {
+                player,
+                tick,
+                reply,
+            } => {
+                let sim = self.sim.sim();
+                let view = self
+                    .clients
+                    .values()
+                    .find(|c| c.player == Some(player))
+                    .and_then(|c| c.view.sent_view(tick, sim));
+                let _ = reply.send(view);
+            }
             MatchCmd::End { reason } => self.end_requested = Some(reason),
             MatchCmd::InjectPanic => self.panic_next_tick = true,
         }
@@ -562,6 +594,15 @@ impl MatchTask {
                 outbox,
                 ack: 0,
                 acked_at: self.sim.sim().tick(),
+                view: ClientView::new(),
+                budget: AdaptiveBudget::new(
+                    self.sim
+                        .sim()
+                        .config()
+                        .frame_budget_bytes()
+                        .unwrap_or(UNLIMITED_FRAME_BYTES),
+                ),
+                backlogged: false,
             },
         );
     }
@@ -617,38 +658,70 @@ impl MatchTask {
         }
     }
 
-    /// Sends every client its frame. Clients that acknowledged the same baseline get the same
-    /// delta, so each distinct baseline is diffed and encoded once per tick.
+    /// Sends every client its frame. Clients whose frame is the shared whole-world delta
+    /// (no interest radius, no budget in force) and that acknowledged the same baseline get the
+    /// same bytes: each distinct baseline is diffed and encoded once per tick. Interest-managed
+    /// or throttled clients get a delta of their own view.
     fn replicate(&mut self) {
         self.delta_cache.clear();
+        let sim = self.sim.sim();
+        let configured = sim.config().frame_budget_bytes();
         let mut bytes_total = 0u64;
         let mut replaced = 0u64;
-        for client in self.clients.values() {
-            let age = self.sim.sim().baseline_age(client.ack);
-            let idx = match self.delta_cache.iter().position(|(a, _)| *a == age) {
-                Some(i) => i,
+        let mut own_body = Vec::new();
+        for client in self.clients.values_mut() {
+            let frame_budget = client.budget.next(client.backlogged);
+            let budget = match configured {
+                None if frame_budget >= UNLIMITED_FRAME_BYTES => None,
+                _ => Some(frame_budget),
+            };
+            let (age, body) = match client
+                .view
+                .try_shared(sim, client.player, client.ack, budget)
+            {
+                Some(age) => {
+                    let idx = match self.delta_cache.iter().position(|(a, _)| *a == age) {
+                        Some(i) => i,
+                        None => {
+                            let base = if age == 0 { 0 } else { sim.tick() - age };
+                            sim.delta_since(base, &mut self.scratch);
+                            let mut body = Vec::new();
+                            if let Err(e) = codec::encode_delta(&self.scratch, &mut body) {
+                                warn!(match_id = self.id, error = %e, "cannot encode delta");
+                                continue;
+                            }
+                            self.delta_cache.push((age, body));
+                            self.delta_cache.len() - 1
+                        }
+                    };
+                    (age, &self.delta_cache[idx].1)
+                }
                 None => {
-                    self.sim.sim().delta_since(client.ack, &mut self.scratch);
-                    let mut body = Vec::new();
-                    if let Err(e) = codec::encode_delta(&self.scratch, &mut body) {
+                    let age = client.view.frame(
+                        sim,
+                        client.player,
+                        client.ack,
+                        budget,
+                        &mut self.scratch,
+                    );
+                    own_body.clear();
+                    if let Err(e) = codec::encode_delta(&self.scratch, &mut own_body) {
                         warn!(match_id = self.id, error = %e, "cannot encode delta");
                         continue;
                     }
-                    self.delta_cache.push((age, body));
-                    self.delta_cache.len() - 1
+                    (age, &own_body)
                 }
             };
-            let header = self.sim.sim().header_for(client.player, age);
+            let header = sim.header_for(client.player, age);
             self.frame_buf.clear();
-            if codec::encode_state(&header, &self.delta_cache[idx].1, &mut self.frame_buf).is_err()
-            {
+            if codec::encode_state(&header, body, &mut self.frame_buf).is_err() {
                 continue;
             }
             bytes_total += self.frame_buf.len() as u64;
-            if client
+            client.backlogged = client
                 .outbox
-                .send_state(Bytes::copy_from_slice(&self.frame_buf))
-            {
+                .send_state(Bytes::copy_from_slice(&self.frame_buf));
+            if client.backlogged {
                 replaced += 1;
             }
         }

@@ -462,6 +462,24 @@ impl ServerHandle {
         rx.await.ok().flatten()
     }
 
+    /// The exact view `player` of `match_id` was sent for `tick` (interest management tests).
+    pub async fn sent_view(
+        &self,
+        match_id: u64,
+        player: u32,
+        tick: u32,
+    ) -> Option<Vec<EntityState>> {
+        let handle = self.state.registry.get(match_id)?;
+        let (reply, rx) = oneshot::channel();
+        let cmd = MatchCmd::SentView {
+            player,
+            tick,
+            reply,
+        };
+        handle.tx.send(cmd).await.ok()?;
+        rx.await.ok().flatten()
+    }
+
     /// Asks a match to end; false when no such match runs.
     pub async fn end_match(&self, match_id: u64, reason: EndReason) -> bool {
         match self.state.registry.get(match_id) {

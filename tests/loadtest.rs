@@ -124,3 +124,56 @@ fn unknown_figures_are_refused_before_running() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_figure"));
 }
+
+#[test]
+fn hostile_bots_are_reported_apart() {
+    let path = json_path("hostile");
+    let out = loadtest(&[
+        "--embedded",
+        "--bots",
+        "12",
+        "--hostile",
+        "50",
+        "--duration",
+        "7s",
+        "--json",
+        path.to_str().expect("utf-8 temp path"),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "loadtest failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).expect("the JSON report exists");
+    let _ = std::fs::remove_file(&path);
+    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let f = |key| figure(&json, key);
+
+    // Six of each: the well-behaved figures count only the well-behaved bots, and stay clean.
+    assert_eq!((f("bots"), f("hostile_bots")), (6.0, 6.0), "{json:#}");
+    assert_eq!(f("connected"), 6.0, "{json:#}");
+    assert_eq!(f("sessions"), 6.0, "{json:#}");
+    assert_eq!(f("errors"), 0.0, "{json:#}");
+    assert!(f("frame_ratio") >= MIN_FRAME_RATIO, "{json:#}");
+
+    // Two of each hostile kind, each doing its thing; a reconnector (dropping its link every
+    // 2 to 6 s) resumed its seat with its session token at least once.
+    for kind in ["slow-reader", "flooder", "reconnector"] {
+        assert_eq!(json["hostile"][kind]["bots"], 2, "{json:#}");
+    }
+    assert!(
+        json["hostile"]["flooder"]["bursts"].as_u64() > Some(0),
+        "{json:#}"
+    );
+    assert!(
+        json["hostile"]["reconnector"]["drops"].as_u64() > Some(0),
+        "{json:#}"
+    );
+    assert!(
+        json["hostile"]["reconnector"]["resumes"].as_u64() > Some(0),
+        "{json:#}"
+    );
+    assert!(f("hostile_resumes") > 0.0, "{json:#}");
+}

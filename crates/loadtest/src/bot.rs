@@ -16,11 +16,13 @@ use tickwire_net::{ClientConfig, ClientEvent, ClientReader, ClientWriter};
 use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::quantize;
-use tickwire_proto::msg::{BUTTON_FIRE, ClientMsg, Input, ServerMsg, StateFrame, Welcome};
+use tickwire_proto::msg::{
+    BUTTON_FIRE, ClientMsg, Input, ServerMsg, SessionToken, StateFrame, Welcome,
+};
 use tokio::sync::{Notify, watch};
-use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep};
+use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until};
 
-use crate::options::Behavior;
+use crate::options::{Behavior, BotKind};
 use crate::rng::SplitMix64;
 use crate::stats::{ABNORMAL_CLOSURE, BotStats, Live, record, record_us};
 
@@ -30,6 +32,8 @@ const PING_INTERVAL: Duration = Duration::from_millis(500);
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Pause before a bot joins again after its session ended early.
 const REJOIN_PAUSE: Duration = Duration::from_secs(1);
+/// Pause before a hostile bot resumes its seat (or joins again) after its link dropped.
+const HOSTILE_REJOIN_PAUSE: Duration = Duration::from_millis(200);
 /// Consecutive failed joins after which a bot gives up.
 const MAX_JOIN_FAILURES: u32 = 3;
 /// Input send times remembered, inputs (a power of two); far more than the server's input
@@ -72,6 +76,13 @@ enum SessionEnd {
     MatchEnded,
     /// The server closed or the link broke: join again after a pause.
     Dropped,
+    /// A reconnector dropped its link on purpose: resume at once.
+    Abandoned,
+}
+
+/// A random duration in `lo_ms..hi_ms` milliseconds.
+fn random_ms(rng: &mut SplitMix64, lo_ms: u32, hi_ms: u32) -> Duration {
+    Duration::from_millis(u64::from(rng.range(lo_ms, hi_ms)))
 }
 
 /// Waits until the run's stop flag is set (or its sender is gone).
@@ -84,17 +95,23 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 pub(crate) async fn run(
     ctx: Arc<Ctx>,
     index: u32,
+    kind: BotKind,
     verify: bool,
     mut stop: watch::Receiver<bool>,
 ) -> BotStats {
-    let mut stats = BotStats::new(verify);
+    let mut stats = BotStats::of_kind(kind, verify);
     let mut rng = SplitMix64::for_bot(ctx.seed, index);
     let name = format!("bot{index}");
     let mut failures = 0;
+    // Hostile bots resume their seat with the token of their last Welcome.
+    let mut token: Option<SessionToken> = None;
     while !*stop.borrow() {
         let started = Instant::now();
+        let mut greeting = hello(&name);
+        greeting.session = token.take().filter(|_| kind.is_hostile());
+        let resuming = greeting.session.is_some();
         let joined = tokio::select! {
-            joined = GameClient::connect_with(&ctx.url, hello(&name), &ctx.client) => joined,
+            joined = GameClient::connect_with(&ctx.url, greeting, &ctx.client) => joined,
             () = stopped(&mut stop) => break,
         };
         let end = match joined {
@@ -104,12 +121,21 @@ pub(crate) async fn run(
                 if stats.sessions > 0 {
                     stats.reconnects += 1;
                 }
-                session(&ctx, game, &mut stats, &mut rng, stop.clone()).await
+                if game.welcome().resumed {
+                    stats.hostile.resumes += 1;
+                }
+                token = Some(game.welcome().session);
+                session(&ctx, game, kind, &mut stats, &mut rng, stop.clone()).await
+            }
+            Err(_) if resuming => {
+                // The seat or its match is gone: join afresh.
+                stats.hostile.resume_rejects += 1;
+                continue;
             }
             Err(e) => {
                 stats.connect_errors += 1;
                 stats.sample_error(|| format!("join: {e}"));
-                Live::add(&ctx.live.errors, 1);
+                stats.live_error(&ctx.live);
                 failures += 1;
                 if failures >= MAX_JOIN_FAILURES {
                     break;
@@ -119,10 +145,16 @@ pub(crate) async fn run(
         };
         match end {
             SessionEnd::Stopped => break,
-            SessionEnd::MatchEnded => {}
+            SessionEnd::MatchEnded => token = None,
+            SessionEnd::Abandoned => {}
             SessionEnd::Dropped => {
+                let pause = if kind.is_hostile() {
+                    HOSTILE_REJOIN_PAUSE
+                } else {
+                    REJOIN_PAUSE
+                };
                 tokio::select! {
-                    () = sleep(REJOIN_PAUSE) => {}
+                    () = sleep(pause) => {}
                     () = stopped(&mut stop) => break,
                 }
             }
@@ -164,10 +196,13 @@ impl Shared {
 async fn session(
     ctx: &Ctx,
     game: GameClient,
+    kind: BotKind,
     stats: &mut BotStats,
     rng: &mut SplitMix64,
     stop: watch::Receiver<bool>,
 ) -> SessionEnd {
+    // The reader's own generator (the writer borrows the bot's), for hostile timings.
+    let mut reader_rng = SplitMix64::for_bot(rng.next_u64(), 0);
     let (ws, welcome) = game.into_parts();
     let (mut reader, mut writer) = ws.split();
     stats.sessions += 1;
@@ -177,8 +212,16 @@ async fn session(
     let shared = Shared::new();
     let began = Instant::now();
     let (end, sent) = tokio::join!(
-        read_loop(ctx, &mut reader, &shared, &welcome, stats, stop.clone()),
-        write_loop(ctx, &mut writer, &shared, &welcome, rng, stop),
+        read_loop(
+            ctx,
+            &mut reader,
+            &shared,
+            &welcome,
+            stats,
+            &mut reader_rng,
+            stop.clone()
+        ),
+        write_loop(ctx, &mut writer, &shared, &welcome, kind, rng, stop),
     );
     let joined_secs = began.elapsed().as_secs_f64();
     stats.connected_secs += joined_secs;
@@ -186,6 +229,8 @@ async fn session(
     stats.inputs_sent += sent.inputs;
     stats.pings_sent += sent.pings;
     stats.send_errors += u64::from(sent.failed);
+    stats.hostile.bursts += sent.bursts;
+    stats.hostile.burst_inputs += sent.burst_inputs;
     ctx.live.connected.fetch_sub(1, Ordering::Relaxed);
     end
 }
@@ -196,6 +241,9 @@ struct Sent {
     inputs: u64,
     pings: u64,
     failed: bool,
+    /// Flooders: bursts and the inputs in them.
+    bursts: u64,
+    burst_inputs: u64,
 }
 
 /// The bot's stick: a random walk (or standing still).
@@ -240,6 +288,7 @@ async fn write_loop(
     writer: &mut ClientWriter,
     shared: &Shared,
     welcome: &Welcome,
+    kind: BotKind,
     rng: &mut SplitMix64,
     mut stop: watch::Receiver<bool>,
 ) -> Sent {
@@ -263,6 +312,8 @@ async fn write_loop(
     let mut pings = interval(PING_INTERVAL);
     pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut seq: u32 = 0;
+    let flooder = kind == BotKind::Flooder;
+    let mut next_burst = Instant::now() + random_ms(rng, 2000, 5000);
     loop {
         let result = tokio::select! {
             biased;
@@ -305,6 +356,32 @@ async fn write_loop(
             _ = pings.tick() => {
                 sent.pings += 1;
                 send(writer, &ClientMsg::Ping { client_time: ctx.now_us() }).await
+            }
+            () = sleep_until(next_burst), if flooder => {
+                next_burst = Instant::now() + random_ms(rng, 2000, 5000);
+                // Mostly within the server's burst allowance, one time in three beyond it.
+                let n = if rng.range(0, 3) == 0 { rng.range(300, 500) } else { rng.range(40, 150) };
+                sent.bursts += 1;
+                let mut result = Ok(());
+                for _ in 0..n {
+                    seq = seq.wrapping_add(1).max(1);
+                    let (move_x, move_y, aim, buttons) = walker.next(rng);
+                    let input = Input {
+                        seq,
+                        ack: shared.ack.load(Ordering::Relaxed),
+                        move_x,
+                        move_y,
+                        aim,
+                        buttons,
+                    };
+                    sent.inputs += 1;
+                    sent.burst_inputs += 1;
+                    result = send(writer, &ClientMsg::Input(input)).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                result
             }
         };
         if result.is_err() {
@@ -351,6 +428,7 @@ async fn read_loop(
     shared: &Shared,
     welcome: &Welcome,
     stats: &mut BotStats,
+    rng: &mut SplitMix64,
     mut stop: watch::Receiver<bool>,
 ) -> SessionEnd {
     let mut r = Reading {
@@ -371,7 +449,27 @@ async fn read_loop(
         sleep(CLOSE_GRACE).await;
     };
     tokio::pin!(grace);
+    // Slow readers pause reading at `pause_at`; reconnectors drop the link at `drop_at`. Both
+    // are checked between reads only: a cancelled read could lose half a frame.
+    let mut pause_at =
+        (stats.kind == BotKind::SlowReader).then(|| Instant::now() + random_ms(rng, 3000, 8000));
+    let drop_at =
+        (stats.kind == BotKind::Reconnector).then(|| Instant::now() + random_ms(rng, 2000, 6000));
     let end = loop {
+        if drop_at.is_some_and(|at| Instant::now() >= at) && !shared.closing.load(Ordering::Relaxed)
+        {
+            stats.hostile.drops += 1;
+            break SessionEnd::Abandoned;
+        }
+        if let Some(at) = pause_at.filter(|at| Instant::now() >= *at) {
+            stats.hostile.read_pauses += 1;
+            let resume = at.max(Instant::now()) + random_ms(rng, 2000, 8000);
+            tokio::select! {
+                () = sleep_until(resume) => {}
+                () = &mut grace => break SessionEnd::Stopped,
+            }
+            pause_at = Some(Instant::now() + random_ms(rng, 3000, 8000));
+        }
         let event = tokio::select! {
             event = reader.recv() => event,
             () = &mut grace => break SessionEnd::Stopped,
@@ -383,7 +481,7 @@ async fn read_loop(
             Ok(ClientEvent::Text(_)) => {
                 stats.protocol_errors += 1;
                 stats.sample_error(|| "text frame from the server".to_owned());
-                Live::add(&ctx.live.errors, 1);
+                stats.live_error(&ctx.live);
             }
             Ok(ClientEvent::Close { code, reason }) => {
                 if closing {
@@ -395,7 +493,7 @@ async fn read_loop(
                     break SessionEnd::MatchEnded;
                 }
                 stats.sample_error(|| format!("closed by the server with {code}: {reason}"));
-                Live::add(&ctx.live.errors, 1);
+                stats.live_error(&ctx.live);
                 break SessionEnd::Dropped;
             }
             Err(e) => {
@@ -405,7 +503,7 @@ async fn read_loop(
                 let code = e.close_code().unwrap_or(ABNORMAL_CLOSURE);
                 *stats.close_codes.entry(code).or_default() += 1;
                 stats.sample_error(|| format!("link lost: {e}"));
-                Live::add(&ctx.live.errors, 1);
+                stats.live_error(&ctx.live);
                 break SessionEnd::Dropped;
             }
         }
@@ -435,12 +533,12 @@ impl Reading<'_> {
             Ok(other @ (ServerMsg::Welcome(_) | ServerMsg::Reject(_))) => {
                 stats.protocol_errors += 1;
                 stats.sample_error(|| format!("unexpected after the Welcome: {other:?}"));
-                Live::add(&self.ctx.live.errors, 1);
+                stats.live_error(&self.ctx.live);
             }
             Err(e) => {
                 stats.decode_errors += 1;
                 stats.sample_error(|| format!("decode: {e}"));
-                Live::add(&self.ctx.live.errors, 1);
+                stats.live_error(&self.ctx.live);
             }
         }
     }
@@ -494,13 +592,13 @@ impl Reading<'_> {
                         if let Err(why) = check_world(world, self.welcome) {
                             stats.verify_errors += 1;
                             stats.sample_error(|| format!("tick {}: {why}", h.tick));
-                            Live::add(&self.ctx.live.errors, 1);
+                            stats.live_error(&self.ctx.live);
                         }
                     }
                     Err(e) => {
                         stats.verify_errors += 1;
                         stats.sample_error(|| format!("apply tick {}: {e}", h.tick));
-                        Live::add(&self.ctx.live.errors, 1);
+                        stats.live_error(&self.ctx.live);
                     }
                 }
                 replica.newest_tick().unwrap_or(0)

@@ -38,8 +38,9 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 
 pub use fail_if::FailIf;
 pub use floor::{WriteFloor, write_floor};
-pub use options::{Behavior, Options, Scenario};
+pub use options::{Behavior, BotKind, Options, Scenario};
 pub use report::{Figures, Report, figure_names};
+pub use stats::HostileStats;
 
 use crate::bot::Ctx;
 use crate::progress::{Progress, REFRESH};
@@ -93,6 +94,7 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
 
     let ramp_start = Instant::now();
     let spacing = Duration::from_secs_f64(1.0 / opts.ramp);
+    let kinds = opts.kinds();
     let mut bots = Vec::with_capacity(opts.bots as usize);
     for index in 0..opts.bots {
         let start_at = ramp_start + spacing.mul_f64(f64::from(index));
@@ -109,10 +111,13 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
         if interrupted {
             break;
         }
-        let verify = opts.verifies(index);
+        // Verifying bots are well-behaved ones (the sample shrinks when one would be hostile).
+        let kind = kinds[index as usize];
+        let verify = opts.verifies(index) && !kind.is_hostile();
         bots.push(tokio::spawn(bot::run(
             ctx.clone(),
             index,
+            kind,
             verify,
             stop_rx.clone(),
         )));

@@ -23,6 +23,36 @@ pub enum Behavior {
     Idle,
 }
 
+/// What one bot does to the server: plays by the rules, or one of the `--hostile` kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BotKind {
+    /// One input per tick, reads every frame: the bots every figure but `hostile` describes.
+    WellBehaved,
+    /// Stops reading its socket for 2 to 8 s at a time (still sending inputs with a stale ack),
+    /// reads 3 to 8 s between pauses; the server closes it on its stall or idle timeout, and it
+    /// resumes its seat with its session token (or joins afresh when the seat is gone).
+    SlowReader,
+    /// Plays normally, but every 2 to 5 s sends a burst of inputs back to back: 40 to 150 (above
+    /// one per tick, within the server's burst allowance of two seconds of
+    /// `server.max_messages_per_sec`), or one time in three 300 to 500 (above it, so the server
+    /// closes it with 1008); then resumes its seat or joins afresh.
+    Flooder,
+    /// Drops its TCP connection without a close every 2 to 6 s and resumes its seat at once
+    /// with the session token from its Welcome.
+    Reconnector,
+}
+
+impl BotKind {
+    /// The hostile kinds, in the order `--hostile` deals them out.
+    pub const HOSTILE: [BotKind; 3] = [BotKind::SlowReader, BotKind::Flooder, BotKind::Reconnector];
+
+    /// Whether this is one of the `--hostile` kinds.
+    pub fn is_hostile(self) -> bool {
+        self != BotKind::WellBehaved
+    }
+}
+
 /// A predefined test shape that overrides some options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -79,6 +109,12 @@ pub struct Options {
     /// Repeatable.
     #[arg(long = "fail-if", value_name = "EXPR", value_parser = FailIf::parse)]
     pub fail_if: Vec<FailIf>,
+    /// Share of the bots that are hostile, percent (0 to 100): slow readers, flooders and
+    /// reconnectors in equal numbers, spread evenly over the bots. Their disconnects are
+    /// reported apart (`hostile` in the JSON); every other figure describes the well-behaved
+    /// bots alone.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
+    pub hostile: f64,
     /// A predefined test shape; see the values.
     #[arg(long, value_enum)]
     pub scenario: Option<Scenario>,
@@ -105,6 +141,7 @@ impl Default for Options {
             embedded: false,
             json: None,
             fail_if: Vec::new(),
+            hostile: 0.0,
             scenario: None,
             quiet: false,
             write_floor: None,
@@ -145,8 +182,37 @@ impl Options {
                 "--duration must be longer than 0".into(),
             ));
         }
+        if !(0.0..=100.0).contains(&o.hostile) {
+            return Err(LoadtestError::InvalidOption(
+                "--hostile must be a percentage from 0 to 100".into(),
+            ));
+        }
         o.verify_sample = o.verify_sample.min(o.bots);
         Ok(o)
+    }
+
+    /// Hostile bots, bots: `hostile` percent of `bots`, rounded.
+    pub fn hostile_bots(&self) -> u32 {
+        let n = (f64::from(self.bots) * self.hostile / 100.0).round();
+        (n.max(0.0) as u32).min(self.bots)
+    }
+
+    /// The kind of every bot, by index: [`Options::hostile_bots`] of them hostile, spread
+    /// evenly over the indices (offset by half a stride from the verifying bots), dealing
+    /// out the three hostile kinds in turn.
+    pub fn kinds(&self) -> Vec<BotKind> {
+        let (n, h) = (u64::from(self.bots), u64::from(self.hostile_bots()));
+        let mut dealt = 0;
+        (0..n)
+            .map(|i| {
+                if h > 0 && (i * h + n / 2) % n < h {
+                    dealt += 1;
+                    BotKind::HOSTILE[(dealt - 1) % BotKind::HOSTILE.len()]
+                } else {
+                    BotKind::WellBehaved
+                }
+            })
+            .collect()
     }
 
     /// Whether bot `index` (0-based) is one of the verifying bots: `verify_sample` of them,
@@ -215,6 +281,41 @@ mod tests {
         };
         let chosen: Vec<u32> = (0..20).filter(|&i| o.verifies(i)).collect();
         assert_eq!(chosen, [0, 5, 10, 15]);
+    }
+
+    #[test]
+    fn hostile_kinds_are_exact_and_even() {
+        for (bots, pct) in [(300, 20.0), (100, 0.0), (7, 100.0), (10, 33.0), (2000, 5.0)] {
+            let o = Options {
+                bots,
+                hostile: pct,
+                ..Options::default()
+            };
+            let kinds = o.kinds();
+            assert_eq!(kinds.len(), bots as usize);
+            let hostile = kinds.iter().filter(|k| k.is_hostile()).count() as u32;
+            assert_eq!(hostile, o.hostile_bots(), "{bots} {pct}");
+            for kind in BotKind::HOSTILE {
+                let n = kinds.iter().filter(|k| **k == kind).count() as u32;
+                assert!(n.abs_diff(hostile / 3) <= 1, "{bots} {pct} {kind:?} {n}");
+            }
+        }
+        let o = Options {
+            bots: 300,
+            hostile: 20.0,
+            ..Options::default()
+        };
+        // Not all verifying bots are hostile (they would be at a zero offset).
+        let kinds = o.kinds();
+        assert!((0..300).any(|i| o.verifies(i) && !kinds[i as usize].is_hostile()));
+        assert!(
+            Options {
+                hostile: 101.0,
+                ..Options::default()
+            }
+            .resolved()
+            .is_err()
+        );
     }
 
     #[test]

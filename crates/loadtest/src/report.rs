@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::LoadtestError;
 use crate::fail_if::FailIf;
-use crate::options::{Behavior, Options, Scenario};
-use crate::stats::Totals;
+use crate::options::{Behavior, BotKind, Options, Scenario};
+use crate::stats::{HostileStats, Totals};
 
 /// Every numeric figure of a run; the field names are the JSON keys `--fail-if` refers to.
 ///
@@ -23,8 +23,14 @@ use crate::stats::Totals;
 /// RTT; more means inputs queue up on the server (or the tester is overloaded).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Figures {
-    /// Bots started, bots.
+    /// Well-behaved bots started (hostile ones excluded), bots.
     pub bots: u64,
+    /// Hostile bots started (`--hostile`), bots; none of the other figures counts them.
+    pub hostile_bots: u64,
+    /// Hostile bots' server closes and broken links, match ends excluded, closes.
+    pub hostile_disconnects: u64,
+    /// Hostile bots' welcomes that resumed a seat with a session token, sessions.
+    pub hostile_resumes: u64,
     /// Bots that joined at least once, bots.
     pub connected: u64,
     /// Bots that rebuilt and checked the full world from every frame, bots.
@@ -149,6 +155,8 @@ pub struct RunInfo {
     pub seed: u64,
     /// Bot behaviour.
     pub behavior: Behavior,
+    /// Share of hostile bots asked for, percent.
+    pub hostile_percent: f64,
     /// Verifying bots asked for, bots.
     pub verify_sample: u32,
     /// Scenario, if any.
@@ -169,6 +177,9 @@ pub struct Report {
     pub close_codes: BTreeMap<u16, u64>,
     /// The first distinct error messages, at most 10.
     pub error_samples: Vec<String>,
+    /// The hostile bots by kind (`slow-reader`, `flooder`, `reconnector`); empty without
+    /// `--hostile`.
+    pub hostile: BTreeMap<BotKind, HostileStats>,
     /// The options of the run.
     pub options: RunInfo,
 }
@@ -223,8 +234,20 @@ impl Report {
         let s = &t.sum;
         let (ms, mt) = (1000.0, 1000.0);
         let disconnects: u64 = s.close_codes.values().sum();
+        let hostile_bots = u64::from(opts.hostile_bots());
+        let hostile_sum = t
+            .hostile
+            .values()
+            .fold(HostileStats::default(), |mut a, h| {
+                a.disconnects += h.disconnects;
+                a.resumes += h.resumes;
+                a
+            });
         let figures = Figures {
-            bots: u64::from(opts.bots),
+            bots: u64::from(opts.bots) - hostile_bots,
+            hostile_bots,
+            hostile_disconnects: hostile_sum.disconnects,
+            hostile_resumes: hostile_sum.resumes,
             connected: t.connected_bots,
             verify_bots: t.verify_bots,
             sessions: s.sessions,
@@ -282,6 +305,7 @@ impl Report {
             figures,
             close_codes: s.close_codes.clone(),
             error_samples: s.error_samples.clone(),
+            hostile: t.hostile.clone(),
             options: RunInfo {
                 url: opts.url.clone(),
                 per_match: opts.per_match,
@@ -289,6 +313,7 @@ impl Report {
                 duration_ms: opts.duration.as_millis().try_into().unwrap_or(u64::MAX),
                 seed: opts.seed,
                 behavior: opts.behavior,
+                hostile_percent: opts.hostile,
                 verify_sample: opts.verify_sample,
                 scenario: opts.scenario,
                 embedded: opts.embedded,
@@ -415,8 +440,46 @@ impl Report {
         for e in &self.error_samples {
             let _ = writeln!(out, "  e.g. {e}");
         }
+        if !self.hostile.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nhostile   {} bots (not in any figure above): {} disconnects, {} resumes",
+                f.hostile_bots, f.hostile_disconnects, f.hostile_resumes
+            );
+            for (kind, h) in &self.hostile {
+                let _ = writeln!(out, "  {}", hostile_line(*kind, h));
+            }
+        }
         out
     }
+}
+
+/// One hostile kind in a line: what it did, then the server's closes by code.
+pub fn hostile_line(kind: BotKind, h: &HostileStats) -> String {
+    let did = match kind {
+        BotKind::SlowReader => format!("{} read pauses", h.read_pauses),
+        BotKind::Flooder => format!("{} bursts of {} inputs", h.bursts, h.burst_inputs),
+        BotKind::Reconnector => format!("{} dropped links", h.drops),
+        BotKind::WellBehaved => String::new(),
+    };
+    let codes = if h.close_codes.is_empty() {
+        "none".to_owned()
+    } else {
+        h.close_codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let name = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "{name:<12} {} bots, {did}; closes {codes} ({} match ends); {} sessions, {} resumes, \
+         {} resumes refused, {} join errors",
+        h.bots, h.matches_ended, h.sessions, h.resumes, h.resume_rejects, h.connect_errors
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::options::BotKind;
 
 /// Significant decimal digits of every histogram: 1 % value precision keeps a per-bot
 /// histogram at a few KiB, which matters with thousands of bots.
@@ -52,6 +55,8 @@ pub(crate) fn histogram() -> Histogram<u32> {
 /// Everything one bot measured over all of its sessions.
 #[derive(Debug)]
 pub(crate) struct BotStats {
+    /// What the bot does; hostile bots are summed apart into [`Totals::hostile`].
+    pub(crate) kind: BotKind,
     /// Whether this bot verified every frame against a full replica.
     pub(crate) verify: bool,
     /// Connect plus join (TCP, upgrade, Hello to Welcome), µs.
@@ -119,11 +124,73 @@ pub(crate) struct BotStats {
     pub(crate) reconnects: u64,
     /// The first few error messages.
     pub(crate) error_samples: Vec<String>,
+    /// Hostile bots: what they did and how the server answered.
+    pub(crate) hostile: HostileStats,
+}
+
+/// What a hostile bot did and how the server answered (all zero for a well-behaved bot).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HostileStats {
+    /// Bots of this kind, bots.
+    pub bots: u64,
+    /// Welcomes received, sessions.
+    pub sessions: u64,
+    /// Welcomes that resumed the seat of a session token, sessions.
+    pub resumes: u64,
+    /// Resumes the server refused (seat or match gone), after which the bot joined afresh,
+    /// attempts.
+    pub resume_rejects: u64,
+    /// Connects or fresh joins that failed, attempts.
+    pub connect_errors: u64,
+    /// Server closes and broken links, match ends excluded, closes.
+    pub disconnects: u64,
+    /// Of all server closes and broken links, by close code (1006: no close frame).
+    pub close_codes: BTreeMap<u16, u64>,
+    /// Closes that followed a MatchEnded, closes.
+    pub matches_ended: u64,
+    /// Slow readers: pauses in reading, pauses.
+    pub read_pauses: u64,
+    /// Flooders: bursts sent, bursts.
+    pub bursts: u64,
+    /// Flooders: inputs sent in bursts, inputs.
+    pub burst_inputs: u64,
+    /// Reconnectors: connections dropped without a close, drops.
+    pub drops: u64,
+    /// Inputs sent, bursts included, inputs.
+    pub inputs_sent: u64,
+    /// State frames received, frames.
+    pub frames: u64,
+}
+
+impl HostileStats {
+    fn add(&mut self, o: &HostileStats) {
+        self.bots += o.bots;
+        self.sessions += o.sessions;
+        self.resumes += o.resumes;
+        self.resume_rejects += o.resume_rejects;
+        self.connect_errors += o.connect_errors;
+        self.disconnects += o.disconnects;
+        for (code, n) in &o.close_codes {
+            *self.close_codes.entry(*code).or_default() += n;
+        }
+        self.matches_ended += o.matches_ended;
+        self.read_pauses += o.read_pauses;
+        self.bursts += o.bursts;
+        self.burst_inputs += o.burst_inputs;
+        self.drops += o.drops;
+        self.inputs_sent += o.inputs_sent;
+        self.frames += o.frames;
+    }
 }
 
 impl BotStats {
     pub(crate) fn new(verify: bool) -> Self {
+        Self::of_kind(BotKind::WellBehaved, verify)
+    }
+
+    pub(crate) fn of_kind(kind: BotKind, verify: bool) -> Self {
         Self {
+            kind,
             verify,
             connect_us: histogram(),
             rtt_us: histogram(),
@@ -157,6 +224,14 @@ impl BotStats {
             matches_ended: 0,
             reconnects: 0,
             error_samples: Vec::new(),
+            hostile: HostileStats::default(),
+        }
+    }
+
+    /// Counts one error in the live counter; hostile bots' troubles are not errors.
+    pub(crate) fn live_error(&self, live: &Live) {
+        if !self.kind.is_hostile() {
+            Live::add(&live.errors, 1);
         }
     }
 
@@ -215,6 +290,8 @@ pub(crate) struct Totals {
     /// The sum of every bot's counts; its histograms stay empty.
     pub(crate) sum: BotStats,
     pub(crate) errors: u64,
+    /// Hostile bots, by kind: kept out of every other total.
+    pub(crate) hostile: BTreeMap<BotKind, HostileStats>,
 }
 
 fn merge(into: &mut Histogram<u64>, from: &Histogram<u32>) {
@@ -239,11 +316,29 @@ impl Totals {
             tick_rate: 0,
             sum: BotStats::new(false),
             errors: 0,
+            hostile: BTreeMap::new(),
         }
     }
 
-    /// Folds one bot in.
+    /// Folds one bot in: a hostile one into its kind's [`HostileStats`] only.
     pub(crate) fn add(&mut self, b: BotStats) {
+        if b.kind.is_hostile() {
+            let mut h = b.hostile;
+            h.bots = 1;
+            h.sessions = b.sessions;
+            h.connect_errors = b.connect_errors;
+            h.close_codes = b.close_codes;
+            h.matches_ended = b.matches_ended;
+            h.disconnects = h
+                .close_codes
+                .values()
+                .sum::<u64>()
+                .saturating_sub(h.matches_ended);
+            h.inputs_sent = b.inputs_sent;
+            h.frames = b.frames;
+            self.hostile.entry(b.kind).or_default().add(&h);
+            return;
+        }
         self.bots += 1;
         self.connected_bots += u64::from(b.sessions > 0);
         self.verify_bots += u64::from(b.verify);
@@ -318,6 +413,24 @@ mod tests {
         assert_eq!((t.bots, t.verify_bots, t.connected_bots), (2, 1, 0));
         // Two broken links and a decode error; the close after MatchEnded is no error.
         assert_eq!(t.errors, 3);
+    }
+
+    #[test]
+    fn hostile_bots_stay_apart() {
+        let mut t = Totals::new();
+        let mut h = BotStats::of_kind(BotKind::Flooder, false);
+        h.sessions = 3;
+        h.close_codes.insert(1008, 2);
+        h.frames = 10;
+        record(&mut h.rtt_us, 5);
+        t.add(h);
+        t.add(BotStats::new(false));
+        assert_eq!(
+            (t.bots, t.errors, t.sum.frames, t.rtt_us.len()),
+            (1, 0, 0, 0)
+        );
+        let f = &t.hostile[&BotKind::Flooder];
+        assert_eq!((f.bots, f.sessions, f.disconnects, f.frames), (1, 3, 2, 10));
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct ClientConfig {
     pub tls_roots: Vec<CertificateDer<'static>>,
     /// `Origin` header sent with the upgrade, as a browser would (default: none, like a native client).
     pub origin: Option<String>,
+    /// Kernel receive buffer, bytes (`SO_RCVBUF`); `None` leaves auto-tuning. A small one makes
+    /// a slow reader's backlog reach the server quickly (tests of throttled links).
+    pub recv_buffer_bytes: Option<usize>,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +70,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             tls_roots: Vec::new(),
             origin: None,
+            recv_buffer_bytes: None,
         }
     }
 }
@@ -808,6 +812,9 @@ async fn open(target: &Target, config: &ClientConfig) -> Result<ClientStream, Ne
     };
     let tcp = TcpStream::connect(&target.addr).await?;
     tcp.set_nodelay(true)?;
+    if let Some(bytes) = config.recv_buffer_bytes {
+        socket2::SockRef::from(&tcp).set_recv_buffer_size(bytes)?;
+    }
     let transport = match tls {
         Some((client_config, server_name)) => Transport::Tls(Box::new(
             TlsConnector::from(Arc::clone(&client_config))

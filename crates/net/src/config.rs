@@ -29,6 +29,9 @@ pub struct NetConfig {
     /// refused with 403. Empty allows every origin. Requests without an `Origin` header (native
     /// clients, bots) are always allowed: the check protects against other web pages.
     pub allowed_origins: Vec<String>,
+    /// Kernel send buffer per connection, in bytes (`SO_SNDBUF`; Linux doubles it for its own
+    /// bookkeeping); `None` leaves the system's auto-tuning (up to megabytes per socket).
+    pub send_buffer_bytes: Option<usize>,
 }
 
 impl Default for NetConfig {
@@ -43,6 +46,7 @@ impl Default for NetConfig {
             ws_path: "/ws".to_owned(),
             tls: None,
             allowed_origins: Vec::new(),
+            send_buffer_bytes: None,
         }
     }
 }

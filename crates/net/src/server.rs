@@ -169,6 +169,13 @@ pub async fn serve<H: Handler>(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, %peer, "set_nodelay failed");
         }
+        // A bounded kernel send buffer keeps a slow reader's cost bounded and makes its backlog
+        // visible to the writer (and so to latest-wins and the send-rate control) in seconds.
+        if let Some(bytes) = config.send_buffer_bytes {
+            if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes) {
+                tracing::debug!(error = %e, %peer, "set_send_buffer_size failed");
+            }
+        }
         let admitted = handler.admit(peer);
         tokio::spawn(serve_tcp(
             stream,
