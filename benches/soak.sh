@@ -107,11 +107,12 @@ done
 [ -n "$ADDR" ] && [ -n "$ADMIN" ] || { echo "the server did not start; see $LOG" >&2; exit 1; }
 echo "== server on $ADDR, admin API on $ADMIN (pid $SERVER_PID)"
 
-# Worst tick p99 over the running matches, ms (0 with none).
+# Worst tick p99 over the running matches, ms ("-" with none, "?" when the API did not answer).
 worst_p99() {
-  curl -fsS --max-time 5 "http://$ADMIN/matches" 2>/dev/null |
-    grep -o '"tick_p99_ms":[0-9.eE+-]*' | cut -d: -f2 | sort -g | tail -n1 | sed 's/^$/0/' ||
-    echo "?"
+  local body
+  body=$(curl -fsS --max-time 5 "http://$ADMIN/matches" 2>/dev/null) || { echo "?"; return; }
+  grep -o '"tick_p99_ms":[0-9.eE+-]*' <<<"$body" | cut -d: -f2 |
+    awk 'NR == 1 || $1 > m { m = $1 } END { print NR ? m : "-" }'
 }
 # Sum of a Prometheus metric over its labels (0 when absent).
 metric_sum() {
@@ -184,11 +185,11 @@ AT5_S=$(cut -f1 <<<"$AT5") AT5_KIB=$(cut -f2 <<<"$AT5")
 END_KIB=$(rows | tail -n1 | cut -f2)
 GROWTH_POINT=$(calc "%+.1f" "($END_KIB - $AT5_KIB) / $AT5_KIB * 100")
 GROWTH_MED=$(calc "%+.1f" "($LATE_MED - $EARLY_MED) / $EARLY_MED * 100")
-MAX_P99=$(rows | cut -f3 | grep -v '?' | sort -g | tail -n1)
+MAX_P99=$(rows | cut -f3 | grep -v '[?-]' | sort -g | tail -n1)
 MAX_P99_AT=$(rows | awk -F'\t' -v m="$MAX_P99" '$3 == m { print $1; exit }')
-MED_P99=$(rows | cut -f3 | grep -v '?' | median)
+MED_P99=$(rows | cut -f3 | grep -v '[?-]' | median)
 OVERRUNS=$(rows | tail -n1 | cut -f4)
-SAMPLES_OVER_BUDGET=$(rows | awk -F'\t' -v b="$BUDGET_MS" '$3 != "?" && $3 > b' | wc -l)
+SAMPLES_OVER_BUDGET=$(rows | awk -F'\t' -v b="$BUDGET_MS" '$3 != "?" && $3 != "-" && $3 > b' | wc -l)
 HOSTILE_LINES=$(sed -n '/^hostile /,$p' "$TESTER_LOG")
 REPORT=$(sed '/^hostile /,$d' "$TESTER_LOG" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
 # One table row a minute when there are many samples (every sample is in samples.tsv).

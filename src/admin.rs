@@ -234,6 +234,7 @@ async fn create_match(
         map: body.map,
         tick_rate: body.tick_rate,
         max_players: body.max_players,
+        custom_map: None,
     };
     match admin.state.create_match(&spec) {
         Ok(m) => (StatusCode::CREATED, Json(view(&m))).into_response(),

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tickwire::server::{MatchSpec, OPEN_ARENA_MAP};
 use tickwire::{Server, ServerError};
+use tickwire_loadtest::options::{BIG_MAP_VIEW_RADIUS, BIG_MAP_VISIBLE};
 use tickwire_loadtest::{Options, Scenario};
+use tickwire_sim::MapDef;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -92,8 +94,12 @@ impl Embedded {
     async fn start(opts: &Options, serve: &ServeArgs) -> anyhow::Result<Embedded> {
         let mut cfg = serve.config()?;
         let open_arena = opts.scenario == Some(Scenario::OpenArena);
-        if open_arena && serve.tick_rate.is_none() {
+        let big_map = opts.scenario == Some(Scenario::BigMap);
+        if (open_arena || big_map) && serve.tick_rate.is_none() {
             cfg.game.tick_rate = 30;
+        }
+        if let Some(radius) = opts.view_radius {
+            cfg.game.view_radius = radius;
         }
         let bots = opts.bots as usize;
         let per_match = opts.per_match;
@@ -127,12 +133,27 @@ impl Embedded {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = Server::new(cfg)?;
-        if open_arena {
+        if open_arena || big_map {
             // Joins go to the open match with the fewest free seats: this one, until full.
+            let custom_map = big_map.then(|| {
+                let radius = opts.view_radius.unwrap_or(BIG_MAP_VIEW_RADIUS);
+                // Sized for the configured radius even when interest is off, so that both
+                // runs of a comparison play on the same map.
+                let radius = if radius > 0.0 {
+                    radius
+                } else {
+                    BIG_MAP_VIEW_RADIUS
+                };
+                (
+                    "big-map".to_owned(),
+                    MapDef::big_arena(opts.bots, BIG_MAP_VISIBLE, radius),
+                )
+            });
             let spec = MatchSpec {
                 map: Some(OPEN_ARENA_MAP.to_owned()),
                 tick_rate: Some(tick_rate),
                 max_players: Some(per_match),
+                custom_map,
             };
             server
                 .handle()

@@ -55,6 +55,9 @@ pub struct MatchSpec {
     pub tick_rate: Option<u16>,
     /// Seats.
     pub max_players: Option<u16>,
+    /// A map given by value with its name (in-process callers such as the load tester's
+    /// big-map scenario); overrides `map`.
+    pub custom_map: Option<(String, MapDef)>,
 }
 
 /// Why a match could not be created.
@@ -134,12 +137,22 @@ impl ServerState {
         if self.is_draining() {
             return Err(CreateError::Draining);
         }
-        let map_name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
-        let map = self
-            .maps
-            .get(map_name)
-            .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
-            .clone();
+        let (map_name, map) = match &spec.custom_map {
+            Some((name, map)) => {
+                map.validate()
+                    .map_err(|e| CreateError::Invalid(e.to_string()))?;
+                (name.as_str(), map.clone())
+            }
+            None => {
+                let name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
+                let map = self
+                    .maps
+                    .get(name)
+                    .ok_or_else(|| CreateError::UnknownMap(name.to_owned()))?
+                    .clone();
+                (name, map)
+            }
+        };
         let mut game = self.config.game.clone();
         if let Some(rate) = spec.tick_rate {
             game.tick_rate = rate;

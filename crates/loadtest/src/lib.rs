@@ -12,6 +12,12 @@
 //! - private: `bot` (one bot's task: join, read, write), `stats` (live counters, per-bot
 //!   histograms and their merge), `progress` (indicatif bars), `rng` (seeded random walks).
 //!
+//! `--hostile PERCENT` mixes in, evenly spread and in equal numbers, three kinds of hostile
+//! bots ([`BotKind`]): slow readers, flooders and reconnectors. They resume their seat with the
+//! session token of their last Welcome after each disconnect, and are summed apart
+//! ([`HostileStats`], `hostile` in the JSON): every other figure describes the well-behaved
+//! bots alone.
+//!
 //! Each bot is one tokio task holding both halves of its connection; bots count into shared
 //! relaxed atomics only for the progress bars and keep their histograms to themselves until
 //! the end, so the tester costs little per frame beyond decoding it.

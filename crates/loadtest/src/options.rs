@@ -53,6 +53,11 @@ impl BotKind {
     }
 }
 
+/// Default view radius of the big-map scenario, world units.
+pub const BIG_MAP_VIEW_RADIUS: f32 = 150.0;
+/// Players each player should see in the big-map scenario.
+pub const BIG_MAP_VISIBLE: u32 = 50;
+
 /// A predefined test shape that overrides some options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -63,6 +68,11 @@ pub enum Scenario {
     /// match first (admin API: `POST /matches {"map": "open-arena", "tick_rate": 30,
     /// "max_players": N}`) so that the joins fill it.
     OpenArena,
+    /// One match of every bot on a wall-less map sized so that each player sees about 50
+    /// others within `--view-radius` (150 world units by default), random walk, no shooting,
+    /// 30 Hz: the interest-management scenario. With `--view-radius 0` the same run with
+    /// interest management off. `--embedded` only.
+    BigMap,
 }
 
 /// Options of `tickwire loadtest`.
@@ -118,6 +128,10 @@ pub struct Options {
     /// A predefined test shape; see the values.
     #[arg(long, value_enum)]
     pub scenario: Option<Scenario>,
+    /// View radius of the embedded server, world units (0 = interest management off); the
+    /// big-map scenario defaults to 150.
+    #[arg(long, value_name = "UNITS")]
+    pub view_radius: Option<f32>,
     /// No progress bars and no table (the JSON file and errors are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -143,6 +157,7 @@ impl Default for Options {
             fail_if: Vec::new(),
             hostile: 0.0,
             scenario: None,
+            view_radius: None,
             quiet: false,
             write_floor: None,
         }
@@ -153,14 +168,28 @@ impl Options {
     /// Applies the scenario's overrides, then checks the ranges clap cannot express.
     pub fn resolved(&self) -> Result<Options, LoadtestError> {
         let mut o = self.clone();
-        if o.scenario == Some(Scenario::OpenArena) {
+        if matches!(o.scenario, Some(Scenario::OpenArena | Scenario::BigMap)) {
             o.per_match = u16::try_from(o.bots).map_err(|_| {
                 LoadtestError::InvalidOption(format!(
-                    "open-arena puts every bot in one match of at most {} players",
+                    "this scenario puts every bot in one match of at most {} players",
                     u16::MAX
                 ))
             })?;
             o.behavior = Behavior::Walk;
+        }
+        if o.scenario == Some(Scenario::BigMap) {
+            if !o.embedded {
+                return Err(LoadtestError::InvalidOption(
+                    "--scenario big-map needs --embedded (the map is built for the bot count)"
+                        .into(),
+                ));
+            }
+            o.view_radius.get_or_insert(BIG_MAP_VIEW_RADIUS);
+        }
+        if o.view_radius.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
+            return Err(LoadtestError::InvalidOption(
+                "--view-radius must be a distance >= 0".into(),
+            ));
         }
         if o.bots == 0 {
             return Err(LoadtestError::InvalidOption(
