@@ -211,7 +211,6 @@ pub struct MatchTask {
 
 impl MatchTask {
     /// Builds the task; [`MatchTask::run`] drives it.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         sim: RecordedMatch,
         shared: Arc<MatchShared>,
@@ -365,10 +364,14 @@ impl MatchTask {
     /// reading costs only its latest-wins slot meanwhile, and is then let go.
     fn close_stalled(&mut self, tick: u32) {
         let stall = self.settings.stall_ticks;
+        let is_stalled = |c: &Client| tick.saturating_sub(c.acked_at) > stall;
+        if !self.clients.values().any(is_stalled) {
+            return;
+        }
         let stalled: Vec<ConnId> = self
             .clients
             .iter()
-            .filter(|(_, c)| tick.saturating_sub(c.acked_at) > stall)
+            .filter(|(_, c)| is_stalled(c))
             .map(|(id, _)| *id)
             .collect();
         for conn in stalled {
@@ -646,10 +649,14 @@ impl MatchTask {
     }
 
     fn expire_seats(&mut self, tick: u32) {
+        let is_due = |s: &Seat| s.expires_at.is_some_and(|t| t <= tick);
+        if !self.seats.values().any(is_due) {
+            return;
+        }
         let due: Vec<PlayerId> = self
             .seats
             .iter()
-            .filter(|(_, s)| s.expires_at.is_some_and(|t| t <= tick))
+            .filter(|(_, s)| is_due(s))
             .map(|(p, _)| *p)
             .collect();
         for player in due {

@@ -168,25 +168,41 @@ async fn place(
     hello: &Hello,
     outbox: &Outbox,
 ) -> Option<(MatchHandle, Joined)> {
-    if state.is_draining() {
-        reject(
-            outbox,
-            RejectReason::Draining,
-            "server is shutting down",
-            close::JOIN_REJECTED,
-        );
-        return None;
+    match seat(state, id, hello, outbox).await {
+        Ok(placed) => Some(placed),
+        Err((reason, message)) => {
+            reject(outbox, reason, message, close::JOIN_REJECTED);
+            None
+        }
     }
+}
+
+/// A refused join: the reason and what the client is told.
+type Refused = (RejectReason, &'static str);
+
+fn lookup(state: &ServerState, match_id: u64, missing: Refused) -> Result<MatchHandle, Refused> {
+    state.registry.get(match_id).ok_or(missing)
+}
+
+async fn seat(
+    state: &Arc<ServerState>,
+    id: ConnId,
+    hello: &Hello,
+    outbox: &Outbox,
+) -> Result<(MatchHandle, Joined), Refused> {
+    if state.is_draining() {
+        return Err((RejectReason::Draining, "server is shutting down"));
+    }
+    let no_such_match = (RejectReason::NoSuchMatch, "no such match");
     let (handle, result) = if let Some(token) = hello.session {
-        let Some(handle) = state.registry.get(token.match_id) else {
-            reject(
-                outbox,
+        let handle = lookup(
+            state,
+            token.match_id,
+            (
                 RejectReason::SeatExpired,
                 "the session's match no longer exists",
-                close::JOIN_REJECTED,
-            );
-            return None;
-        };
+            ),
+        )?;
         let (reply, rx) = oneshot::channel();
         let cmd = MatchCmd::Resume {
             conn: id,
@@ -203,15 +219,10 @@ async fn place(
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    let Some(handle) = state.reserve_seat() else {
-                        reject(
-                            outbox,
-                            RejectReason::Full,
-                            "every match is full and the server runs its maximum of matches",
-                            close::JOIN_REJECTED,
-                        );
-                        return None;
-                    };
+                    let handle = state.reserve_seat().ok_or((
+                        RejectReason::Full,
+                        "every match is full and the server runs its maximum of matches",
+                    ))?;
                     let result = join(&handle, id, hello, outbox).await;
                     if result.is_ok() || attempt >= 3 {
                         break (handle, result);
@@ -219,37 +230,15 @@ async fn place(
                 }
             }
             JoinTarget::Match(match_id) => {
-                let Some(handle) = state.registry.get(match_id) else {
-                    reject(
-                        outbox,
-                        RejectReason::NoSuchMatch,
-                        "no such match",
-                        close::JOIN_REJECTED,
-                    );
-                    return None;
-                };
+                let handle = lookup(state, match_id, no_such_match)?;
                 if !handle.shared.try_reserve() {
-                    reject(
-                        outbox,
-                        RejectReason::Full,
-                        "match is full",
-                        close::JOIN_REJECTED,
-                    );
-                    return None;
+                    return Err((RejectReason::Full, "match is full"));
                 }
                 let result = join(&handle, id, hello, outbox).await;
                 (handle, result)
             }
             JoinTarget::Spectate(match_id) => {
-                let Some(handle) = state.registry.get(match_id) else {
-                    reject(
-                        outbox,
-                        RejectReason::NoSuchMatch,
-                        "no such match",
-                        close::JOIN_REJECTED,
-                    );
-                    return None;
-                };
+                let handle = lookup(state, match_id, no_such_match)?;
                 let (reply, rx) = oneshot::channel();
                 let cmd = MatchCmd::Spectate {
                     conn: id,
@@ -261,20 +250,17 @@ async fn place(
             }
         }
     };
-    match result {
-        Ok(joined) => Some((handle, joined)),
-        Err(reason) => {
-            let message = match reason {
-                RejectReason::BadSession => "session token does not match any seat",
-                RejectReason::SeatExpired => "the seat was freed when its grace period ended",
-                RejectReason::Full => "match is full",
-                RejectReason::NoSuchMatch => "the match ended",
-                _ => "join refused",
-            };
-            reject(outbox, reason, message, close::JOIN_REJECTED);
-            None
-        }
-    }
+    let joined = result.map_err(|reason| {
+        let message = match reason {
+            RejectReason::BadSession => "session token does not match any seat",
+            RejectReason::SeatExpired => "the seat was freed when its grace period ended",
+            RejectReason::Full => "match is full",
+            RejectReason::NoSuchMatch => "the match ended",
+            _ => "join refused",
+        };
+        (reason, message)
+    })?;
+    Ok((handle, joined))
 }
 
 async fn join(
