@@ -63,7 +63,7 @@ pub struct MatchView {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMatch {
-    /// Map name (`arena`, `open-arena`).
+    /// Map name (`arena`, `open-arena`, `big-map`: sized for `max_players`).
     pub map: Option<String>,
     /// Ticks per second.
     pub tick_rate: Option<u16>,
@@ -234,7 +234,6 @@ async fn create_match(
         map: body.map,
         tick_rate: body.tick_rate,
         max_players: body.max_players,
-        custom_map: None,
     };
     match admin.state.create_match(&spec) {
         Ok(m) => (StatusCode::CREATED, Json(view(&m))).into_response(),

@@ -7,11 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use tickwire::server::{MatchSpec, OPEN_ARENA_MAP};
+use tickwire::server::{BIG_MAP, MatchSpec, OPEN_ARENA_MAP};
 use tickwire::{Server, ServerError};
-use tickwire_loadtest::options::{BIG_MAP_VIEW_RADIUS, BIG_MAP_VISIBLE};
 use tickwire_loadtest::{Options, Scenario};
-use tickwire_sim::MapDef;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -135,25 +133,11 @@ impl Embedded {
         let server = Server::new(cfg)?;
         if open_arena || big_map {
             // Joins go to the open match with the fewest free seats: this one, until full.
-            let custom_map = big_map.then(|| {
-                let radius = opts.view_radius.unwrap_or(BIG_MAP_VIEW_RADIUS);
-                // Sized for the configured radius even when interest is off, so that both
-                // runs of a comparison play on the same map.
-                let radius = if radius > 0.0 {
-                    radius
-                } else {
-                    BIG_MAP_VIEW_RADIUS
-                };
-                (
-                    "big-map".to_owned(),
-                    MapDef::big_arena(opts.bots, BIG_MAP_VISIBLE, radius),
-                )
-            });
+            let map = if big_map { BIG_MAP } else { OPEN_ARENA_MAP };
             let spec = MatchSpec {
-                map: Some(OPEN_ARENA_MAP.to_owned()),
+                map: Some(map.to_owned()),
                 tick_rate: Some(tick_rate),
                 max_players: Some(per_match),
-                custom_map,
             };
             server
                 .handle()

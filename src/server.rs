@@ -45,6 +45,14 @@ const MATCH_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAP: &str = "arena";
 /// Name of the wall-less 1000 x 1000 map used by the open-arena load scenario.
 pub const OPEN_ARENA_MAP: &str = "open-arena";
+/// Name of the wall-less map built for the match's seats, so that each player has about
+/// [`BIG_MAP_VISIBLE`] others within the view radius (150 units when interest is off): the
+/// big-map load scenario.
+pub const BIG_MAP: &str = "big-map";
+/// Players each player should have within view on [`BIG_MAP`].
+pub const BIG_MAP_VISIBLE: u32 = 50;
+/// View radius a [`BIG_MAP`] is sized for when interest management is off, world units.
+pub const BIG_MAP_DEFAULT_RADIUS: f32 = 150.0;
 
 /// A match to create: overrides of the configured rules.
 #[derive(Clone, Debug, Default)]
@@ -55,9 +63,6 @@ pub struct MatchSpec {
     pub tick_rate: Option<u16>,
     /// Seats.
     pub max_players: Option<u16>,
-    /// A map given by value with its name (in-process callers such as the load tester's
-    /// big-map scenario); overrides `map`.
-    pub custom_map: Option<(String, MapDef)>,
 }
 
 /// Why a match could not be created.
@@ -137,22 +142,6 @@ impl ServerState {
         if self.is_draining() {
             return Err(CreateError::Draining);
         }
-        let (map_name, map) = match &spec.custom_map {
-            Some((name, map)) => {
-                map.validate()
-                    .map_err(|e| CreateError::Invalid(e.to_string()))?;
-                (name.as_str(), map.clone())
-            }
-            None => {
-                let name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
-                let map = self
-                    .maps
-                    .get(name)
-                    .ok_or_else(|| CreateError::UnknownMap(name.to_owned()))?
-                    .clone();
-                (name, map)
-            }
-        };
         let mut game = self.config.game.clone();
         if let Some(rate) = spec.tick_rate {
             game.tick_rate = rate;
@@ -161,6 +150,20 @@ impl ServerState {
             game.max_players = n;
             game.min_players = game.min_players.min(n.max(1));
         }
+        let map_name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
+        let map = if map_name == BIG_MAP {
+            let radius = if game.view_radius > 0.0 {
+                game.view_radius
+            } else {
+                BIG_MAP_DEFAULT_RADIUS
+            };
+            MapDef::big_arena(u32::from(game.max_players), BIG_MAP_VISIBLE, radius)
+        } else {
+            self.maps
+                .get(map_name)
+                .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
+                .clone()
+        };
         Match::new(game.clone(), map.clone(), 0)
             .map_err(|e| CreateError::Invalid(e.to_string()))?;
         self.registry

@@ -55,8 +55,6 @@ impl BotKind {
 
 /// Default view radius of the big-map scenario, world units.
 pub const BIG_MAP_VIEW_RADIUS: f32 = 150.0;
-/// Players each player should see in the big-map scenario.
-pub const BIG_MAP_VISIBLE: u32 = 50;
 
 /// A predefined test shape that overrides some options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -71,7 +69,9 @@ pub enum Scenario {
     /// One match of every bot on a wall-less map sized so that each player sees about 50
     /// others within `--view-radius` (150 world units by default), random walk, no shooting,
     /// 30 Hz: the interest-management scenario. With `--view-radius 0` the same run with
-    /// interest management off. `--embedded` only.
+    /// interest management off. Without `--embedded`, create the match first (admin API:
+    /// `POST /matches {"map": "big-map", "max_players": N}`, with `game.view_radius` set on the
+    /// server).
     BigMap,
 }
 
@@ -177,13 +177,7 @@ impl Options {
             })?;
             o.behavior = Behavior::Walk;
         }
-        if o.scenario == Some(Scenario::BigMap) {
-            if !o.embedded {
-                return Err(LoadtestError::InvalidOption(
-                    "--scenario big-map needs --embedded (the map is built for the bot count)"
-                        .into(),
-                ));
-            }
+        if o.scenario == Some(Scenario::BigMap) && o.embedded {
             o.view_radius.get_or_insert(BIG_MAP_VIEW_RADIUS);
         }
         if o.view_radius.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
