@@ -35,7 +35,7 @@ BENCH_MD=BENCHMARKS.md
 BEGIN_MARK='<!-- soak.sh begin -->'
 END_MARK='<!-- soak.sh end -->'
 
-for tool in taskset awk curl sort; do
+for tool in taskset awk curl sort getconf; do
   command -v "$tool" >/dev/null || { echo "soak.sh needs $tool" >&2; exit 1; }
 done
 
@@ -50,6 +50,10 @@ seconds() {
   esac
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# utime + stime of a process, in clock ticks (0 once it is gone).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Busy clock ticks of the whole machine (user, nice, system, irq, softirq, steal).
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 # Median of the numbers on stdin (empty input: empty output).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
@@ -121,15 +125,31 @@ metric_sum() {
 }
 
 SAMPLES="$OUT/samples.tsv"
-printf 'elapsed_s\trss_kib\tworst_tick_p99_ms\toverruns\tplayers_connected\tconnections_open\n' \
-  >"$SAMPLES"
+HEADER='elapsed_s\trss_kib\tworst_tick_p99_ms\toverruns\tplayers_connected\tconnections_open\tserver_cpu_pct\tother_cpu_pct\n'
+printf "$HEADER" >"$SAMPLES"
+CLK_TCK=$(getconf CLK_TCK)
+PREV_T="" PREV_S=0 PREV_L=0 PREV_M=0
+# CPU of the server and of everything but the server and the tester since the last sample, % of
+# a core: a run disturbed by other work shows it.
+cpu_since_last() {
+  local t s l m
+  t=$(date +%s.%N) s=$(cpu_ticks "$SERVER_PID") l=$(cpu_ticks "${TESTER_PID:-0}") m=$(machine_busy)
+  if [ -n "$PREV_T" ]; then
+    awk -v dt="$(calc "%.6f" "$t - $PREV_T")" -v ds="$((s - PREV_S))" -v dl="$((l - PREV_L))" \
+      -v dm="$((m - PREV_M))" -v hz="$CLK_TCK" \
+      'BEGIN { printf "%.1f\t%.1f", ds / hz / dt * 100, (dm - ds - dl) / hz / dt * 100 }'
+  else
+    printf -- '-\t-'
+  fi
+  PREV_T=$t PREV_S=$s PREV_L=$l PREV_M=$m
+}
 sample() {
   local elapsed=$1 metrics="$OUT/metrics.txt"
   curl -fsS --max-time 5 "http://$ADMIN/metrics" >"$metrics" 2>/dev/null || : >"$metrics"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$elapsed" "$(rss_kib "$SERVER_PID")" "$(worst_p99)" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$elapsed" "$(rss_kib "$SERVER_PID")" "$(worst_p99)" \
     "$(metric_sum tickwire_tick_overruns_total "$metrics")" \
     "$(metric_sum tickwire_players_connected "$metrics")" \
-    "$(metric_sum tickwire_connections_open "$metrics")" >>"$SAMPLES"
+    "$(metric_sum tickwire_connections_open "$metrics")" "$(cpu_since_last)" >>"$SAMPLES"
   tail -n1 "$SAMPLES"
 }
 
@@ -144,7 +164,9 @@ RUST_LOG=warn taskset -c "$LOADTEST_CORE" "$BIN" loadtest --url "ws://$ADDR/ws" 
 TESTER_PID=$!
 T0=$(date +%s)
 echo "== $BOTS bots ($HOSTILE % hostile) for $DURATION; samples every ${INTERVAL}s into $SAMPLES"
-printf 'elapsed_s\trss_kib\tworst_tick_p99_ms\toverruns\tplayers_connected\tconnections_open\n'
+printf "$HEADER"
+# The CPU columns of the first sample cover the ramp-up, once the tester runs.
+cpu_since_last >/dev/null
 k=1
 while kill -0 "$TESTER_PID" 2>/dev/null; do
   target=$((T0 + k * INTERVAL))
@@ -190,6 +212,9 @@ MAX_P99_AT=$(rows | awk -F'\t' -v m="$MAX_P99" '$3 == m { print $1; exit }')
 MED_P99=$(rows | cut -f3 | grep -v '[?-]' | median)
 OVERRUNS=$(rows | tail -n1 | cut -f4)
 SAMPLES_OVER_BUDGET=$(rows | awk -F'\t' -v b="$BUDGET_MS" '$3 != "?" && $3 != "-" && $3 > b' | wc -l)
+OTHER_MEAN=$(rows | awk -F'\t' '$8 != "-" && $8 != "" { s += $8; n++ } END { printf "%.1f", n ? s / n : 0 }')
+OTHER_MAX=$(rows | awk -F'\t' '$8 != "-" && $8 != "" && (!n++ || $8 > m) { m = $8; e = $1 } END { printf "%.1f %% at %d s", m, e }')
+SERVER_CPU_MEAN=$(rows | awk -F'\t' '$7 != "-" && $7 != "" { s += $7; n++ } END { printf "%.1f", n ? s / n : 0 }')
 HOSTILE_LINES=$(sed -n '/^hostile /,$p' "$TESTER_LOG")
 REPORT=$(sed '/^hostile /,$d' "$TESTER_LOG" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
 # One table row a minute when there are many samples (every sample is in samples.tsv).
@@ -200,16 +225,19 @@ SECTION=$(
   echo "Run $STARTED on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)); load average before: $LOAD_BEFORE, after: $LOAD_AFTER."
   echo "Command: \`DURATION=$DURATION BOTS=$BOTS HOSTILE=$HOSTILE benches/soak.sh\`: \`tickwire serve\` pinned to core $SERVER_CORE (default configuration but for free ports, matches of $PER_MATCH at $TICK_RATE Hz, connection limits above the bot count, a temporary data directory), \`tickwire loadtest --bots $BOTS --per-match $PER_MATCH --hostile $HOSTILE --duration $DURATION\` pinned to core $LOADTEST_CORE. Matches end after \`game.match_duration_secs\` (300 s) and the bots join new ones. Samples every ${INTERVAL} s; the load test ran ${END_ELAPSED} s in all (ramp-up and stop included)."
   echo
-  echo "| elapsed | server RSS (MiB) | worst tick p99 (ms) | tick overruns so far | players connected | connections open |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| elapsed | server RSS (MiB) | worst tick p99 (ms) | tick overruns so far | players connected | connections open | server CPU (% of a core) | other processes (% of a core) |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   awk -F'\t' -v s="$STRIDE" -v n="$(wc -l <"$SAMPLES")" 'NR > 1 && ((NR - 2) % s == 0 || NR == n) {
-      printf "| %d:%02d | %.1f | %s | %s | %s | %s |\n", $1 / 60, $1 % 60, $2 / 1024, $3, $4, $5, $6 }' "$SAMPLES"
+      printf "| %d:%02d | %.1f | %s | %s | %s | %s | %s | %s |\n", $1 / 60, $1 % 60, $2 / 1024, $3, $4, $5, $6, $7, $8 }' "$SAMPLES"
   [ "$STRIDE" -gt 1 ] && echo && echo "(One sample a minute shown; all $NROWS are in \`$OUT/samples.tsv\` of the run.)"
+  echo
+  echo "The CPU columns cover the time since the previous sample (clock-tick sampled, so a few points either side of 0 on a quiet machine); \"other processes\" is everything but the server and the load tester: a large value means the run was disturbed, and a disturbed server core shows as late ticks and overruns."
   echo
   echo "Summary:"
   echo
   echo "- **Memory**: RSS $(calc "%.1f" "$AT5_KIB / 1024") MiB at $((AT5_S / 60)):$(printf %02d $((AT5_S % 60))), $(calc "%.1f" "$END_KIB / 1024") MiB at the end ($GROWTH_POINT %); median $(calc "%.1f" "$EARLY_MED / 1024") MiB over ${EARLY_FROM}–${EARLY_TO} s against $(calc "%.1f" "$LATE_MED / 1024") MiB after ${LATE_FROM} s ($GROWTH_MED %)."
   echo "- **Tick time**: worst match tick p99 $MAX_P99 ms (at ${MAX_P99_AT} s; median of the samples' worst $MED_P99 ms) against a budget of $BUDGET_MS ms at $TICK_RATE Hz; $SAMPLES_OVER_BUDGET of $NROWS samples above the budget."
+  echo "- **CPU**: the server used $SERVER_CPU_MEAN % of its core on average; other processes $OTHER_MEAN % of a core on average (at most $OTHER_MAX)."
   echo "- **Overruns**: $OVERRUNS in total (\`tickwire_tick_overruns_total\`: a tick whose work took longer than its period, or a loop that fell more than 5 ticks behind)."
   echo "- **Hostile bots** (their disconnects by close code: 1008 stall or flood, 4000 idle timeout, 4002 seat taken over by a resume, 1006 link broken without a close, 1000 after a match end):"
   echo

@@ -249,8 +249,9 @@ impl MatchTask {
         let period = Duration::from_secs(1) / rate;
         let label = self.id.to_string();
         let tick_duration = histogram!("tickwire_tick_duration_seconds", "match" => label.clone());
-        let tick_lateness = histogram!("tickwire_tick_lateness_seconds", "match" => label.clone());
-        let overruns = counter!("tickwire_tick_overruns_total", "match" => label);
+        let tick_lateness = histogram!("tickwire_tick_lateness_seconds", "match" => label);
+        // Not labelled by match: counters are never expired, and matches come and go.
+        let overruns = counter!("tickwire_tick_overruns_total");
         let mut start = tokio::time::Instant::now();
         let mut n: u32 = 0;
         info!(match_id = self.id, tick_rate = rate, "match started");

@@ -2,8 +2,10 @@
 //! the `metrics` facade that every crate records through.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -33,6 +35,10 @@ const TICK_BUCKETS: [f64; 14] = [
     0.25, 1.0,
 ];
 
+/// How long a histogram series may go unrecorded before the exporter drops it: per-match tick
+/// histograms would otherwise outlive their match forever (one more set per match played).
+const IDLE_SERIES_TIMEOUT: Duration = Duration::from_secs(120);
+
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first call. `None` when another
@@ -43,6 +49,7 @@ pub fn prometheus() -> Option<PrometheusHandle> {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("seconds".into()), &TICK_BUCKETS)
                 .ok()?
+                .idle_timeout(MetricKindMask::HISTOGRAM, Some(IDLE_SERIES_TIMEOUT))
                 .install_recorder()
                 .ok()
         })
