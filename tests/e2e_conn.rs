@@ -13,6 +13,18 @@ use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(3);
 
+/// Connects with a session token to resume a seat.
+async fn resume(url: &str, token: SessionToken, name: &str) -> Result<GameClient, ClientError> {
+    GameClient::connect(
+        url,
+        Hello {
+            session: Some(token),
+            ..hello(name)
+        },
+    )
+    .await
+}
+
 /// Reads until the server closes; returns the close code.
 async fn close_code(ws: &mut client::Client) -> u16 {
     tokio::time::timeout(WAIT, async {
@@ -53,15 +65,7 @@ async fn reconnect_keeps_the_seat_and_converges() {
     drop(a); // the link dies without a close handshake
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut back = GameClient::connect(
-        &url,
-        Hello {
-            session: Some(token),
-            ..hello("ann")
-        },
-    )
-    .await
-    .unwrap();
+    let mut back = resume(&url, token, "ann").await.unwrap();
     assert!(back.welcome().resumed);
     assert_eq!(
         (back.welcome().player_id, back.welcome().entity_id),
@@ -87,15 +91,7 @@ async fn reconnect_keeps_the_seat_and_converges() {
     // A wrong secret for the same seat is refused.
     let mut forged = token;
     forged.secret[0] ^= 1;
-    let err = GameClient::connect(
-        &url,
-        Hello {
-            session: Some(forged),
-            ..hello("mallory")
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = resume(&url, forged, "mallory").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -110,15 +106,7 @@ async fn reconnect_keeps_the_seat_and_converges() {
     // After the grace period the seat is gone.
     drop(back);
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let err = GameClient::connect(
-        &url,
-        Hello {
-            session: Some(token),
-            ..hello("ann")
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = resume(&url, token, "ann").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -138,15 +126,7 @@ async fn resuming_replaces_a_live_connection() {
     let url = server.url();
     let mut a = GameClient::join(&url, "ann").await.unwrap();
     let token: SessionToken = a.welcome().session;
-    let b = GameClient::connect(
-        &url,
-        Hello {
-            session: Some(token),
-            ..hello("ann")
-        },
-    )
-    .await
-    .unwrap();
+    let b = resume(&url, token, "ann").await.unwrap();
     assert_eq!(b.welcome().player_id, a.welcome().player_id);
     let err = loop {
         if let Err(e) = a.next_event().await {
