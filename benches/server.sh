@@ -35,28 +35,13 @@ for tool in taskset awk getconf; do
   command -v "$tool" >/dev/null || { echo "server.sh needs $tool" >&2; exit 1; }
 done
 
-# Seconds in a duration such as 30s, 2m or 1.5s.
-seconds() {
-  case "$1" in
-    *ms) awk -v v="${1%ms}" 'BEGIN { print v / 1000 }' ;;
-    *s) echo "${1%s}" ;;
-    *m) awk -v v="${1%m}" 'BEGIN { print v * 60 }' ;;
-    *) echo "DURATION must end in ms, s or m: $1" >&2; exit 1 ;;
-  esac
-}
+# shellcheck source=benches/common.sh
+. benches/common.sh
 
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# Resident set size of a process, KiB.
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
 now() { date +%s.%N; }
-# Busy clock ticks of the whole machine (all cores: user, nice, system, irq, softirq, steal).
-# A process's stime includes the softirq time spent on its behalf, which /proc/stat books under
-# softirq, so both must be in to subtract the server and the tester.
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # A numeric figure of a loadtest JSON report.
 figure() { sed -n "s/^  \"$2\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -n1; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 RUN_S=$(seconds "$DURATION")
 CLK_TCK=$(getconf CLK_TCK)
@@ -180,16 +165,8 @@ $BEGIN_MARK
 $END_MARK
 EOF
 fi
-if ! grep -qF "$BEGIN_MARK" "$BENCH_MD"; then
-  printf '\n## Server cost (benches/server.sh)\n\n%s\n%s\n' "$BEGIN_MARK" "$END_MARK" >>"$BENCH_MD"
-fi
 TABLE_FILE="$OUT/table.md"
 printf '%s\n' "$TABLE" >"$TABLE_FILE"
-awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v table="$TABLE_FILE" '
-  $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
-  $0 == end { skip = 0 }
-  !skip { print }
-' "$BENCH_MD" >"$BENCH_MD.tmp"
-mv "$BENCH_MD.tmp" "$BENCH_MD"
+write_section "$BENCH_MD" "Server cost (benches/server.sh)" "$BEGIN_MARK" "$END_MARK" "$TABLE_FILE"
 echo "== wrote the table into $BENCH_MD"
 cat "$TABLE_FILE"

@@ -39,22 +39,9 @@ for tool in taskset awk curl sort getconf; do
   command -v "$tool" >/dev/null || { echo "soak.sh needs $tool" >&2; exit 1; }
 done
 
-# Seconds in a duration such as 30s, 2m or 1h.
-seconds() {
-  case "$1" in
-    *ms) awk -v v="${1%ms}" 'BEGIN { print v / 1000 }' ;;
-    *s) echo "${1%s}" ;;
-    *m) awk -v v="${1%m}" 'BEGIN { print v * 60 }' ;;
-    *h) awk -v v="${1%h}" 'BEGIN { print v * 3600 }' ;;
-    *) echo "DURATION must end in ms, s, m or h: $1" >&2; exit 1 ;;
-  esac
-}
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# utime + stime of a process, in clock ticks (0 once it is gone).
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# Busy clock ticks of the whole machine (user, nice, system, irq, softirq, steal).
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+# shellcheck source=benches/common.sh
+. benches/common.sh
+
 # Median of the numbers on stdin (empty input: empty output).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
@@ -201,6 +188,9 @@ else
 fi
 EARLY_MED=$(rows | awk -F'\t' -v a="$EARLY_FROM" -v b="$EARLY_TO" '$1 >= a && $1 <= b { print $2 }' | median)
 LATE_MED=$(rows | awk -F'\t' -v a="$LATE_FROM" '$1 > a { print $2 }' | median)
+# A run too short for a window to hold a sample compares its first and last samples instead.
+EARLY_MED=${EARLY_MED:-$(rows | head -n1 | cut -f2)}
+LATE_MED=${LATE_MED:-$(rows | tail -n1 | cut -f2)}
 # The sample nearest 5 minutes (or the early window's end) against the last.
 AT5=$(rows | awk -F'\t' -v t="$EARLY_TO" '{ d = $1 - t; d = d < 0 ? -d : d; if (NR == 1 || d < best) { best = d; v = $2; e = $1 } } END { print e "\t" v }')
 AT5_S=$(cut -f1 <<<"$AT5") AT5_KIB=$(cut -f2 <<<"$AT5")
@@ -255,16 +245,8 @@ SECTION=$(
 if [ ! -f "$BENCH_MD" ]; then
   printf '# Benchmarks\n' >"$BENCH_MD"
 fi
-if ! grep -qF "$BEGIN_MARK" "$BENCH_MD"; then
-  printf '\n## Soak (benches/soak.sh)\n\n%s\n%s\n' "$BEGIN_MARK" "$END_MARK" >>"$BENCH_MD"
-fi
 SECTION_FILE="$OUT/section.md"
 printf '%s\n' "$SECTION" >"$SECTION_FILE"
-awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v section="$SECTION_FILE" '
-  $0 == begin { print; while ((getline line < section) > 0) print line; skip = 1; next }
-  $0 == end { skip = 0 }
-  !skip { print }
-' "$BENCH_MD" >"$BENCH_MD.tmp"
-mv "$BENCH_MD.tmp" "$BENCH_MD"
+write_section "$BENCH_MD" "Soak (benches/soak.sh)" "$BEGIN_MARK" "$END_MARK" "$SECTION_FILE"
 echo "== wrote the soak section into $BENCH_MD"
 cat "$SECTION_FILE"

@@ -1,0 +1,39 @@
+# Shared by benches/server.sh and benches/soak.sh (sourced, not run): reading processes from
+# /proc and writing a section of BENCHMARKS.md between two markers.
+
+# Seconds in a duration such as 500ms, 30s, 2m or 1h.
+seconds() {
+  case "$1" in
+    *ms) awk -v v="${1%ms}" 'BEGIN { print v / 1000 }' ;;
+    *s) echo "${1%s}" ;;
+    *m) awk -v v="${1%m}" 'BEGIN { print v * 60 }' ;;
+    *h) awk -v v="${1%h}" 'BEGIN { print v * 3600 }' ;;
+    *) echo "DURATION must end in ms, s, m or h: $1" >&2; exit 1 ;;
+  esac
+}
+
+# utime + stime of a process, in clock ticks (0 once it is gone).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Resident set size of a process, KiB (0 once it is gone).
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Busy clock ticks of the whole machine (all cores: user, nice, system, irq, softirq, steal).
+# A process's stime includes the softirq time spent on its behalf, which /proc/stat books under
+# softirq, so both must be in to subtract the server and the tester.
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# printf-style arithmetic: calc FORMAT EXPRESSION.
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+# Replaces what stands between BEGIN and END in the markdown file MD with the contents of FILE,
+# first appending a section titled TITLE with the two markers when MD lacks them.
+write_section() {
+  local md=$1 title=$2 begin=$3 end=$4 file=$5
+  if ! grep -qF "$begin" "$md"; then
+    printf '\n## %s\n\n%s\n%s\n' "$title" "$begin" "$end" >>"$md"
+  fi
+  awk -v begin="$begin" -v end="$end" -v body="$file" '
+    $0 == begin { print; while ((getline line < body) > 0) print line; skip = 1; next }
+    $0 == end { skip = 0 }
+    !skip { print }
+  ' "$md" >"$md.tmp"
+  mv "$md.tmp" "$md"
+}
