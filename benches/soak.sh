@@ -15,6 +15,8 @@
 #   BOTS=300                bots in total
 #   HOSTILE=20              share of them that is hostile, percent
 #   PER_MATCH=50            players per match
+#   MATCH_SECS=300          length of a match, s (game.match_duration_secs); shorter means more
+#                           match turnovers in the run, the place where memory could leak
 #   TICK_RATE=30            server tick rate, Hz
 #   INTERVAL=10             seconds between samples
 #   SERVER_CORE=0 LOADTEST_CORE=1   CPUs to pin to
@@ -26,6 +28,7 @@ DURATION=${DURATION:-30m}
 BOTS=${BOTS:-300}
 HOSTILE=${HOSTILE:-20}
 PER_MATCH=${PER_MATCH:-50}
+MATCH_SECS=${MATCH_SECS:-300}
 TICK_RATE=${TICK_RATE:-30}
 INTERVAL=${INTERVAL:-10}
 SERVER_CORE=${SERVER_CORE:-0}
@@ -73,6 +76,7 @@ listen = "127.0.0.1:0"
 [game]
 tick_rate = $TICK_RATE
 max_players = $PER_MATCH
+match_duration_secs = $MATCH_SECS
 EOF
 
 SERVER_PID=""
@@ -213,7 +217,7 @@ STRIDE=1
 
 SECTION=$(
   echo "Run $STARTED on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)); load average before: $LOAD_BEFORE, after: $LOAD_AFTER."
-  echo "Command: \`DURATION=$DURATION BOTS=$BOTS HOSTILE=$HOSTILE benches/soak.sh\`: \`tickwire serve\` pinned to core $SERVER_CORE (default configuration but for free ports, matches of $PER_MATCH at $TICK_RATE Hz, connection limits above the bot count, a temporary data directory), \`tickwire loadtest --bots $BOTS --per-match $PER_MATCH --hostile $HOSTILE --duration $DURATION\` pinned to core $LOADTEST_CORE. Matches end after \`game.match_duration_secs\` (300 s) and the bots join new ones. Samples every ${INTERVAL} s; the load test ran ${END_ELAPSED} s in all (ramp-up and stop included)."
+  echo "Command: \`DURATION=$DURATION BOTS=$BOTS HOSTILE=$HOSTILE MATCH_SECS=$MATCH_SECS benches/soak.sh\`: \`tickwire serve\` pinned to core $SERVER_CORE (default configuration but for free ports, matches of $PER_MATCH at $TICK_RATE Hz, connection limits above the bot count, a temporary data directory), \`tickwire loadtest --bots $BOTS --per-match $PER_MATCH --hostile $HOSTILE --duration $DURATION\` pinned to core $LOADTEST_CORE. Matches end after \`game.match_duration_secs\` ($MATCH_SECS s) and the bots join new ones. Samples every ${INTERVAL} s; the load test ran ${END_ELAPSED} s in all (ramp-up and stop included)."
   echo
   echo "| elapsed | server RSS (MiB) | worst tick p99 (ms) | tick overruns so far | players connected | connections open | server CPU (% of a core) | other processes (% of a core) |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
