@@ -225,7 +225,7 @@ SECTION=$(
       printf "| %d:%02d | %.1f | %s | %s | %s | %s | %s | %s |\n", $1 / 60, $1 % 60, $2 / 1024, $3, $4, $5, $6, $7, $8 }' "$SAMPLES"
   [ "$STRIDE" -gt 1 ] && echo && echo "(One sample a minute shown; all $NROWS are in \`$OUT/samples.tsv\` of the run.)"
   echo
-  echo "The CPU columns cover the time since the previous sample (clock-tick sampled, so a few points either side of 0 on a quiet machine); \"other processes\" is everything but the server and the load tester: a large value means the run was disturbed, and a disturbed server core shows as late ticks and overruns."
+  echo "The CPU columns cover the time since the previous sample (clock-tick sampled, and the kernel books per-process and machine-wide time differently: on this VM a quiet machine reads between about −8 and +2); \"other processes\" is everything but the server and the load tester: a large value means the run was disturbed, and a disturbed server core shows as late ticks and overruns."
   echo
   echo "Summary:"
   echo
