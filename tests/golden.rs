@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use tickwire::Config;
+use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, diff};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
@@ -61,6 +62,8 @@ fn entity_json(e: &EntityState) -> Value {
         kind,
         x,
         y,
+        vx,
+        vy,
         aim,
         hp,
         score,
@@ -72,19 +75,21 @@ fn entity_json(e: &EntityState) -> Value {
         EntityKind::Player => "Player",
         EntityKind::Projectile => "Projectile",
     };
-    json!({"id": id, "kind": kind, "x": x, "y": y, "aim": aim, "hp": hp, "score": score,
-           "flags": flags, "owner": owner, "name": name})
+    json!({"id": id, "kind": kind, "x": x, "y": y, "vx": vx, "vy": vy, "aim": aim, "hp": hp,
+           "score": score, "flags": flags, "owner": owner, "name": name})
 }
 
 fn update_json(u: &EntityUpdate) -> Value {
     let EntityUpdate {
-        id,
-        pos_delta,
+        index,
+        vel_delta,
+        pos_residual,
         aim,
         hp,
         misc,
     } = u;
-    json!({"id": id, "pos": pos_delta.map(|(x, y)| vec![x, y]), "aim": aim, "hp": hp,
+    json!({"index": index, "vel": vel_delta.map(|(x, y)| vec![x, y]),
+           "pos": pos_residual.map(|(x, y)| vec![x, y]), "aim": aim, "hp": hp,
            "misc": misc.map(|(s, f)| vec![u64::from(s), u64::from(f)])})
 }
 
@@ -164,6 +169,7 @@ fn server_json(msg: &ServerMsg) -> Value {
                 removed,
                 created,
                 updated,
+                names_elided,
             } = delta;
             json!({"type": "State",
                    "header": {"tick": tick, "baseline_age": baseline_age,
@@ -171,7 +177,8 @@ fn server_json(msg: &ServerMsg) -> Value {
                               "phase_ticks_left": phase_ticks_left},
                    "delta": {"removed": removed,
                              "created": created.iter().map(entity_json).collect::<Vec<_>>(),
-                             "updated": updated.iter().map(update_json).collect::<Vec<_>>()}})
+                             "updated": updated.iter().map(update_json).collect::<Vec<_>>(),
+                             "names_elided": names_elided}})
         }
         ServerMsg::Pong {
             client_time,
@@ -348,6 +355,8 @@ fn entity(id: u32, kind: EntityKind, x: i32, y: i32, owner: u32, name: &str) -> 
         kind,
         x,
         y,
+        vx: 0,
+        vy: 0,
         aim: 64,
         hp: if kind == EntityKind::Player { 100 } else { 0 },
         score: 0,
@@ -459,8 +468,8 @@ fn server_messages() -> Vec<ServerMsg> {
         header(1000, 2, 298, Phase::Running, 5400),
         Delta {
             updated: vec![EntityUpdate {
-                id: 3,
-                pos_delta: Some((2, -1)),
+                index: 1,
+                pos_residual: Some((2, -1)),
                 ..EntityUpdate::default()
             }],
             ..Delta::default()
@@ -479,48 +488,53 @@ fn server_messages() -> Vec<ServerMsg> {
     v.push(state(
         header(1001, 1, 299, Phase::Running, 5399),
         Delta {
-            removed: vec![4],
+            removed: vec![1],
             created: vec![EntityState {
                 flags: 1,
+                vx: 187,
                 ..entity(9, EntityKind::Projectile, 808, -240, 5, "")
             }],
             updated: vec![
                 EntityUpdate {
-                    id: 3,
-                    pos_delta: Some((2, -1)),
+                    index: 0,
+                    vel_delta: Some((16, 0)),
+                    pos_residual: Some((1, -1)),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 5,
+                    index: 2,
                     aim: Some(80),
                     hp: Some(90),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 7,
+                    index: 3,
                     misc: Some((1, 3)),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 300,
+                    index: 40,
                     hp: Some(0),
                     misc: Some((0, 2)),
                     ..EntityUpdate::default()
                 },
             ],
+            names_elided: Vec::new(),
         },
     ));
-    // Every field at once, extreme values, and id gaps whose head needs each varint width.
+    // Every field at once, extreme values, and index and id gaps of every code length.
     v.push(state(
         header(u32::MAX, u32::MAX, u32::MAX, Phase::Ended, u32::MAX),
         Delta {
-            removed: vec![1, 250, 251, 65535, 65536, u32::MAX],
+            removed: vec![0, 250, 251, 65535, 65536, u32::MAX],
             created: vec![
                 EntityState {
                     id: 2,
                     kind: EntityKind::Player,
                     x: i32::MIN,
                     y: i32::MAX,
+                    vx: i32::MIN,
+                    vy: i32::MAX,
                     aim: 255,
                     hp: 255,
                     score: u32::MAX,
@@ -529,36 +543,72 @@ fn server_messages() -> Vec<ServerMsg> {
                     name: "名前".into(),
                 },
                 entity(3, EntityKind::Projectile, -1, 1, 2, ""),
+                entity(u32::MAX, EntityKind::Player, 0, 0, 0, "last"),
             ],
             updated: vec![
                 EntityUpdate {
-                    id: 15,
-                    pos_delta: Some((i32::MIN, i32::MAX)),
+                    index: 15,
+                    vel_delta: Some((i32::MAX, i32::MIN)),
+                    pos_residual: Some((i32::MIN, i32::MAX)),
                     aim: Some(0),
                     hp: Some(255),
                     misc: Some((u32::MAX, 0)),
                 },
                 EntityUpdate {
-                    id: 15 + 16,
+                    index: 15 + 16,
                     aim: Some(1),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 31 + 4096,
+                    index: 31 + 4096,
                     hp: Some(2),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 4127 + (1 << 28),
+                    index: 4127 + (1 << 28),
                     misc: Some((0, 0)),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: u32::MAX,
-                    pos_delta: Some((0, -1)),
+                    index: u32::MAX,
+                    pos_residual: Some((0, -1)),
                     ..EntityUpdate::default()
                 },
             ],
+            names_elided: Vec::new(),
+        },
+    ));
+    // Creates that leave out names the client holds.
+    v.push(state(
+        header(1002, 0, 300, Phase::Running, 5398),
+        Delta {
+            created: vec![
+                entity(5, EntityKind::Player, 800, -240, 0, ""),
+                entity(6, EntityKind::Player, 0, 0, 0, "bo"),
+                entity(9, EntityKind::Projectile, 808, -240, 5, ""),
+                entity(12, EntityKind::Player, 8, 8, 0, ""),
+            ],
+            names_elided: vec![5, 12],
+            ..Delta::default()
+        },
+    ));
+    // Many steady movers: one-bit index gaps and repeated masks.
+    v.push(state(
+        header(5000, 1, 4990, Phase::Running, 300),
+        Delta {
+            updated: (0..40)
+                .map(|i| EntityUpdate {
+                    index: i * 2,
+                    // (0, 0) is never sent: it is an absent residual.
+                    pos_residual: Some(match ((i % 3) as i32 - 1, (i % 5) as i32 - 2) {
+                        (0, 0) => (1, 1),
+                        r => r,
+                    }),
+                    vel_delta: (i % 7 == 0).then_some((i as i32 + 1, -(i as i32) - 1)),
+                    ..EntityUpdate::default()
+                })
+                .collect(),
+            ..Delta::default()
         },
     ));
     // A full snapshot of many entities.
@@ -577,6 +627,8 @@ fn server_messages() -> Vec<ServerMsg> {
             kind,
             x: rng.range_i32(-80_000, 80_000),
             y: rng.range_i32(-80_000, 80_000),
+            vx: rng.range_i32(-200, 200),
+            vy: rng.range_i32(-200, 200),
             aim: rng.below(256) as u8,
             hp: rng.below(101) as u8,
             score: rng.below(70_000) as u32,
@@ -645,8 +697,8 @@ fn server_messages() -> Vec<ServerMsg> {
 }
 
 /// Byte strings neither side may accept, with what is wrong with them.
-fn invalid_vectors() -> Vec<(&'static str, &'static str, &'static str)> {
-    vec![
+fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
+    let fixed = vec![
         ("client", "", "empty message"),
         ("client", "05", "unknown ClientMsg variant"),
         ("client", "ff", "invalid varint prefix"),
@@ -697,38 +749,28 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, &'static str)> {
         ),
         (
             "server",
-            "02 01 00 00 00 00 00 01 01 02 00 00 00 00 00 00 00 00",
-            "unknown EntityKind variant",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 01 10",
-            "update with an empty mask",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 01 01 00 00",
-            "update with an id gap of 0",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 01 fd 01 00 00 00 10 00 00 00 00 00",
-            "update id gap beyond u32",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 02 fd e2 ff ff ff 0f 00 00 00 00 22 00",
-            "update id overflowing u32",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 01 11 00",
-            "update missing its position",
-        ),
-        (
-            "server",
-            "02 01 00 00 00 00 00 00 00 00",
+            "02 01 00 00 00 00 03 00 00 07 00",
             "trailing byte after State",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 05 00 00 07",
+            "delta body longer than the message",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 02 00 00",
+            "delta body truncated",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 03 00 00 0f",
+            "delta body with a non-zero padding bit",
+        ),
+        (
+            "server",
+            "02 01 00 00 00 00 04 00 00 07 00",
+            "delta body with a trailing byte",
         ),
         ("server", "03 00", "truncated Pong"),
         ("server", "04 02 00 00", "unknown GameEvent variant"),
@@ -745,7 +787,182 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, &'static str)> {
             "00 01 00 00 00 1e 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 00",
             "Welcome with resumed = 2",
         ),
+    ];
+    let mut v: Vec<(&'static str, String, &'static str)> = fixed
+        .into_iter()
+        .map(|(dir, h, why)| (dir, h.to_owned(), why))
+        .collect();
+    for (why, body) in invalid_bodies() {
+        v.push(("server", body, why));
+    }
+    v
+}
+
+/// A State message for tick 1 (full snapshot header) around a packed body written by `f`, as hex.
+fn state_with_body(f: impl FnOnce(&mut BitWriter<'_>)) -> String {
+    let mut body = Vec::new();
+    let mut w = BitWriter::new(&mut body);
+    f(&mut w);
+    w.finish();
+    let mut bytes = vec![0x02, 0x01, 0x00, 0x00, 0x00, 0x00];
+    assert!(body.len() <= 250, "one-byte length prefix");
+    bytes.push(body.len() as u8);
+    bytes.extend_from_slice(&body);
+    hex(&bytes)
+}
+
+/// Writes the 16 bits of four zero Exp-Golomb orders.
+fn zero_orders(w: &mut BitWriter<'_>) {
+    w.bits(0, 16);
+}
+
+/// A valid create after its id gap: a player at the origin, everything zero, an empty name.
+fn create_rest(w: &mut BitWriter<'_>) {
+    create_rest_with_name(w, &[]);
+}
+
+/// Packed delta bodies that must not decode, each in a State message.
+fn invalid_bodies() -> Vec<(&'static str, String)> {
+    let update_with_mask = |mask: u32| {
+        state_with_body(move |w| {
+            zero_orders(w);
+            w.eg(0, 0);
+            w.eg(0, 0);
+            w.eg(0, 1);
+            w.eg(0, 0);
+            w.bit(false);
+            w.bits(mask, 5);
+            w.eg_signed(0, 1);
+            w.eg_signed(0, 1);
+        })
+    };
+    vec![
+        ("update with an empty mask", update_with_mask(0)),
+        (
+            "residual of (0, 0)",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 0);
+                w.eg(0, 1);
+                w.eg(0, 0);
+                w.bit(true);
+                w.eg_signed(0, 0);
+                w.eg_signed(0, 0);
+            }),
+        ),
+        (
+            "update repeating the previous mask explicitly",
+            update_with_mask(2),
+        ),
+        (
+            "update missing its position",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 0);
+                w.eg(0, 1);
+                w.eg(0, 0);
+                w.bit(true);
+            }),
+        ),
+        (
+            "unknown entity kind",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 1);
+                w.eg(0, 0);
+                w.eg(0, 2);
+                w.bits(0, 32);
+                w.bits(0, 32);
+            }),
+        ),
+        (
+            "created ids overflowing u32",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 2);
+                w.eg(0, u32::MAX - 1);
+                create_rest(w);
+                w.eg(0, 0);
+                create_rest(w);
+                w.eg(0, 0);
+            }),
+        ),
+        (
+            "removed indices overflowing u32",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 2);
+                w.eg(0, u32::MAX);
+                w.eg(0, 0);
+                w.eg(0, 0);
+                w.eg(0, 0);
+            }),
+        ),
+        (
+            "name longer than 24 bytes",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 1);
+                w.eg(0, 0);
+                create_rest_with_name(w, &[b'a'; 25]);
+                w.eg(0, 0);
+            }),
+        ),
+        (
+            "name not UTF-8",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 1);
+                w.eg(0, 0);
+                create_rest_with_name(w, &[0xff]);
+                w.eg(0, 0);
+            }),
+        ),
+        (
+            "Exp-Golomb code beyond u32",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.bits(0, 32);
+                w.bits(0, 1);
+                w.bit(true);
+                w.bits(0, 31);
+            }),
+        ),
+        (
+            "count larger than the body",
+            state_with_body(|w| {
+                zero_orders(w);
+                w.eg(0, 0);
+                w.eg(0, 0);
+                w.eg(0, 1000);
+            }),
+        ),
     ]
+}
+
+/// A create after its id gap (a player at the origin, everything zero) with the given raw
+/// name bytes.
+fn create_rest_with_name(w: &mut BitWriter<'_>, name: &[u8]) {
+    w.eg(0, 0); // kind Player
+    w.eg_signed(0, 0);
+    w.eg_signed(0, 0);
+    w.eg_signed(4, 0);
+    w.eg_signed(4, 0);
+    w.bits(0, 8);
+    w.bits(0, 8);
+    w.eg(0, 0);
+    w.bits(0, 8);
+    w.eg(0, 0);
+    w.eg(0, name.len() as u32);
+    for &b in name {
+        w.bits(u32::from(b), 8);
+    }
 }
 
 /// Snapshots evolving over ticks, diffed against chosen baselines, with the world a replica
@@ -775,11 +992,18 @@ fn replica_vectors() -> Vec<Value> {
         out.push(v);
     };
     for step in 0..48 {
-        tick += 1 + rng.below(3) as u32;
-        // Evolve the world: move, damage, score, remove and create entities.
+        let dt = 1 + rng.below(3) as u32;
+        tick += dt;
+        // Evolve the world: move on by the velocity, steer, damage, score, remove and create
+        // entities.
         for e in &mut world {
-            match rng.below(6) {
+            (e.x, e.y) = e.predict(dt);
+            match rng.below(7) {
                 0 => {}
+                6 => {
+                    e.vx = rng.range_i32(-90, 90);
+                    e.vy = rng.range_i32(-90, 90);
+                }
                 1 => {
                     e.x = e.x.wrapping_add(rng.range_i32(-40, 40));
                     e.y = e.y.wrapping_add(rng.range_i32(-40, 40));
@@ -834,10 +1058,10 @@ fn replica_vectors() -> Vec<Value> {
             Some(held[rng.below(held.len() as u64) as usize])
         };
         let (age, delta) = match base {
-            None => (0, diff(&[], &world)),
+            None => (0, diff(&[], &world, 0)),
             Some(b) => {
                 let bw = &snapshots.iter().find(|(t, _)| *t == b).expect("held").1;
-                (tick - b, diff(bw, &world))
+                (tick - b, diff(bw, &world, tick - b))
             }
         };
         if let Some(b) = base {
@@ -865,6 +1089,42 @@ fn replica_vectors() -> Vec<Value> {
                 delta: Delta::default(),
             };
             push(&mut replica, bad_age, &mut out);
+            let past_the_end = StateFrame {
+                header: header(tick + 1, 1, 0, Phase::Running, 0),
+                delta: Delta {
+                    removed: vec![world.len() as u32 + 5],
+                    ..Delta::default()
+                },
+            };
+            push(&mut replica, past_the_end, &mut out);
+            // That frame made the replica drop every world before `tick`.
+            last_base = tick;
+        }
+        if step == 20 {
+            // A full snapshot that leaves out every name the replica holds.
+            tick += 1;
+            let mut delta = diff(&[], &world, 0);
+            for e in delta.created.iter_mut().filter(|e| !e.name.is_empty()) {
+                e.name.clear();
+                delta.names_elided.push(e.id);
+            }
+            let frame = StateFrame {
+                header: header(tick, 0, step, Phase::Running, 100),
+                delta,
+            };
+            push(&mut replica, frame, &mut out);
+            snapshots.push((tick, world.clone()));
+            last_base = tick;
+            // One that leaves out a name the replica never received: refused.
+            let unknown = StateFrame {
+                header: header(tick + 1, 0, step, Phase::Running, 100),
+                delta: Delta {
+                    created: vec![entity(1 << 30, EntityKind::Player, 0, 0, 0, "")],
+                    names_elided: vec![1 << 30],
+                    ..Delta::default()
+                },
+            };
+            push(&mut replica, unknown, &mut out);
         }
     }
     out
@@ -892,7 +1152,7 @@ fn protocol_golden() -> Value {
     }
     let mut invalid = Vec::new();
     for (dir, h, why) in invalid_vectors() {
-        let bytes = unhex(h);
+        let bytes = unhex(&h);
         let rejected = if dir == "client" {
             codec::decode_client(&bytes).is_err()
         } else {

@@ -101,8 +101,8 @@ test('encoders refuse values the wire cannot carry', () => {
     header: { tick: 1, baseline_age: 0, last_input: 0, phase: 'Waiting', phase_ticks_left: 0 },
     delta: { removed: [], created: [], updated },
   });
-  assert.throws(() => encodeServer(state([{ id: 2, aim: 1 }, { id: 2, aim: 1 }])));
-  assert.throws(() => encodeServer(state([{ id: 2 }])));
+  assert.throws(() => encodeServer(state([{ index: 2, aim: 1 }, { index: 2, aim: 1 }])));
+  assert.throws(() => encodeServer(state([{ index: 2 }])));
 });
 
 test('quantize rounds half away from zero like Rust', () => {

@@ -19,7 +19,7 @@ export class Interpolator {
   constructor(delayMs = 100) {
     this.delayMs = delayMs;
     this.periodMs = 1000 / 30;
-    this.snapshots = []; // [{tick, entities: Map id -> entity with world-unit x, y}]
+    this.snapshots = []; // [{tick, entities: Map id -> entity with world-unit x, y, vx, vy}]
     this.offset = null; // local ms at server tick 0, smoothed
   }
 
@@ -36,7 +36,10 @@ export class Interpolator {
   push(tick, world, now) {
     const entities = new Map();
     for (const [id, e] of world) {
-      entities.set(id, { ...e, x: dequantize(e.x), y: dequantize(e.y) });
+      // Velocities become world units per tick, like the positions' units.
+      entities.set(id, {
+        ...e, x: dequantize(e.x), y: dequantize(e.y), vx: dequantize(e.vx), vy: dequantize(e.vy),
+      });
     }
     this.snapshots.push({ tick, entities });
     const keepTicks = KEEP_MS / this.periodMs;

@@ -1,16 +1,21 @@
-// tickwire wire protocol, version 1: every message of crates/proto/PROTOCOL.md, encoded and
+// tickwire wire protocol, version 2: every message of crates/proto/PROTOCOL.md, encoded and
 // decoded exactly like the server's bincode 2 standard configuration (little-endian, varint
-// integers, zigzag for signed ones, varint lengths).
+// integers, zigzag for signed ones, varint lengths), and the bit-packed delta body of a State
+// frame (§2.2) exactly like the Rust `pack` module.
 //
 // Messages are plain objects tagged with `type`; their fields carry the Rust names. Unsigned
 // 64-bit fields decode to a Number when it is exact (at most 2^53 - 1) and to a BigInt
-// otherwise; encoders accept either. Secrets are Uint8Arrays of 16 bytes.
+// otherwise; encoders accept either. Secrets are Uint8Arrays of 16 bytes. A delta is
+// `{removed: [baseline index], created: [entity], updated: [{index, vel, pos, aim, hp, misc}],
+// names_elided: [id]}` where `vel` = [dvx, dvy], `pos` = [rx, ry] and `misc` = [score, flags]
+// are null when absent, and a created entity whose id is in `names_elided` has an empty name
+// here (the replica fills in the one it holds).
 //
 // tests/golden/protocol.json, written by the Rust proto crate, holds the reference bytes this
 // module is checked against (tests/golden/protocol.test.mjs).
 
 /** The protocol version this client speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Wire positions are world units times this. */
 export const POS_SCALE = 8;
 /** Entity flag: alive (a dead player waits to respawn). */
@@ -64,10 +69,27 @@ const U64_BYTE = 253;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 const U64_MAX = (1n << 64n) - 1n;
-const MASK_POS = 1;
-const MASK_AIM = 2;
-const MASK_HP = 4;
-const MASK_MISC = 8;
+
+// Update field masks of the packed delta body (PROTOCOL.md §2.2).
+const MASK_VEL = 1;
+const MASK_POS = 2;
+const MASK_AIM = 4;
+const MASK_HP = 8;
+const MASK_MISC = 16;
+const MASK_BITS = 5;
+/** The mask an update's "same mask" bit refers to before the first update of a frame. */
+const INITIAL_MASK = MASK_POS;
+/** Bits of each Exp-Golomb order in the body's header; orders are 0..=15. */
+const ORDER_BITS = 4;
+const MAX_ORDER = 15;
+/** Exp-Golomb order of a created entity's velocity components. */
+const CREATE_VEL_ORDER = 4;
+/** Longest entity name, UTF-8 bytes (`MAX_NAME_BYTES`). */
+const MAX_NAME_BYTES = 24;
+// Least bits one item of each list of the body takes, for the count check.
+const MIN_REMOVE_BITS = 1;
+const MIN_CREATE_BITS = 40;
+const MIN_UPDATE_BITS = 2;
 
 /** A message that is not a valid encoding (the server would close with 1007). */
 export class DecodeError extends Error {
@@ -346,84 +368,466 @@ function readToken(r) {
   return { match_id: r.u64(), player_id: r.u32(), secret: r.raw(SECRET_LEN) };
 }
 
-function writeEntity(w, e) {
-  w.u32(e.id, 'entity.id');
-  w.u32(variantIndex(ENTITY_KINDS, e.kind, 'entity kind'));
-  w.i32(e.x, 'entity.x');
-  w.i32(e.y, 'entity.y');
-  w.u8(e.aim, 'entity.aim');
-  w.u8(e.hp, 'entity.hp');
-  w.u32(e.score, 'entity.score');
-  w.u8(e.flags, 'entity.flags');
-  w.u32(e.owner, 'entity.owner');
-  w.string(e.name, 'entity.name');
+// ---- bit strings (PROTOCOL.md §2.2) ----
+
+/** Zigzag-maps an i32 to a u32 (`0, -1, 1, -2, …` to `0, 1, 2, 3, …`). */
+export function zigzag(v) {
+  return ((v << 1) ^ (v >> 31)) >>> 0;
 }
 
-function readEntity(r) {
-  return {
-    id: r.u32(),
-    kind: r.variant(ENTITY_KINDS, 'EntityKind'),
-    x: r.i32(),
-    y: r.i32(),
-    aim: r.u8(),
-    hp: r.u8(),
-    score: r.u32(),
-    flags: r.u8(),
-    owner: r.u32(),
-    name: r.string(),
-  };
+/** Inverse of `zigzag`: a u32 back to an i32. */
+export function unzigzag(z) {
+  return (z >>> 1) ^ -(z & 1);
 }
 
-/** Entity update list (PROTOCOL.md §2.2): gap-coded ids with a field mask in the head. */
-function writeUpdates(w, updates) {
-  w.u64(updates.length, 'updated.length');
-  let prev = 0;
-  for (const u of updates) {
-    intInRange(u.id, 1, U32_MAX, 'update.id');
-    if (u.id <= prev) throw new EncodeError('entity updates must have strictly ascending ids');
-    let mask = 0;
-    if (u.pos != null) mask |= MASK_POS;
-    if (u.aim != null) mask |= MASK_AIM;
-    if (u.hp != null) mask |= MASK_HP;
-    if (u.misc != null) mask |= MASK_MISC;
-    if (mask === 0) throw new EncodeError(`entity update ${u.id} changes nothing`);
-    w.u64(BigInt(u.id - prev) * 16n + BigInt(mask), 'update head');
-    if (u.pos != null) {
-      w.i32(u.pos[0], 'update.pos.dx');
-      w.i32(u.pos[1], 'update.pos.dy');
+/** Bit length of a positive integer below 2^64 (exact below 2^53). */
+function bitLength(w) {
+  return w > U32_MAX ? 32 + bitLength(Math.floor(w / 2 ** 32)) : 32 - Math.clz32(w);
+}
+
+/** Bits of the order-`k` Exp-Golomb code of the u32 `v`. */
+export function egLen(k, v) {
+  return 2 * bitLength(v + 2 ** k) - 1 - k;
+}
+
+/** The order in 0..=15 that codes every one of `values` in the fewest bits, ties to the lowest. */
+export function bestOrder(values) {
+  let best = 0;
+  let bestBits = Infinity;
+  for (let k = 0; k <= MAX_ORDER; k++) {
+    let bits = 0;
+    for (const v of values) bits += egLen(k, v);
+    if (bits < bestBits) {
+      best = k;
+      bestBits = bits;
     }
-    if (u.aim != null) w.u8(u.aim, 'update.aim');
-    if (u.hp != null) w.u8(u.hp, 'update.hp');
-    if (u.misc != null) {
-      w.u32(u.misc[0], 'update.misc.score');
-      w.u8(u.misc[1], 'update.misc.flags');
+  }
+  return best;
+}
+
+/**
+ * Writes a bit string: bit `i` is bit `i % 8` (least significant first) of byte `i / 8`, and a
+ * field of `n` bits goes least significant bit first.
+ */
+export class BitWriter {
+  constructor() {
+    this.out = new Writer(64);
+    /** Pending bits, least significant first; fewer than 8 between calls. */
+    this.acc = 0;
+    this.n = 0;
+  }
+
+  /** Writes the low `n` bits (n <= 32) of the u32 `v`, least significant first. */
+  bits(v, n) {
+    let rest = n;
+    while (rest > 0) {
+      const take = Math.min(8 - this.n, rest);
+      this.acc |= (v & ((1 << take) - 1)) << this.n;
+      this.n += take;
+      rest -= take;
+      v >>>= take;
+      if (this.n === 8) {
+        this.out.byte(this.acc);
+        this.acc = 0;
+        this.n = 0;
+      }
     }
-    prev = u.id;
+  }
+
+  bit(b) {
+    this.bits(b ? 1 : 0, 1);
+  }
+
+  /**
+   * The order-`k` Exp-Golomb code of the u32 `v`: `w = v + 2^k` as (bit length − 1 − k) zero
+   * bits, then the bits of `w` from the most significant down.
+   */
+  eg(k, v) {
+    const w = v + 2 ** k; // below 2^33
+    let len = bitLength(w);
+    this.bits(0, len - 1 - k); // at most 32 zeros
+    if (len > 32) {
+      this.bits(1, 1);
+      len = 32;
+    }
+    const low = w >>> 0; // the low 32 bits
+    for (let i = len - 1; i >= 0; i--) this.bits((low >>> i) & 1, 1);
+  }
+
+  /** The order-`k` Exp-Golomb code of the zigzag mapping of the i32 `v`. */
+  egSigned(k, v) {
+    this.eg(k, zigzag(v));
+  }
+
+  /** Pads with zero bits to a whole byte and returns the bytes. */
+  finish() {
+    if (this.n > 0) {
+      this.out.byte(this.acc);
+      this.acc = 0;
+      this.n = 0;
+    }
+    return this.out.finish();
   }
 }
 
-function readUpdates(r) {
-  const n = r.length('updated');
-  const out = new Array(n);
-  let prev = 0;
-  for (let i = 0; i < n; i++) {
-    const head = BigInt(r.u64());
-    const mask = Number(head & 15n);
-    const gap = head >> 4n;
-    if (mask === 0) throw new DecodeError('entity update with an empty mask');
-    if (gap === 0n || gap > BigInt(U32_MAX - prev)) {
-      throw new DecodeError('entity update id gap out of range');
+/** Reads a bit string written by `BitWriter`, failing like the Rust `BitReader`. */
+export class BitReader {
+  constructor(bytes) {
+    this.b = bytes;
+    /** Position in bits. */
+    this.pos = 0;
+  }
+
+  /** Bits not read yet. */
+  remaining() {
+    return this.b.length * 8 - this.pos;
+  }
+
+  /** Reads `n` bits (n <= 32), least significant first, as a u32. */
+  bits(n) {
+    if (n > this.remaining()) throw new DecodeError('packed delta ends inside a field');
+    let v = 0;
+    let got = 0;
+    while (got < n) {
+      const off = this.pos & 7;
+      const take = Math.min(8 - off, n - got);
+      const chunk = (this.b[this.pos >>> 3] >>> off) & ((1 << take) - 1);
+      v += chunk * 2 ** got;
+      got += take;
+      this.pos += take;
     }
-    const id = prev + Number(gap);
-    const u = { id, pos: null, aim: null, hp: null, misc: null };
-    if (mask & MASK_POS) u.pos = [r.i32(), r.i32()];
-    if (mask & MASK_AIM) u.aim = r.u8();
-    if (mask & MASK_HP) u.hp = r.u8();
-    if (mask & MASK_MISC) u.misc = [r.u32(), r.u8()];
-    out[i] = u;
-    prev = id;
+    return v;
+  }
+
+  bit() {
+    return this.bits(1) === 1;
+  }
+
+  /** Reads an order-`k` Exp-Golomb code; a value beyond u32 is an error. */
+  eg(k) {
+    let zeros = 0;
+    while (!this.bit()) {
+      zeros += 1;
+      // w = v + 2^k < 2^33 has at most 33 bits: at most 32 - k leading zeros.
+      if (zeros + k > 32) throw new DecodeError('packed delta has an over-long Exp-Golomb code');
+    }
+    let w = 1;
+    for (let i = 0; i < zeros + k; i++) w = w * 2 + this.bits(1);
+    const v = w - 2 ** k;
+    if (v > U32_MAX) throw new DecodeError('packed delta has an over-long Exp-Golomb code');
+    return v;
+  }
+
+  /** Reads a zigzag-mapped order-`k` Exp-Golomb code as an i32. */
+  egSigned(k) {
+    return unzigzag(this.eg(k));
+  }
+
+  /** Checks that what is left is the zero padding of the last byte. */
+  finish() {
+    const rest = this.remaining();
+    if (rest >= 8 || (rest > 0 && this.bits(rest) !== 0)) {
+      throw new DecodeError('packed delta has non-zero padding or trailing bytes');
+    }
+  }
+}
+
+// ---- the delta body (PROTOCOL.md §2.2) ----
+
+function checkI32(v, what) {
+  intInRange(v, -0x80000000, 0x7fffffff, what);
+}
+
+function checkPair(p, check, what) {
+  if (!Array.isArray(p) || p.length !== 2) throw new EncodeError(`${what} must be a pair`);
+  check(p[0], `${what}[0]`);
+  check(p[1], `${what}[1]`);
+}
+
+/** Throws unless the u32s of `list` (mapped by `key`) are strictly ascending. */
+function checkAscending(list, key, what) {
+  let prev = -1;
+  for (const x of list) {
+    const v = key(x);
+    intInRange(v, 0, U32_MAX, what);
+    if (v <= prev) throw new EncodeError(`${what}s must be strictly ascending`);
+    prev = v;
+  }
+}
+
+/** The wire mask of an update's present fields. */
+function updateMask(u) {
+  let mask = 0;
+  if (u.vel != null) mask |= MASK_VEL;
+  if (u.pos != null) mask |= MASK_POS;
+  if (u.aim != null) mask |= MASK_AIM;
+  if (u.hp != null) mask |= MASK_HP;
+  if (u.misc != null) mask |= MASK_MISC;
+  return mask;
+}
+
+/** A velocity change or residual: a pair of i32s, never (0, 0) (that is sent as absent). */
+function checkNonZeroPair(p, what) {
+  checkPair(p, checkI32, what);
+  if (p[0] === 0 && p[1] === 0) throw new EncodeError(`${what} of (0, 0) is sent as absent`);
+}
+
+/**
+ * Checks what the Rust encoder refuses (and every value's range); returns the UTF-8 bytes of
+ * each created entity's name, or null for a name left out (`names_elided`).
+ */
+function validateDelta(d, elided) {
+  for (const name of ['removed', 'created', 'updated']) {
+    if (!Array.isArray(d[name])) throw new EncodeError(`delta.${name} must be an array`);
+  }
+  checkAscending(d.removed, (i) => i, 'removed index');
+  checkAscending(d.updated, (u) => u.index, 'update index');
+  checkAscending(d.created, (e) => e.id, 'created id');
+  if (d.created.length && d.created[0].id === 0) throw new EncodeError('entity id 0 is reserved');
+  if (!Array.isArray(elided)) throw new EncodeError('delta.names_elided must be an array');
+  checkAscending(elided, (id) => id, 'elided name id');
+  // Each elided id names a created entity with an empty name (both lists ascending).
+  let j = 0;
+  for (const id of elided) {
+    while (j < d.created.length && !(d.created[j].id === id && d.created[j].name === '')) j += 1;
+    if (j === d.created.length) {
+      throw new EncodeError(`elided name ${id} must belong to a created entity with an empty name`);
+    }
+    j += 1;
+  }
+  for (const u of d.updated) {
+    if (updateMask(u) === 0) throw new EncodeError(`entity update ${u.index} changes nothing`);
+    if (u.vel != null) checkNonZeroPair(u.vel, 'update.vel');
+    if (u.pos != null) checkNonZeroPair(u.pos, 'update.pos');
+    if (u.aim != null) intInRange(u.aim, 0, 255, 'update.aim');
+    if (u.hp != null) intInRange(u.hp, 0, 255, 'update.hp');
+    if (u.misc != null) {
+      if (!Array.isArray(u.misc) || u.misc.length !== 2) throw new EncodeError('update.misc must be a pair');
+      intInRange(u.misc[0], 0, U32_MAX, 'update.misc.score');
+      intInRange(u.misc[1], 0, 255, 'update.misc.flags');
+    }
+  }
+  return d.created.map((e) => {
+    variantIndex(ENTITY_KINDS, e.kind, 'entity kind');
+    checkI32(e.x, 'entity.x');
+    checkI32(e.y, 'entity.y');
+    checkI32(e.vx, 'entity.vx');
+    checkI32(e.vy, 'entity.vy');
+    intInRange(e.aim, 0, 255, 'entity.aim');
+    intInRange(e.hp, 0, 255, 'entity.hp');
+    intInRange(e.score, 0, U32_MAX, 'entity.score');
+    intInRange(e.flags, 0, 255, 'entity.flags');
+    intInRange(e.owner, 0, U32_MAX, 'entity.owner');
+    if (typeof e.name !== 'string') throw new EncodeError('entity.name must be a string');
+    const name = utf8Encoder.encode(e.name);
+    if (name.length > MAX_NAME_BYTES) throw new EncodeError(`entity name over ${MAX_NAME_BYTES} bytes`);
+    return elided.includes(e.id) ? null : name;
+  });
+}
+
+/** Gaps of ascending ids: `id - previous id - 1`, the first one's previous id being 0. */
+function idGaps(created) {
+  let prev = 0;
+  return created.map((e) => {
+    const gap = e.id - prev - 1;
+    prev = e.id;
+    return gap;
+  });
+}
+
+/** The zigzag-mapped components of the present pairs `pick(x)` of `list`. */
+function pairValues(list, pick) {
+  const out = [];
+  for (const x of list) {
+    const p = pick(x);
+    if (p != null) out.push(zigzag(p[0]), zigzag(p[1]));
   }
   return out;
+}
+
+/** Writes `indices` (strictly ascending) as gaps: the first as itself, then `i - prev - 1`. */
+function writeIndexGaps(bw, indices) {
+  let prev = -1;
+  for (const i of indices) {
+    bw.eg(0, i - prev - 1);
+    prev = i;
+  }
+}
+
+/** The packed body of a delta (no length prefix), byte for byte what the Rust encoder writes. */
+export function encodeDelta(d) {
+  const names = validateDelta(d, d.names_elided ?? []);
+  const ids = idGaps(d.created);
+  // The orders that make this body smallest.
+  const kPos = bestOrder(pairValues(d.updated, (u) => u.pos));
+  const kVel = bestOrder(pairValues(d.updated, (u) => u.vel));
+  const kXy = bestOrder(pairValues(d.created, (e) => [e.x, e.y]));
+  const kId = bestOrder(ids);
+  const bw = new BitWriter();
+  bw.bits(kPos, ORDER_BITS);
+  bw.bits(kVel, ORDER_BITS);
+  bw.bits(kXy, ORDER_BITS);
+  bw.bits(kId, ORDER_BITS);
+
+  bw.eg(0, d.removed.length);
+  writeIndexGaps(bw, d.removed);
+
+  bw.eg(0, d.created.length);
+  d.created.forEach((e, i) => {
+    bw.eg(kId, ids[i]);
+    bw.eg(0, ENTITY_KINDS.indexOf(e.kind));
+    bw.egSigned(kXy, e.x);
+    bw.egSigned(kXy, e.y);
+    bw.egSigned(CREATE_VEL_ORDER, e.vx);
+    bw.egSigned(CREATE_VEL_ORDER, e.vy);
+    bw.bits(e.aim, 8);
+    bw.bits(e.hp, 8);
+    bw.eg(0, e.score);
+    bw.bits(e.flags, 8);
+    bw.eg(0, e.owner);
+    // Name code: 0 for a name left out, else the byte length + 1, then the bytes.
+    if (names[i] === null) {
+      bw.eg(0, 0);
+    } else {
+      bw.eg(0, names[i].length + 1);
+      for (const b of names[i]) bw.bits(b, 8);
+    }
+  });
+
+  bw.eg(0, d.updated.length);
+  let prev = -1;
+  let prevMask = INITIAL_MASK;
+  for (const u of d.updated) {
+    bw.eg(0, u.index - prev - 1);
+    prev = u.index;
+    const mask = updateMask(u);
+    if (mask === prevMask) {
+      bw.bit(true);
+    } else {
+      bw.bit(false);
+      bw.bits(mask, MASK_BITS);
+      prevMask = mask;
+    }
+    if (u.vel != null) {
+      bw.egSigned(kVel, u.vel[0]);
+      bw.egSigned(kVel, u.vel[1]);
+    }
+    if (u.pos != null) {
+      bw.egSigned(kPos, u.pos[0]);
+      bw.egSigned(kPos, u.pos[1]);
+    }
+    if (u.aim != null) bw.bits(u.aim, 8);
+    if (u.hp != null) bw.bits(u.hp, 8);
+    if (u.misc != null) {
+      bw.eg(0, u.misc[0]);
+      bw.bits(u.misc[1], 8);
+    }
+  }
+  return bw.finish();
+}
+
+/** Reads a count of items that take at least `minBits` bits each. */
+function readCount(r, minBits, what) {
+  const n = r.eg(0);
+  if (n * minBits > r.remaining()) throw new DecodeError(`packed delta: ${what} count ${n} exceeds the body`);
+  return n;
+}
+
+/** Reads the next baseline index of an ascending list after `prev` (null: the first). */
+function readIndex(r, prev) {
+  const gap = r.eg(0);
+  if (prev === null) return gap;
+  const i = prev + gap + 1;
+  if (i > U32_MAX) throw new DecodeError('packed delta: baseline index out of order');
+  return i;
+}
+
+/** Reads a velocity change or position residual, which is never (0, 0). */
+function readNonZeroPair(r, k) {
+  const p = [r.egSigned(k), r.egSigned(k)];
+  if (p[0] === 0 && p[1] === 0) throw new DecodeError('packed delta: zero velocity change or residual');
+  return p;
+}
+
+/** Decodes a packed delta body (exactly `bytes`, padding included). */
+export function decodeDelta(bytes) {
+  const r = new BitReader(bytes);
+  const kPos = r.bits(ORDER_BITS);
+  const kVel = r.bits(ORDER_BITS);
+  const kXy = r.bits(ORDER_BITS);
+  const kId = r.bits(ORDER_BITS);
+
+  const removed = [];
+  let n = readCount(r, MIN_REMOVE_BITS, 'removed');
+  let prev = null;
+  for (let i = 0; i < n; i++) {
+    prev = readIndex(r, prev);
+    removed.push(prev);
+  }
+
+  const created = [];
+  const namesElided = [];
+  n = readCount(r, MIN_CREATE_BITS, 'created');
+  let prevId = 0;
+  for (let i = 0; i < n; i++) {
+    const id = prevId + r.eg(kId) + 1;
+    if (id > U32_MAX) throw new DecodeError('packed delta: created id out of order');
+    prevId = id;
+    const kind = r.eg(0);
+    if (kind >= ENTITY_KINDS.length) throw new DecodeError(`packed delta: unknown entity kind ${kind}`);
+    const e = {
+      id,
+      kind: ENTITY_KINDS[kind],
+      x: r.egSigned(kXy),
+      y: r.egSigned(kXy),
+      vx: r.egSigned(CREATE_VEL_ORDER),
+      vy: r.egSigned(CREATE_VEL_ORDER),
+      aim: r.bits(8),
+      hp: r.bits(8),
+      score: r.eg(0),
+      flags: r.bits(8),
+      owner: r.eg(0),
+      name: '',
+    };
+    const code = r.eg(0);
+    if (code === 0) {
+      // The name is left out: the client already holds it.
+      namesElided.push(id);
+    } else {
+      if (code - 1 > MAX_NAME_BYTES) throw new DecodeError('packed delta: entity name over the limit');
+      const name = new Uint8Array(code - 1);
+      for (let j = 0; j < name.length; j++) name[j] = r.bits(8);
+      try {
+        e.name = utf8Decoder.decode(name);
+      } catch {
+        throw new DecodeError('packed delta: entity name is not UTF-8');
+      }
+    }
+    created.push(e);
+  }
+
+  const updated = [];
+  n = readCount(r, MIN_UPDATE_BITS, 'updated');
+  prev = null;
+  let prevMask = INITIAL_MASK;
+  for (let i = 0; i < n; i++) {
+    prev = readIndex(r, prev);
+    let mask = prevMask;
+    if (!r.bit()) {
+      mask = r.bits(MASK_BITS);
+      if (mask === 0 || mask === prevMask) throw new DecodeError(`packed delta: bad update mask ${mask}`);
+      prevMask = mask;
+    }
+    const u = { index: prev, vel: null, pos: null, aim: null, hp: null, misc: null };
+    if (mask & MASK_VEL) u.vel = readNonZeroPair(r, kVel);
+    if (mask & MASK_POS) u.pos = readNonZeroPair(r, kPos);
+    if (mask & MASK_AIM) u.aim = r.bits(8);
+    if (mask & MASK_HP) u.hp = r.bits(8);
+    if (mask & MASK_MISC) u.misc = [r.eg(0), r.bits(8)];
+    updated.push(u);
+  }
+  r.finish();
+  return { removed, created, updated, names_elided: namesElided };
 }
 
 // ---- client → server ----
@@ -550,12 +954,10 @@ export function encodeServer(msg) {
       w.u32(h.last_input, 'last_input');
       w.u32(variantIndex(PHASES, h.phase, 'phase'));
       w.u32(h.phase_ticks_left, 'phase_ticks_left');
-      const d = msg.delta;
-      w.u64(d.removed.length, 'removed.length');
-      for (const id of d.removed) w.u32(id, 'removed id');
-      w.u64(d.created.length, 'created.length');
-      for (const e of d.created) writeEntity(w, e);
-      writeUpdates(w, d.updated);
+      // The delta: a length-prefixed byte string holding the packed body.
+      const body = encodeDelta(msg.delta);
+      w.u64(body.length, 'delta length');
+      w.bytes(body);
       break;
     }
     case 'Pong':
@@ -633,10 +1035,10 @@ export function decodeServer(data) {
         phase: r.variant(PHASES, 'Phase'),
         phase_ticks_left: r.u32(),
       };
-      const removed = r.vec(() => r.u32(), 'removed');
-      const created = r.vec(() => readEntity(r), 'created');
-      const updated = readUpdates(r);
-      msg = { type, header, delta: { removed, created, updated } };
+      const n = r.length('delta');
+      const delta = decodeDelta(r.b.subarray(r.pos, r.pos + n));
+      r.pos += n;
+      msg = { type, header, delta };
       break;
     }
     case 'Pong':

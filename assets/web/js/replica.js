@@ -1,6 +1,8 @@
-// The client's replicated world (PROTOCOL.md §5): applies each State frame to the stored world
-// of its baseline tick, keeping every world from the last baseline onwards, so a delta against
-// any tick the client acknowledged can be applied. Mirrors `tickwire_proto::delta::Replica`.
+// The client's replicated world (PROTOCOL.md §5): builds each State frame's world from the
+// stored world of its baseline tick (entities predicted on by their velocity, then corrected),
+// keeping every world from the last baseline onwards, so a delta against any tick the client
+// acknowledged can be applied, and remembering every entity name received, since the server
+// leaves out names the client already holds. Mirrors `tickwire_proto::delta::{apply, Replica}`.
 
 /** Why a frame could not be applied; `kind` names the Rust `ApplyError` variant. */
 export class ApplyError extends Error {
@@ -13,50 +15,98 @@ export class ApplyError extends Error {
 
 /** Most worlds kept (`MAX_WORLDS` of the Rust replica); the server keeps far fewer baselines. */
 const MAX_WORLDS = 256;
+/** Most names remembered (`MAX_NAMES`); a match has far fewer named entities (players). */
+const MAX_NAMES = 1 << 16;
+
+const byId = (a, b) => a.id - b.id;
 
 /**
- * Applies a delta to `world` (a Map id → entity, modified in place) in the documented order:
- * removes, creates, then updates.
+ * Moves a copy of baseline entity `e` on by `age` ticks and applies `update` (or null) to it
+ * (`EntityState::advance`): the velocity change first, then the prediction `x += vx * age`
+ * with the new velocity, then the position residual and the replaced fields. Sums wrap as i32.
  */
-export function applyDelta(world, delta) {
-  for (const id of delta.removed) {
-    if (!world.delete(id)) throw new ApplyError('UnknownEntity', `entity ${id} does not exist in the baseline`);
+export function advance(e, age, update) {
+  const out = { ...e };
+  if (update?.vel) {
+    out.vx = (out.vx + update.vel[0]) | 0;
+    out.vy = (out.vy + update.vel[1]) | 0;
   }
+  out.x = (out.x + Math.imul(out.vx, age)) | 0;
+  out.y = (out.y + Math.imul(out.vy, age)) | 0;
+  if (!update) return out;
+  if (update.pos) {
+    out.x = (out.x + update.pos[0]) | 0;
+    out.y = (out.y + update.pos[1]) | 0;
+  }
+  if (update.aim != null) out.aim = update.aim;
+  if (update.hp != null) out.hp = update.hp;
+  if (update.misc) {
+    out.score = update.misc[0];
+    out.flags = update.misc[1];
+  }
+  return out;
+}
+
+function unknownIndex(i) {
+  return new ApplyError('UnknownIndex', `baseline index ${i} is not an entity of the baseline`);
+}
+
+/**
+ * Builds the world `delta` describes from `base` (a Map id → entity, left untouched), `age`
+ * ticks old (PROTOCOL.md §5 step 3): every baseline entity, in id order with its baseline
+ * index, is dropped if removed, otherwise moved on by its velocity and given its update; then
+ * the created entities are added. Returns a new Map id → entity.
+ */
+export function applyDelta(base, delta, age) {
+  const { removed, updated } = delta;
+  const world = new Map();
+  let r = 0;
+  let u = 0;
+  const entities = [...base.values()].sort(byId);
+  for (let i = 0; i < entities.length; i++) {
+    const update = u < updated.length && updated[u].index === i ? updated[u++] : null;
+    if (r < removed.length && removed[r] === i) {
+      r += 1;
+      // An entity both removed and updated.
+      if (update) throw unknownIndex(i);
+      continue;
+    }
+    const e = advance(entities[i], age, update);
+    world.set(e.id, e);
+  }
+  // Indices past the end of the baseline (or out of order).
+  if (r < removed.length) throw unknownIndex(removed[r]);
+  if (u < updated.length) throw unknownIndex(updated[u].index);
   for (const e of delta.created) {
     if (world.has(e.id)) throw new ApplyError('DuplicateEntity', `entity ${e.id} is created twice`);
     world.set(e.id, { ...e });
   }
-  for (const u of delta.updated) {
-    const e = world.get(u.id);
-    if (!e) throw new ApplyError('UnknownEntity', `entity ${u.id} does not exist in the baseline`);
-    if (u.pos) {
-      e.x = (e.x + u.pos[0]) | 0;
-      e.y = (e.y + u.pos[1]) | 0;
-    }
-    if (u.aim != null) e.aim = u.aim;
-    if (u.hp != null) e.hp = u.hp;
-    if (u.misc) {
-      e.score = u.misc[0];
-      e.flags = u.misc[1];
-    }
-  }
-}
-
-function cloneWorld(world) {
-  const out = new Map();
-  for (const [id, e] of world) out.set(id, { ...e });
-  return out;
+  return world;
 }
 
 export class Replica {
   constructor() {
     /** Applied worlds, oldest first: [{tick, world}]. */
     this.worlds = [];
+    /**
+     * Every non-empty entity name received in an applied frame: Map id → name (ids are never
+     * reused in a match and names never change), for creates that leave the name out.
+     */
+    this.names = new Map();
   }
 
-  /** Forgets everything (a new connection starts with a full snapshot). */
+  /**
+   * Forgets everything: a new connection starts with a full snapshot, and the server tracks
+   * the names a client holds per connection.
+   */
   reset() {
     this.worlds = [];
+    this.names = new Map();
+  }
+
+  /** The name held for entity `id`, or null. */
+  nameOf(id) {
+    return this.names.get(id) ?? null;
   }
 
   /** The newest applied tick, or 0 when nothing was applied (0 is never a frame's tick). */
@@ -83,7 +133,7 @@ export class Replica {
     }
     let world;
     if (age === 0) {
-      world = new Map();
+      world = applyDelta(new Map(), frame.delta, 0);
     } else {
       if (age > tick) throw new ApplyError('BadBaselineAge', `baseline age ${age} exceeds tick ${tick}`);
       const base = tick - age;
@@ -91,9 +141,21 @@ export class Replica {
       if (i < 0) throw new ApplyError('MissingBaseline', `baseline tick ${base} is not held by the client`);
       // Acknowledgements only move forward: worlds older than this baseline are never needed.
       this.worlds.splice(0, i);
-      world = cloneWorld(this.worlds[0].world);
+      world = applyDelta(this.worlds[0].world, frame.delta, age);
     }
-    applyDelta(world, frame.delta);
+    // Creates that left the name out take the one held (from an earlier frame).
+    const elided = frame.delta.names_elided ?? [];
+    for (const id of elided) {
+      const name = this.names.get(id);
+      if (name === undefined) {
+        throw new ApplyError('UnknownName', `entity ${id} is created without a name the client holds`);
+      }
+      const e = world.get(id);
+      if (e) e.name = name;
+    }
+    for (const e of frame.delta.created) {
+      if (e.name !== '' && this.names.size < MAX_NAMES && !this.names.has(e.id)) this.names.set(e.id, e.name);
+    }
     // Older worlds are kept even after a full snapshot: a delta the server computed before it
     // saw this client's newest acknowledgement may still refer to one of them.
     if (this.worlds.length >= MAX_WORLDS) this.worlds.shift();

@@ -559,11 +559,6 @@ impl Reading<'_> {
         stats.header_bytes += header_len as u64;
         if h.baseline_age == 0 {
             stats.full_snapshots += 1;
-        } else {
-            stats.delta_frames += 1;
-            stats.delta_body_bytes += len.saturating_sub(header_len) as u64;
-            let moving = frame.delta.updated.iter().filter(|u| u.pos_delta.is_some());
-            stats.moving_updates += moving.count() as u64;
         }
 
         // Jitter against the ticks the frame advanced, so a skipped (latest-wins) frame is not
@@ -593,6 +588,14 @@ impl Reading<'_> {
                             stats.verify_errors += 1;
                             stats.sample_error(|| format!("tick {}: {why}", h.tick));
                             stats.live_error(&self.ctx.live);
+                        }
+                        if h.baseline_age != 0 {
+                            // Which entities moved is only known against the baseline world,
+                            // so the per-entity cost is measured on the verifying bots.
+                            let moving = moving_entities(replica, h.tick - h.baseline_age);
+                            stats.delta_frames += 1;
+                            stats.delta_body_bytes += len.saturating_sub(header_len) as u64;
+                            stats.moving_updates += moving;
                         }
                     }
                     Err(e) => {
@@ -655,6 +658,17 @@ impl Reading<'_> {
 }
 
 /// Checks a rebuilt world: our own entity exists and every entity lies inside the arena.
+/// Entities of the replica's newest world whose position differs from the world of
+/// `base_tick` (entities in view at both ticks that moved).
+fn moving_entities(replica: &Replica, base_tick: u32) -> u64 {
+    let (Some(now), Some(base)) = (replica.world(), replica.world_at(base_tick)) else {
+        return 0;
+    };
+    now.values()
+        .filter(|e| base.get(&e.id).is_some_and(|b| (b.x, b.y) != (e.x, e.y)))
+        .count() as u64
+}
+
 fn check_world(world: &World, welcome: &Welcome) -> Result<(), String> {
     if welcome.entity_id != 0 && !world.contains_key(&welcome.entity_id) {
         return Err(format!("own entity {} missing", welcome.entity_id));
@@ -707,6 +721,8 @@ mod tests {
             kind: EntityKind::Player,
             x,
             y,
+            vx: 0,
+            vy: 0,
             aim: 0,
             hp: 100,
             score: 0,

@@ -105,9 +105,11 @@ pub struct Figures {
     pub bytes_per_frame: f64,
     /// Mean state frame header size (tag included), bytes.
     pub header_bytes_per_frame: f64,
-    /// Mean entities with a position change per delta frame, entities.
+    /// Mean entities in view whose position changed since the frame's baseline, per delta
+    /// frame (measured by the verifying bots, which rebuild the world), entities.
     pub moving_entities_per_frame: f64,
-    /// Delta frame bytes minus headers, divided by the position updates they carry, bytes.
+    /// Delta frame bytes minus headers (creates and removals included), divided by those
+    /// moving entities (verifying bots), bytes.
     pub bytes_per_moving_entity: f64,
     /// Inputs sent, inputs.
     pub inputs_sent: u64,
@@ -402,7 +404,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "deltas    {:.1} moving entities per frame, {:.2} B per moving entity",
+            "deltas    {:.1} moving entities per frame, {:.2} B per moving entity (verifying bots)",
             f.moving_entities_per_frame, f.bytes_per_moving_entity
         );
         let _ = writeln!(

@@ -91,11 +91,11 @@ pub(crate) struct BotStats {
     pub(crate) header_bytes: u64,
     /// Full snapshots (baseline age 0) received, frames.
     pub(crate) full_snapshots: u64,
-    /// Delta frames (baseline age > 0) received, frames.
+    /// Delta frames (baseline age > 0) applied by verifying bots, frames.
     pub(crate) delta_frames: u64,
-    /// Bytes of delta frames minus their headers, bytes.
+    /// Bytes of those delta frames minus their headers, bytes.
     pub(crate) delta_body_bytes: u64,
-    /// Entity updates with a position change in delta frames, updates.
+    /// Entities of those frames whose position differs from the baseline's, entities.
     pub(crate) moving_updates: u64,
     /// Inputs sent, inputs.
     pub(crate) inputs_sent: u64,

@@ -3,9 +3,7 @@
 //! Positions are fixed-point integers in 1/[`POS_SCALE`] of a world unit, so the server and
 //! every client agree on them exactly; the simulation quantizes its floats once per tick.
 
-use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
-use serde::ser::{SerializeSeq, SerializeTuple};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Position quantization: wire positions are world units times this (1/8 unit precision).
 pub const POS_SCALE: f32 = 8.0;
@@ -35,6 +33,10 @@ pub struct EntityState {
     pub x: i32,
     /// Y position in 1/[`POS_SCALE`] world units.
     pub y: i32,
+    /// X velocity in 1/[`POS_SCALE`] world units per tick (what the baseline prediction uses).
+    pub vx: i32,
+    /// Y velocity in 1/[`POS_SCALE`] world units per tick.
+    pub vy: i32,
     /// Facing, in 1/256 turns.
     pub aim: u8,
     /// Health points (players: 0–100; projectiles: 0).
@@ -49,16 +51,21 @@ pub struct EntityState {
     pub name: String,
 }
 
-/// The changed fields of one entity relative to the client's baseline.
+/// The changed fields of one entity relative to the client's baseline and the baseline's
+/// prediction of it.
 ///
-/// On the wire an update is a varint head `(id - previous id) << 4 | mask` followed by the fields
-/// its mask names, so a moving entity costs 3 bytes when ids are dense and steps are short.
+/// An entity in the baseline that has no update is not unchanged: it moved on by its velocity,
+/// `x += vx * age` (see [`EntityState::predict`]). An update names the entity by its index in
+/// the baseline (entities sorted by id, before any removal), so it costs no id at all on the
+/// wire, and carries only what the prediction got wrong.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EntityUpdate {
-    /// The entity updated.
-    pub id: u32,
-    /// Position change relative to the baseline, in 1/[`POS_SCALE`] units (x, y).
-    pub pos_delta: Option<(i32, i32)>,
+    /// Index of the entity in the baseline's id-sorted entity list.
+    pub index: u32,
+    /// New velocity minus the baseline velocity, wire units per tick (x, y).
+    pub vel_delta: Option<(i32, i32)>,
+    /// Position minus the prediction `baseline position + new velocity * age`, wire units.
+    pub pos_residual: Option<(i32, i32)>,
     /// New facing.
     pub aim: Option<u8>,
     /// New health.
@@ -67,26 +74,45 @@ pub struct EntityUpdate {
     pub misc: Option<(u32, u8)>,
 }
 
-/// Mask bit: `pos_delta` follows.
-pub const MASK_POS: u64 = 1;
+/// Mask bit: `vel_delta` follows.
+pub const MASK_VEL: u32 = 1;
+/// Mask bit: `pos_residual` follows.
+pub const MASK_POS: u32 = 2;
 /// Mask bit: `aim` follows.
-pub const MASK_AIM: u64 = 2;
+pub const MASK_AIM: u32 = 4;
 /// Mask bit: `hp` follows.
-pub const MASK_HP: u64 = 4;
+pub const MASK_HP: u32 = 8;
 /// Mask bit: `misc` (score, flags) follows.
-pub const MASK_MISC: u64 = 8;
-const MASK_BITS: u32 = 4;
-const MASK_ALL: u64 = (1 << MASK_BITS) - 1;
+pub const MASK_MISC: u32 = 16;
+/// Bits of an update's field mask on the wire.
+pub const MASK_BITS: u32 = 5;
 
 impl EntityState {
-    /// The update that turns `base` into `self` (same id assumed), or `None` when nothing
-    /// changed: unchanged entities cost zero bytes.
-    pub fn update_from(&self, base: &EntityState) -> Option<EntityUpdate> {
-        let pos_delta = (self.x != base.x || self.y != base.y)
-            .then(|| (self.x.wrapping_sub(base.x), self.y.wrapping_sub(base.y)));
+    /// Where `self` is expected `age` ticks later if nothing changes: moved on by its
+    /// velocity (wrapping, like every position sum of the format).
+    pub fn predict(&self, age: u32) -> (i32, i32) {
+        let a = age as i32;
+        (
+            self.x.wrapping_add(self.vx.wrapping_mul(a)),
+            self.y.wrapping_add(self.vy.wrapping_mul(a)),
+        )
+    }
+
+    /// The update that turns `base`, `age` ticks old, into `self` (same id assumed), or `None`
+    /// when the prediction from `base` is exact: an entity moving at a steady velocity costs
+    /// zero bytes. `index` is `base`'s index in its baseline.
+    pub fn update_from(&self, base: &EntityState, age: u32, index: u32) -> Option<EntityUpdate> {
+        let vel_delta = (self.vx != base.vx || self.vy != base.vy)
+            .then(|| (self.vx.wrapping_sub(base.vx), self.vy.wrapping_sub(base.vy)));
+        let a = age as i32;
+        let px = base.x.wrapping_add(self.vx.wrapping_mul(a));
+        let py = base.y.wrapping_add(self.vy.wrapping_mul(a));
+        let pos_residual = (self.x != px || self.y != py)
+            .then(|| (self.x.wrapping_sub(px), self.y.wrapping_sub(py)));
         let update = EntityUpdate {
-            id: self.id,
-            pos_delta,
+            index,
+            vel_delta,
+            pos_residual,
             aim: (self.aim != base.aim).then_some(self.aim),
             hp: (self.hp != base.hp).then_some(self.hp),
             misc: (self.score != base.score || self.flags != base.flags)
@@ -95,11 +121,17 @@ impl EntityState {
         (!update.is_empty()).then_some(update)
     }
 
-    /// Applies `update` to this entity in place.
-    pub fn apply(&mut self, update: &EntityUpdate) {
-        if let Some((dx, dy)) = update.pos_delta {
-            self.x = self.x.wrapping_add(dx);
-            self.y = self.y.wrapping_add(dy);
+    /// Moves this baseline entity on by `age` ticks and applies `update` (if any) in place.
+    pub fn advance(&mut self, age: u32, update: Option<&EntityUpdate>) {
+        if let Some((dvx, dvy)) = update.and_then(|u| u.vel_delta) {
+            self.vx = self.vx.wrapping_add(dvx);
+            self.vy = self.vy.wrapping_add(dvy);
+        }
+        (self.x, self.y) = self.predict(age);
+        let Some(update) = update else { return };
+        if let Some((rx, ry)) = update.pos_residual {
+            self.x = self.x.wrapping_add(rx);
+            self.y = self.y.wrapping_add(ry);
         }
         if let Some(aim) = update.aim {
             self.aim = aim;
@@ -125,9 +157,13 @@ impl EntityUpdate {
         self.mask() == 0
     }
 
-    fn mask(&self) -> u64 {
+    /// The wire mask of the fields present ([`MASK_VEL`] ...).
+    pub fn mask(&self) -> u32 {
         let mut mask = 0;
-        if self.pos_delta.is_some() {
+        if self.vel_delta.is_some() {
+            mask |= MASK_VEL;
+        }
+        if self.pos_residual.is_some() {
             mask |= MASK_POS;
         }
         if self.aim.is_some() {
@@ -140,137 +176,6 @@ impl EntityUpdate {
             mask |= MASK_MISC;
         }
         mask
-    }
-}
-
-/// Serde adapter for `Vec<EntityUpdate>`: a length, then each update with its id coded as the
-/// gap from the previous one and its present fields named by a mask in the head.
-pub(crate) mod updates_serde {
-    use super::*;
-
-    /// Largest number of tuple elements one update can have: head plus four fields.
-    const MAX_ELEMENTS: usize = 5;
-
-    struct Wire<'a> {
-        prev: u32,
-        update: &'a EntityUpdate,
-    }
-
-    impl Serialize for Wire<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let u = self.update;
-            let mask = u.mask();
-            if u.id <= self.prev {
-                return Err(serde::ser::Error::custom(
-                    "entity updates must have strictly ascending non-zero ids",
-                ));
-            }
-            let head = (u64::from(u.id - self.prev) << MASK_BITS) | mask;
-            let mut t = s.serialize_tuple(1 + mask.count_ones() as usize)?;
-            t.serialize_element(&head)?;
-            if let Some(pos) = u.pos_delta {
-                t.serialize_element(&pos)?;
-            }
-            if let Some(aim) = u.aim {
-                t.serialize_element(&aim)?;
-            }
-            if let Some(hp) = u.hp {
-                t.serialize_element(&hp)?;
-            }
-            if let Some(misc) = u.misc {
-                t.serialize_element(&misc)?;
-            }
-            t.end()
-        }
-    }
-
-    pub(crate) fn serialize<S: Serializer>(v: &[EntityUpdate], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(v.len()))?;
-        let mut prev = 0;
-        for update in v {
-            seq.serialize_element(&Wire { prev, update })?;
-            prev = update.id;
-        }
-        seq.end()
-    }
-
-    struct Seed {
-        prev: u32,
-    }
-
-    fn missing<E: de::Error>(what: &str) -> E {
-        E::custom(format_args!("entity update is missing its {what} field"))
-    }
-
-    impl<'de> DeserializeSeed<'de> for Seed {
-        type Value = EntityUpdate;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EntityUpdate, D::Error> {
-            d.deserialize_tuple(MAX_ELEMENTS, self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Seed {
-        type Value = EntityUpdate;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an entity update")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EntityUpdate, A::Error> {
-            let head: u64 = seq.next_element()?.ok_or_else(|| missing("head"))?;
-            let mask = head & MASK_ALL;
-            let gap = head >> MASK_BITS;
-            if mask == 0 {
-                return Err(de::Error::custom("entity update with an empty mask"));
-            }
-            let id = u32::try_from(gap)
-                .ok()
-                .filter(|g| *g > 0)
-                .and_then(|g| self.prev.checked_add(g))
-                .ok_or_else(|| de::Error::custom("entity update id gap out of range"))?;
-            let mut u = EntityUpdate {
-                id,
-                ..EntityUpdate::default()
-            };
-            if mask & MASK_POS != 0 {
-                u.pos_delta = Some(seq.next_element()?.ok_or_else(|| missing("position"))?);
-            }
-            if mask & MASK_AIM != 0 {
-                u.aim = Some(seq.next_element()?.ok_or_else(|| missing("aim"))?);
-            }
-            if mask & MASK_HP != 0 {
-                u.hp = Some(seq.next_element()?.ok_or_else(|| missing("hp"))?);
-            }
-            if mask & MASK_MISC != 0 {
-                u.misc = Some(seq.next_element()?.ok_or_else(|| missing("misc"))?);
-            }
-            Ok(u)
-        }
-    }
-
-    struct ListVisitor;
-
-    /// Upper bound on what a length prefix may pre-allocate; the codec's byte limit bounds the rest.
-    const MAX_PREALLOC: usize = 1024;
-
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<EntityUpdate>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of entity updates")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_PREALLOC));
-            let mut prev = 0;
-            while let Some(u) = seq.next_element_seed(Seed { prev })? {
-                prev = u.id;
-                out.push(u);
-            }
-            Ok(out)
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<EntityUpdate>, D::Error> {
-        d.deserialize_seq(ListVisitor)
     }
 }
 

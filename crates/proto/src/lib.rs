@@ -6,20 +6,23 @@
 //! - [`msg`]: the messages themselves (serde types), client-to-server and server-to-client.
 //! - [`entity`]: replicated entity state, quantization constants and entity updates.
 //! - [`delta`]: computing a delta between two snapshots and applying it ([`delta::Replica`]).
+//! - [`pack`]: the bit-packed wire form of a delta body; [`bits`]: its bit-level codes.
 //! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
 //! - [`close`]: the application close codes the server uses on top of RFC 6455's.
 //!
 //! `PROTOCOL.md` beside this crate describes every message byte for byte.
 
+pub mod bits;
 pub mod close;
 pub mod codec;
 pub mod delta;
 pub mod entity;
 pub mod msg;
+pub mod pack;
 
 pub use codec::DecodeError;
 pub use entity::{EntityKind, EntityState, EntityUpdate};
 pub use msg::{ClientMsg, ServerMsg};
 
 /// The protocol version this build speaks; a Hello with any other version is rejected.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;

@@ -197,18 +197,64 @@ pub struct FrameHeader {
 
 /// The changes that turn the baseline world into this tick's world.
 ///
-/// A client applies, in this order: `removed`, then `created`, then `updated`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A client builds the new world from the baseline: every baseline entity not in `removed`
+/// moves on by its velocity times the frame's baseline age and takes its update, if any; then
+/// `created` is added. On the wire the delta is one length-prefixed byte string packed at the
+/// bit level ([`crate::pack`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
-    /// Entities to remove, ids strictly ascending.
-    #[serde(deserialize_with = "bounded_vec::deserialize")]
+    /// Baseline entities to remove, as indices into the baseline's id-sorted entity list,
+    /// strictly ascending.
     pub removed: Vec<u32>,
     /// Entities that are new (or re-created), ids strictly ascending.
-    #[serde(deserialize_with = "bounded_vec::deserialize")]
     pub created: Vec<EntityState>,
-    /// Changed fields of existing entities, ids strictly ascending (see [`EntityUpdate`]).
-    #[serde(with = "crate::entity::updates_serde")]
+    /// Changes to baseline entities, baseline indices strictly ascending (see
+    /// [`EntityUpdate`]).
     pub updated: Vec<EntityUpdate>,
+    /// Ids of `created` entities sent without their name because this client already holds
+    /// it (its name arrived in a frame the client acknowledged), strictly ascending; their
+    /// `name` here is empty and the client fills it in.
+    pub names_elided: Vec<u32>,
+}
+
+impl Serialize for Delta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut packed = Vec::with_capacity(crate::pack::encoded_len(self));
+        crate::pack::encode(self, &mut packed).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&packed)
+    }
+}
+
+impl<'de> Deserialize<'de> for Delta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Delta, D::Error> {
+        /// Reads the byte string as a sequence of bytes (the same encoding), so that a length
+        /// prefix reserves nothing the bytes themselves do not back.
+        struct Packed;
+        impl<'de> serde::de::Visitor<'de> for Packed {
+            type Value = Delta;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a packed delta body")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Delta, E> {
+                crate::pack::decode(v).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Delta, A::Error> {
+                let mut bytes = Vec::with_capacity(
+                    seq.size_hint()
+                        .unwrap_or(0)
+                        .min(bounded_vec::MAX_PREALLOC_BYTES),
+                );
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                self.visit_bytes(&bytes)
+            }
+        }
+        d.deserialize_seq(Packed)
+    }
 }
 
 /// One state frame: the header for this client plus a delta from its acknowledged baseline.

@@ -5,6 +5,7 @@
 //! profiler per decode makes each measurement cover that decode alone. dhat allows a single
 //! profiler at a time, so everything runs in one `#[test]`.
 
+use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec::{decode_client, decode_server};
 
 #[global_allocator]
@@ -89,9 +90,7 @@ fn heads() -> Vec<(&'static str, bool, Vec<u8>)> {
     cases.push(("Welcome.map.walls", false, welcome));
     cases.push(("Reject.message", false, vec![REJECT, 0]));
     let state = vec![STATE, 0, 0, 0, 0, 0]; // header: tick, age, last input, phase, ticks left
-    cases.push(("State.removed", false, state.clone()));
-    cases.push(("State.created", false, [&state[..], &[0]].concat()));
-    cases.push(("State.updated", false, [&state[..], &[0, 0]].concat()));
+    cases.push(("State.delta", false, state));
     cases.push(("MatchEnded.players", false, vec![MATCH_ENDED, 0, 0, 0]));
     cases
 }
@@ -157,14 +156,55 @@ fn a_16_kib_input_never_holds_more_than_1_mib() {
         }
     }
 
-    // The densest valid content: every zero byte after a list's prefix is one element (an
-    // id, a wall of zeros, an all-zero entity...), so the decoder really builds thousands.
-    let mut created = vec![STATE, 0, 0, 0, 0, 0, 0];
-    let entities = (INPUT_BYTES - 16) / 10; // an all-zero entity is 10 bytes
-    varint(&mut created, entities as u64);
-    created.resize(created.len() + entities * 10, 0);
-    created.extend_from_slice(&[0]); // no updates
-    assert!(check("State.created, dense".into(), false, created));
+    // The densest valid content: the most entries a 16 KiB packed delta can hold, so the
+    // decoder really builds tens of thousands of them.
+    for (name, min_bits, entry) in [
+        (
+            "removed",
+            1,
+            &(|w: &mut BitWriter<'_>| w.eg(0, 0)) as &dyn Fn(&mut BitWriter<'_>),
+        ),
+        ("created", 41, &|w: &mut BitWriter<'_>| {
+            w.eg(0, 0); // id gap: the next id
+            w.eg(0, 0); // Player
+            w.eg_signed(0, 0); // x
+            w.eg_signed(0, 0); // y
+            w.eg_signed(4, 0); // vx
+            w.eg_signed(4, 0); // vy
+            w.bits(0, 16); // aim, hp
+            w.eg(0, 0); // score
+            w.bits(0, 8); // flags
+            w.eg(0, 0); // owner
+            w.eg(0, 0); // name left out
+        }),
+        ("updated", 6, &|w: &mut BitWriter<'_>| {
+            w.eg(0, 0); // the next baseline index
+            w.bit(true); // same mask: POS
+            w.eg_signed(0, 0);
+            w.eg_signed(0, -1);
+        }),
+    ] {
+        let n = (INPUT_BYTES - 16) * 8 / min_bits;
+        let mut body = Vec::new();
+        let mut w = BitWriter::new(&mut body);
+        w.bits(0, 16); // orders
+        for list in ["removed", "created", "updated"] {
+            if list == name {
+                w.eg(0, n as u32);
+                for _ in 0..n {
+                    entry(&mut w);
+                }
+            } else {
+                w.eg(0, 0);
+            }
+        }
+        w.finish();
+        let mut state = vec![STATE, 0, 0, 0, 0, 0];
+        varint(&mut state, body.len() as u64);
+        state.extend_from_slice(&body);
+        assert!(state.len() <= INPUT_BYTES, "{name}: {}", state.len());
+        assert!(check(format!("State.{name}, dense"), false, state));
+    }
 
     // Pure noise behind every message tag.
     for tag in 0..8u8 {

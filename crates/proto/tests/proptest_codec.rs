@@ -103,17 +103,17 @@ fn header() -> impl Strategy<Value = FrameHeader> {
 fn entity(id: u32) -> impl Strategy<Value = EntityState> {
     (
         any::<bool>(),
-        any::<i32>(),
-        any::<i32>(),
+        any::<(i32, i32)>(),
+        any::<(i32, i32)>(),
         any::<u8>(),
         any::<u8>(),
         any::<u32>(),
         any::<u8>(),
         any::<u32>(),
-        text(12),
+        text(6), // at most 24 bytes: MAX_NAME_BYTES
     )
         .prop_map(
-            move |(projectile, x, y, aim, hp, score, flags, owner, name)| EntityState {
+            move |(projectile, (x, y), (vx, vy), aim, hp, score, flags, owner, name)| EntityState {
                 id,
                 kind: if projectile {
                     EntityKind::Projectile
@@ -122,6 +122,8 @@ fn entity(id: u32) -> impl Strategy<Value = EntityState> {
                 },
                 x,
                 y,
+                vx,
+                vy,
                 aim,
                 hp,
                 score,
@@ -132,47 +134,74 @@ fn entity(id: u32) -> impl Strategy<Value = EntityState> {
         )
 }
 
+/// A velocity change or residual: (0, 0) is sent as an absent field.
+fn nonzero_pair() -> impl Strategy<Value = (i32, i32)> {
+    any::<(i32, i32)>().prop_filter("(0, 0) is sent as absent", |p| *p != (0, 0))
+}
+
 /// An update with at least one field set: the wire format has no empty update.
-fn update(id: u32) -> impl Strategy<Value = EntityUpdate> {
+fn update(index: u32) -> impl Strategy<Value = EntityUpdate> {
     (
-        option::of(any::<(i32, i32)>()),
+        option::of(nonzero_pair()),
+        option::of(nonzero_pair()),
         option::of(any::<u8>()),
         option::of(any::<u8>()),
         option::of(any::<(u32, u8)>()),
         any::<u8>(),
     )
-        .prop_map(move |(pos_delta, aim, hp, misc, fallback_hp)| {
-            let mut u = EntityUpdate {
-                id,
-                pos_delta,
-                aim,
-                hp,
-                misc,
-            };
-            if u.is_empty() {
-                u.hp = Some(fallback_hp);
-            }
-            u
-        })
+        .prop_map(
+            move |(vel_delta, pos_residual, aim, hp, misc, fallback_hp)| {
+                let mut u = EntityUpdate {
+                    index,
+                    vel_delta,
+                    pos_residual,
+                    aim,
+                    hp,
+                    misc,
+                };
+                if u.is_empty() {
+                    u.hp = Some(fallback_hp);
+                }
+                u
+            },
+        )
 }
 
-/// Ids are sets, so every list comes out strictly ascending as the format requires; 0 is never
-/// an entity id.
-fn ids(max: usize) -> impl Strategy<Value = BTreeSet<u32>> {
-    btree_set(1u32.., 0..=max)
+/// Ids and indices are sets, so every list comes out strictly ascending as the format
+/// requires; 0 is never an entity id (but is a valid baseline index).
+fn ids(min: u32, max: usize) -> impl Strategy<Value = BTreeSet<u32>> {
+    btree_set(min.., 0..=max)
 }
 
 fn delta() -> impl Strategy<Value = Delta> {
-    (ids(12), ids(8), ids(16))
+    (ids(0, 12), ids(1, 8), ids(0, 16))
         .prop_flat_map(|(removed, created, updated)| {
-            let created: Vec<_> = created.into_iter().map(entity).collect();
+            let created: Vec<_> = created
+                .into_iter()
+                .map(|id| (entity(id), any::<bool>()))
+                .collect();
             let updated: Vec<_> = updated.into_iter().map(update).collect();
             (Just(removed.into_iter().collect()), created, updated)
         })
-        .prop_map(|(removed, created, updated)| Delta {
-            removed,
-            created,
-            updated,
+        .prop_map(|(removed, created, updated)| {
+            // Some creates leave their name out, as for a client that already holds it.
+            let mut names_elided = Vec::new();
+            let created = created
+                .into_iter()
+                .map(|(mut e, elide)| {
+                    if elide {
+                        e.name.clear();
+                        names_elided.push(e.id);
+                    }
+                    e
+                })
+                .collect();
+            Delta {
+                removed,
+                created,
+                updated,
+                names_elided,
+            }
         })
 }
 

@@ -12,6 +12,13 @@ use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 
 const DOC: &str = include_str!("../PROTOCOL.md");
 
+/// PROTOCOL.md 7.7: one update.
+const EX_7_7: &str = "02 fb e8 03 02 fb 2a 01 01 fb 18 15 04 01 00 4b 6d";
+/// PROTOCOL.md 7.8: a full snapshot with one player.
+const EX_7_8: &str = "02 fb e8 03 00 00 00 00 0f 00 18 65 b9 80 f6 43 00 22 3b 90 86 b9 b9 05";
+/// PROTOCOL.md 7.9: remove, create and several updates.
+const EX_7_9: &str = "02 fb e9 03 01 fb 2b 01 01 fb 17 15 1b 00 28 92 8c b8 82 f6 61 58 00 02 18 c0 44 1b 20 6c 09 83 d2 0a 6a 00 a4 30 40 01";
+
 fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
@@ -90,29 +97,29 @@ fn primitives() {
 fn client_examples() {
     let hello = |session, join| {
         ClientMsg::Hello(Hello {
-            version: 1,
+            version: 2,
             name: "ann".into(),
             session,
             join,
         })
     };
-    check_client(&hello(None, JoinTarget::Any), "00 01 03 61 6e 6e 00 00");
+    check_client(&hello(None, JoinTarget::Any), "00 02 03 61 6e 6e 00 00");
     check_client(
         &hello(None, JoinTarget::Match(300)),
-        "00 01 03 61 6e 6e 00 01 fb 2c 01",
+        "00 02 03 61 6e 6e 00 01 fb 2c 01",
     );
     check_client(
         &ClientMsg::Hello(Hello {
-            version: 1,
+            version: 2,
             name: String::new(),
             session: None,
             join: JoinTarget::Spectate(7),
         }),
-        "00 01 00 00 02 07",
+        "00 02 00 00 02 07",
     );
     check_client(
         &hello(Some(token()), JoinTarget::Any),
-        "00 01 03 61 6e 6e 01 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00",
+        "00 02 03 61 6e 6e 01 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00",
     );
     check_client(
         &ClientMsg::Input(Input {
@@ -149,7 +156,7 @@ fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32
 fn server_examples() {
     check_server(
         &ServerMsg::Welcome(Welcome {
-            version: 1,
+            version: 2,
             player_id: 2,
             entity_id: 5,
             match_id: 7,
@@ -169,7 +176,7 @@ fn server_examples() {
                 }],
             },
         }),
-        "00 01 02 05 07 1e fb e8 03 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00 \
+        "00 02 02 05 07 1e fb e8 03 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00 \
          05 61 72 65 6e 61 fb 80 02 fb e0 01 01 c8 27 10 80",
     );
     check_server(
@@ -179,26 +186,29 @@ fn server_examples() {
         }),
         "01 01 04 66 75 6c 6c",
     );
-    // The brief's example: entity 3 moves by (+2, -1) against the frame two ticks back.
+    // The brief's example: the entity at baseline index 1 ends up (+2, -1) away from where
+    // its velocity predicted it, against the frame two ticks back.
     check_server(
         &ServerMsg::State(StateFrame {
             header: header(1000, 2, 298, Phase::Running, 5400),
             delta: Delta {
                 updated: vec![EntityUpdate {
-                    id: 3,
-                    pos_delta: Some((2, -1)),
+                    index: 1,
+                    pos_residual: Some((2, -1)),
                     ..EntityUpdate::default()
                 }],
                 ..Delta::default()
             },
         }),
-        "02 fb e8 03 02 fb 2a 01 01 fb 18 15 00 00 01 31 04 01",
+        EX_7_7,
     );
     let ann = EntityState {
         id: 5,
         kind: EntityKind::Player,
         x: 800,
         y: -240,
+        vx: 0,
+        vy: 0,
         aim: 64,
         hp: 100,
         score: 0,
@@ -214,13 +224,15 @@ fn server_examples() {
                 ..Delta::default()
             },
         }),
-        "02 fb e8 03 00 00 00 00 00 01 05 00 fb 40 06 fb df 01 40 64 00 03 00 03 61 6e 6e 00",
+        EX_7_8,
     );
     let shot = EntityState {
         id: 9,
         kind: EntityKind::Projectile,
         x: 808,
         y: -240,
+        vx: 187,
+        vy: 0,
         aim: 64,
         hp: 0,
         score: 0,
@@ -232,36 +244,45 @@ fn server_examples() {
         &ServerMsg::State(StateFrame {
             header: header(1001, 1, 299, Phase::Running, 5399),
             delta: Delta {
-                removed: vec![4],
+                removed: vec![1],
                 created: vec![shot],
                 updated: vec![
                     EntityUpdate {
-                        id: 3,
-                        pos_delta: Some((2, -1)),
+                        index: 0,
+                        vel_delta: Some((16, 0)),
+                        pos_residual: Some((1, -1)),
                         ..EntityUpdate::default()
                     },
                     EntityUpdate {
-                        id: 5,
+                        index: 2,
                         aim: Some(80),
                         hp: Some(90),
                         ..EntityUpdate::default()
                     },
                     EntityUpdate {
-                        id: 7,
+                        index: 3,
                         misc: Some((1, 3)),
                         ..EntityUpdate::default()
                     },
                     EntityUpdate {
-                        id: 300,
+                        index: 40,
                         hp: Some(0),
                         misc: Some((0, 2)),
                         ..EntityUpdate::default()
                     },
                 ],
+                names_elided: Vec::new(),
             },
         }),
-        "02 fb e9 03 01 fb 2b 01 01 fb 17 15 01 04 01 09 01 fb 50 06 fb df 01 40 00 00 01 05 00 \
-         04 31 04 01 26 50 5a 28 01 03 fb 5c 12 00 00 02",
+        EX_7_9,
+    );
+    // A frame with no corrections at all.
+    check_server(
+        &ServerMsg::State(StateFrame {
+            header: header(1, 1, 0, Phase::Running, 0),
+            delta: Delta::default(),
+        }),
+        "02 01 01 00 01 00 03 00 00 07",
     );
     check_server(
         &ServerMsg::Pong {
@@ -318,23 +339,21 @@ fn documented_errors() {
     assert!(codec::decode_client(&unhex("05")).is_err());
     assert!(codec::decode_client(&unhex("02 fb 2b")).is_err());
     assert!(codec::decode_client(&unhex("00 01 00 02 00")).is_err());
-    // An update head with an empty mask, or with a zero id gap.
-    let empty_mask = "02 01 00 00 00 00 00 00 01 30";
-    assert!(codec::decode_server(&unhex(empty_mask)).is_err());
-    let zero_gap = "02 01 00 00 00 00 00 00 01 02 04 01";
-    assert!(codec::decode_server(&unhex(zero_gap)).is_err());
-    // Non-ascending update ids cannot even be encoded.
+    // A packed delta with non-zero padding, or a trailing byte inside its byte string.
+    assert!(codec::decode_server(&unhex("02 01 00 00 00 00 03 00 00 0f")).is_err());
+    assert!(codec::decode_server(&unhex("02 01 00 00 00 00 04 00 00 07 00")).is_err());
+    // Non-ascending update indices cannot even be encoded.
     let bad = ServerMsg::State(StateFrame {
         header: FrameHeader::default(),
         delta: Delta {
             updated: vec![
                 EntityUpdate {
-                    id: 5,
+                    index: 5,
                     hp: Some(1),
                     ..EntityUpdate::default()
                 },
                 EntityUpdate {
-                    id: 5,
+                    index: 5,
                     hp: Some(2),
                     ..EntityUpdate::default()
                 },

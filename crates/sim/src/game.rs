@@ -464,7 +464,7 @@ impl Match {
         } else {
             self.history.get(ack).unwrap_or(&[])
         };
-        diff_into(base, self.history.newest(), out);
+        diff_into(base, self.history.newest(), age, out);
         age
     }
 
@@ -542,6 +542,8 @@ impl Match {
             }]);
             h.write(&e.x.to_le_bytes());
             h.write(&e.y.to_le_bytes());
+            h.write(&e.vx.to_le_bytes());
+            h.write(&e.vy.to_le_bytes());
             h.write(&[e.aim, e.hp, e.flags]);
             h.write(&e.score.to_le_bytes());
             h.write(&e.owner.to_le_bytes());
@@ -802,6 +804,7 @@ impl Match {
 
     /// Quantizes the world into the snapshot of the current tick and files it in the history.
     fn record_snapshot(&mut self) {
+        let dt = self.dt;
         let mut buf = self.history.take_buffer();
         let mut n = 0;
         let (mut i, mut j) = (0, 0);
@@ -828,6 +831,8 @@ impl Match {
                         id: p.info.entity_id,
                         kind: EntityKind::Player,
                         pos: p.pos,
+                        // A dead player stays where it fell whatever its last velocity.
+                        step: if p.alive { p.vel * dt } else { Vec2::ZERO },
                         aim: p.aim,
                         hp: p.hp,
                         score: p.info.score,
@@ -846,6 +851,7 @@ impl Match {
                         id: q.id,
                         kind: EntityKind::Projectile,
                         pos: q.pos,
+                        step: q.vel * dt,
                         aim: q.aim,
                         hp: 0,
                         score: 0,
@@ -910,6 +916,8 @@ struct Fields<'a> {
     id: u32,
     kind: EntityKind,
     pos: Vec2,
+    /// Displacement per tick at the current velocity, world units.
+    step: Vec2,
     aim: u8,
     hp: u8,
     score: u32,
@@ -922,11 +930,14 @@ struct Fields<'a> {
 /// string keeps its allocation) or appending.
 fn write_entity(buf: &mut Vec<EntityState>, n: usize, f: Fields<'_>) {
     let (x, y) = (quantize(f.pos.x), quantize(f.pos.y));
+    let (vx, vy) = (quantize(f.step.x), quantize(f.step.y));
     if let Some(e) = buf.get_mut(n) {
         e.id = f.id;
         e.kind = f.kind;
         e.x = x;
         e.y = y;
+        e.vx = vx;
+        e.vy = vy;
         e.aim = f.aim;
         e.hp = f.hp;
         e.score = f.score;
@@ -940,6 +951,8 @@ fn write_entity(buf: &mut Vec<EntityState>, n: usize, f: Fields<'_>) {
             kind: f.kind,
             x,
             y,
+            vx,
+            vy,
             aim: f.aim,
             hp: f.hp,
             score: f.score,

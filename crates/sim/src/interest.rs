@@ -42,8 +42,10 @@
 //! on what is never deferred: the list headers, removals, and the own player (always fresh).
 //! If every change fits, everything is fresh. Otherwise it keeps the carried changes (they are
 //! already on their way to the client), then refreshes entities in priority order, stopping at
-//! the first that does not fit. Costs are the exact encoded sizes of the entries (the gap in an
-//! update's id head is estimated); [`FrameStats::bytes`] reports the exact size of the delta.
+//! the first that does not fit. Costs are counted in bits, with the entry codes of the packed
+//! delta at typical Exp-Golomb orders and a typical id gap for creates (the encoder then picks
+//! each frame's orders to minimise it, so a frame usually comes out a little under its
+//! estimate, and can come out a few bytes over); [`FrameStats::bytes`] reports the exact size.
 //!
 //! Each tick, an entity whose change waits accumulates a weight from 1 (at the view radius or
 //! beyond) to 4 (at the centre), falling with the squared distance, and loses it all when sent
@@ -53,8 +55,8 @@
 //!
 //! # Starvation bound
 //! Let `A` = [`overdue_ticks`], `N` the most entities relevant at once, `c` the largest cost of
-//! one entity, fresh or carried (a create of a player with a 24-byte name is about 60 bytes, a
-//! moving player 3 to 8), and `K ≥ 1` such that every frame's budget minus its never-deferred
+//! one entity, fresh or carried (a create of a player with a 24-byte name is about 36 bytes, a
+//! moving player under 1 to 4), and `K ≥ 1` such that every frame's budget minus its never-deferred
 //! part (headers, removals, the own player) is at least `K·c`. If every frame has a baseline at
 //! most `L` ticks old (the acknowledgement lag; `L = 1` when each frame is acknowledged before
 //! the next is built), then every relevant entity is sent fresh at least once every
@@ -74,6 +76,12 @@
 //! (`K = 4`) and `L = 3`, the bound is 15 + 39 = 54 ticks, 1.8 s; the test
 //! `starvation_bound_holds_with_a_tiny_budget` checks it.
 //!
+//! # Names
+//! An entity that re-enters a client's view is created again, but its name (fixed for the id)
+//! is sent only until the client has acknowledged a frame that carried it; later creates of
+//! the same entity leave it out ([`Delta::names_elided`]) and the client's replica fills it
+//! in. Frames built by [`ClientView::frame`] do this; shared frames carry every name.
+//!
 //! # Sharing one encoding
 //! Views coincide when the budget is unlimited and the client sees everything (interest off, or
 //! a spectator without a focus): the frame is then exactly `sim.delta_since(sim.tick() - age)`,
@@ -82,13 +90,13 @@
 //! distinct age; otherwise it calls [`ClientView::frame`].
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use glam::Vec2;
 use tickwire_proto::delta::diff_into;
 use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
 use tickwire_proto::msg::Delta;
-use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+use tickwire_proto::{EntityKind, EntityState, EntityUpdate, pack};
 
 use crate::config::MIN_FRAME_BUDGET_BYTES;
 use crate::game::{Match, PlayerId};
@@ -99,8 +107,8 @@ use crate::map::MapDef;
 const WEIGHT_FAR: u32 = 16;
 /// Weight, per tick, of an entity at the centre (4 in sixteenths).
 const WEIGHT_NEAR: u32 = 64;
-/// Bytes of the three list lengths of an empty delta body.
-const DELTA_OVERHEAD: u32 = 3;
+/// Bits of an empty delta body: its length prefix, four code orders and three list lengths.
+const DELTA_OVERHEAD: u32 = 8 + 16 + 3;
 
 /// Ticks after which a waiting change is overdue and goes first: half a second at `tick_rate`
 /// (at least 1).
@@ -205,26 +213,11 @@ pub(crate) fn within_sq(e: &EntityState, centre: (i32, i32), r2: f64) -> bool {
     dist_sq(e.x, e.y, centre) as f64 <= r2
 }
 
-/// Bytes of an unsigned varint.
-fn varint_len(v: u64) -> u32 {
-    match v {
-        0..=250 => 1,
-        251..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
-
-/// Bytes of a zigzag varint.
-fn zigzag_len(v: i32) -> u32 {
-    varint_len(u64::from(((v << 1) ^ (v >> 31)) as u32))
-}
-
 /// One entity of a view as sent: its replicated state without the name.
 ///
 /// Within a match an id's identity (kind, owner, name) never changes and ids are never reused,
 /// and every entity of a view is in the snapshot of the view's tick, so the name is read from
-/// that snapshot when a create needs it. A view is then a flat array (24 bytes an entity, no
+/// that snapshot when a create needs it. A view is then a flat array (32 bytes an entity, no
 /// allocation per entity), cheap to copy, compare and keep for every client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
@@ -234,6 +227,10 @@ struct Slot {
     x: i32,
     /// Y, wire units.
     y: i32,
+    /// X velocity, wire units per tick.
+    vx: i32,
+    /// Y velocity, wire units per tick.
+    vy: i32,
     /// Score.
     score: u32,
     /// Owning entity.
@@ -255,6 +252,8 @@ impl Slot {
             id: e.id,
             x: e.x,
             y: e.y,
+            vx: e.vx,
+            vy: e.vy,
             score: e.score,
             owner: e.owner,
             kind: e.kind,
@@ -276,6 +275,8 @@ impl Slot {
             kind: self.kind,
             x: self.x,
             y: self.y,
+            vx: self.vx,
+            vy: self.vy,
             aim: self.aim,
             hp: self.hp,
             score: self.score,
@@ -286,13 +287,18 @@ impl Slot {
     }
 }
 
-/// The update turning `base` into `to` (same id), `None` when nothing changed; the same as
-/// [`EntityState::update_from`].
-fn update(base: &Slot, to: &Slot) -> Option<EntityUpdate> {
+/// The update turning `base` (at baseline index `index`, `age` ticks old) into `to` (same
+/// id), `None` when the prediction is exact; the same as [`EntityState::update_from`].
+fn update(base: &Slot, to: &Slot, age: u32, index: u32) -> Option<EntityUpdate> {
+    let a = age as i32;
+    let px = base.x.wrapping_add(to.vx.wrapping_mul(a));
+    let py = base.y.wrapping_add(to.vy.wrapping_mul(a));
     let u = EntityUpdate {
-        id: to.id,
-        pos_delta: (to.x != base.x || to.y != base.y)
-            .then(|| (to.x.wrapping_sub(base.x), to.y.wrapping_sub(base.y))),
+        index,
+        vel_delta: (to.vx != base.vx || to.vy != base.vy)
+            .then(|| (to.vx.wrapping_sub(base.vx), to.vy.wrapping_sub(base.vy))),
+        pos_residual: (to.x != px || to.y != py)
+            .then(|| (to.x.wrapping_sub(px), to.y.wrapping_sub(py))),
         aim: (to.aim != base.aim).then_some(to.aim),
         hp: (to.hp != base.hp).then_some(to.hp),
         misc: (to.score != base.score || to.flags != base.flags).then_some((to.score, to.flags)),
@@ -300,113 +306,52 @@ fn update(base: &Slot, to: &Slot) -> Option<EntityUpdate> {
     (!u.is_empty()).then_some(u)
 }
 
-/// Bytes of an update as `updates_serde` writes it: `fields` bytes after a head for `mask`
-/// and an id `gap`.
-fn head_len(gap: u32, mask: u64) -> u32 {
-    varint_len((u64::from(gap.max(1)) << 4) | mask)
+/// Estimated bits of a create of `s` (see [`pack::create_bits_estimate`]).
+fn create_bits(s: &Slot, name_len: usize) -> u32 {
+    pack::create_bits_estimate(s.kind, (s.x, s.y), (s.vx, s.vy), s.score, s.owner, name_len)
 }
 
-/// Bytes of the update turning `base` into `to` after an update of `prev_id` (0 when nothing
-/// changed).
-fn update_len(base: &Slot, to: &Slot, prev_id: u32) -> u32 {
-    let mut mask = 0u64;
-    let mut len = 0;
-    if to.x != base.x || to.y != base.y {
-        mask |= 1;
-        len += zigzag_len(to.x.wrapping_sub(base.x)) + zigzag_len(to.y.wrapping_sub(base.y));
-    }
-    if to.aim != base.aim {
-        mask |= 2;
-        len += 1;
-    }
-    if to.hp != base.hp {
-        mask |= 4;
-        len += 1;
-    }
-    if to.score != base.score || to.flags != base.flags {
-        mask |= 8;
-        len += varint_len(u64::from(to.score)) + 1;
-    }
-    if mask == 0 {
-        return 0;
-    }
-    len + head_len(to.id.saturating_sub(prev_id), mask)
-}
-
-/// Bytes of an entity in `created`.
-fn create_len(s: &Slot, name_len: usize) -> u32 {
-    varint_len(u64::from(s.id))
-        + 1 // kind
-        + zigzag_len(s.x)
-        + zigzag_len(s.y)
-        + 2 // aim, hp
-        + varint_len(u64::from(s.score))
-        + 1 // flags
-        + varint_len(u64::from(s.owner))
-        + varint_len(name_len as u64)
-        + name_len as u32
-}
-
-/// Bytes of the entry that turns `base` into `to` (either may be absent; `name_len` is the
-/// entity's name length), for budgeting.
-fn entry_len(base: Option<&Slot>, to: Option<&Slot>, name_len: usize, prev_id: u32) -> u32 {
+/// Estimated bits of the entry that turns `base` (at baseline index `bi`) into `to` (either
+/// may be absent; `name_len` is the entity's name length), after a change at baseline index
+/// `prev`, for budgeting.
+fn entry_bits(
+    base: Option<(&Slot, u32)>,
+    to: Option<&Slot>,
+    name_len: usize,
+    age: u32,
+    prev: Option<u32>,
+) -> u32 {
     match (base, to) {
         (None, None) => 0,
-        (Some(b), None) => varint_len(u64::from(b.id)),
-        (None, Some(t)) => create_len(t, name_len),
-        (Some(b), Some(t)) if !b.same_identity(t) => {
-            varint_len(u64::from(b.id)) + create_len(t, name_len)
+        (Some((_, bi)), None) => pack::remove_bits_estimate(bi, prev),
+        (None, Some(t)) => create_bits(t, name_len),
+        (Some((b, bi)), Some(t)) if !b.same_identity(t) => {
+            pack::remove_bits_estimate(bi, prev) + create_bits(t, name_len)
         }
-        (Some(b), Some(t)) => update_len(b, t, prev_id),
+        (Some((b, bi)), Some(t)) => {
+            update(b, t, age, bi).map_or(0, |u| pack::update_bits_estimate(&u, prev))
+        }
     }
 }
 
-/// Exact bytes of a delta body as [`tickwire_proto::codec::encode_delta`] writes it, without
-/// encoding it.
+/// Exact bytes of a delta body as [`tickwire_proto::codec::encode_delta`] writes it (its
+/// length prefix included), without encoding it.
 pub fn delta_len(delta: &Delta) -> usize {
-    let mut n = varint_len(delta.removed.len() as u64)
-        + varint_len(delta.created.len() as u64)
-        + varint_len(delta.updated.len() as u64);
-    n += delta
-        .removed
-        .iter()
-        .map(|id| varint_len(u64::from(*id)))
-        .sum::<u32>();
-    n += delta
-        .created
-        .iter()
-        .map(|e| create_len(&Slot::of(e), e.name.len()))
-        .sum::<u32>();
-    let mut prev = 0;
-    for u in &delta.updated {
-        let mut mask = 0u64;
-        let mut len = 0;
-        if let Some((dx, dy)) = u.pos_delta {
-            mask |= 1;
-            len += zigzag_len(dx) + zigzag_len(dy);
-        }
-        if u.aim.is_some() {
-            mask |= 2;
-            len += 1;
-        }
-        if u.hp.is_some() {
-            mask |= 4;
-            len += 1;
-        }
-        if let Some((score, _)) = u.misc {
-            mask |= 8;
-            len += varint_len(u64::from(score)) + 1;
-        }
-        n += len + head_len(u.id.saturating_sub(prev), mask);
-        prev = u.id;
-    }
-    n as usize
+    let body = pack::encoded_len(delta);
+    let prefix = match body {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        _ => 5,
+    };
+    prefix + body
 }
 
-/// Fills `out` with the delta from `base` to the entities of `items` (ascending ids, each with
-/// the snapshot entity of its id, for a create's name), and `view` (when given) with them.
+/// Fills `out` with the delta from `base`, `age` ticks old, to the entities of `items`
+/// (ascending ids, each with the snapshot entity of its id, for a create's name), and `view`
+/// (when given) with them.
 fn emit<'s>(
     base: &[Slot],
+    age: u32,
     items: impl Iterator<Item = (Slot, &'s EntityState)>,
     mut view: Option<&mut Vec<Slot>>,
     out: &mut Delta,
@@ -414,24 +359,25 @@ fn emit<'s>(
     out.removed.clear();
     out.created.clear();
     out.updated.clear();
+    out.names_elided.clear();
     if let Some(v) = view.as_mut() {
         v.clear();
     }
     let mut bi = 0;
     for (s, e) in items {
-        while let Some(b) = base.get(bi).filter(|b| b.id < s.id) {
-            out.removed.push(b.id);
+        while base.get(bi).is_some_and(|b| b.id < s.id) {
+            out.removed.push(bi as u32);
             bi += 1;
         }
         match base.get(bi).filter(|b| b.id == s.id) {
             Some(b) => {
-                bi += 1;
                 if !b.same_identity(&s) {
-                    out.removed.push(b.id);
+                    out.removed.push(bi as u32);
                     out.created.push(s.to_state(&e.name));
-                } else if let Some(u) = update(b, &s) {
+                } else if let Some(u) = update(b, &s, age, bi as u32) {
                     out.updated.push(u);
                 }
+                bi += 1;
             }
             None => out.created.push(s.to_state(&e.name)),
         }
@@ -439,8 +385,7 @@ fn emit<'s>(
             v.push(s);
         }
     }
-    out.removed
-        .extend(base.get(bi..).unwrap_or(&[]).iter().map(|b| b.id));
+    out.removed.extend(bi as u32..base.len() as u32);
 }
 
 /// Pairs each slot of `view` with its entity in `snap` (both ascending; every entity of a view
@@ -489,9 +434,9 @@ struct Cand {
     base: Option<u32>,
     /// Index in the previous view.
     prev: Option<u32>,
-    /// Bytes to send it fresh.
+    /// Bits to send it fresh (estimated).
     cost_fresh: u32,
-    /// Bytes to carry its previous state.
+    /// Bits to carry its previous state (estimated).
     cost_carry: u32,
     /// Its previous state is its current one.
     carry_is_fresh: bool,
@@ -588,7 +533,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 /// and starts a new one (or calls [`ClientView::reset`]) when the connection restarts from a
 /// full snapshot, e.g. a resumed session.
 ///
-/// Memory: one view per tick from the acknowledged one to the newest (24 bytes an entity; at
+/// Memory: one view per tick from the acknowledged one to the newest (32 bytes an entity; at
 /// most `history_ticks` views), plus 12 bytes of priority per relevant entity.
 #[derive(Clone, Debug, Default)]
 pub struct ClientView {
@@ -606,6 +551,64 @@ pub struct ClientView {
     focus: Option<[f32; 2]>,
     /// The last frame's statistics.
     stats: FrameStats,
+    /// Which entity names the client holds.
+    names: NameBook,
+}
+
+/// Which entity names a client holds, so that its own frames can leave them out of creates
+/// ([`Delta::names_elided`]): a name is held once the frame that carried it is acknowledged.
+#[derive(Clone, Debug, Default)]
+struct NameBook {
+    /// Ids whose name arrived in a frame the client acknowledged.
+    known: HashSet<u32>,
+    /// Ids whose name a frame carried, by the frame's tick, not yet acknowledged; at most
+    /// [`MAX_PENDING_FRAMES`] frames (names of older ones are simply sent again).
+    pending: VecDeque<(u32, Vec<u32>)>,
+}
+
+/// Frames whose carried names a [`NameBook`] tracks while unacknowledged.
+const MAX_PENDING_FRAMES: usize = 64;
+
+impl NameBook {
+    /// The client acknowledged `tick`: it applied that frame, so it holds the names that frame
+    /// carried (and those of every entity in its view, whose creates carried them before).
+    /// Earlier frames may have been skipped by latest-wins delivery, so their names are not
+    /// counted: they are sent again when needed.
+    fn acknowledge(&mut self, tick: u32) {
+        while self.pending.front().is_some_and(|(t, _)| *t <= tick) {
+            if let Some((t, ids)) = self.pending.pop_front() {
+                if t == tick {
+                    self.known.extend(ids);
+                }
+            }
+        }
+    }
+
+    /// Leaves the names the client holds out of `delta`'s creates, and records the names it
+    /// still carries as sent at `tick`.
+    fn elide(&mut self, tick: u32, delta: &mut Delta) {
+        delta.names_elided.clear();
+        let mut carried = Vec::new();
+        for e in delta.created.iter_mut().filter(|e| !e.name.is_empty()) {
+            if self.known.contains(&e.id) {
+                e.name.clear();
+                delta.names_elided.push(e.id);
+            } else {
+                carried.push(e.id);
+            }
+        }
+        if !carried.is_empty() {
+            if self.pending.len() >= MAX_PENDING_FRAMES {
+                self.pending.pop_front();
+            }
+            self.pending.push_back((tick, carried));
+        }
+    }
+
+    /// True when the client holds the name of `id`.
+    fn holds(&self, id: u32) -> bool {
+        self.known.contains(&id)
+    }
 }
 
 impl ClientView {
@@ -623,6 +626,7 @@ impl ClientView {
         }
         self.acked = 0;
         self.tracks.clear();
+        self.names = NameBook::default();
     }
 
     /// Entities relevant to this client whatever their distance (teammates, objectives):
@@ -781,6 +785,7 @@ impl ClientView {
         out: &mut Delta,
     ) {
         let tick = sim.tick();
+        let age = base_tick.map_or(0, |b| tick - b);
         let snap = sim.snapshot();
         let own = viewer
             .and_then(|id| sim.player(id))
@@ -796,7 +801,11 @@ impl ClientView {
             prev: prev_scratch,
         } = scratch;
         let ClientView {
-            sent, pool, tracks, ..
+            sent,
+            pool,
+            tracks,
+            names,
+            ..
         } = self;
         let base: &[Slot] = base_tick
             .and_then(|b| slots_of(sent, sim, b, base_scratch))
@@ -808,7 +817,7 @@ impl ClientView {
                     let e = &snap[i as usize];
                     (Slot::of(e), e)
                 });
-                emit(base, items, Some(&mut view), out);
+                emit(base, age, items, Some(&mut view), out);
                 tracks.clear();
                 FrameStats {
                     relevant: relevant.len(),
@@ -822,13 +831,15 @@ impl ClientView {
                 };
                 let plan = Plan {
                     tick,
+                    age,
                     snap,
                     base,
                     prev,
                     centre,
                     inv_r2: reference_radius(sim).powi(2).recip(),
                     overdue: overdue_ticks(sim.config().tick_rate),
-                    budget: budget.max(MIN_FRAME_BUDGET_BYTES) as u32,
+                    budget_bits: budget.max(MIN_FRAME_BUDGET_BYTES) as u32 * 8,
+                    names,
                 };
                 let stats = plan.run(relevant, own.map(|i| i as u32), tracks, cands, order);
                 let items = cands.iter().filter_map(|c| {
@@ -840,7 +851,7 @@ impl ClientView {
                     };
                     s.map(|s| (s, e))
                 });
-                emit(base, items, Some(&mut view), out);
+                emit(base, age, items, Some(&mut view), out);
                 next_tracks.clear();
                 next_tracks.extend(cands.iter().map(|c| {
                     let id = snap[c.snap as usize].id;
@@ -863,6 +874,7 @@ impl ClientView {
                 stats
             }
         };
+        self.names.elide(tick, out);
         self.stats = FrameStats {
             tick,
             shared: false,
@@ -878,12 +890,19 @@ impl ClientView {
     /// the baseline is a shared frame or none.
     fn whole(&mut self, sim: &Match, base_tick: Option<u32>, out: &mut Delta) {
         let snap = sim.snapshot();
+        let age = base_tick.map_or(0, |b| sim.tick() - b);
         match base_tick.and_then(|b| entry_in(&self.sent, b).map(|s| (b, s))) {
             Some((_, s)) if !s.full => {
-                emit(&s.view, snap.iter().map(|e| (Slot::of(e), e)), None, out);
+                emit(
+                    &s.view,
+                    age,
+                    snap.iter().map(|e| (Slot::of(e), e)),
+                    None,
+                    out,
+                );
             }
-            Some((b, _)) => diff_into(sim.snapshot_at(b).unwrap_or(&[]), snap, out),
-            None => diff_into(&[], snap, out),
+            Some((b, _)) => diff_into(sim.snapshot_at(b).unwrap_or(&[]), snap, age, out),
+            None => diff_into(&[], snap, 0, out),
         }
     }
 
@@ -900,8 +919,10 @@ impl ClientView {
                 .and_then(|b| slots_of(sent, sim, b, &mut scratch.base))
                 .unwrap_or(&[]);
             let view = entry_in(sent, tick).map_or(&[][..], |s| &s.view);
-            emit(base, with_entities(view, sim.snapshot()), None, out);
+            let age = base_tick.map_or(0, |b| tick - b);
+            emit(base, age, with_entities(view, sim.snapshot()), None, out);
         });
+        self.names.elide(tick, out);
     }
 
     /// True when this client's relevant set is every entity.
@@ -967,6 +988,7 @@ impl ClientView {
         }
         if ack > self.acked && ack < tick && held(&self.sent, sim, ack) {
             self.acked = ack;
+            self.names.acknowledge(ack);
         }
         let base = (self.acked != 0 && self.acked < tick)
             .then_some(self.acked)
@@ -1046,6 +1068,8 @@ fn reference_radius(sim: &Match) -> f64 {
 struct Plan<'a> {
     /// The current tick.
     tick: u32,
+    /// The frame's baseline age, ticks.
+    age: u32,
     /// The current snapshot.
     snap: &'a [EntityState],
     /// The acknowledged view.
@@ -1058,8 +1082,10 @@ struct Plan<'a> {
     inv_r2: f64,
     /// See [`overdue_ticks`].
     overdue: u32,
-    /// Bytes.
-    budget: u32,
+    /// The frame budget, bits.
+    budget_bits: u32,
+    /// The names the client holds (their creates cost no name).
+    names: &'a NameBook,
 }
 
 impl Plan<'_> {
@@ -1086,17 +1112,18 @@ impl Plan<'_> {
         cands.clear();
         let mut spent = DELTA_OVERHEAD;
         let (mut bi, mut pi, mut ti) = (0, 0, 0);
-        // The id of the previous entity likely to be in `updated`, for the head's gap.
-        let mut last_changed = 0;
+        // The baseline index of the previous entry likely to be sent, for the gap codes.
+        let mut last_changed = None;
         let mut max_entity = 0;
-        // Bytes of every waiting change sent fresh.
+        // Bits of every waiting change sent fresh.
         let mut wanted = 0;
         for &s in relevant {
             let e = &snap[s as usize];
             let cur = Slot::of(e);
             let id = cur.id;
-            while let Some(b) = base.get(bi).filter(|b| b.id < id) {
-                spent += varint_len(u64::from(b.id));
+            while base.get(bi).is_some_and(|b| b.id < id) {
+                spent += pack::remove_bits_estimate(bi as u32, last_changed);
+                last_changed = Some(bi as u32);
                 bi += 1;
             }
             let b = base.get(bi).filter(|b| b.id == id).map(|_| {
@@ -1111,17 +1138,24 @@ impl Plan<'_> {
                 ti += 1;
             }
             let track = tracks.get(ti).filter(|t| t.id == id);
-            let base_e = b.map(|i| &base[i as usize]);
+            let base_e = b.map(|i| (&base[i as usize], i));
             let prev_e = p.map(|i| &prev[i as usize]);
-            let name_len = e.name.len();
-            let cost_fresh = entry_len(base_e, Some(&cur), name_len, last_changed);
-            let cost_carry = if prev_e == base_e {
+            let name_len = if self.names.holds(id) {
                 0
             } else {
-                entry_len(base_e, prev_e, name_len, last_changed)
+                e.name.len()
+            };
+            let age = self.age;
+            let cost_fresh = entry_bits(base_e, Some(&cur), name_len, age, last_changed);
+            let cost_carry = if prev_e == base_e.map(|(b, _)| b) {
+                0
+            } else {
+                entry_bits(base_e, prev_e, name_len, age, last_changed)
             };
             if cost_fresh > 0 {
-                last_changed = id;
+                if let Some(i) = b {
+                    last_changed = Some(i);
+                }
             }
             max_entity = max_entity.max(cost_fresh).max(cost_carry);
             let w = self.weight(e);
@@ -1151,17 +1185,17 @@ impl Plan<'_> {
                 },
             });
         }
-        for b in base.get(bi..).unwrap_or(&[]) {
-            spent += varint_len(u64::from(b.id));
+        for i in bi..base.len() {
+            spent += pack::remove_bits_estimate(i as u32, last_changed);
+            last_changed = Some(i as u32);
         }
-        let mandatory_bytes = spent;
         let stats = FrameStats {
             relevant: relevant.len(),
-            mandatory_bytes: mandatory_bytes as usize,
-            max_entity_bytes: max_entity as usize,
+            mandatory_bytes: spent.div_ceil(8) as usize,
+            max_entity_bytes: max_entity.div_ceil(8) as usize,
             ..FrameStats::default()
         };
-        if spent + wanted <= self.budget {
+        if spent + wanted <= self.budget_bits {
             // Everything fits: all fresh, as with an unlimited budget.
             for c in cands.iter_mut() {
                 c.choice = Choice::Fresh;
@@ -1194,7 +1228,7 @@ impl Plan<'_> {
         // Changes already on their way are kept first, so nothing the client shows goes back.
         for &k in order.iter() {
             let c = &mut cands[k as usize];
-            if c.cost_carry > 0 && spent + c.cost_carry <= self.budget {
+            if c.cost_carry > 0 && spent + c.cost_carry <= self.budget_bits {
                 spent += c.cost_carry;
                 c.choice = if c.carry_is_fresh {
                     Choice::Fresh
@@ -1214,7 +1248,7 @@ impl Plan<'_> {
             } else {
                 0
             };
-            if spent - reserved + c.cost_fresh > self.budget {
+            if spent - reserved + c.cost_fresh > self.budget_bits {
                 break;
             }
             spent = spent - reserved + c.cost_fresh;

@@ -36,7 +36,17 @@ fuzz_target!(|data: &[u8]| {
                 .checked_sub(age)
                 .and_then(|base| replica.world_at(base).cloned()),
         }
-        .and_then(|mut world| apply(&mut world, &frame.delta).ok().map(|()| world));
+        .and_then(|base| apply(&base, &frame.delta, age).ok())
+        .and_then(|mut world| {
+            // Elided names come from what the replica learnt before this frame.
+            for id in &frame.delta.names_elided {
+                let name = replica.name_of(*id)?;
+                if let Some(e) = world.get_mut(id) {
+                    e.name = name.to_owned();
+                }
+            }
+            Some(world)
+        });
         match replica.apply(&frame) {
             Ok(world) => {
                 assert!(newest.is_none_or(|n| frame.header.tick > n));

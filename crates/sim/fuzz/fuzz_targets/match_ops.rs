@@ -225,11 +225,11 @@ fn run(s: &Scenario) -> Option<u64> {
                     m.step();
                     check_snapshot(&m);
                     // Replicate as the server does for a client that acknowledged every tick.
-                    m.delta_since(before, &mut delta);
-                    if m.baseline_age(before) == 0 {
+                    let age = m.delta_since(before, &mut delta);
+                    if age == 0 {
                         replica.clear();
                     }
-                    apply(&mut replica, &delta).expect("the server's own delta applies");
+                    replica = apply(&replica, &delta, age).expect("the server's own delta applies");
                     assert!(
                         replica.values().eq(m.snapshot().iter()),
                         "replica diverged at tick {}",
