@@ -830,7 +830,7 @@ fn invalid_bodies() -> Vec<(&'static str, String)> {
             w.eg(0, 0);
             w.eg(0, 1);
             w.eg(0, 0);
-            w.bit(false);
+            w.bits(0, 3); // the long form
             w.bits(mask, 5);
             w.eg_signed(0, 1);
             w.eg_signed(0, 1);
@@ -852,7 +852,7 @@ fn invalid_bodies() -> Vec<(&'static str, String)> {
             }),
         ),
         (
-            "update repeating the previous mask explicitly",
+            "update mask in the long form though it has a short code",
             update_with_mask(2),
         ),
         (

@@ -77,8 +77,11 @@ const MASK_AIM = 4;
 const MASK_HP = 8;
 const MASK_MISC = 16;
 const MASK_BITS = 5;
-/** The mask an update's "same mask" bit refers to before the first update of a frame. */
-const INITIAL_MASK = MASK_POS;
+/**
+ * The update masks with short codes, most frequent first: `1`, `01`, `001`; any other mask is
+ * `000` and its five bits (PROTOCOL.md §2.2).
+ */
+const SHORT_MASKS = Object.freeze([MASK_POS, MASK_VEL, MASK_VEL | MASK_POS]);
 /** Bits of each Exp-Golomb order in the body's header; orders are 0..=15. */
 const ORDER_BITS = 4;
 const MAX_ORDER = 15;
@@ -390,11 +393,22 @@ export function egLen(k, v) {
   return 2 * bitLength(v + 2 ** k) - 1 - k;
 }
 
-/** The order in 0..=15 that codes every one of `values` in the fewest bits, ties to the lowest. */
+/**
+ * The order for coding `values`: of the orders next to floor(log2(floor(mean))), within 0..=15,
+ * the one that takes the fewest bits, ties to the lowest.
+ */
 export function bestOrder(values) {
+  // Only the orders around the one that suits the values' mean, as the Rust encoder
+  // (`tickwire_proto::bits::best_order`) does: the bytes must be identical.
+  if (values.length === 0) return 0;
+  let sum = 0;
+  for (const v of values) sum += v;
+  const mean = Math.floor(sum / values.length);
+  // The mean of u32 values is below 2^32, so clz32 sees it whole (sums stay exact below 2^53).
+  const centre = Math.min(mean >= 1 ? 31 - Math.clz32(mean) : 0, MAX_ORDER);
   let best = 0;
   let bestBits = Infinity;
-  for (let k = 0; k <= MAX_ORDER; k++) {
+  for (let k = Math.max(0, centre - 1); k <= Math.min(centre + 1, MAX_ORDER); k++) {
     let bits = 0;
     for (const v of values) bits += egLen(k, v);
     if (bits < bestBits) {
@@ -696,17 +710,16 @@ export function encodeDelta(d) {
 
   bw.eg(0, d.updated.length);
   let prev = -1;
-  let prevMask = INITIAL_MASK;
   for (const u of d.updated) {
     bw.eg(0, u.index - prev - 1);
     prev = u.index;
     const mask = updateMask(u);
-    if (mask === prevMask) {
-      bw.bit(true);
+    const short = SHORT_MASKS.indexOf(mask);
+    if (short >= 0) {
+      bw.bits(1 << short, short + 1);
     } else {
-      bw.bit(false);
+      bw.bits(0, SHORT_MASKS.length);
       bw.bits(mask, MASK_BITS);
-      prevMask = mask;
     }
     if (u.vel != null) {
       bw.egSigned(kVel, u.vel[0]);
@@ -809,14 +822,20 @@ export function decodeDelta(bytes) {
   const updated = [];
   n = readCount(r, MIN_UPDATE_BITS, 'updated');
   prev = null;
-  let prevMask = INITIAL_MASK;
   for (let i = 0; i < n; i++) {
     prev = readIndex(r, prev);
-    let mask = prevMask;
-    if (!r.bit()) {
+    let mask = 0;
+    for (const m of SHORT_MASKS) {
+      if (r.bit()) {
+        mask = m;
+        break;
+      }
+    }
+    if (mask === 0) {
       mask = r.bits(MASK_BITS);
-      if (mask === 0 || mask === prevMask) throw new DecodeError(`packed delta: bad update mask ${mask}`);
-      prevMask = mask;
+      if (mask === 0 || SHORT_MASKS.includes(mask)) {
+        throw new DecodeError(`packed delta: bad update mask ${mask}`);
+      }
     }
     const u = { index: prev, vel: null, pos: null, aim: null, hp: null, misc: null };
     if (mask & MASK_VEL) u.vel = readNonZeroPair(r, kVel);

@@ -219,7 +219,8 @@ pub struct Delta {
 
 impl Serialize for Delta {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut packed = Vec::with_capacity(crate::pack::encoded_len(self));
+        // Sized for a typical frame; sizing it exactly would price the body twice.
+        let mut packed = Vec::with_capacity(256);
         crate::pack::encode(self, &mut packed).map_err(serde::ser::Error::custom)?;
         s.serialize_bytes(&packed)
     }

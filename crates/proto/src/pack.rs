@@ -2,8 +2,8 @@
 //!
 //! A state frame's delta is the part that grows with the number of entities, so it is packed
 //! at the bit level rather than left to the byte-aligned codec: an update names its entity by
-//! the gap to the previous update's baseline index (one bit when consecutive), repeats the
-//! previous update's field mask in one bit, and codes velocity changes and position residuals
+//! the gap to the previous update's baseline index (one bit when consecutive), gives the three
+//! common field masks codes of one to three bits, and codes velocity changes and position residuals
 //! with Exp-Golomb orders chosen per frame to fit the frame's values. The layout, field by
 //! field, is in `PROTOCOL.md` ("Delta body").
 
@@ -16,8 +16,43 @@ use crate::msg::{Delta, MAX_NAME_BYTES};
 
 /// Exp-Golomb order of a created entity's velocity components.
 const CREATE_VEL_ORDER: u32 = 4;
-/// The mask an update's "same mask" bit refers to before the first update of a frame.
-const INITIAL_MASK: u32 = MASK_POS;
+/// The update masks with short codes, most frequent first: `1`, `01`, `001`; any other mask is
+/// `000` and its five bits.
+const SHORT_MASKS: [u32; 3] = [MASK_POS, MASK_VEL, MASK_VEL | MASK_POS];
+
+/// Writes an update's field mask.
+fn write_mask(w: &mut BitWriter<'_>, mask: u32) {
+    match SHORT_MASKS.iter().position(|&m| m == mask) {
+        Some(i) => w.bits(1 << i, i as u32 + 1),
+        None => {
+            w.bits(0, SHORT_MASKS.len() as u32);
+            w.bits(mask, MASK_BITS);
+        }
+    }
+}
+
+/// Bits of an update's field mask.
+fn mask_bits(mask: u32) -> u32 {
+    match SHORT_MASKS.iter().position(|&m| m == mask) {
+        Some(i) => i as u32 + 1,
+        None => SHORT_MASKS.len() as u32 + MASK_BITS,
+    }
+}
+
+/// Reads an update's field mask; a long form that names an empty mask or one with a short
+/// code is an error.
+fn read_mask(r: &mut BitReader<'_>) -> Result<u32, PackError> {
+    for &m in &SHORT_MASKS {
+        if r.bit()? {
+            return Ok(m);
+        }
+    }
+    let m = r.bits(MASK_BITS)?;
+    if m == 0 || SHORT_MASKS.contains(&m) {
+        return Err(PackError::Mask(m));
+    }
+    Ok(m)
+}
 /// Bits of each Exp-Golomb order in the body's header.
 const ORDER_BITS: u32 = 4;
 
@@ -36,8 +71,8 @@ pub enum PackError {
     /// A created entity's name is over the limit or not UTF-8.
     #[error("packed delta: bad entity name")]
     Name,
-    /// An update's explicit mask is empty or equal to the previous one (the one-bit form
-    /// exists for that), so the encoding would not be canonical.
+    /// An update's long-form mask is empty or one with a short code, so the encoding would not
+    /// be canonical.
     #[error("packed delta: bad update mask {0}")]
     Mask(u32),
     /// A velocity change or position residual of (0, 0), which is sent by leaving it out.
@@ -219,21 +254,13 @@ pub fn encode(delta: &Delta, out: &mut Vec<u8>) -> Result<(), PackInvalid> {
     }
 
     w.eg(0, delta.updated.len() as u32);
-    let mut prev_mask = INITIAL_MASK;
     for (u, gap) in delta
         .updated
         .iter()
         .zip(index_gaps(delta.updated.iter().map(|u| u.index)))
     {
         w.eg(0, gap);
-        let mask = u.mask();
-        if mask == prev_mask {
-            w.bit(true);
-        } else {
-            w.bit(false);
-            w.bits(mask, MASK_BITS);
-            prev_mask = mask;
-        }
+        write_mask(&mut w, u.mask());
         if let Some((x, y)) = u.vel_delta {
             w.eg_signed(k.vel, x);
             w.eg_signed(k.vel, y);
@@ -275,19 +302,12 @@ pub fn encoded_len(delta: &Delta) -> usize {
         }
     }
     bits += u64::from(eg_len(0, delta.updated.len() as u32));
-    let mut prev_mask = INITIAL_MASK;
     for (u, gap) in delta
         .updated
         .iter()
         .zip(index_gaps(delta.updated.iter().map(|u| u.index)))
     {
-        let mask = u.mask();
-        bits += u64::from(eg_len(0, gap) + 1);
-        if mask != prev_mask {
-            bits += u64::from(MASK_BITS);
-            prev_mask = mask;
-        }
-        bits += u64::from(fixed_field_bits(u));
+        bits += u64::from(eg_len(0, gap) + mask_bits(u.mask()) + fixed_field_bits(u));
     }
     // `field_bits` priced the position, velocity, coordinate and id codes.
     bits.div_ceil(8) as usize
@@ -349,10 +369,7 @@ pub fn update_bits_estimate(u: &EntityUpdate, prev: Option<u32>) -> u32 {
         None => u.index,
         Some(p) => u.index.wrapping_sub(p).wrapping_sub(1),
     };
-    let mut bits = eg_len(0, gap) + 1 + fixed_field_bits(u);
-    if u.mask() != MASK_POS {
-        bits += MASK_BITS;
-    }
+    let mut bits = eg_len(0, gap) + mask_bits(u.mask()) + fixed_field_bits(u);
     if let Some((x, y)) = u.vel_delta {
         bits += eg_len(2, zigzag(x)) + eg_len(2, zigzag(y));
     }
@@ -478,20 +495,10 @@ pub fn decode(bytes: &[u8]) -> Result<Delta, PackError> {
     let n = count(&mut r, 2)?;
     delta.updated.reserve(n as usize);
     let mut prev = None;
-    let mut prev_mask = INITIAL_MASK;
     for _ in 0..n {
         let index = next_index(&mut r, prev)?;
         prev = Some(index);
-        let mask = if r.bit()? {
-            prev_mask
-        } else {
-            let m = r.bits(MASK_BITS)?;
-            if m == 0 || m == prev_mask {
-                return Err(PackError::Mask(m));
-            }
-            prev_mask = m;
-            m
-        };
+        let mask = read_mask(&mut r)?;
         let mut u = EntityUpdate {
             index,
             ..EntityUpdate::default()
@@ -594,7 +601,7 @@ mod tests {
                 .collect(),
             ..Delta::default()
         };
-        // Gap (1 bit) + same mask (1 bit) + two residuals of 1 or 2 bits at order 1.
+        // Gap (1 bit) + POS mask (1 bit) + two residuals of 1 or 2 bits at order 1.
         assert!(encoded_len(&d) <= 48 * 6 / 8 + 4, "{}", encoded_len(&d));
     }
 
@@ -616,8 +623,8 @@ mod tests {
 
     #[test]
     fn non_canonical_masks_and_huge_counts_are_rejected() {
-        // Orders 0, no removes, no creates, one update at index 0 with an explicit mask equal
-        // to the initial one.
+        // Orders 0, no removes, no creates, one update at index 0 with the long form of a mask
+        // that has a short code.
         let mut out = Vec::new();
         let mut w = BitWriter::new(&mut out);
         w.bits(0, 16);
@@ -625,12 +632,12 @@ mod tests {
         w.eg(0, 0);
         w.eg(0, 1);
         w.eg(0, 0);
-        w.bit(false);
-        w.bits(INITIAL_MASK, MASK_BITS);
+        w.bits(0, 3);
+        w.bits(MASK_POS, MASK_BITS);
         w.eg_signed(0, 1);
         w.eg_signed(0, 1);
         w.finish();
-        assert_eq!(decode(&out), Err(PackError::Mask(INITIAL_MASK)));
+        assert_eq!(decode(&out), Err(PackError::Mask(MASK_POS)));
 
         let mut out = Vec::new();
         let mut w = BitWriter::new(&mut out);

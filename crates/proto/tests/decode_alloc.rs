@@ -179,7 +179,7 @@ fn a_16_kib_input_never_holds_more_than_1_mib() {
         }),
         ("updated", 6, &|w: &mut BitWriter<'_>| {
             w.eg(0, 0); // the next baseline index
-            w.bit(true); // same mask: POS
+            w.bit(true); // mask POS
             w.eg_signed(0, 0);
             w.eg_signed(0, -1);
         }),

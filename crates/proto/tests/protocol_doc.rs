@@ -15,9 +15,9 @@ const DOC: &str = include_str!("../PROTOCOL.md");
 /// PROTOCOL.md 7.7: one update.
 const EX_7_7: &str = "02 fb e8 03 02 fb 2a 01 01 fb 18 15 04 01 00 4b 6d";
 /// PROTOCOL.md 7.8: a full snapshot with one player.
-const EX_7_8: &str = "02 fb e8 03 00 00 00 00 0f 00 18 65 b9 80 f6 43 00 22 3b 90 86 b9 b9 05";
+const EX_7_8: &str = "02 fb e8 03 00 00 00 00 0f 00 19 65 09 81 f7 43 00 22 3b 90 86 b9 b9 05";
 /// PROTOCOL.md 7.9: remove, create and several updates.
-const EX_7_9: &str = "02 fb e9 03 01 fb 2b 01 01 fb 17 15 1b 00 28 92 8c b8 82 f6 61 58 00 02 18 c0 44 1b 20 6c 09 83 d2 0a 6a 00 a4 30 40 01";
+const EX_7_9: &str = "02 fb e9 03 01 fb 2b 01 01 fb 17 15 1c 30 29 92 8c 08 85 f7 61 58 00 02 18 c0 44 93 22 2c 81 41 69 05 d4 00 48 81 01 0a 00";
 
 fn hex(bytes: &[u8]) -> String {
     bytes
