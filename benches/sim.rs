@@ -192,7 +192,9 @@ fn interest(c: &mut Criterion) {
             };
             eprintln!(
                 "interest/{name}: client 1 sees {} entities, frame {} bytes, {} deferred",
-                s.relevant, s.bytes, s.deferred
+                s.relevant,
+                tickwire_sim::interest::delta_len(&delta),
+                s.deferred
             );
             group.throughput(Throughput::Elements(1));
             group.bench_function(BenchmarkId::new("frame_1_client", name), |b| {

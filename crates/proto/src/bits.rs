@@ -43,8 +43,17 @@ pub fn best_order(max: u32, values: impl Iterator<Item = u32> + Clone) -> (u32, 
         return (0, 0);
     }
     let centre = (sum / n).checked_ilog2().unwrap_or(0).min(max);
-    (centre.saturating_sub(1)..=(centre + 1).min(max))
-        .map(|k| (k, values.clone().map(|v| u64::from(eg_len(k, v))).sum()))
+    let lo = centre.saturating_sub(1);
+    let hi = (centre + 1).min(max);
+    // One pass pricing all (up to) three candidates.
+    let mut totals = [0u64; 3];
+    for v in values {
+        for (i, k) in (lo..=hi).enumerate() {
+            totals[i] += u64::from(eg_len(k, v));
+        }
+    }
+    (lo..=hi)
+        .zip(totals)
         .min_by_key(|&(k, total)| (total, k))
         .unwrap_or((0, 0))
 }

@@ -157,67 +157,33 @@ fn kind_code(kind: EntityKind) -> u32 {
     }
 }
 
-/// Checks that `v` is strictly ascending.
-fn ascending(mut v: impl Iterator<Item = u32>) -> bool {
-    let Some(mut prev) = v.next() else {
-        return true;
-    };
-    v.all(|x| {
-        let ok = x > prev;
-        prev = x;
-        ok
-    })
-}
-
 /// Why a delta cannot be packed: lists out of order, or a name over [`MAX_NAME_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot pack delta: {0}")]
 pub struct PackInvalid(&'static str);
 
-fn validate(delta: &Delta) -> Result<(), PackInvalid> {
-    if !ascending(delta.removed.iter().copied()) {
-        return Err(PackInvalid("removed indices must be strictly ascending"));
+/// The gap coded before `index` in an ascending list after `prev`, if `index` comes after it.
+fn gap_after(prev: Option<u32>, index: u32) -> Option<u32> {
+    match prev {
+        None => Some(index),
+        Some(p) => index.checked_sub(p)?.checked_sub(1),
     }
-    if !ascending(delta.updated.iter().map(|u| u.index)) {
-        return Err(PackInvalid("update indices must be strictly ascending"));
-    }
-    if !ascending(std::iter::once(0).chain(delta.created.iter().map(|e| e.id))) {
-        return Err(PackInvalid(
-            "created ids must be strictly ascending and non-zero",
-        ));
-    }
-    if delta.updated.iter().any(EntityUpdate::is_empty) {
-        return Err(PackInvalid("an update must change something"));
-    }
-    if delta
-        .updated
-        .iter()
-        .any(|u| u.vel_delta == Some((0, 0)) || u.pos_residual == Some((0, 0)))
-    {
-        return Err(PackInvalid(
-            "a velocity change or residual of (0, 0) is sent as absent",
-        ));
-    }
-    if delta.created.iter().any(|e| e.name.len() > MAX_NAME_BYTES) {
-        return Err(PackInvalid("entity name over the limit"));
-    }
-    if !ascending(delta.names_elided.iter().copied()) {
-        return Err(PackInvalid("elided names must be strictly ascending"));
-    }
-    let mut created = delta.created.iter();
-    for id in &delta.names_elided {
-        if !created.by_ref().any(|e| e.id == *id && e.name.is_empty()) {
-            return Err(PackInvalid(
-                "an elided name must belong to a created entity with an empty name",
-            ));
-        }
-    }
-    Ok(())
 }
 
-/// Appends the packed body of `delta` to `out` (without a length prefix).
+/// Appends the packed body of `delta` to `out` (without a length prefix); on an invalid
+/// delta, appends nothing.
 pub fn encode(delta: &Delta, out: &mut Vec<u8>) -> Result<(), PackInvalid> {
-    validate(delta)?;
+    let start = out.len();
+    let written = write_body(delta, out);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// Writes the body, checking the lists' order and limits on the way (one pass, no separate
+/// validation).
+fn write_body(delta: &Delta, out: &mut Vec<u8>) -> Result<(), PackInvalid> {
     let (k, _) = Orders::choose(delta);
     let mut w = BitWriter::new(out);
     w.bits(k.pos, ORDER_BITS);
@@ -226,12 +192,22 @@ pub fn encode(delta: &Delta, out: &mut Vec<u8>) -> Result<(), PackInvalid> {
     w.bits(k.id, ORDER_BITS);
 
     w.eg(0, delta.removed.len() as u32);
-    for gap in index_gaps(delta.removed.iter().copied()) {
+    let mut prev = None;
+    for &index in &delta.removed {
+        let gap = gap_after(prev, index)
+            .ok_or(PackInvalid("removed indices must be strictly ascending"))?;
         w.eg(0, gap);
+        prev = Some(index);
     }
 
     w.eg(0, delta.created.len() as u32);
-    for (e, gap) in delta.created.iter().zip(id_gaps(&delta.created)) {
+    let mut prev_id = 0;
+    let mut elided = delta.names_elided.iter().peekable();
+    for e in &delta.created {
+        let gap = gap_after(Some(prev_id), e.id).ok_or(PackInvalid(
+            "created ids must be strictly ascending and non-zero",
+        ))?;
+        prev_id = e.id;
         w.eg(k.id, gap);
         w.eg(0, kind_code(e.kind));
         w.eg_signed(k.xy, e.x);
@@ -243,24 +219,44 @@ pub fn encode(delta: &Delta, out: &mut Vec<u8>) -> Result<(), PackInvalid> {
         w.eg(0, e.score);
         w.bits(u32::from(e.flags), 8);
         w.eg(0, e.owner);
-        if delta.names_elided.binary_search(&e.id).is_ok() {
+        if elided.next_if_eq(&&e.id).is_some() {
+            if !e.name.is_empty() {
+                return Err(PackInvalid("an elided name must be empty in the delta"));
+            }
             w.eg(0, 0);
         } else {
+            if e.name.len() > MAX_NAME_BYTES {
+                return Err(PackInvalid("entity name over the limit"));
+            }
             w.eg(0, e.name.len() as u32 + 1);
             for b in e.name.bytes() {
                 w.bits(u32::from(b), 8);
             }
         }
     }
+    if elided.next().is_some() {
+        return Err(PackInvalid(
+            "elided names must be ascending ids of created entities",
+        ));
+    }
 
     w.eg(0, delta.updated.len() as u32);
-    for (u, gap) in delta
-        .updated
-        .iter()
-        .zip(index_gaps(delta.updated.iter().map(|u| u.index)))
-    {
+    let mut prev = None;
+    for u in &delta.updated {
+        let gap = gap_after(prev, u.index)
+            .ok_or(PackInvalid("update indices must be strictly ascending"))?;
+        prev = Some(u.index);
+        let mask = u.mask();
+        if mask == 0 {
+            return Err(PackInvalid("an update must change something"));
+        }
+        if u.vel_delta == Some((0, 0)) || u.pos_residual == Some((0, 0)) {
+            return Err(PackInvalid(
+                "a velocity change or residual of (0, 0) is sent as absent",
+            ));
+        }
         w.eg(0, gap);
-        write_mask(&mut w, u.mask());
+        write_mask(&mut w, mask);
         if let Some((x, y)) = u.vel_delta {
             w.eg_signed(k.vel, x);
             w.eg_signed(k.vel, y);
@@ -609,7 +605,21 @@ mod tests {
     fn invalid_deltas_are_refused_by_the_encoder() {
         let mut d = sample();
         d.removed = vec![3, 3];
-        assert!(encode(&d, &mut Vec::new()).is_err());
+        let mut out = vec![9];
+        assert!(encode(&d, &mut out).is_err());
+        assert_eq!(out, vec![9], "nothing appended");
+        let mut d = sample();
+        d.names_elided = vec![9];
+        assert!(
+            encode(&d, &mut Vec::new()).is_err(),
+            "elided name not empty"
+        );
+        let mut d = sample();
+        d.names_elided = vec![12, 13];
+        assert!(
+            encode(&d, &mut Vec::new()).is_err(),
+            "elided id not created"
+        );
         let mut d = sample();
         d.created.swap(0, 1);
         assert!(encode(&d, &mut Vec::new()).is_err());

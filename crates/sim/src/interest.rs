@@ -45,7 +45,7 @@
 //! the first that does not fit. Costs are counted in bits, with the entry codes of the packed
 //! delta at typical Exp-Golomb orders and a typical id gap for creates (the encoder then picks
 //! each frame's orders to minimise it, so a frame usually comes out a little under its
-//! estimate, and can come out a few bytes over); [`FrameStats::bytes`] reports the exact size.
+//! estimate, and can come out a few bytes over); [`delta_len`] gives the exact size.
 //!
 //! Each tick, an entity whose change waits accumulates a weight from 1 (at the view radius or
 //! beyond) to 4 (at the centre), falling with the squared distance, and loses it all when sent
@@ -90,7 +90,7 @@
 //! distinct age; otherwise it calls [`ClientView::frame`].
 
 use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use glam::Vec2;
 use tickwire_proto::delta::diff_into;
@@ -335,7 +335,8 @@ fn entry_bits(
 }
 
 /// Exact bytes of a delta body as [`tickwire_proto::codec::encode_delta`] writes it (its
-/// length prefix included), without encoding it.
+/// length prefix included), without encoding it. Frames do not compute it (the server learns
+/// the size when it encodes); tests and budgets' users may.
 pub fn delta_len(delta: &Delta) -> usize {
     let body = pack::encoded_len(delta);
     let prefix = match body {
@@ -476,9 +477,6 @@ pub struct FrameStats {
     pub view: usize,
     /// Relevant entities whose change waits (carried or at the baseline state).
     pub deferred: usize,
-    /// Exact bytes of the delta body (0 after [`ClientView::try_shared`]: the server encodes
-    /// it).
-    pub bytes: usize,
     /// The budget applied, bytes (`None` = unlimited).
     pub budget: Option<usize>,
     /// Bytes never deferred: list headers, removals and the own player.
@@ -559,8 +557,9 @@ pub struct ClientView {
 /// ([`Delta::names_elided`]): a name is held once the frame that carried it is acknowledged.
 #[derive(Clone, Debug, Default)]
 struct NameBook {
-    /// Ids whose name arrived in a frame the client acknowledged.
-    known: HashSet<u32>,
+    /// Ids whose name arrived in a frame the client acknowledged, sorted (looked up for every
+    /// create; a sorted vector is cheaper than hashing them, and grows only with new names).
+    known: Vec<u32>,
     /// Ids whose name a frame carried, by the frame's tick, not yet acknowledged; at most
     /// [`MAX_PENDING_FRAMES`] frames (names of older ones are simply sent again).
     pending: VecDeque<(u32, Vec<u32>)>,
@@ -578,7 +577,11 @@ impl NameBook {
         while self.pending.front().is_some_and(|(t, _)| *t <= tick) {
             if let Some((t, ids)) = self.pending.pop_front() {
                 if t == tick {
-                    self.known.extend(ids);
+                    for id in ids {
+                        if let Err(at) = self.known.binary_search(&id) {
+                            self.known.insert(at, id);
+                        }
+                    }
                 }
             }
         }
@@ -590,7 +593,7 @@ impl NameBook {
         delta.names_elided.clear();
         let mut carried = Vec::new();
         for e in delta.created.iter_mut().filter(|e| !e.name.is_empty()) {
-            if self.known.contains(&e.id) {
+            if self.holds(e.id) {
                 e.name.clear();
                 delta.names_elided.push(e.id);
             } else {
@@ -607,7 +610,7 @@ impl NameBook {
 
     /// True when the client holds the name of `id`.
     fn holds(&self, id: u32) -> bool {
-        self.known.contains(&id)
+        self.known.binary_search(&id).is_ok()
     }
 }
 
@@ -738,7 +741,6 @@ impl ClientView {
             // A second call in one tick: the same view again.
             self.resend(sim, base_tick, out);
             self.stats.baseline_age = age;
-            self.stats.bytes = delta_len(out);
             return age;
         }
         let everything = self.sees_everything(sim, viewer);
@@ -751,7 +753,6 @@ impl ClientView {
                 shared: true,
                 relevant: snap.len(),
                 view: snap.len(),
-                bytes: delta_len(out),
                 ..FrameStats::default()
             };
             self.push(sim, tick, true, Vec::new());
@@ -879,7 +880,6 @@ impl ClientView {
             tick,
             shared: false,
             view: view.len(),
-            bytes: delta_len(out),
             budget: budget_bytes.map(|b| b.max(MIN_FRAME_BUDGET_BYTES)),
             ..stats
         };
@@ -1140,10 +1140,11 @@ impl Plan<'_> {
             let track = tracks.get(ti).filter(|t| t.id == id);
             let base_e = b.map(|i| (&base[i as usize], i));
             let prev_e = p.map(|i| &prev[i as usize]);
-            let name_len = if self.names.holds(id) {
-                0
-            } else {
+            // Only a create carries a name, and not one the client holds.
+            let name_len = if b.is_none() && !self.names.holds(id) {
                 e.name.len()
+            } else {
+                0
             };
             let age = self.age;
             let cost_fresh = entry_bits(base_e, Some(&cur), name_len, age, last_changed);

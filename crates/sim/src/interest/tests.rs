@@ -164,7 +164,7 @@ impl Client {
         assert_eq!(stats.baseline_age, age);
         let mut bytes = Vec::new();
         encode_delta(out, &mut bytes).unwrap();
-        assert_eq!(stats.bytes, bytes.len(), "delta_len is exact");
+        assert_eq!(delta_len(out), bytes.len(), "delta_len is exact");
         let sent = self.view.sent_view(tick, m).expect("this tick's view");
         if budget.is_none() {
             assert_eq!(
@@ -178,7 +178,7 @@ impl Client {
                 // Estimates use typical code orders and id gaps: a couple of bytes short per
                 // entry at worst.
                 assert!(
-                    stats.bytes <= b + 2 * (out.updated.len() + out.created.len()),
+                    bytes.len() <= b + 2 * (out.updated.len() + out.created.len()),
                     "{stats:?}"
                 );
             }
