@@ -36,26 +36,77 @@ pub fn eg_len(k: u32, v: u32) -> u32 {
 /// `c` and `c + 1` within `0..=max` and keeping the fewest bits, the lower order on a tie. An
 /// encoder must choose exactly so to produce the same bytes as this one.
 pub fn best_order(max: u32, values: impl Iterator<Item = u32> + Clone) -> (u32, u64) {
-    let (sum, n) = values
-        .clone()
-        .fold((0u64, 0u64), |(s, n), v| (s + u64::from(v), n + 1));
-    if n == 0 {
-        return (0, 0);
+    let mut mean = Mean::default();
+    values.clone().for_each(|v| mean.add(v));
+    let mut search = OrderSearch::around(&mean, max);
+    values.for_each(|v| search.add(v));
+    search.best()
+}
+
+/// The running mean of one stream of values, for [`OrderSearch::around`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mean {
+    /// Sum of the values.
+    sum: u64,
+    /// Number of values.
+    n: u64,
+}
+
+impl Mean {
+    /// Adds one value.
+    pub fn add(&mut self, v: u32) {
+        self.sum += u64::from(v);
+        self.n += 1;
     }
-    let centre = (sum / n).checked_ilog2().unwrap_or(0).min(max);
-    let lo = centre.saturating_sub(1);
-    let hi = (centre + 1).min(max);
-    // One pass pricing all (up to) three candidates.
-    let mut totals = [0u64; 3];
-    for v in values {
-        for (i, k) in (lo..=hi).enumerate() {
-            totals[i] += u64::from(eg_len(k, v));
+}
+
+/// The three candidate orders of [`best_order`] with their running totals, for encoders that
+/// price several streams in one pass over their entries.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderSearch {
+    /// The lowest candidate.
+    lo: u32,
+    /// How many candidates (1 to 3).
+    count: usize,
+    /// Bits of the values so far at each candidate.
+    totals: [u64; 3],
+}
+
+impl OrderSearch {
+    /// The candidates for a stream with this mean, orders at most `max`.
+    pub fn around(mean: &Mean, max: u32) -> OrderSearch {
+        let centre = mean
+            .sum
+            .checked_div(mean.n)
+            .and_then(u64::checked_ilog2)
+            .unwrap_or(0)
+            .min(max);
+        let lo = centre.saturating_sub(1);
+        let hi = (centre + 1).min(max);
+        OrderSearch {
+            lo,
+            count: (hi - lo + 1) as usize,
+            totals: [0; 3],
         }
     }
-    (lo..=hi)
-        .zip(totals)
-        .min_by_key(|&(k, total)| (total, k))
-        .unwrap_or((0, 0))
+
+    /// Prices one value at every candidate.
+    pub fn add(&mut self, v: u32) {
+        for (i, total) in self.totals[..self.count].iter_mut().enumerate() {
+            *total += u64::from(eg_len(self.lo + i as u32, v));
+        }
+    }
+
+    /// The candidate with the fewest bits (the lowest on a tie) and those bits.
+    pub fn best(&self) -> (u32, u64) {
+        let mut best = (self.lo, self.totals[0]);
+        for (i, &total) in self.totals[..self.count].iter().enumerate().skip(1) {
+            if total < best.1 {
+                best = (self.lo + i as u32, total);
+            }
+        }
+        best
+    }
 }
 
 /// Appends bits to a byte vector.

@@ -7,7 +7,7 @@
 //! with Exp-Golomb orders chosen per frame to fit the frame's values. The layout, field by
 //! field, is in `PROTOCOL.md` ("Delta body").
 
-use crate::bits::{BitError, BitReader, BitWriter, best_order, eg_len, zigzag};
+use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, eg_len, zigzag};
 use crate::entity::{
     EntityKind, EntityState, EntityUpdate, MASK_AIM, MASK_BITS, MASK_HP, MASK_MISC, MASK_POS,
     MASK_VEL,
@@ -97,28 +97,41 @@ struct Orders {
 }
 
 impl Orders {
-    /// The cheapest orders for `delta`, with the bits their fields take.
+    /// The orders for `delta` (see [`best_order`]), with the bits their fields take. The
+    /// updates, the bulk of a frame, are walked twice for both of their streams at once.
     fn choose(delta: &Delta) -> (Orders, u64) {
         let max = (1 << ORDER_BITS) - 1;
-        let pos = delta
-            .updated
-            .iter()
-            .filter_map(|u| u.pos_residual)
-            .flat_map(|(x, y)| [zigzag(x), zigzag(y)]);
-        let vel = delta
-            .updated
-            .iter()
-            .filter_map(|u| u.vel_delta)
-            .flat_map(|(x, y)| [zigzag(x), zigzag(y)]);
+        let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
+        for u in &delta.updated {
+            if let Some((x, y)) = u.pos_residual {
+                pos_mean.add(zigzag(x));
+                pos_mean.add(zigzag(y));
+            }
+            if let Some((x, y)) = u.vel_delta {
+                vel_mean.add(zigzag(x));
+                vel_mean.add(zigzag(y));
+            }
+        }
+        let mut pos = OrderSearch::around(&pos_mean, max);
+        let mut vel = OrderSearch::around(&vel_mean, max);
+        for u in &delta.updated {
+            if let Some((x, y)) = u.pos_residual {
+                pos.add(zigzag(x));
+                pos.add(zigzag(y));
+            }
+            if let Some((x, y)) = u.vel_delta {
+                vel.add(zigzag(x));
+                vel.add(zigzag(y));
+            }
+        }
         let xy = delta
             .created
             .iter()
             .flat_map(|e| [zigzag(e.x), zigzag(e.y)]);
-        let ids = id_gaps(&delta.created);
-        let (kp, bp) = best_order(max, pos);
-        let (kv, bv) = best_order(max, vel);
+        let (kp, bp) = pos.best();
+        let (kv, bv) = vel.best();
         let (kx, bx) = best_order(max, xy);
-        let (ki, bi) = best_order(max, ids);
+        let (ki, bi) = best_order(max, id_gaps(&delta.created));
         (
             Orders {
                 pos: kp,
