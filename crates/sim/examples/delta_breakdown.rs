@@ -1,0 +1,121 @@
+//! Where the bytes of interest-managed frames go: 1,000 random-walking players on the big map
+//! (each sees about 50 within 150 units), 50 of them watched by a [`ClientView`] that has every
+//! frame acknowledged before the next, as on an unloaded server. Prints bytes per frame and what
+//! they carry (creates, removals, updates by field mask) after a warm-up.
+//!
+//! Run: `cargo run --release -p tickwire-sim --example delta_breakdown`
+
+use std::collections::BTreeMap;
+use std::f32::consts::TAU;
+
+use tickwire_proto::entity::{MASK_POS, MASK_VEL};
+use tickwire_proto::msg::{Delta, Input};
+use tickwire_proto::pack;
+use tickwire_sim::interest::delta_len;
+use tickwire_sim::{ClientView, GameConfig, MapDef, Match};
+
+/// Players in the match.
+const PLAYERS: u16 = 1000;
+/// Players whose frames are measured (every 20th).
+const WATCHED: usize = 50;
+/// Ticks simulated; the first half is warm-up.
+const TICKS: u32 = 600;
+
+fn main() {
+    let config = GameConfig {
+        max_players: PLAYERS,
+        min_players: 1,
+        view_radius: 150.0,
+        score_limit: 0,
+        ..GameConfig::default()
+    };
+    let map = MapDef::big_arena(u32::from(PLAYERS), 50, 150.0);
+    let mut m = Match::new(config, map, 7).expect("valid match");
+    let players: Vec<_> = (0..PLAYERS)
+        .map(|i| m.add_player(&format!("bot-{i}")).expect("seat"))
+        .collect();
+    // xorshift64: each player walks in a direction for 0.5 to 2 s, as the load tester's bots.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut walks = vec![(0u8, 0u32); players.len()];
+    let mut views: Vec<ClientView> = (0..WATCHED).map(|_| ClientView::new()).collect();
+    let mut out = Delta::default();
+    let (mut frames, mut bytes, mut create_bytes, mut update_bytes) = (0usize, 0, 0, 0);
+    let (mut creates, mut elided, mut removes, mut updates) = (0usize, 0, 0, 0);
+    let mut masks: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in 1..=TICKS {
+        for (p, walk) in players.iter().zip(&mut walks) {
+            if walk.1 == 0 {
+                *walk = (next() as u8, 15 + (next() % 46) as u32);
+            }
+            walk.1 -= 1;
+            let a = f32::from(walk.0) * TAU / 256.0;
+            let input = Input {
+                seq: t,
+                ack: 0,
+                move_x: (a.cos() * 127.0) as i8,
+                move_y: (a.sin() * 127.0) as i8,
+                aim: walk.0,
+                buttons: 0,
+            };
+            m.push_input(*p, input);
+        }
+        m.step();
+        for (i, view) in views.iter_mut().enumerate() {
+            let age = view.frame(&m, Some(players[i * 20]), m.tick() - 1, None, &mut out);
+            if t <= TICKS / 2 || age == 0 {
+                continue;
+            }
+            frames += 1;
+            bytes += delta_len(&out);
+            creates += out.created.len();
+            elided += out.names_elided.len();
+            removes += out.removed.len();
+            updates += out.updated.len();
+            create_bytes += pack::encoded_len(&Delta {
+                created: out.created.clone(),
+                names_elided: out.names_elided.clone(),
+                ..Delta::default()
+            });
+            update_bytes += pack::encoded_len(&Delta {
+                updated: out.updated.clone(),
+                ..Delta::default()
+            });
+            for u in &out.updated {
+                let kind = match u.mask() {
+                    MASK_VEL => "velocity only",
+                    MASK_POS => "position only",
+                    m if m == MASK_VEL | MASK_POS => "velocity and position",
+                    _ => "other fields",
+                };
+                *masks.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    let f = frames.max(1) as f64;
+    let per = |n: usize| n as f64 / f;
+    println!("{frames} frames, {:.1} bytes of delta each", per(bytes));
+    println!(
+        "creates {:.2} per frame ({:.2} with the name left out), {:.1} B of creates alone",
+        per(creates),
+        per(elided),
+        per(create_bytes)
+    );
+    println!("removals {:.2} per frame", per(removes));
+    println!(
+        "updates {:.2} per frame, {:.1} B of updates alone",
+        per(updates),
+        per(update_bytes)
+    );
+    for (kind, n) in masks {
+        println!(
+            "  {kind}: {:.0} %",
+            n as f64 * 100.0 / updates.max(1) as f64
+        );
+    }
+}
