@@ -304,11 +304,18 @@ pub fn encoded_len(delta: &Delta) -> usize {
         .sum::<u64>();
     bits += u64::from(eg_len(0, delta.created.len() as u32));
     for e in &delta.created {
-        bits += u64::from(create_bits_without_xy_id(e));
-        if delta.names_elided.binary_search(&e.id).is_ok() {
-            // The elided form `1` instead of the length code of an empty name, `010`.
-            bits -= 2;
-        }
+        let name = if delta.names_elided.binary_search(&e.id).is_ok() {
+            None
+        } else {
+            Some(e.name.len())
+        };
+        bits += u64::from(create_fixed_bits(
+            e.kind,
+            (e.vx, e.vy),
+            e.score,
+            e.owner,
+            name,
+        ));
     }
     bits += u64::from(eg_len(0, delta.updated.len() as u32));
     for (u, gap) in delta
@@ -322,11 +329,28 @@ pub fn encoded_len(delta: &Delta) -> usize {
     bits.div_ceil(8) as usize
 }
 
-/// Bits of a create apart from its id gap and coordinates (whose orders vary per frame).
-fn create_bits_without_xy_id(e: &EntityState) -> u32 {
-    create_bits_estimate(e.kind, (0, 0), (e.vx, e.vy), e.score, e.owner, e.name.len())
-        - eg_len(8, 64)
-        - 2 * eg_len(12, 0)
+/// Bits of a create apart from its id gap and coordinates (whose orders vary per frame), with
+/// a name of `name` bytes (`None`: left out).
+fn create_fixed_bits(
+    kind: EntityKind,
+    (vx, vy): (i32, i32),
+    score: u32,
+    owner: u32,
+    name: Option<usize>,
+) -> u32 {
+    let name_bits = match name {
+        None => eg_len(0, 0),
+        Some(len) => eg_len(0, len as u32 + 1) + 8 * len as u32,
+    };
+    eg_len(0, kind_code(kind))
+        + eg_len(CREATE_VEL_ORDER, zigzag(vx))
+        + eg_len(CREATE_VEL_ORDER, zigzag(vy))
+        + 8 // aim
+        + 8 // hp
+        + eg_len(0, score)
+        + 8 // flags
+        + eg_len(0, owner)
+        + name_bits
 }
 
 /// Bits of an update's fields apart from its velocity and position codes.
@@ -344,31 +368,22 @@ fn fixed_field_bits(u: &EntityUpdate) -> u32 {
     bits
 }
 
-/// Estimated bits of a create of an entity with these fields and a name of `name_len` bytes
-/// (for an elided name, 2 bits less than an empty one),
+/// Estimated bits of a create of an entity with these fields and a name of `name_len` bytes,
 /// with typical code orders (for byte budgets: the exact size of a frame is known only once
 /// its orders are chosen).
 pub fn create_bits_estimate(
     kind: EntityKind,
     (x, y): (i32, i32),
-    (vx, vy): (i32, i32),
+    vel: (i32, i32),
     score: u32,
     owner: u32,
     name_len: usize,
 ) -> u32 {
+    // A typical id gap, and coordinates at a typical order.
     eg_len(8, 64)
-        + eg_len(0, kind_code(kind))
         + eg_len(12, zigzag(x))
         + eg_len(12, zigzag(y))
-        + eg_len(CREATE_VEL_ORDER, zigzag(vx))
-        + eg_len(CREATE_VEL_ORDER, zigzag(vy))
-        + 8
-        + 8
-        + eg_len(0, score)
-        + 8
-        + eg_len(0, owner)
-        + eg_len(0, name_len as u32 + 1)
-        + 8 * name_len as u32
+        + create_fixed_bits(kind, vel, score, owner, Some(name_len))
 }
 
 /// Estimated bits of `u` following an update of baseline index `prev` (`None`: the first),
