@@ -256,8 +256,12 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
     let server = TestServer::start(cfg).await;
     let url = server.url();
     // No walls, so projectiles fly their whole lifetime and the world stays crowded.
+    // Enough busy players that even the bit-packed frames of their changes (every one turns,
+    // aims anew and fires) far exceed the floor.
+    const BUSY: u8 = 32;
     let spec = MatchSpec {
         map: Some("open-arena".into()),
+        max_players: Some(u16::from(BUSY) + 1),
         ..MatchSpec::default()
     };
     let match_id = server.handle.state().create_match(&spec).unwrap().shared.id;
@@ -266,7 +270,7 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
         ..hello(&name)
     };
     let mut busy = Vec::new();
-    for i in 0..12u8 {
+    for i in 0..BUSY {
         let mut c = GameClient::connect(&url, join(format!("busy{i}")))
             .await
             .unwrap();
