@@ -87,15 +87,20 @@ pub const MASK_MISC: u32 = 16;
 /// Bits of an update's field mask on the wire.
 pub const MASK_BITS: u32 = 5;
 
+/// The baseline prediction of the format: position `(x, y)` moved on by velocity `(vx, vy)`
+/// for `age` ticks, wrapping like every position sum of the format.
+pub fn predict((x, y): (i32, i32), (vx, vy): (i32, i32), age: u32) -> (i32, i32) {
+    let a = age as i32;
+    (
+        x.wrapping_add(vx.wrapping_mul(a)),
+        y.wrapping_add(vy.wrapping_mul(a)),
+    )
+}
+
 impl EntityState {
-    /// Where `self` is expected `age` ticks later if nothing changes: moved on by its
-    /// velocity (wrapping, like every position sum of the format).
+    /// Where `self` is expected `age` ticks later if nothing changes: moved on by its velocity.
     pub fn predict(&self, age: u32) -> (i32, i32) {
-        let a = age as i32;
-        (
-            self.x.wrapping_add(self.vx.wrapping_mul(a)),
-            self.y.wrapping_add(self.vy.wrapping_mul(a)),
-        )
+        predict((self.x, self.y), (self.vx, self.vy), age)
     }
 
     /// The update that turns `base`, `age` ticks old, into `self` (same id assumed), or `None`
@@ -104,9 +109,7 @@ impl EntityState {
     pub fn update_from(&self, base: &EntityState, age: u32, index: u32) -> Option<EntityUpdate> {
         let vel_delta = (self.vx != base.vx || self.vy != base.vy)
             .then(|| (self.vx.wrapping_sub(base.vx), self.vy.wrapping_sub(base.vy)));
-        let a = age as i32;
-        let px = base.x.wrapping_add(self.vx.wrapping_mul(a));
-        let py = base.y.wrapping_add(self.vy.wrapping_mul(a));
+        let (px, py) = predict((base.x, base.y), (self.vx, self.vy), age);
         let pos_residual = (self.x != px || self.y != py)
             .then(|| (self.x.wrapping_sub(px), self.y.wrapping_sub(py)));
         let update = EntityUpdate {

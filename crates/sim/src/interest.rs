@@ -94,7 +94,7 @@ use std::collections::VecDeque;
 
 use glam::Vec2;
 use tickwire_proto::delta::diff_into;
-use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
+use tickwire_proto::entity::{POS_SCALE, dequantize, predict, quantize};
 use tickwire_proto::msg::Delta;
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate, pack};
 
@@ -290,9 +290,7 @@ impl Slot {
 /// The update turning `base` (at baseline index `index`, `age` ticks old) into `to` (same
 /// id), `None` when the prediction is exact; the same as [`EntityState::update_from`].
 fn update(base: &Slot, to: &Slot, age: u32, index: u32) -> Option<EntityUpdate> {
-    let a = age as i32;
-    let px = base.x.wrapping_add(to.vx.wrapping_mul(a));
-    let py = base.y.wrapping_add(to.vy.wrapping_mul(a));
+    let (px, py) = predict((base.x, base.y), (to.vx, to.vy), age);
     let u = EntityUpdate {
         index,
         vel_delta: (to.vx != base.vx || to.vy != base.vy)
