@@ -151,16 +151,23 @@ fn id_gaps(created: &[EntityState]) -> impl Iterator<Item = u32> + Clone + '_ {
     created
         .iter()
         .zip(prev)
-        .map(|(e, p)| e.id.wrapping_sub(p).wrapping_sub(1))
+        .map(|(e, p)| wrapping_gap(Some(p), e.id))
 }
 
 /// The index gaps of an ascending index list (the first one's gap is the index itself).
 fn index_gaps(indices: impl Iterator<Item = u32> + Clone) -> impl Iterator<Item = u32> + Clone {
     let prev = std::iter::once(None).chain(indices.clone().map(Some));
-    indices.zip(prev).map(|(i, p)| match p {
-        None => i,
-        Some(p) => i.wrapping_sub(p).wrapping_sub(1),
-    })
+    indices.zip(prev).map(|(i, p)| wrapping_gap(p, i))
+}
+
+/// The gap coded before `index` after `prev` in an ascending list (the first one's gap is the
+/// index itself), wrapping for lists that are not ascending: for sizes and estimates, which
+/// [`gap_after`] then refuses to encode.
+fn wrapping_gap(prev: Option<u32>, index: u32) -> u32 {
+    match prev {
+        None => index,
+        Some(p) => index.wrapping_sub(p).wrapping_sub(1),
+    }
 }
 
 fn kind_code(kind: EntityKind) -> u32 {
@@ -389,11 +396,8 @@ pub fn create_bits_estimate(
 /// Estimated bits of `u` following an update of baseline index `prev` (`None`: the first),
 /// with typical orders; see [`create_bits_estimate`].
 pub fn update_bits_estimate(u: &EntityUpdate, prev: Option<u32>) -> u32 {
-    let gap = match prev {
-        None => u.index,
-        Some(p) => u.index.wrapping_sub(p).wrapping_sub(1),
-    };
-    let mut bits = eg_len(0, gap) + mask_bits(u.mask()) + fixed_field_bits(u);
+    let mut bits =
+        eg_len(0, wrapping_gap(prev, u.index)) + mask_bits(u.mask()) + fixed_field_bits(u);
     if let Some((x, y)) = u.vel_delta {
         bits += eg_len(2, zigzag(x)) + eg_len(2, zigzag(y));
     }
@@ -405,10 +409,7 @@ pub fn update_bits_estimate(u: &EntityUpdate, prev: Option<u32>) -> u32 {
 
 /// Estimated bits of the removal of baseline index `index` after `prev`.
 pub fn remove_bits_estimate(index: u32, prev: Option<u32>) -> u32 {
-    match prev {
-        None => eg_len(0, index),
-        Some(p) => eg_len(0, index.wrapping_sub(p).wrapping_sub(1)),
-    }
+    eg_len(0, wrapping_gap(prev, index))
 }
 
 /// Reads a count whose items take at least `min_bits` each.
