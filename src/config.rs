@@ -2,6 +2,7 @@
 //! `assets/server.toml`, an optional TOML file, `TICKWIRE_SECTION_KEY` environment variables,
 //! then command-line flags.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,10 +159,12 @@ impl Config {
     }
 
     /// Loads the embedded defaults, then `file` (if any), then the `TICKWIRE_*` variables of
-    /// `env`; errors name the file or the variable and the key.
-    pub fn layered(
+    /// `env` (such as `std::env::vars_os()`); errors name the file or the variable and the key.
+    /// Variables of other programs are never read, whatever bytes they hold; a `TICKWIRE_*`
+    /// variable that is not UTF-8 is an error naming it.
+    pub fn layered<K: Into<OsString>, V: Into<OsString>>(
         file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
+        env: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ConfigError> {
         let mut table: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).expect("embedded TOML");
         let mut origin = PathBuf::from("<embedded>");
@@ -181,10 +184,7 @@ impl Config {
             merge(&mut table, over);
             origin = path.to_owned();
         }
-        let mut env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-            .collect();
+        let mut env = ours(env)?;
         env.sort();
         for (var, value) in env {
             let rest = var[ENV_PREFIX.len()..].to_ascii_lowercase();
@@ -218,7 +218,7 @@ impl Config {
 
     /// Loads `path` over the embedded defaults (no environment).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::layered(Some(path), std::iter::empty())
+        Self::layered(Some(path), std::iter::empty::<(OsString, OsString)>())
     }
 
     fn from_table(table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
@@ -323,6 +323,30 @@ fn parse_env_value(raw: &str) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+/// The `TICKWIRE_*` variables of `env` as text. Other variables are skipped unread: the
+/// process environment may hold anything, and a stranger's non-UTF-8 value is not ours to
+/// refuse.
+fn ours<K: Into<OsString>, V: Into<OsString>>(
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (key, value) in env {
+        let (key, value) = (key.into(), value.into());
+        if !key.as_encoded_bytes().starts_with(ENV_PREFIX.as_bytes()) {
+            continue;
+        }
+        let var = key.to_string_lossy().into_owned();
+        let (Some(_), Some(value)) = (key.to_str(), value.to_str()) else {
+            return Err(ConfigError::Env {
+                var,
+                message: "is not valid UTF-8".to_owned(),
+            });
+        };
+        out.push((var, value.to_owned()));
+    }
+    Ok(out)
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

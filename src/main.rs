@@ -76,7 +76,7 @@ struct ServeArgs {
 impl ServeArgs {
     /// Defaults, then the file, then `TICKWIRE_*` variables, then these flags.
     fn config(&self) -> anyhow::Result<Config> {
-        let mut cfg = Config::layered(self.config.as_deref(), std::env::vars())?;
+        let mut cfg = Config::layered(self.config.as_deref(), std::env::vars_os())?;
         if let Some(addr) = self.addr {
             cfg.server.listen = addr;
         }
