@@ -67,6 +67,8 @@ cat >"$CONFIG" <<EOF
 listen = "127.0.0.1:0"
 max_connections = 100000
 max_connections_per_ip = 100000
+max_seats_per_ip = 100000
+joins_per_ip_per_sec = 100000
 drain_timeout_ms = 0
 data_dir = "$DATA"
 

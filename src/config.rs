@@ -67,6 +67,11 @@ pub struct ServerSection {
     pub max_connections_per_ip: usize,
     /// Client messages per second per connection (averaged over 2 s).
     pub max_messages_per_sec: u32,
+    /// Seats one IP address may hold at once, counting seats in their reconnect grace period.
+    pub max_seats_per_ip: u32,
+    /// Joins (new seats and spectators) per second from one IP address, bursts of 2 s' worth;
+    /// resumes with a session token are not counted.
+    pub joins_per_ip_per_sec: u32,
     /// Milliseconds without any acknowledgement before a client is closed.
     pub stall_timeout_ms: u64,
     /// Milliseconds matches may run on after a shutdown signal.
@@ -243,9 +248,14 @@ impl Config {
             ));
         }
         let s = &self.server;
-        if s.max_connections == 0 || s.max_connections_per_ip == 0 || s.max_messages_per_sec == 0 {
+        if s.max_connections == 0
+            || s.max_connections_per_ip == 0
+            || s.max_messages_per_sec == 0
+            || s.max_seats_per_ip == 0
+            || s.joins_per_ip_per_sec == 0
+        {
             return Err(ConfigError::Invalid(
-                "server.max_connections, max_connections_per_ip and max_messages_per_sec must be at least 1"
+                "server.max_connections, max_connections_per_ip, max_messages_per_sec, max_seats_per_ip and joins_per_ip_per_sec must be at least 1"
                     .into(),
             ));
         }

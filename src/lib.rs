@@ -12,15 +12,19 @@
 //! - [`match_loop`]: one match's fixed-rate task.
 //! - [`session`]: one client connection's protocol state machine.
 //! - [`session_token`]: session secrets.
+//! - [`address`]: per-address limits on connections, seats and joins.
+//! - [`rate_limit`]: the token bucket behind message and join rates.
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics, matches).
 //! - [`telemetry`]: logging and the Prometheus recorder.
 //! - [`results`]: the durable, append-only results log.
 //! - [`replay`]: recording matches and re-simulating them.
 //! - [`web`]: the browser game client's embedded files, served at `/`.
 
+pub mod address;
 pub mod admin;
 pub mod config;
 pub mod match_loop;
+pub mod rate_limit;
 pub mod registry;
 pub mod replay;
 pub mod results;

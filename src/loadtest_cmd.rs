@@ -118,6 +118,13 @@ impl Embedded {
         server.max_connections_per_ip = server
             .max_connections_per_ip
             .max(bots + CONNECTION_HEADROOM);
+        // Every bot joins from 127.0.0.1: the per-address seat and join caps would stop them.
+        server.max_seats_per_ip = server
+            .max_seats_per_ip
+            .max(u32::try_from(bots + CONNECTION_HEADROOM).unwrap_or(u32::MAX));
+        // Twice the ramp: reconnecting bots join again on top of the ramp.
+        let joins = (opts.ramp * 2.0).ceil().min(f64::from(u32::MAX)) as u32;
+        server.joins_per_ip_per_sec = server.joins_per_ip_per_sec.max(joins);
         // One input per tick plus two pings a second, with room for a burst.
         let per_sec = 2 * u32::from(tick_rate) + 10;
         server.max_messages_per_sec = server.max_messages_per_sec.max(per_sec);

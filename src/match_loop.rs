@@ -24,6 +24,7 @@ use tickwire_sim::{AdaptiveBudget, ClientView, PlayerId};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
+use crate::address::SeatClaim;
 use crate::registry::{MatchShared, Registry};
 use crate::replay::RecordedMatch;
 use crate::results::{MatchRecord, PlayerRecord, reason_name};
@@ -70,6 +71,8 @@ pub enum MatchCmd {
         name: String,
         /// Where the connection's outgoing messages go.
         outbox: Outbox,
+        /// The seat counted against the joining address; held by the seat until it is freed.
+        claim: SeatClaim,
         /// The outcome; the Welcome or Reject has already been queued on `outbox`.
         reply: oneshot::Sender<Result<Joined, RejectReason>>,
     },
@@ -184,6 +187,12 @@ struct Seat {
     conn: Option<ConnId>,
     /// Tick at which a disconnected seat is freed.
     expires_at: Option<u32>,
+    /// True once a connection of this seat acknowledged a state frame. A seat that never did
+    /// gets no grace when its link drops: a client that joins and vanishes before reading
+    /// anything must not hold a seat (the cheapest way to fill a server).
+    acknowledged: bool,
+    /// Counts the seat against the address that joined it until the seat is freed.
+    _claim: SeatClaim,
 }
 
 /// The state of one running match task.
@@ -404,9 +413,10 @@ impl MatchTask {
                 conn,
                 name,
                 outbox,
+                claim,
                 reply,
             } => {
-                let result = self.join(conn, &name, outbox);
+                let result = self.join(conn, &name, outbox, claim);
                 if result.is_err() {
                     self.shared.release();
                 }
@@ -432,7 +442,9 @@ impl MatchTask {
                 let Some(client) = self.clients.get_mut(&conn) else {
                     return;
                 };
-                client.acknowledge(input.ack, tick);
+                if client.acknowledge(input.ack, tick) {
+                    mark_acknowledged(&mut self.seats, client.player);
+                }
                 if let Some(player) = client.player {
                     let outcome = self.sim.push_input(player, input);
                     if !matches!(outcome, tickwire_sim::InputOutcome::Queued) {
@@ -444,7 +456,9 @@ impl MatchTask {
             MatchCmd::Ack { conn, tick } => {
                 let now = self.sim.sim().tick();
                 if let Some(client) = self.clients.get_mut(&conn) {
-                    client.acknowledge(tick, now);
+                    if client.acknowledge(tick, now) {
+                        mark_acknowledged(&mut self.seats, client.player);
+                    }
                 }
             }
             MatchCmd::Leave { conn } => {
@@ -499,7 +513,13 @@ impl MatchTask {
         }
     }
 
-    fn join(&mut self, conn: ConnId, name: &str, outbox: Outbox) -> Result<Joined, RejectReason> {
+    fn join(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        outbox: Outbox,
+        claim: SeatClaim,
+    ) -> Result<Joined, RejectReason> {
         if self.sim.sim().phase() == Phase::Ended || self.end_requested.is_some() {
             return Err(RejectReason::Full);
         }
@@ -517,6 +537,8 @@ impl MatchTask {
                 secret,
                 conn: Some(conn),
                 expires_at: None,
+                acknowledged: false,
+                _claim: claim,
             },
         );
         let welcome = self.welcome(player, entity, token, false);
@@ -620,7 +642,14 @@ impl MatchTask {
             return;
         };
         if let Some(seat) = self.seats.get_mut(&player) {
-            if seat.conn == Some(conn) {
+            if seat.conn == Some(conn) && !seat.acknowledged {
+                debug!(
+                    match_id = self.id,
+                    player, "player dropped before acknowledging any state; seat freed"
+                );
+                counter!("tickwire_seats_freed_unacknowledged_total").increment(1);
+                self.free_seat(player, true);
+            } else if seat.conn == Some(conn) {
                 seat.conn = None;
                 seat.expires_at = Some(self.sim.sim().tick() + self.settings.grace_ticks);
                 self.sim.set_connected(player, false);
@@ -815,13 +844,23 @@ impl MatchTask {
 }
 
 impl Client {
-    /// Moves the acknowledgement forward (never back, never past the current tick).
-    fn acknowledge(&mut self, tick: u32, now: u32) {
+    /// Moves the acknowledgement forward (never back, never past the current tick); true when
+    /// it moved.
+    fn acknowledge(&mut self, tick: u32, now: u32) -> bool {
         let tick = tick.min(now);
-        if tick > self.ack {
+        let moved = tick > self.ack;
+        if moved {
             self.ack = tick;
             self.acked_at = now;
         }
+        moved
+    }
+}
+
+/// Records that `player`'s seat has had a frame acknowledged (it has earned its grace period).
+fn mark_acknowledged(seats: &mut BTreeMap<PlayerId, Seat>, player: Option<PlayerId>) {
+    if let Some(seat) = player.and_then(|p| seats.get_mut(&p)) {
+        seat.acknowledged = true;
     }
 }
 

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use dashmap::DashMap;
 use hyper::StatusCode;
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
@@ -19,6 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use crate::address::{AddressBook, AddressLimits, ConnectionSlot};
 use crate::config::{Config, ConfigError};
 use crate::match_loop::{
     ConnId, Lifecycle, MatchCmd, MatchSettings, MatchTask, ResultsHook, unix_ms,
@@ -98,7 +98,8 @@ pub struct ServerState {
     results_log: Option<Arc<ResultsLog>>,
     seed: AtomicU64,
     connections: AtomicUsize,
-    per_ip: DashMap<IpAddr, usize>,
+    /// What each IP address holds: connections, seats and its join rate.
+    pub addresses: Arc<AddressBook>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -259,21 +260,16 @@ impl ServerState {
     }
 }
 
-/// Counts one admitted TCP connection; dropping it frees the slot.
+/// Counts one admitted TCP connection, in total and against its address; dropping it frees
+/// both.
 struct ConnGuard {
     state: Arc<ServerState>,
-    ip: IpAddr,
+    _address: ConnectionSlot,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.state.connections.fetch_sub(1, Ordering::AcqRel);
-        if let dashmap::Entry::Occupied(mut e) = self.state.per_ip.entry(self.ip) {
-            *e.get_mut() -= 1;
-            if *e.get() == 0 {
-                e.remove();
-            }
-        }
     }
 }
 
@@ -306,24 +302,21 @@ impl Handler for GameHandler {
                 "server connection limit reached",
             ));
         }
-        let ip = peer.ip();
-        let mut entry = s.per_ip.entry(ip).or_insert(0);
-        if *entry >= limits.max_connections_per_ip {
-            drop(entry);
-            s.connections.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!("tickwire_connections_refused_total", "reason" => "per_ip")
-                .increment(1);
-            return Err(Refusal::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many connections from this address",
-            ));
+        match s.addresses.admit_connection(peer.ip()) {
+            Ok(slot) => Ok(Admission::with_guard(ConnGuard {
+                state: s.clone(),
+                _address: slot,
+            })),
+            Err(refusal) => {
+                s.connections.fetch_sub(1, Ordering::AcqRel);
+                metrics::counter!("tickwire_connections_refused_total", "reason" => refusal.label())
+                    .increment(1);
+                Err(Refusal::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    refusal.to_string(),
+                ))
+            }
         }
-        *entry += 1;
-        drop(entry);
-        Ok(Admission::with_guard(ConnGuard {
-            state: s.clone(),
-            ip,
-        }))
     }
 }
 
@@ -356,6 +349,11 @@ impl Server {
         maps.insert(OPEN_ARENA_MAP.to_owned(), MapDef::open_arena(1000, 1000));
         let results_log = Some(Arc::new(ResultsLog::open(&config.server.data_dir)?));
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
+        let addresses = AddressBook::new(AddressLimits {
+            max_connections: config.server.max_connections_per_ip,
+            max_seats: config.server.max_seats_per_ip,
+            joins_per_sec: f64::from(config.server.joins_per_ip_per_sec),
+        });
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -378,7 +376,7 @@ impl Server {
                 results_log,
                 seed: AtomicU64::new(seed),
                 connections: AtomicUsize::new(0),
-                per_ip: DashMap::new(),
+                addresses,
             }
         });
         Ok(Self { state })

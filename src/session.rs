@@ -4,6 +4,8 @@
 //! Bad input closes only this connection, with a code and a reason: 1007 for bytes that do not
 //! decode, 1002 for a wrong protocol version, 1008 for messages out of order.
 
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -16,7 +18,9 @@ use tickwire_proto::{PROTOCOL_VERSION, close, codec};
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use crate::address::{AddressRefusal, SeatClaim};
 use crate::match_loop::{ConnId, Joined, MatchCmd, reject, send_msg};
+use crate::rate_limit::RateLimit;
 use crate::registry::MatchHandle;
 use crate::server::ServerState;
 
@@ -60,7 +64,8 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
         );
         return;
     }
-    let Some((handle, joined)) = place(&state, id, &hello, &outbox).await else {
+    let peer = conn.peer().ip();
+    let Some((handle, joined)) = place(&state, id, peer, &hello, &outbox).await else {
         return;
     };
     debug!(conn = id, match_id = handle.shared.id, player = ?joined.player_id, "client placed");
@@ -86,7 +91,7 @@ async fn serve_client(
     joined: Joined,
 ) {
     let seated = joined.player_id.is_some();
-    let mut bucket = RateLimit::new(max_messages_per_sec);
+    let mut bucket = RateLimit::new(f64::from(max_messages_per_sec));
     loop {
         let msg = match conn.recv().await {
             Ok(Some(msg)) => msg,
@@ -165,44 +170,63 @@ fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
 async fn place(
     state: &Arc<ServerState>,
     id: ConnId,
+    peer: IpAddr,
     hello: &Hello,
     outbox: &Outbox,
 ) -> Option<(MatchHandle, Joined)> {
-    match seat(state, id, hello, outbox).await {
+    match seat(state, id, peer, hello, outbox).await {
         Ok(placed) => Some(placed),
         Err((reason, message)) => {
-            reject(outbox, reason, message, close::JOIN_REJECTED);
+            reject(outbox, reason, &message, close::JOIN_REJECTED);
             None
         }
     }
 }
 
 /// A refused join: the reason and what the client is told.
-type Refused = (RejectReason, &'static str);
+type Refused = (RejectReason, Cow<'static, str>);
 
-fn lookup(state: &ServerState, match_id: u64, missing: Refused) -> Result<MatchHandle, Refused> {
-    state.registry.get(match_id).ok_or(missing)
+fn refused(reason: RejectReason, message: &'static str) -> Refused {
+    (reason, Cow::Borrowed(message))
+}
+
+fn address_refused(refusal: AddressRefusal) -> Refused {
+    counter!("tickwire_join_address_refusals_total", "reason" => refusal.label()).increment(1);
+    (RejectReason::AddressLimit, Cow::Owned(refusal.to_string()))
+}
+
+fn lookup(
+    state: &ServerState,
+    match_id: u64,
+    missing: impl FnOnce() -> Refused,
+) -> Result<MatchHandle, Refused> {
+    state.registry.get(match_id).ok_or_else(missing)
 }
 
 async fn seat(
     state: &Arc<ServerState>,
     id: ConnId,
+    peer: IpAddr,
     hello: &Hello,
     outbox: &Outbox,
 ) -> Result<(MatchHandle, Joined), Refused> {
     if state.is_draining() {
-        return Err((RejectReason::Draining, "server is shutting down"));
+        return Err(refused(RejectReason::Draining, "server is shutting down"));
     }
-    let no_such_match = (RejectReason::NoSuchMatch, "no such match");
+    let no_such_match = || refused(RejectReason::NoSuchMatch, "no such match");
+    let claim_seat = || {
+        state
+            .addresses
+            .claim_seat(peer, Instant::now())
+            .map_err(address_refused)
+    };
     let (handle, result) = if let Some(token) = hello.session {
-        let handle = lookup(
-            state,
-            token.match_id,
-            (
+        let handle = lookup(state, token.match_id, || {
+            refused(
                 RejectReason::SeatExpired,
                 "the session's match no longer exists",
-            ),
-        )?;
+            )
+        })?;
         let (reply, rx) = oneshot::channel();
         let cmd = MatchCmd::Resume {
             conn: id,
@@ -215,15 +239,22 @@ async fn seat(
     } else {
         match hello.join {
             JoinTarget::Any => {
-                // A match can end between reservation and join: try a few times.
+                // A match can end between reservation and join: try a few times (a join that
+                // reached a match consumed its claim; a retry claims again).
+                let mut claim = None;
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    let handle = state.reserve_seat().ok_or((
-                        RejectReason::Full,
-                        "every match is full and the server runs its maximum of matches",
-                    ))?;
-                    let result = join(&handle, id, hello, outbox).await;
+                    if claim.is_none() {
+                        claim = Some(claim_seat()?);
+                    }
+                    let handle = state.reserve_seat().ok_or_else(|| {
+                        refused(
+                            RejectReason::Full,
+                            "every match is full and the server runs its maximum of matches",
+                        )
+                    })?;
+                    let result = join(&handle, id, hello, outbox, &mut claim).await;
                     if result.is_ok() || attempt >= 3 {
                         break (handle, result);
                     }
@@ -231,14 +262,19 @@ async fn seat(
             }
             JoinTarget::Match(match_id) => {
                 let handle = lookup(state, match_id, no_such_match)?;
+                let mut claim = Some(claim_seat()?);
                 if !handle.shared.try_reserve() {
-                    return Err((RejectReason::Full, "match is full"));
+                    return Err(refused(RejectReason::Full, "match is full"));
                 }
-                let result = join(&handle, id, hello, outbox).await;
+                let result = join(&handle, id, hello, outbox, &mut claim).await;
                 (handle, result)
             }
             JoinTarget::Spectate(match_id) => {
                 let handle = lookup(state, match_id, no_such_match)?;
+                state
+                    .addresses
+                    .allow_join(peer, Instant::now())
+                    .map_err(address_refused)?;
                 let (reply, rx) = oneshot::channel();
                 let cmd = MatchCmd::Spectate {
                     conn: id,
@@ -258,22 +294,29 @@ async fn seat(
             RejectReason::NoSuchMatch => "the match ended",
             _ => "join refused",
         };
-        (reason, message)
+        refused(reason, message)
     })?;
     Ok((handle, joined))
 }
 
+/// Sends the join with the address's seat claim, which travels with it into the seat; a failed
+/// join drops it.
 async fn join(
     handle: &MatchHandle,
     id: ConnId,
     hello: &Hello,
     outbox: &Outbox,
+    claim: &mut Option<SeatClaim>,
 ) -> Result<Joined, RejectReason> {
+    let Some(taken) = claim.take() else {
+        return Err(RejectReason::Full);
+    };
     let (reply, rx) = oneshot::channel();
     let cmd = MatchCmd::Join {
         conn: id,
         name: hello.name.clone(),
         outbox: outbox.clone(),
+        claim: taken,
         reply,
     };
     let result = ask(handle, cmd, rx).await;
@@ -293,58 +336,4 @@ async fn ask(
         return Err(RejectReason::NoSuchMatch);
     }
     rx.await.unwrap_or(Err(RejectReason::NoSuchMatch))
-}
-
-/// A token bucket over client messages: `rate` per second on average, bursts of two seconds'
-/// worth, so a client catching up after a stall is not punished but a flood is.
-#[derive(Debug)]
-struct RateLimit {
-    rate: f64,
-    tokens: f64,
-    last: Option<Instant>,
-}
-
-impl RateLimit {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate);
-        Self {
-            rate,
-            tokens: rate * 2.0,
-            last: None,
-        }
-    }
-
-    fn allow(&mut self, now: Instant) -> bool {
-        if let Some(last) = self.last {
-            let refill = now.saturating_duration_since(last).as_secs_f64() * self.rate;
-            self.tokens = (self.tokens + refill).min(self.rate * 2.0);
-        }
-        self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limit_allows_bursts_and_refuses_floods() {
-        let t0 = Instant::now();
-        let mut b = RateLimit::new(10);
-        assert!(
-            (0..20).all(|_| b.allow(t0)),
-            "a two-second burst is allowed"
-        );
-        assert!(!b.allow(t0), "the 21st message at once is refused");
-        assert!(
-            b.allow(t0 + Duration::from_millis(150)),
-            "refills at the rate"
-        );
-    }
 }

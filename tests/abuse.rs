@@ -7,75 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, fast_config};
+use common::{TestServer, Witness, fast_config};
 use tickwire::Config;
 use tickwire_client::{ClientError, Event, GameClient, hello};
 use tickwire_net::client::{self, ClientConfig, ClientEvent, encode_frame};
 use tickwire_proto::codec;
 use tickwire_proto::msg::{ClientMsg, Hello, Input, JoinTarget, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// A well-behaved player in its own match, counting the frames it receives.
-struct Witness {
-    started: tokio::time::Instant,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: JoinHandle<(u32, u32)>,
-}
-
-impl Witness {
-    async fn start(server: &TestServer) -> Witness {
-        let id = server.handle.create_match().unwrap();
-        let mut c = GameClient::connect(
-            &server.url(),
-            Hello {
-                join: JoinTarget::Match(id),
-                ..hello("witness")
-            },
-        )
-        .await
-        .unwrap();
-        let first = c.next_state(WAIT).await.unwrap().tick;
-        let (stop, mut stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            let (mut frames, mut last) = (0u32, first);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return (frames, last - first),
-                    h = c.next_state(WAIT) => {
-                        let h = h.expect("the witness keeps receiving state");
-                        c.send_input(20, 0, 0, 0).await.unwrap();
-                        frames += 1;
-                        last = h.tick;
-                    }
-                }
-            }
-        });
-        Witness {
-            started: tokio::time::Instant::now(),
-            stop,
-            task,
-        }
-    }
-
-    /// Stops and asserts one frame per tick within the stated tolerance.
-    async fn check(self) {
-        // Watch for at least a second so the frame count means something.
-        tokio::time::sleep_until(self.started + Duration::from_secs(1)).await;
-        let _ = self.stop.send(());
-        let (frames, ticks) = self.task.await.unwrap();
-        assert!(
-            ticks >= 10,
-            "the witness's match kept ticking ({ticks} ticks)"
-        );
-        assert!(
-            frames * 5 >= ticks * 4,
-            "witness got {frames} frames over {ticks} ticks"
-        );
-    }
-}
 
 fn config() -> Config {
     let mut c = fast_config();

@@ -62,6 +62,9 @@ async fn reconnect_keeps_the_seat_and_converges() {
     let token = a.welcome().session;
     let (player, entity) = (a.welcome().player_id, a.welcome().entity_id);
     a.next_state(WAIT).await.unwrap();
+    // Acknowledged state earns the seat its grace period (a seat that never acknowledged
+    // anything is freed at once: `an_unacknowledged_seat_gets_no_grace` in tests/abuse.rs).
+    a.send_input(0, 0, 0, 0).await.unwrap();
     drop(a); // the link dies without a close handshake
 
     tokio::time::sleep(Duration::from_millis(200)).await;

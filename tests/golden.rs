@@ -457,6 +457,7 @@ fn server_messages() -> Vec<ServerMsg> {
         RejectReason::SeatExpired,
         RejectReason::Draining,
         RejectReason::Malformed,
+        RejectReason::AddressLimit,
     ] {
         v.push(ServerMsg::Reject(Reject {
             reason,
@@ -731,7 +732,7 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ("client", "03 fb 01", "truncated varint"),
         ("client", "04 00", "trailing byte after Leave"),
         ("server", "06", "unknown ServerMsg variant"),
-        ("server", "01 07 00", "unknown RejectReason variant"),
+        ("server", "01 08 00", "unknown RejectReason variant"),
         (
             "server",
             "01 01 05 66 75 6c 6c",

@@ -373,6 +373,10 @@ export class GameConnection {
       this.scheduleRetry('the server is restarting');
       return;
     }
+    if (reason === 'AddressLimit') {
+      this.scheduleRetry(message);
+      return;
+    }
     const text = {
       Full: 'The server is full.',
       NoSuchMatch: this.isSpectator ? 'There is no such match to watch.' : 'There is no such match.',

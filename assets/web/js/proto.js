@@ -51,6 +51,7 @@ export const PHASES = Object.freeze(['Waiting', 'Running', 'Ended']);
 export const ENTITY_KINDS = Object.freeze(['Player', 'Projectile']);
 export const REJECT_REASONS = Object.freeze([
   'VersionMismatch', 'Full', 'NoSuchMatch', 'BadSession', 'SeatExpired', 'Draining', 'Malformed',
+  'AddressLimit',
 ]);
 export const END_REASONS = Object.freeze([
   'TimeLimit', 'ScoreLimit', 'Admin', 'Shutdown', 'Abandoned', 'Aborted',

@@ -60,6 +60,9 @@ pub struct ClientConfig {
     /// Kernel receive buffer, bytes (`SO_RCVBUF`); `None` leaves auto-tuning. A small one makes
     /// a slow reader's backlog reach the server quickly (tests of throttled links).
     pub recv_buffer_bytes: Option<usize>,
+    /// Local address the TCP socket binds before connecting (port 0: any); `None` lets the
+    /// system choose. Tests use another loopback address (127.0.0.2) to act as a second host.
+    pub local_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -71,6 +74,7 @@ impl Default for ClientConfig {
             tls_roots: Vec::new(),
             origin: None,
             recv_buffer_bytes: None,
+            local_ip: None,
         }
     }
 }
@@ -792,6 +796,32 @@ impl Target {
 
 /// TCP connect, the TLS handshake for `wss://`, then the upgrade handshake; the returned stream
 /// is positioned right after the 101.
+/// Connects to the first address `addr` resolves to whose family matches `ip`, from `ip`.
+async fn connect_from(ip: std::net::IpAddr, addr: &str) -> io::Result<TcpStream> {
+    let local = std::net::SocketAddr::new(ip, 0);
+    let mut last = None;
+    for remote in tokio::net::lookup_host(addr).await? {
+        if remote.is_ipv4() != ip.is_ipv4() {
+            continue;
+        }
+        let socket = match ip {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(local)?;
+        match socket.connect(remote).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("{addr} has no address of the family of {ip}"),
+        )
+    }))
+}
+
 async fn open(target: &Target, config: &ClientConfig) -> Result<ClientStream, NetError> {
     let origin = match &config.origin {
         // Visible ASCII only: anything else could smuggle extra header lines.
@@ -810,7 +840,10 @@ async fn open(target: &Target, config: &ClientConfig) -> Result<ClientStream, Ne
         )),
         false => None,
     };
-    let tcp = TcpStream::connect(&target.addr).await?;
+    let tcp = match config.local_ip {
+        None => TcpStream::connect(&target.addr).await?,
+        Some(ip) => connect_from(ip, &target.addr).await?,
+    };
     tcp.set_nodelay(true)?;
     if let Some(bytes) = config.recv_buffer_bytes {
         socket2::SockRef::from(&tcp).set_recv_buffer_size(bytes)?;

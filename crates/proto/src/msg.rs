@@ -157,6 +157,9 @@ pub enum RejectReason {
     Draining,
     /// The first message was not a valid Hello.
     Malformed,
+    /// The client's IP address holds its maximum of seats (seats kept for a reconnect count)
+    /// or joins faster than the server allows; the message says which.
+    AddressLimit,
 }
 
 /// A refused Hello; the connection is closed right after it.
