@@ -65,7 +65,8 @@ pub struct ServerSection {
     pub max_connections: usize,
     /// WebSocket connections at once from one IP address.
     pub max_connections_per_ip: usize,
-    /// Client messages per second per connection (averaged over 2 s).
+    /// Client messages per second per connection (averaged over 2 s); never less than two
+    /// per tick of the connection's match.
     pub max_messages_per_sec: u32,
     /// Seats one IP address may hold at once, counting seats in their reconnect grace period.
     pub max_seats_per_ip: u32,

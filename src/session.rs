@@ -70,7 +70,10 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
     };
     debug!(conn = id, match_id = handle.shared.id, player = ?joined.player_id, "client placed");
     serve_client(
-        state.config.server.max_messages_per_sec,
+        message_cap(
+            state.config.server.max_messages_per_sec,
+            handle.shared.tick_rate,
+        ),
         id,
         &mut conn,
         &outbox,
@@ -143,6 +146,17 @@ async fn serve_client(
         }
     }
 }
+
+/// Messages per second a connection of a match at `tick_rate` may send: the configured cap, but
+/// never less than [`MESSAGES_PER_TICK`] per tick, so a client that sends one Input per tick
+/// (and pings) as the protocol asks is never closed for it, whatever the match's rate.
+fn message_cap(configured: u32, tick_rate: u16) -> u32 {
+    configured.max(MESSAGES_PER_TICK * u32::from(tick_rate))
+}
+
+/// Messages per tick the message cap always allows: one Input, with as much again for Acks,
+/// Pings and catching up after a stall.
+const MESSAGES_PER_TICK: u32 = 2;
 
 /// Decodes a client message, closing the connection with a reason when it does not decode.
 fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
@@ -336,4 +350,24 @@ async fn ask(
         return Err(RejectReason::NoSuchMatch);
     }
     rx.await.unwrap_or(Err(RejectReason::NoSuchMatch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_cap_follows_the_tick_rate() {
+        assert_eq!(
+            message_cap(120, 30),
+            120,
+            "the configured cap when it is higher"
+        );
+        assert_eq!(
+            message_cap(120, 240),
+            480,
+            "two messages per tick at 240 Hz"
+        );
+        assert_eq!(message_cap(1000, 240), 1000);
+    }
 }
