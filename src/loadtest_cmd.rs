@@ -26,9 +26,15 @@ const MATCH_TIME_MARGIN_SECS: f64 = 120.0;
 /// How long the embedded server may take to stop, as a duration.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs `tickwire loadtest`; `serve` holds the global server flags, which configure the
-/// embedded server.
+/// Runs `tickwire loadtest`; `serve` holds the server flags, which configure the embedded
+/// server (and are refused without `--embedded`, where they would do nothing).
 pub(crate) fn run(options: Options, serve: &ServeArgs) -> anyhow::Result<ExitCode> {
+    if !options.embedded && *serve != ServeArgs::default() {
+        anyhow::bail!(
+            "--config, --addr, --admin-addr, --tick-rate, --players-per-match and --data-dir \
+             configure the embedded server: add --embedded, or configure the server at --url"
+        );
+    }
     if let Some(bytes) = options.write_floor {
         let floor = tickwire_loadtest::write_floor(bytes, FLOOR_DURATION)?;
         println!("{}", serde_json::to_string(&floor)?);
@@ -173,5 +179,16 @@ impl Embedded {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         result.context("the embedded server panicked")??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_name_the_servers_maps() {
+        assert_eq!(Scenario::OpenArena.map_name(), OPEN_ARENA_MAP);
+        assert_eq!(Scenario::BigMap.map_name(), BIG_MAP);
     }
 }

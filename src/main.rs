@@ -16,7 +16,7 @@ mod loadtest_cmd;
 
 /// tickwire: an authoritative multiplayer game server over WebSocket.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -48,28 +48,34 @@ enum Command {
         verify: bool,
     },
     /// Run bots against a server and measure it (see README, "Load testing").
-    Loadtest(tickwire_loadtest::Options),
+    Loadtest {
+        #[command(flatten)]
+        options: tickwire_loadtest::Options,
+        /// Configure the server that `--embedded` starts.
+        #[command(flatten, next_help_heading = "Embedded server (with --embedded)")]
+        server: ServeArgs,
+    },
 }
 
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone, Default, PartialEq)]
 struct ServeArgs {
     /// Configuration file (TOML); its keys override the embedded defaults.
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// Game listener address (overrides server.listen).
-    #[arg(long, global = true)]
+    #[arg(long)]
     addr: Option<SocketAddr>,
     /// Admin API address (overrides admin.listen; "" disables it).
-    #[arg(long, global = true)]
+    #[arg(long)]
     admin_addr: Option<String>,
     /// Simulation ticks per second, Hz (overrides game.tick_rate).
-    #[arg(long, global = true)]
+    #[arg(long)]
     tick_rate: Option<u16>,
     /// Players per match (overrides game.max_players).
-    #[arg(long, global = true)]
+    #[arg(long)]
     players_per_match: Option<u16>,
     /// Data directory for results and replays (overrides server.data_dir).
-    #[arg(long, global = true)]
+    #[arg(long)]
     data_dir: Option<PathBuf>,
 }
 
@@ -99,14 +105,20 @@ impl ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init_logging(cli.log_format);
+    // The load tester draws progress bars and prints a report: an embedded server's INFO lines
+    // would draw through them, so it logs warnings and errors only unless RUST_LOG asks.
+    let default_filter = match cli.command {
+        Some(Command::Loadtest { .. }) => "warn",
+        _ => "info",
+    };
+    telemetry::init_logging(cli.log_format, default_filter);
     let result = match cli.command {
         Some(Command::Config { serve, .. }) => serve.config().and_then(|cfg| {
             print!("{}", toml::to_string(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }),
         Some(Command::Replay { file, verify }) => replay(&file, verify),
-        Some(Command::Loadtest(opts)) => loadtest_cmd::run(opts, &cli.serve),
+        Some(Command::Loadtest { options, server }) => loadtest_cmd::run(options, &server),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };

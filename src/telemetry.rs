@@ -1,6 +1,7 @@
 //! Logs and metrics: the `tracing` subscriber and the process-wide Prometheus recorder behind
 //! the `metrics` facade that every crate records through.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -18,10 +19,17 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global `tracing` subscriber, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+/// Installs the global `tracing` subscriber, filtered by `RUST_LOG` (else `default_filter`, such
+/// as `info`). Logs go to standard error, so standard output stays the command's own output
+/// (a configuration, a report), with ANSI colours only when standard error is a terminal.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let ansi = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

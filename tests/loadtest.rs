@@ -177,3 +177,86 @@ fn hostile_bots_are_reported_apart() {
     );
     assert!(f("hostile_resumes") > 0.0, "{json:#}");
 }
+
+/// Starts the real binary as an external server with default match settings on a free port
+/// (no admin API, a throw-away data directory); returns it and its WebSocket URL.
+fn external_server(name: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let data = std::env::temp_dir().join(format!("tickwire-lt-{name}-{}", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--admin-addr",
+            "",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server listens");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, format!("ws://{addr}/ws"))
+}
+
+#[test]
+fn a_server_not_set_up_for_the_run_is_an_error_not_a_report() {
+    let (mut server, url) = external_server("setup");
+    // The default server seats 16 per match; the run asks for 8.
+    let out = loadtest(&[
+        "--url",
+        &url,
+        "--bots",
+        "20",
+        "--per-match",
+        "8",
+        "--ramp",
+        "100",
+        "--duration",
+        "500ms",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not --per-match 8") && err.contains("--players-per-match 8"),
+        "{err}"
+    );
+    // The open-arena scenario against a server without that match plays the default arena.
+    let out = loadtest(&[
+        "--url",
+        &url,
+        "--scenario",
+        "open-arena",
+        "--bots",
+        "5",
+        "--duration",
+        "500ms",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("\"arena\", not \"open-arena\""), "{err}");
+    assert!(err.contains("POST /matches"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn server_flags_without_embedded_are_refused() {
+    let out = loadtest(&["--tick-rate", "60", "--bots", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("add --embedded"), "{err}");
+}

@@ -207,6 +207,9 @@ async fn session(
     let (mut reader, mut writer) = ws.split();
     stats.sessions += 1;
     stats.match_ids.push(welcome.match_id);
+    stats
+        .map_name
+        .get_or_insert_with(|| welcome.map.name.clone());
     stats.tick_rate = welcome.tick_rate;
     Live::add(&ctx.live.connected, 1);
     let shared = Shared::new();

@@ -71,6 +71,39 @@ pub enum LoadtestError {
     /// The report could not be serialized.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The server is not set up for the run asked for (wrong map, other match size), so its
+    /// figures would describe another test.
+    #[error("the server is not set up for this run: {0}")]
+    Setup(String),
+}
+
+/// Checks that the server seated the bots as the options asked: on the scenario's map, and in
+/// matches of `--per-match` (the server, not the tester, decides both; a mismatch would make
+/// every figure describe another test).
+fn check_setup(opts: &Options, totals: &Totals) -> Result<(), LoadtestError> {
+    if let Some(scenario) = opts.scenario {
+        let wanted = scenario.map_name();
+        if let Some(other) = totals.map_names.iter().find(|m| m.as_str() != wanted) {
+            return Err(LoadtestError::Setup(format!(
+                "the bots were welcomed to map {other:?}, not {wanted:?}: create the match first \
+                 (admin API POST /matches {{\"map\": \"{wanted}\", \"max_players\": {}}}; a \
+                 created match ends after server.empty_match_linger_ms without players), or use \
+                 --embedded",
+                opts.bots
+            )));
+        }
+    }
+    let fullest = totals.first_match_bots.values().copied().max().unwrap_or(0);
+    let per_match = u32::from(opts.per_match);
+    // Only a full run shows the match size: interrupted or failed joins leave matches short.
+    let all_joined = totals.joined_bots == u64::from(opts.bots);
+    if fullest > per_match || (all_joined && opts.bots >= per_match && fullest < per_match) {
+        return Err(LoadtestError::Setup(format!(
+            "the server seated up to {fullest} bots per match, not --per-match {per_match}: \
+             start it with --players-per-match {per_match} (game.max_players), or use --embedded"
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a load test against `options.url` and returns what it measured.
@@ -155,6 +188,7 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
         }
     }
     progress.finish();
+    check_setup(&opts, &totals)?;
     let timing = Timing {
         ramp_s: run_start.duration_since(ramp_start).as_secs_f64(),
         run_s: stopped_at.duration_since(run_start).as_secs_f64(),

@@ -75,6 +75,17 @@ pub enum Scenario {
     BigMap,
 }
 
+impl Scenario {
+    /// The name of the map the scenario's match is on, as the server names it (and as
+    /// `POST /matches` takes it): the tester checks that the bots were welcomed to it.
+    pub fn map_name(self) -> &'static str {
+        match self {
+            Self::OpenArena => "open-arena",
+            Self::BigMap => "big-map",
+        }
+    }
+}
+
 /// Options of `tickwire loadtest`.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Load test options")]

@@ -4,7 +4,7 @@
 //! A bot records into its own histograms only, so the hot path takes no lock and shares no
 //! cache line beyond a few relaxed counter increments; the run merges them once at the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub(crate) struct BotStats {
     pub(crate) sessions: u64,
     /// Matches joined, by id (one entry per session).
     pub(crate) match_ids: Vec<u64>,
+    /// Map of the first Welcome, by name.
+    pub(crate) map_name: Option<String>,
     /// The tick rate of the last Welcome, Hz.
     pub(crate) tick_rate: u16,
     /// Seconds spent joined, summed over sessions, s.
@@ -199,6 +201,7 @@ impl BotStats {
             jitter_us: histogram(),
             sessions: 0,
             match_ids: Vec::new(),
+            map_name: None,
             tick_rate: 0,
             connected_secs: 0.0,
             frames: 0,
@@ -286,6 +289,12 @@ pub(crate) struct Totals {
     pub(crate) beyond_rtt_mticks: Histogram<u64>,
     pub(crate) jitter_us: Histogram<u64>,
     pub(crate) match_ids: Vec<u64>,
+    /// Bots (hostile ones too) by the first match they joined: how the server seated them.
+    pub(crate) first_match_bots: BTreeMap<u64, u32>,
+    /// Bots (hostile ones too) that were welcomed at least once.
+    pub(crate) joined_bots: u64,
+    /// Maps the well-behaved bots were welcomed to, by name.
+    pub(crate) map_names: BTreeSet<String>,
     pub(crate) tick_rate: u16,
     /// The sum of every bot's counts; its histograms stay empty.
     pub(crate) sum: BotStats,
@@ -313,6 +322,9 @@ impl Totals {
             beyond_rtt_mticks: h(),
             jitter_us: h(),
             match_ids: Vec::new(),
+            first_match_bots: BTreeMap::new(),
+            joined_bots: 0,
+            map_names: BTreeSet::new(),
             tick_rate: 0,
             sum: BotStats::new(false),
             errors: 0,
@@ -322,6 +334,10 @@ impl Totals {
 
     /// Folds one bot in: a hostile one into its kind's [`HostileStats`] only.
     pub(crate) fn add(&mut self, b: BotStats) {
+        if let Some(&first) = b.match_ids.first() {
+            *self.first_match_bots.entry(first).or_default() += 1;
+            self.joined_bots += 1;
+        }
         if b.kind.is_hostile() {
             let mut h = b.hostile;
             h.bots = 1;
@@ -348,6 +364,7 @@ impl Totals {
         merge(&mut self.beyond_rtt_mticks, &b.beyond_rtt_mticks);
         merge(&mut self.jitter_us, &b.jitter_us);
         self.match_ids.extend_from_slice(&b.match_ids);
+        self.map_names.extend(b.map_name.iter().cloned());
         if b.tick_rate != 0 {
             self.tick_rate = b.tick_rate;
         }
