@@ -12,6 +12,14 @@ const MAX_MATCH_SECS: u32 = 7 * 24 * 3600;
 const MAX_MS: u32 = 3_600_000;
 /// Most snapshots the history may keep; bounds memory per match.
 const MAX_HISTORY_TICKS: u32 = 4096;
+
+/// Seconds of snapshots a derived history holds (`history_ticks = 0`), seconds: two, so a
+/// client whose acknowledgements lag by a second still gets deltas.
+pub const AUTO_HISTORY_SECS: u32 = 2;
+
+/// Fewest snapshots a derived history holds, ticks (what the default was before it was
+/// derived: 64 at 30 Hz).
+pub const MIN_AUTO_HISTORY_TICKS: u32 = 64;
 /// Most inputs a player's queue may hold.
 const MAX_QUEUED_INPUTS: usize = 1024;
 /// Largest accepted length (radii), world units.
@@ -75,8 +83,9 @@ pub struct GameConfig {
     /// Largest accepted jump of an input's sequence number past the last received one,
     /// sequence numbers (default 1024).
     pub max_seq_jump: u32,
-    /// Snapshots kept for delta baselines, ticks (default 64; must cover at least one second).
-    /// Also the most sent views a [`crate::interest::ClientView`] keeps.
+    /// Snapshots kept for delta baselines, ticks (default 0 = derived from the tick rate, see
+    /// [`GameConfig::history_len`]; otherwise at least one second of ticks). Also the most sent
+    /// views a [`crate::interest::ClientView`] keeps.
     pub history_ticks: u32,
     /// Area of interest: a client receives the entities within this distance of its player,
     /// world units (0..=200000, default 0 = interest management off: every client receives
@@ -111,7 +120,7 @@ impl Default for GameConfig {
             respawn_ms: 2000,
             max_queued_inputs: 8,
             max_seq_jump: 1024,
-            history_ticks: 64,
+            history_ticks: 0,
             view_radius: 0.0,
             replication_budget_bytes_per_sec: 0,
         }
@@ -146,7 +155,8 @@ pub enum ConfigError {
     },
     /// The snapshot history is shorter than one second of ticks.
     #[error(
-        "history_ticks {history_ticks} must cover one second ({needed} ticks at the tick rate)"
+        "history_ticks {history_ticks} must cover one second ({needed} ticks at the tick rate), \
+         or be 0 to follow the tick rate"
     )]
     HistoryTooShort {
         /// The configured history, ticks.
@@ -259,7 +269,7 @@ impl GameConfig {
             f64::from(u32::MAX),
         )?;
         let needed = u32::from(self.tick_rate);
-        if self.history_ticks < needed {
+        if self.history_ticks != 0 && self.history_ticks < needed {
             return Err(ConfigError::HistoryTooShort {
                 history_ticks: self.history_ticks,
                 needed,
@@ -267,7 +277,7 @@ impl GameConfig {
         }
         range(
             "history_ticks",
-            f64::from(self.history_ticks),
+            f64::from(self.history_len()),
             f64::from(needed),
             f64::from(MAX_HISTORY_TICKS),
         )?;
@@ -303,6 +313,16 @@ impl GameConfig {
     pub fn match_ticks(&self) -> u32 {
         let t = u64::from(self.match_duration_secs) * u64::from(self.tick_rate.max(1));
         u32::try_from(t).unwrap_or(u32::MAX)
+    }
+
+    /// Snapshots kept for delta baselines, ticks: `history_ticks`, or when it is 0 the larger
+    /// of [`AUTO_HISTORY_SECS`] seconds at the tick rate and [`MIN_AUTO_HISTORY_TICKS`], so a
+    /// tick rate set alone (say `--tick-rate 120`) never fails for want of history.
+    pub fn history_len(&self) -> u32 {
+        if self.history_ticks != 0 {
+            return self.history_ticks;
+        }
+        (AUTO_HISTORY_SECS * u32::from(self.tick_rate)).max(MIN_AUTO_HISTORY_TICKS)
     }
 
     /// The replication budget of one frame, bytes (`None` when unlimited):
@@ -398,6 +418,23 @@ mod tests {
             }),
             ConfigError::TooFast { .. }
         ));
+    }
+
+    #[test]
+    fn a_derived_history_follows_the_tick_rate() {
+        let at = |rate: u16| GameConfig {
+            tick_rate: rate,
+            ..GameConfig::default()
+        };
+        assert_eq!(at(30).history_len(), 64);
+        assert_eq!(at(60).history_len(), 120);
+        assert_eq!(at(240).history_len(), 480);
+        at(240).validate().unwrap();
+        let explicit = GameConfig {
+            history_ticks: 300,
+            ..at(240)
+        };
+        assert_eq!(explicit.history_len(), 300);
     }
 
     #[test]

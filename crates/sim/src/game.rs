@@ -242,7 +242,7 @@ impl Match {
             next_entity: 1,
             players: Vec::new(),
             projectiles: Vec::new(),
-            history: History::new(config.history_ticks as usize),
+            history: History::new(config.history_len() as usize),
             grid: Grid::new(map.width, map.height, map.cell_size),
             scratch_pos: Vec::new(),
             interest: SpatialIndex::new(&map),

@@ -1003,7 +1003,7 @@ impl ClientView {
 
     /// Records the view of `tick`, evicting the oldest beyond the history length.
     fn push(&mut self, sim: &Match, tick: u32, full: bool, view: Vec<Slot>) {
-        let cap = (sim.config().history_ticks as usize).max(2);
+        let cap = (sim.config().history_len() as usize).max(2);
         while self.sent.len() >= cap {
             if let Some(s) = self.sent.pop_front() {
                 recycle(&mut self.pool, s.view);

@@ -1,0 +1,79 @@
+//! The command line of the real binary: flags where they belong, and settings that follow
+//! each other.
+
+use std::process::{Command, Output};
+
+fn tickwire(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn any_allowed_tick_rate_works_alone() {
+    for rate in ["1", "64", "120", "240"] {
+        let out = tickwire(&["config", "--print", "--tick-rate", rate]);
+        assert!(
+            out.status.success(),
+            "--tick-rate {rate}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert_eq!(printed["game"]["tick_rate"].as_integer(), rate.parse().ok());
+    }
+}
+
+#[test]
+fn server_flags_are_refused_where_they_do_nothing() {
+    let out = tickwire(&["--addr", "127.0.0.1:0", "replay", "some.bin"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let out = tickwire(&["replay", "--tick-rate", "60", "some.bin"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let help = String::from_utf8_lossy(&tickwire(&["replay", "--help"]).stdout).into_owned();
+    assert!(
+        !help.contains("--tick-rate") && !help.contains("--data-dir"),
+        "{help}"
+    );
+}
+
+#[test]
+fn logs_go_to_stderr_without_colour_when_not_a_terminal() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--admin-addr", ""])
+        .arg("--data-dir")
+        .arg(std::env::temp_dir().join(format!("tickwire-cli-{}", std::process::id())))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let listening = loop {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break None;
+        }
+        if line.contains("tickwire listening") {
+            break Some(line.clone());
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let listening = listening.expect("the INFO line arrives on stderr");
+    assert!(
+        !listening.contains('\u{1b}'),
+        "no ANSI colour in a pipe: {listening:?}"
+    );
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+}
