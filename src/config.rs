@@ -183,10 +183,8 @@ impl Config {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-            // Validate the file on its own terms first, so errors point into it.
-            let mut check = table.clone();
-            merge(&mut check, over.clone());
-            Self::from_table(check, path)?;
+            // Validate the file on its own terms first, so errors cite its own lines.
+            check_file(&text, path)?;
             merge(&mut table, over);
             origin = path.to_owned();
         }
@@ -334,6 +332,45 @@ fn parse_env_value(raw: &str) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+/// Deserializes the user's `text` with the embedded defaults filled in underneath, keeping the
+/// positions of the user's own keys, so that an unknown key or a bad value is reported at its
+/// line in the user's file (not in a merged document the user never saw).
+fn check_file(text: &str, path: &Path) -> Result<(), ConfigError> {
+    use serde::Deserialize as _;
+    use toml::de::{DeTable, DeValue};
+
+    fn fill<'i>(user: &mut DeTable<'i>, defaults: DeTable<'i>) {
+        for (key, value) in defaults {
+            match user.get_mut(&key) {
+                None => {
+                    user.insert(key, value);
+                }
+                Some(mine) => {
+                    if let (DeValue::Table(mine), DeValue::Table(theirs)) =
+                        (mine.get_mut(), value.into_inner())
+                    {
+                        fill(mine, theirs);
+                    }
+                }
+            }
+        }
+    }
+
+    let parse_error = |e: toml::de::Error| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut user = DeTable::parse(text).map_err(parse_error)?;
+    let defaults = DeTable::parse(DEFAULT_CONFIG_TOML).expect("embedded TOML");
+    fill(user.get_mut(), defaults.into_inner());
+    Config::deserialize(toml::de::Deserializer::from(user))
+        .map(drop)
+        .map_err(|mut e| {
+            e.set_input(Some(text));
+            parse_error(e)
+        })
 }
 
 /// The `TICKWIRE_*` variables of `env` as text. Other variables are skipped unread: the

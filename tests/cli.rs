@@ -77,3 +77,37 @@ fn logs_go_to_stderr_without_colour_when_not_a_terminal() {
     );
     assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
 }
+
+#[test]
+fn config_errors_cite_the_users_own_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("tickwire-cli-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (text, line, what) in [
+        ("[server]\nmax_matches = \"many\"\n", 2, "invalid type"),
+        (
+            "# mine\n\n[game]\ntick_rate = 30\nbogus = 1\n",
+            5,
+            "unknown field `bogus`",
+        ),
+        (
+            "[net]\nheartbeat_interval_ms = -5\n",
+            2,
+            "heartbeat_interval_ms",
+        ),
+    ] {
+        let file = dir.join("server.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = tickwire(&["config", "--config", file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(file.to_str().unwrap()),
+            "names the file: {err}"
+        );
+        assert!(
+            err.contains(&format!("line {line},")),
+            "cites line {line}: {err}"
+        );
+        assert!(err.contains(what), "{err}");
+    }
+}
