@@ -497,6 +497,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
     let mut hashes_checked = 0;
     loop {
         let tick = sim.tick();
+        let record_offset = records.offset;
         match records.next(tick)? {
             None => {
                 return Err(ReplayError::Truncated {
@@ -506,7 +507,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             }
             Some(Record::Header { .. }) => {
                 return Err(ReplayError::Corrupt {
-                    offset: records.offset,
+                    offset: record_offset,
                     tick,
                     reason: "second header".into(),
                 });
@@ -699,6 +700,31 @@ mod tests {
         let err = ReplayWriter::create(path.clone(), &header).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_magic_and_header_reach_the_file_at_creation() {
+        let d = dir("created");
+        let path = d.join("1.bin");
+        let header = Record::Header {
+            match_id: 1,
+            seed: 7,
+            started_at_ms: 0,
+            map_name: "open-arena".into(),
+            game: GameConfig::default(),
+            map: MapDef::open_arena(1000, 1000),
+        };
+        let writer = ReplayWriter::create(path.clone(), &header).unwrap();
+        // Still open and never flushed by the caller, as after a `kill -9` right at the start.
+        assert!(matches!(
+            verify(&path),
+            Err(ReplayError::Truncated {
+                tick: 0,
+                hashes_checked: 0
+            })
+        ));
+        drop(writer);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
