@@ -162,6 +162,9 @@ pub struct MatchSettings {
 /// closes with 1011 and [`RESULTS_LOST_REASON`] (the hook itself logs and counts the failure).
 pub type ResultsHook = Arc<dyn Fn(&MatchRecord) -> Result<(), ResultsError> + Send + Sync>;
 
+/// Close reason of a match's clients when it ended and its results were recorded.
+const MATCH_ENDED_REASON: &str = "match ended";
+
 /// Close reason sent with 1011 when a match ended but its results could not be recorded.
 pub const RESULTS_LOST_REASON: &str = "match ended but its results could not be recorded";
 
@@ -795,9 +798,9 @@ impl MatchTask {
             // Results that were lost override every other close: the client must not believe
             // its match was recorded.
             _ if !recorded => (tickwire_net::close::INTERNAL_ERROR, RESULTS_LOST_REASON),
-            EndReason::Shutdown => (tickwire_net::close::GOING_AWAY, "match ended"),
-            EndReason::Aborted => (tickwire_net::close::INTERNAL_ERROR, "match ended"),
-            _ => (close::MATCH_ENDED, "match ended"),
+            EndReason::Shutdown => (tickwire_net::close::GOING_AWAY, MATCH_ENDED_REASON),
+            EndReason::Aborted => (tickwire_net::close::INTERNAL_ERROR, MATCH_ENDED_REASON),
+            _ => (close::MATCH_ENDED, MATCH_ENDED_REASON),
         };
         let ended = ServerMsg::MatchEnded(MatchResults {
             match_id: self.id,
