@@ -4,7 +4,7 @@
 //! | method and path | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 while the process runs (no token needed) |
-//! | `GET /readyz` | 200 when accepting players, 503 while draining |
+//! | `GET /readyz` | 200 when accepting players; 503 with `reason` `draining` while draining, or `results_write_failed` once a match's results could not be written (until a restart) |
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `GET /matches` | every running match as JSON |
 //! | `GET /matches/{id}` | one match, 404 when unknown |
@@ -164,12 +164,16 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> Response {
-    if admin.state.is_draining() {
-        let body = serde_json::json!({ "ready": false, "reason": "draining" });
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    // Draining is named first: it is the state an orchestrator acts on during a rollout.
+    let reason = if admin.state.is_draining() {
+        "draining"
+    } else if admin.state.results_failed() {
+        "results_write_failed"
     } else {
-        Json(serde_json::json!({ "ready": true })).into_response()
-    }
+        return Json(serde_json::json!({ "ready": true })).into_response();
+    };
+    let body = serde_json::json!({ "ready": false, "reason": reason });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics_text(State(admin): State<Arc<Admin>>) -> Response {

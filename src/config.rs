@@ -77,10 +77,13 @@ pub struct ServerSection {
     pub stall_timeout_ms: u64,
     /// Milliseconds matches may run on after a shutdown signal.
     pub drain_timeout_ms: u64,
-    /// Directory of `results.jsonl` and `replays/`.
+    /// Directory of `results.jsonl`, `replays/` and the `match_ids` counter.
     pub data_dir: PathBuf,
     /// Ticks between state hashes in replays.
     pub replay_hash_interval_ticks: u32,
+    /// Milliseconds between flushes (with fsync) of a running match's replay: at most this much
+    /// of a match is lost from its replay when the process is killed.
+    pub replay_flush_interval_ms: u64,
     /// Whether matches record replays.
     pub record_replays: bool,
     /// Test-only: lets the admin API inject a panic into a match.
@@ -261,6 +264,11 @@ impl Config {
         if s.replay_hash_interval_ticks == 0 {
             return Err(ConfigError::Invalid(
                 "server.replay_hash_interval_ticks must be at least 1".into(),
+            ));
+        }
+        if s.replay_flush_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "server.replay_flush_interval_ms must be at least 1".into(),
             ));
         }
         if !self.admin.listen.is_empty() && self.admin.listen.parse::<SocketAddr>().is_err() {

@@ -9,6 +9,7 @@
 //! - [`config`]: the typed configuration and its embedded defaults.
 //! - [`server`]: [`Server`], [`run`] and the shutdown sequence.
 //! - [`registry`]: running matches by id and seat placement.
+//! - [`match_ids`]: match ids unique for the life of a data directory.
 //! - [`match_loop`]: one match's fixed-rate task.
 //! - [`session`]: one client connection's protocol state machine.
 //! - [`session_token`]: session secrets.
@@ -23,6 +24,7 @@
 pub mod address;
 pub mod admin;
 pub mod config;
+pub mod match_ids;
 pub mod match_loop;
 pub mod rate_limit;
 pub mod registry;

@@ -43,7 +43,8 @@ enum Command {
     Replay {
         /// The replay file (`DATA_DIR/replays/ID.bin`).
         file: PathBuf,
-        /// Exit non-zero on the first hash mismatch, corrupt byte or truncation.
+        /// Exit non-zero on the first hash mismatch, corrupt byte, truncation (a crash: the
+        /// prefix is still re-simulated and its hashes checked) or bytes after the end.
         #[arg(long)]
         verify: bool,
     },

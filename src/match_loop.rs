@@ -27,7 +27,7 @@ use tracing::{debug, error, info, warn};
 use crate::address::SeatClaim;
 use crate::registry::{MatchShared, Registry};
 use crate::replay::RecordedMatch;
-use crate::results::{MatchRecord, PlayerRecord, reason_name};
+use crate::results::{MatchRecord, PlayerRecord, ResultsError, reason_name};
 use crate::session_token;
 
 /// What the server asks of running matches as it shuts down.
@@ -160,9 +160,16 @@ pub struct MatchSettings {
     pub map_name: String,
 }
 
-/// Called with the final record of every match, before clients hear it ended; it must have
-/// made the record durable when it returns.
-pub type ResultsHook = Arc<dyn Fn(&MatchRecord) + Send + Sync>;
+/// Called with the final record of every match, before clients hear it ended; `Ok` means it
+/// made the record durable. On `Err` the clients still get their results, but the connection
+/// closes with 1011 and [`RESULTS_LOST_REASON`] (the hook itself logs and counts the failure).
+pub type ResultsHook = Arc<dyn Fn(&MatchRecord) -> Result<(), ResultsError> + Send + Sync>;
+
+/// Close reason of a match's clients when it ended and its results were recorded.
+const MATCH_ENDED_REASON: &str = "match ended";
+
+/// Close reason sent with 1011 when a match ended but its results could not be recorded.
+pub const RESULTS_LOST_REASON: &str = "match ended but its results could not be recorded";
 
 struct Client {
     player: Option<PlayerId>,
@@ -298,6 +305,10 @@ impl MatchTask {
             self.sample_tick(spent);
             if spent > period {
                 overruns.increment(1);
+            }
+            // Between ticks, outside the measured tick work: the fsync of the replay.
+            if self.sim.flush_due() {
+                run_blocking(|| self.sim.flush());
             }
             match outcome {
                 Ok(Some(reason)) => break reason,
@@ -811,11 +822,14 @@ impl MatchTask {
             players: results.iter().map(PlayerRecord::from).collect(),
         };
         // Durable before anyone hears the match ended.
-        run_blocking(|| (self.on_results)(&record));
-        let code = match reason {
-            EndReason::Shutdown => tickwire_net::close::GOING_AWAY,
-            EndReason::Aborted => tickwire_net::close::INTERNAL_ERROR,
-            _ => close::MATCH_ENDED,
+        let recorded = run_blocking(|| (self.on_results)(&record)).is_ok();
+        let (code, close_reason) = match reason {
+            // Results that were lost override every other close: the client must not believe
+            // its match was recorded.
+            _ if !recorded => (tickwire_net::close::INTERNAL_ERROR, RESULTS_LOST_REASON),
+            EndReason::Shutdown => (tickwire_net::close::GOING_AWAY, MATCH_ENDED_REASON),
+            EndReason::Aborted => (tickwire_net::close::INTERNAL_ERROR, MATCH_ENDED_REASON),
+            _ => (close::MATCH_ENDED, MATCH_ENDED_REASON),
         };
         let ended = ServerMsg::MatchEnded(MatchResults {
             match_id: self.id,
@@ -828,7 +842,7 @@ impl MatchTask {
             if let Some(msg) = &msg {
                 let _ = client.outbox.send_reliable(msg.clone());
             }
-            client.outbox.close(code, "match ended");
+            client.outbox.close(code, close_reason);
         }
         let connected = self.seats.values().filter(|s| s.conn.is_some()).count();
         gauge!("tickwire_players_connected").decrement(connected as f64);
@@ -864,9 +878,9 @@ fn mark_acknowledged(seats: &mut BTreeMap<PlayerId, Seat>, player: Option<Player
     }
 }
 
-/// Runs blocking file work (fsync) from the match task without stalling the runtime's other
-/// tasks, where the runtime allows it.
-fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+/// Runs blocking file work (fsync) from a task without stalling the runtime's other tasks,
+/// where the runtime allows it.
+pub(crate) fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),

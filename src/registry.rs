@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
+use crate::match_ids::{MatchIdError, MatchIds};
 use crate::match_loop::MatchCmd;
 
 /// Shared, lock-free facts about one match, read by placement and the admin side.
@@ -68,21 +69,33 @@ pub struct MatchHandle {
     pub tx: mpsc::Sender<MatchCmd>,
 }
 
+/// Why no match could be added.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The server runs its maximum of matches.
+    #[error("the server runs its maximum of matches")]
+    AtCapacity,
+    /// No match id could be allocated (the data directory failed).
+    #[error(transparent)]
+    Ids(#[from] MatchIdError),
+}
+
 /// All running matches.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Registry {
     matches: DashMap<u64, MatchHandle>,
-    next_id: AtomicU64,
+    ids: MatchIds,
     /// Serialises match creation so a burst of joins fills one new match, not many.
     create_lock: std::sync::Mutex<()>,
 }
 
 impl Registry {
-    /// An empty registry.
-    pub fn new() -> Self {
+    /// An empty registry whose new matches take their ids from `ids`.
+    pub fn new(ids: MatchIds) -> Self {
         Self {
-            next_id: AtomicU64::new(1),
-            ..Self::default()
+            matches: DashMap::new(),
+            ids,
+            create_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -133,35 +146,41 @@ impl Registry {
         &self,
         max_matches: usize,
         create: impl FnOnce(u64) -> MatchHandle,
-    ) -> Option<MatchHandle> {
+    ) -> Result<MatchHandle, RegistryError> {
         if let Some(m) = self.reserve_any() {
-            return Some(m);
+            return Ok(m);
         }
         let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = self.reserve_any() {
-            return Some(m);
+            return Ok(m);
         }
-        if self.matches.len() >= max_matches {
-            return None;
-        }
-        Some(self.insert_new(create))
+        self.insert_new(max_matches, create)
     }
 
-    /// Creates a match without reserving in existing ones (admin API); `None` at the cap.
+    /// Creates a match without reserving in existing ones (admin API).
     pub fn create(
         &self,
         max_matches: usize,
         create: impl FnOnce(u64) -> MatchHandle,
-    ) -> Option<MatchHandle> {
+    ) -> Result<MatchHandle, RegistryError> {
         let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
-        (self.matches.len() < max_matches).then(|| self.insert_new(create))
+        self.insert_new(max_matches, create)
     }
 
-    fn insert_new(&self, create: impl FnOnce(u64) -> MatchHandle) -> MatchHandle {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    /// Allocates an id and inserts the match `create` builds; the caller holds the creation
+    /// lock.
+    fn insert_new(
+        &self,
+        max_matches: usize,
+        create: impl FnOnce(u64) -> MatchHandle,
+    ) -> Result<MatchHandle, RegistryError> {
+        if self.matches.len() >= max_matches {
+            return Err(RegistryError::AtCapacity);
+        }
+        let id = self.ids.next()?;
         let handle = create(id);
         self.matches.insert(id, handle.clone());
-        handle
+        Ok(handle)
     }
 
     /// Removes a match once its task has ended.

@@ -2,15 +2,22 @@
 //! changes, inputs, ends) tick by tick, with periodic state hashes, to `replays/{id}.bin`.
 //! Because the simulation is deterministic, re-running the calls reproduces every hash.
 //!
+//! # Durability
+//! A replay file is created with `create_new`, so an existing file is never truncated. The magic
+//! and header are fsynced at creation, and the records written since are flushed and fsynced
+//! every `server.replay_flush_interval_ms`, so a process killed mid-match leaves a prefix that
+//! [`verify`] re-simulates up to its last complete record before reporting it truncated.
+//!
 //! # File format
 //! The 8-byte magic `TWRPLAY1`, then records: a `u32` little-endian payload length, the
 //! payload's CRC-32 (`u32` little-endian), and the payload, a [`Record`] encoded by
 //! `tickwire_proto::codec::encode_record`. The first record is [`Record::Header`]. A record is
 //! written per tick, so memory stays bounded by one tick's calls.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tickwire_proto::codec;
@@ -20,6 +27,45 @@ use tracing::warn;
 
 /// The first bytes of every replay file.
 pub const MAGIC: &[u8; 8] = b"TWRPLAY1";
+/// Directory of the replay files inside the data directory.
+pub const REPLAYS_DIR: &str = "replays";
+/// Extension of a replay file, named `{match id}.bin`.
+const REPLAY_EXT: &str = "bin";
+/// Bytes of records buffered in memory between flushes (a flush also happens on the period).
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The replay file of match `id` under `data_dir`.
+pub fn replay_path(data_dir: &Path, id: u64) -> PathBuf {
+    data_dir
+        .join(REPLAYS_DIR)
+        .join(format!("{id}.{REPLAY_EXT}"))
+}
+
+/// The highest match id that has a replay file under `data_dir` (0 when none); files that are
+/// not named like a replay are ignored.
+pub fn highest_replay_id(data_dir: &Path) -> std::io::Result<u64> {
+    let dir = data_dir.join(REPLAYS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut highest = 0;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(REPLAY_EXT) {
+            continue;
+        }
+        if let Some(id) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            highest = highest.max(id);
+        }
+    }
+    Ok(highest)
+}
 
 /// One call the server made into the simulation between two steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,11 +158,22 @@ pub enum ReplayError {
         /// What is wrong.
         reason: String,
     },
-    /// The file ends inside a record or before the end of the match.
-    #[error("replay is truncated after tick {tick}")]
+    /// The file ends inside a record or before the end of the match (a crash or `kill -9`):
+    /// everything up to the last complete record was re-simulated and its hashes matched.
+    #[error(
+        "replay is truncated after tick {tick} (the prefix re-simulated, {hashes_checked} state hashes matched)"
+    )]
     Truncated {
-        /// Last tick replayed.
+        /// Last tick re-simulated.
         tick: u32,
+        /// State hashes checked (and matched) in the prefix.
+        hashes_checked: u32,
+    },
+    /// Bytes follow the final record: the file was appended to or two writers shared it.
+    #[error("unexpected bytes after the final record, at byte {offset}")]
+    TrailingBytes {
+        /// Byte offset where the extra bytes begin.
+        offset: u64,
     },
     /// The first record is not a header, or the header does not build a match.
     #[error("bad replay header: {0}")]
@@ -140,23 +197,39 @@ pub struct ReplayWriter {
 }
 
 impl ReplayWriter {
-    /// Creates `path` and writes the magic and the header.
+    /// Creates `path`, which must not exist yet (an existing replay is never truncated: the
+    /// error is then [`std::io::ErrorKind::AlreadyExists`]), and makes the magic and the header
+    /// durable before returning.
     pub fn create(path: PathBuf, header: &Record) -> std::io::Result<Self> {
-        if let Some(dir) = path.parent() {
+        let dir = path.parent().map(Path::to_owned);
+        if let Some(dir) = &dir {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = BufWriter::with_capacity(64 * 1024, File::create(&path)?);
-        file.write_all(MAGIC)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         let mut w = Self {
-            file,
+            file: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
             path,
             buf: Vec::new(),
         };
+        w.file.write_all(MAGIC)?;
         w.write(header)?;
+        w.sync()?;
+        // The new directory entry must survive a crash too, or the fsynced bytes are lost.
+        if let Some(dir) = &dir {
+            crate::match_ids::sync_dir(dir)?;
+        }
         Ok(w)
     }
 
-    /// Appends one record.
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record (buffered: durable after the next [`ReplayWriter::sync`]).
     pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
         self.buf.clear();
         codec::encode_record(record, &mut self.buf).map_err(std::io::Error::other)?;
@@ -167,10 +240,15 @@ impl ReplayWriter {
         self.file.write_all(&self.buf)
     }
 
+    /// Flushes the buffer and fsyncs the file's data.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_data()
+    }
+
     /// Flushes and fsyncs the file.
     pub fn finish(mut self) -> std::io::Result<PathBuf> {
-        self.file.flush()?;
-        self.file.get_ref().sync_data()?;
+        self.sync()?;
         Ok(self.path)
     }
 }
@@ -181,16 +259,45 @@ pub struct RecordedMatch {
     writer: Option<ReplayWriter>,
     calls: Vec<Call>,
     hash_every: u32,
+    flush_every: Duration,
+    synced_at: Instant,
 }
 
 impl RecordedMatch {
-    /// Wraps `sim`; with `writer` `None` nothing is recorded.
-    pub fn new(sim: Match, writer: Option<ReplayWriter>, hash_every: u32) -> Self {
+    /// Wraps `sim`; with `writer` `None` nothing is recorded. A state hash is recorded every
+    /// `hash_every` ticks; [`RecordedMatch::flush_due`] turns true `flush_every` after the last
+    /// fsync.
+    pub fn new(
+        sim: Match,
+        writer: Option<ReplayWriter>,
+        hash_every: u32,
+        flush_every: Duration,
+    ) -> Self {
         Self {
             sim,
             writer,
             calls: Vec::new(),
             hash_every: hash_every.max(1),
+            flush_every,
+            synced_at: Instant::now(),
+        }
+    }
+
+    /// True when records are buffered for longer than the flush period: the caller should run
+    /// [`RecordedMatch::flush`], off the tick's hot path (it fsyncs).
+    pub fn flush_due(&self) -> bool {
+        self.writer.is_some() && self.synced_at.elapsed() >= self.flush_every
+    }
+
+    /// Flushes and fsyncs the records written so far, so a crash keeps them; a failure abandons
+    /// the recording (the file keeps its verifiable prefix).
+    pub fn flush(&mut self) {
+        self.synced_at = Instant::now();
+        if let Some(w) = &mut self.writer {
+            if let Err(e) = w.sync() {
+                warn!(path = %w.path.display(), error = %e, "replay flush failed; recording stopped");
+                self.writer = None;
+            }
         }
     }
 
@@ -297,27 +404,39 @@ pub struct ReplayOutcome {
     pub results: Vec<PlayerResult>,
 }
 
-/// Re-simulates a replay file, checking every recorded hash; the first difference, corrupt
-/// byte or truncation is an error naming the tick.
-pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
-    let mut reader = BufReader::new(File::open(path)?);
-    let mut magic = [0u8; 8];
-    reader
-        .read_exact(&mut magic)
-        .map_err(|_| ReplayError::BadMagic)?;
-    if &magic != MAGIC {
-        return Err(ReplayError::BadMagic);
+/// Reads the records of a replay file one by one, tracking the byte offset.
+struct RecordReader {
+    reader: BufReader<File>,
+    offset: u64,
+}
+
+impl RecordReader {
+    /// Opens `path` and checks the magic.
+    fn open(path: &Path) -> Result<Self, ReplayError> {
+        let mut reader = BufReader::new(File::open(path)?);
+        let mut magic = [0u8; 8];
+        reader
+            .read_exact(&mut magic)
+            .map_err(|_| ReplayError::BadMagic)?;
+        if &magic != MAGIC {
+            return Err(ReplayError::BadMagic);
+        }
+        Ok(Self {
+            reader,
+            offset: MAGIC.len() as u64,
+        })
     }
-    let mut offset = MAGIC.len() as u64;
-    let mut next = |tick: u32| -> Result<Option<Record>, ReplayError> {
+
+    /// The next complete record; `Ok(None)` at the end of the file or inside a record that the
+    /// file ends in (a torn tail). `tick` names the position in corruption errors.
+    fn next(&mut self, tick: u32) -> Result<Option<Record>, ReplayError> {
         let mut head = [0u8; 8];
-        match read_full(&mut reader, &mut head)? {
-            0 => return Ok(None),
-            8 => {}
-            _ => return Err(ReplayError::Truncated { tick }),
+        if read_full(&mut self.reader, &mut head)? != head.len() {
+            return Ok(None);
         }
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let offset = self.offset;
         let corrupt = |reason: String| ReplayError::Corrupt {
             offset,
             tick,
@@ -327,24 +446,48 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             return Err(corrupt(format!("record length {len} exceeds the limit")));
         }
         let mut payload = vec![0u8; len];
-        if read_full(&mut reader, &mut payload)? != len {
-            return Err(ReplayError::Truncated { tick });
+        if read_full(&mut self.reader, &mut payload)? != len {
+            return Ok(None);
         }
         if crc32fast::hash(&payload) != crc {
             return Err(corrupt("checksum mismatch".into()));
         }
         let record = codec::decode_record(&payload).map_err(|e| corrupt(e.to_string()))?;
-        offset += 8 + len as u64;
+        self.offset += 8 + len as u64;
         Ok(Some(record))
+    }
+
+    /// True when no byte follows the records read so far.
+    fn at_end(&mut self) -> Result<bool, ReplayError> {
+        let mut byte = [0u8; 1];
+        Ok(read_full(&mut self.reader, &mut byte)? == 0)
+    }
+}
+
+/// Re-simulates a replay file, checking every recorded hash; the first difference, corrupt
+/// byte or truncation is an error naming the tick. A file that ends early (a crash) is
+/// re-simulated and hash-checked up to its last complete record first, then reported as
+/// [`ReplayError::Truncated`] at that tick; bytes after the final record are
+/// [`ReplayError::TrailingBytes`].
+pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
+    let mut records = RecordReader::open(path)?;
+    let header = match records.next(0)? {
+        Some(header) => header,
+        None => {
+            return Err(ReplayError::Truncated {
+                tick: 0,
+                hashes_checked: 0,
+            });
+        }
     };
-    let Some(Record::Header {
+    let Record::Header {
         match_id,
         seed,
         map_name,
         game,
         map,
         ..
-    }) = next(0)?
+    } = header
     else {
         return Err(ReplayError::BadHeader(
             "first record is not a header".into(),
@@ -354,11 +497,17 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
     let mut hashes_checked = 0;
     loop {
         let tick = sim.tick();
-        match next(tick)? {
-            None => return Err(ReplayError::Truncated { tick }),
+        let record_offset = records.offset;
+        match records.next(tick)? {
+            None => {
+                return Err(ReplayError::Truncated {
+                    tick,
+                    hashes_checked,
+                });
+            }
             Some(Record::Header { .. }) => {
                 return Err(ReplayError::Corrupt {
-                    offset: 0,
+                    offset: record_offset,
                     tick,
                     reason: "second header".into(),
                 });
@@ -375,6 +524,11 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                 apply_calls(&mut sim, &calls)?;
                 check_hash(&sim, tick, hash)?;
                 hashes_checked += 1;
+                if !records.at_end()? {
+                    return Err(ReplayError::TrailingBytes {
+                        offset: records.offset,
+                    });
+                }
                 return Ok(ReplayOutcome {
                     match_id,
                     map_name,
@@ -438,4 +592,153 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tw-replay-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// Records a two-player match of `ticks` ticks with inputs into `path`; returns the file's
+    /// bytes.
+    fn record(path: &Path, ticks: u32) -> Vec<u8> {
+        let game = GameConfig::default();
+        let map = MapDef::open_arena(1000, 1000);
+        let header = Record::Header {
+            match_id: 1,
+            seed: 42,
+            started_at_ms: 0,
+            map_name: "open-arena".into(),
+            game: game.clone(),
+            map: map.clone(),
+        };
+        let writer = ReplayWriter::create(path.to_owned(), &header).unwrap();
+        let sim = Match::new(game, map, 42).unwrap();
+        let mut m = RecordedMatch::new(sim, Some(writer), 10, Duration::from_secs(3600));
+        let a = m.add_player("ann").unwrap();
+        let b = m.add_player("bob").unwrap();
+        for i in 0..ticks {
+            for (p, dx) in [(a, 90i8), (b, -90)] {
+                m.push_input(
+                    p,
+                    Input {
+                        seq: i + 1,
+                        ack: i,
+                        move_x: dx,
+                        move_y: (i % 5) as i8 * 20,
+                        aim: (i * 7) as u8,
+                        buttons: (i % 2) as u8,
+                    },
+                );
+            }
+            m.step();
+        }
+        m.end(EndReason::Admin);
+        m.finish().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_whole_replay_verifies_and_appended_bytes_are_rejected() {
+        let d = dir("trailing");
+        let path = d.join("1.bin");
+        let bytes = record(&path, 60);
+        let outcome = verify(&path).unwrap();
+        assert_eq!((outcome.ticks, outcome.hashes_checked), (60, 7));
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"junk");
+        std::fs::write(&path, &longer).unwrap();
+        match verify(&path) {
+            Err(ReplayError::TrailingBytes { offset }) => assert_eq!(offset, bytes.len() as u64),
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_cut_replay_is_resimulated_up_to_its_last_complete_record() {
+        let d = dir("cut");
+        let path = d.join("1.bin");
+        let bytes = record(&path, 60);
+        let cut = d.join("cut.bin");
+        // Every cut point: never a panic, never success, always the prefix re-simulated.
+        let mut best = (0, 0);
+        for len in 0..bytes.len() {
+            std::fs::write(&cut, &bytes[..len]).unwrap();
+            match verify(&cut) {
+                Err(ReplayError::BadMagic) => assert!(len < MAGIC.len()),
+                Err(ReplayError::Truncated {
+                    tick,
+                    hashes_checked,
+                }) => {
+                    assert!(tick >= best.0 && hashes_checked >= best.1, "at {len}");
+                    assert_eq!(hashes_checked, tick / 10, "at {len}: every hash checked");
+                    best = (tick, hashes_checked);
+                }
+                other => panic!("cut at {len}: {other:?}"),
+            }
+        }
+        // Cut inside the final record: all 60 ticks were re-simulated and their 6 hashes checked.
+        assert_eq!(best, (60, 6));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_existing_replay_is_never_truncated() {
+        let d = dir("exists");
+        let path = d.join("1.bin");
+        let bytes = record(&path, 5);
+        let header = Record::Tick {
+            calls: Vec::new(),
+            hash: None,
+        };
+        let err = ReplayWriter::create(path.clone(), &header).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_magic_and_header_reach_the_file_at_creation() {
+        let d = dir("created");
+        let path = d.join("1.bin");
+        let header = Record::Header {
+            match_id: 1,
+            seed: 7,
+            started_at_ms: 0,
+            map_name: "open-arena".into(),
+            game: GameConfig::default(),
+            map: MapDef::open_arena(1000, 1000),
+        };
+        let writer = ReplayWriter::create(path.clone(), &header).unwrap();
+        // Still open and never flushed by the caller, as after a `kill -9` right at the start.
+        assert!(matches!(
+            verify(&path),
+            Err(ReplayError::Truncated {
+                tick: 0,
+                hashes_checked: 0
+            })
+        ));
+        drop(writer);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_highest_replay_id_ignores_other_files() {
+        let d = dir("highest");
+        assert_eq!(highest_replay_id(&d).unwrap(), 0);
+        let replays = d.join(REPLAYS_DIR);
+        std::fs::create_dir_all(&replays).unwrap();
+        for name in ["3.bin", "12.bin", "99.tmp", "x.bin", "7.bin"] {
+            std::fs::write(replays.join(name), b"").unwrap();
+        }
+        assert_eq!(highest_replay_id(&d).unwrap(), 12);
+        assert_eq!(replay_path(&d, 12), replays.join("12.bin"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -15,6 +15,27 @@ use tickwire_proto::msg::{EndReason, PlayerResult};
 /// File name of the results log inside the data directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
 
+/// The results log could not be opened or appended to; the message names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The data directory or the log could not be created, opened or repaired.
+    #[error("cannot open results log {path}: {source}")]
+    Open {
+        /// The directory or file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A record could not be written or fsynced (a full disk, an I/O error).
+    #[error("cannot append to results log {path}: {source}")]
+    Append {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
 /// One match's final record, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchRecord {
@@ -84,24 +105,33 @@ pub struct ResultsLog {
 
 impl ResultsLog {
     /// Opens (creating) `results.jsonl` in `dir`, creating `dir` too.
-    pub fn open(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+    pub fn open(dir: &Path) -> Result<Self, ResultsError> {
+        std::fs::create_dir_all(dir).map_err(|source| ResultsError::Open {
+            path: dir.to_owned(),
+            source,
+        })?;
         let path = dir.join(RESULTS_FILE);
-        let mut file = OpenOptions::new()
+        let opened = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
-            .open(&path)?;
-        // A crash mid-write leaves a torn last line without its newline: end it, so the next
-        // record starts on a line of its own and the torn one is skipped on read.
-        if ends_torn(&mut file)? {
-            file.write_all(b"\n")?;
-            file.sync_data()?;
+            .open(&path)
+            .and_then(|mut file| {
+                // A crash mid-write leaves a torn last line without its newline: end it, so the
+                // next record starts on a line of its own and the torn one is skipped on read.
+                if ends_torn(&mut file)? {
+                    file.write_all(b"\n")?;
+                    file.sync_data()?;
+                }
+                Ok(file)
+            });
+        match opened {
+            Ok(file) => Ok(Self {
+                path,
+                file: Mutex::new(file),
+            }),
+            Err(source) => Err(ResultsError::Open { path, source }),
         }
-        Ok(Self {
-            path,
-            file: Mutex::new(file),
-        })
     }
 
     /// The log's path.
@@ -110,12 +140,29 @@ impl ResultsLog {
     }
 
     /// Appends one record as a single write and fsyncs it.
-    pub fn append(&self, record: &MatchRecord) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+    pub fn append(&self, record: &MatchRecord) -> Result<(), ResultsError> {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&line)?;
-        file.sync_data()
+        serde_json::to_vec(record)
+            .map_err(std::io::Error::other)
+            .and_then(|mut line| {
+                line.push(b'\n');
+                file.write_all(&line)?;
+                file.sync_data()
+            })
+            .map_err(|source| ResultsError::Append {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The highest match id of a complete record in the log (0 when none). Reads the whole
+    /// file: it runs once, at start.
+    pub fn highest_match_id(&self) -> Result<u64, ResultsError> {
+        let (records, _) = read_results(&self.path).map_err(|source| ResultsError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(records.iter().map(|r| r.match_id).max().unwrap_or(0))
     }
 }
 
@@ -197,6 +244,21 @@ mod tests {
             vec![1, 3]
         );
         assert_eq!(skipped, 1);
+        assert_eq!(log.highest_match_id().unwrap(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unusable_directory_is_an_error_naming_the_path() {
+        let file = std::env::temp_dir().join(format!("tw-results-file-{}", std::process::id()));
+        std::fs::write(&file, b"a regular file").unwrap();
+        let err = ResultsLog::open(&file.join("data"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&file.join("data").display().to_string()),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
     }
 }

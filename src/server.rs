@@ -20,12 +20,13 @@ use tracing::{error, info, warn};
 
 use crate::address::{AddressBook, AddressLimits, ConnectionSlot};
 use crate::config::{Config, ConfigError};
+use crate::match_ids::{MatchIdError, MatchIds};
 use crate::match_loop::{
-    ConnId, Lifecycle, MatchCmd, MatchSettings, MatchTask, ResultsHook, unix_ms,
+    ConnId, Lifecycle, MatchCmd, MatchSettings, MatchTask, ResultsHook, run_blocking, unix_ms,
 };
-use crate::registry::{MatchHandle, MatchShared, Registry};
-use crate::replay::{Record, RecordedMatch, ReplayWriter};
-use crate::results::{MatchRecord, ResultsLog};
+use crate::registry::{MatchHandle, MatchShared, Registry, RegistryError};
+use crate::replay::{REPLAYS_DIR, Record, RecordedMatch, ReplayWriter};
+use crate::results::{MatchRecord, ResultsError, ResultsLog};
 
 /// A server that failed to start or run.
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +34,27 @@ pub enum ServerError {
     /// The configuration or map is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A listener or the data directory failed.
+    /// A listener failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The results log in the data directory cannot be opened.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The match id counter in the data directory cannot be used.
+    #[error(transparent)]
+    MatchIds(#[from] MatchIdError),
+    /// A directory inside the data directory cannot be created or read.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
+
+/// Counter of results records that could not be made durable.
+pub const RESULTS_WRITE_ERRORS: &str = "tickwire_results_write_errors_total";
 
 /// How long the stop phase of shutdown waits for match tasks to report their results.
 const MATCH_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,6 +98,18 @@ pub enum CreateError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Draining,
+    /// No match id could be allocated (the data directory failed).
+    #[error(transparent)]
+    Ids(#[from] MatchIdError),
+}
+
+impl From<RegistryError> for CreateError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::AtCapacity => Self::AtCapacity,
+            RegistryError::Ids(e) => Self::Ids(e),
+        }
+    }
 }
 
 /// State shared by every connection and match of one server.
@@ -92,10 +122,11 @@ pub struct ServerState {
     pub registry: Arc<Registry>,
     next_conn: AtomicU64,
     draining: AtomicBool,
+    results_failed: AtomicBool,
     lifecycle: watch::Sender<Lifecycle>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     on_results: ResultsHook,
-    results_log: Option<Arc<ResultsLog>>,
+    results_log: ResultsLog,
     seed: AtomicU64,
     connections: AtomicUsize,
     /// What each IP address holds: connections, seats and its join rate.
@@ -121,6 +152,13 @@ impl ServerState {
         self.draining.load(Ordering::Acquire)
     }
 
+    /// True once a match's results could not be written: not ready from then on. It stays so
+    /// until a restart, because a record is already lost and the cause (a full or failing disk)
+    /// needs an operator; running matches go on.
+    pub fn results_failed(&self) -> bool {
+        self.results_failed.load(Ordering::Acquire)
+    }
+
     /// Open connections (HTTP or WebSocket).
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
@@ -136,6 +174,12 @@ impl ServerState {
                 let map = self.maps[DEFAULT_MAP].clone();
                 self.spawn_match(id, 1, self.config.game.clone(), DEFAULT_MAP, map)
             })
+            .map_err(|e| {
+                if let RegistryError::Ids(e) = e {
+                    error!(error = %e, "cannot allocate a match id; no match created");
+                }
+            })
+            .ok()
     }
 
     /// Creates an empty match (for matchmakers, the admin API and tests).
@@ -171,7 +215,7 @@ impl ServerState {
             .create(self.config.server.max_matches, |id| {
                 self.spawn_match(id, 0, game, map_name, map)
             })
-            .ok_or(CreateError::AtCapacity)
+            .map_err(CreateError::from)
     }
 
     fn spawn_match(
@@ -207,14 +251,30 @@ impl ServerState {
                 game: game.clone(),
                 map: map.clone(),
             };
-            let path = server.data_dir.join("replays").join(format!("{id}.bin"));
-            ReplayWriter::create(path, &header)
-                .map_err(|e| warn!(match_id = id, error = %e, "cannot record replay"))
-                .ok()
+            let path = crate::replay::replay_path(&server.data_dir, id);
+            // Creating it fsyncs: keep the runtime's other tasks going meanwhile.
+            match run_blocking(|| ReplayWriter::create(path.clone(), &header)) {
+                Ok(w) => Some(w),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Ids are unique per data directory, so this is someone else's file (a
+                    // second server on the directory, a restored backup): never clobber it.
+                    error!(match_id = id, path = %path.display(), "replay file already exists; this match is not recorded");
+                    None
+                }
+                Err(e) => {
+                    warn!(match_id = id, path = %path.display(), error = %e, "cannot record replay");
+                    None
+                }
+            }
         });
         let tick_rate = game.tick_rate;
         let sim = Match::new(game, map, seed).expect("match settings validated before spawning");
-        let sim = RecordedMatch::new(sim, writer.flatten(), server.replay_hash_interval_ticks);
+        let sim = RecordedMatch::new(
+            sim,
+            writer.flatten(),
+            server.replay_hash_interval_ticks,
+            Duration::from_millis(server.replay_flush_interval_ms),
+        );
         let shared = Arc::new(MatchShared {
             id,
             seats: AtomicU32::new(reserved),
@@ -250,13 +310,16 @@ impl ServerState {
         MatchHandle { shared, tx }
     }
 
-    fn write_results(&self, record: &MatchRecord) {
-        let Some(log) = self.results_log.clone() else {
-            return;
-        };
-        if let Err(e) = log.append(record) {
-            error!(match_id = record.match_id, error = %e, "cannot write match results");
+    /// Appends `record` durably; a failure is counted, logged with the path and OS error, and
+    /// makes the server unready (see [`ServerState::results_failed`]).
+    fn write_results(&self, record: &MatchRecord) -> Result<(), ResultsError> {
+        let result = self.results_log.append(record);
+        if let Err(e) = &result {
+            metrics::counter!(RESULTS_WRITE_ERRORS).increment(1);
+            self.results_failed.store(true, Ordering::Release);
+            error!(match_id = record.match_id, error = %e, "match results lost; server no longer ready");
         }
+        result
     }
 }
 
@@ -333,7 +396,8 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Validates the configuration, loads the map and opens the results log.
+    /// Validates the configuration, loads the map, and opens the data directory: the results
+    /// log, the replays directory and the match id counter; errors name the path.
     pub fn new(config: Config) -> Result<Self, ServerError> {
         config.validate()?;
         if let Some(tls) = &config.net_config().tls {
@@ -347,7 +411,28 @@ impl Server {
         let mut maps = BTreeMap::new();
         maps.insert(DEFAULT_MAP.to_owned(), map);
         maps.insert(OPEN_ARENA_MAP.to_owned(), MapDef::open_arena(1000, 1000));
-        let results_log = Some(Arc::new(ResultsLog::open(&config.server.data_dir)?));
+        let data_dir = &config.server.data_dir;
+        let results_log = ResultsLog::open(data_dir)?;
+        if config.server.record_replays {
+            let replays = data_dir.join(REPLAYS_DIR);
+            std::fs::create_dir_all(&replays).map_err(|source| ServerError::DataDir {
+                path: replays.clone(),
+                source,
+            })?;
+        }
+        // Belt and braces for a lost or old counter file: never below an id already used here.
+        let highest_replay =
+            crate::replay::highest_replay_id(data_dir).map_err(|source| ServerError::DataDir {
+                path: data_dir.join(REPLAYS_DIR),
+                source,
+            })?;
+        let floor = results_log
+            .highest_match_id()?
+            .max(highest_replay)
+            .saturating_add(1);
+        let ids = MatchIds::open(data_dir, floor)?;
+        // Registered at zero so that dashboards and alerts see the series before any failure.
+        metrics::counter!(RESULTS_WRITE_ERRORS).increment(0);
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let addresses = AddressBook::new(AddressLimits {
             max_connections: config.server.max_connections_per_ip,
@@ -359,17 +444,19 @@ impl Server {
             .map_or(0, |d| d.as_nanos() as u64);
         let state = Arc::new_cyclic(|weak: &std::sync::Weak<ServerState>| {
             let weak = weak.clone();
-            let on_results: ResultsHook = Arc::new(move |record: &MatchRecord| {
-                if let Some(state) = weak.upgrade() {
-                    state.write_results(record);
-                }
-            });
+            let on_results: ResultsHook =
+                Arc::new(move |record: &MatchRecord| match weak.upgrade() {
+                    Some(state) => state.write_results(record),
+                    // The server is gone, so nobody can hear of the match any more.
+                    None => Ok(()),
+                });
             ServerState {
                 config,
                 maps,
-                registry: Arc::new(Registry::new()),
+                registry: Arc::new(Registry::new(ids)),
                 next_conn: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
+                results_failed: AtomicBool::new(false),
                 lifecycle,
                 tasks: std::sync::Mutex::new(Vec::new()),
                 on_results,

@@ -1,5 +1,6 @@
 //! Operating the server over real sockets and real HTTP: the admin API, metrics, results,
-//! replays, configuration layering and SIGTERM on the real binary.
+//! replays, configuration layering, SIGTERM on the real binary, and durability: restarts on one
+//! data directory, `kill -9`, a full disk and an unusable data directory.
 
 mod common;
 
@@ -201,13 +202,21 @@ async fn admin_api_endpoints_and_auth() {
 
 /// Reads until the server closes: the MatchEnded results seen, and the close code.
 async fn read_to_close(c: &mut GameClient) -> (Option<tickwire_proto::msg::MatchResults>, u16) {
+    let (ended, code, _) = read_to_close_reason(c).await;
+    (ended, code)
+}
+
+/// Reads until the server closes: the MatchEnded results seen, the close code and reason.
+async fn read_to_close_reason(
+    c: &mut GameClient,
+) -> (Option<tickwire_proto::msg::MatchResults>, u16, String) {
     let mut ended = None;
     tokio::time::timeout(WAIT, async {
         loop {
             match c.next_event().await {
                 Ok(tickwire_client::Event::Msg(ServerMsg::MatchEnded(r))) => ended = Some(r),
                 Ok(_) => {}
-                Err(ClientError::Closed { code, .. }) => return (ended.take(), code),
+                Err(ClientError::Closed { code, reason }) => return (ended.take(), code, reason),
                 Err(e) => panic!("unexpected: {e}"),
             }
         }
@@ -591,4 +600,344 @@ fn kill(pid: u32, signal: &str) {
         .unwrap()
         .success();
     assert!(ok);
+}
+
+/// How long a real process may take to come up or exit: generous, for a loaded machine.
+const PROCESS_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The real `tickwire` binary serving on free loopback ports; killed if the test fails first.
+struct TickwireProcess {
+    child: Option<std::process::Child>,
+    ws: String,
+    admin: String,
+}
+
+impl TickwireProcess {
+    /// Starts the binary on `dir` with extra environment `env`; returns once `/readyz` is 200.
+    async fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let (game_port, admin_port) = (free_port(), free_port());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickwire"));
+        cmd.args(["serve", "--addr", &format!("127.0.0.1:{game_port}")])
+            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let process = Self {
+            child: Some(cmd.spawn().unwrap()),
+            ws: format!("ws://127.0.0.1:{game_port}/ws"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+        };
+        let deadline = std::time::Instant::now() + PROCESS_DEADLINE;
+        let readyz = format!("{}/readyz", process.admin);
+        loop {
+            let answer = tokio::time::timeout(Duration::from_secs(2), try_http(&readyz)).await;
+            if matches!(answer, Ok(Some(200))) {
+                return process;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tickwire did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a successful exit.
+    async fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        kill(child.id(), "TERM");
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "exit status {status:?}");
+    }
+
+    /// SIGKILL (what `kill -9` sends), then reaps the process.
+    fn kill_9(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "killed, so not a clean exit: {status:?}");
+    }
+}
+
+impl Drop for TickwireProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Creates a match through the admin API of `server`, plays a player in it for a few ticks,
+/// ends it through the admin API and stops the process; returns the match id.
+async fn play_one_match_then_stop(server: TickwireProcess) -> u64 {
+    let (status, body) = http(
+        "POST",
+        &format!("{}/matches", server.admin),
+        None,
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = json(&body)["id"].as_u64().unwrap();
+    let mut c = GameClient::connect(
+        &server.ws,
+        tickwire_proto::msg::Hello {
+            join: JoinTarget::Match(id),
+            ..hello("ann")
+        },
+    )
+    .await
+    .unwrap();
+    for i in 0..20u32 {
+        c.send_input(40, -40, (i * 9) as u8, (i % 2) as u8)
+            .await
+            .unwrap();
+        c.next_state(WAIT).await.unwrap();
+    }
+    let url = format!("{}/matches/{id}", server.admin);
+    assert_eq!(http("DELETE", &url, None, None).await.0, 202);
+    let (ended, code) = read_to_close(&mut c).await;
+    assert_eq!(code, 1000);
+    assert_eq!(ended.map(|r| r.match_id), Some(id));
+    server.stop().await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_the_same_data_dir_never_reuses_a_match_id() {
+    let dir = data_dir("restart");
+    let first = play_one_match_then_stop(TickwireProcess::start(&dir, &[]).await).await;
+    let first_replay = tickwire::replay::replay_path(&dir, first);
+    let first_bytes = std::fs::read(&first_replay).unwrap();
+    tickwire::replay::verify(&first_replay).unwrap();
+
+    let second = play_one_match_then_stop(TickwireProcess::start(&dir, &[]).await).await;
+    assert!(
+        second > first,
+        "match {second} after the restart, {first} before"
+    );
+    assert_eq!(
+        std::fs::read(&first_replay).unwrap(),
+        first_bytes,
+        "the first match's replay is untouched"
+    );
+    tickwire::replay::verify(&first_replay).unwrap();
+    tickwire::replay::verify(&tickwire::replay::replay_path(&dir, second)).unwrap();
+    let (records, skipped) = tickwire::results::read_results(&dir.join("results.jsonl")).unwrap();
+    assert_eq!(skipped, 0);
+    let mut ids: Vec<u64> = records.iter().map(|r| r.match_id).collect();
+    assert_eq!(ids, vec![first, second], "one results line per match");
+    ids.dedup();
+    assert_eq!(ids.len(), records.len(), "no duplicate match_id");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_match_leaves_a_replay_that_verifies_up_to_the_kill() {
+    let dir = data_dir("kill9");
+    let flush_ms = 200;
+    let server = TickwireProcess::start(
+        &dir,
+        &[(
+            "TICKWIRE_SERVER_REPLAY_FLUSH_INTERVAL_MS",
+            &flush_ms.to_string(),
+        )],
+    )
+    .await;
+    let mut a = GameClient::join(&server.ws, "ann").await.unwrap();
+    let mut b = GameClient::join(&server.ws, "bob").await.unwrap();
+    let id = a.welcome().match_id;
+    assert_eq!(b.welcome().match_id, id);
+    // Three seconds of play at 30 Hz: past many flush periods and several recorded hashes.
+    for i in 0..90u32 {
+        a.send_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
+            .await
+            .unwrap();
+        b.send_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
+            .await
+            .unwrap();
+        a.next_state(WAIT).await.unwrap();
+        b.next_state(WAIT).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(3 * flush_ms)).await;
+    server.kill_9();
+
+    let replay = tickwire::replay::replay_path(&dir, id);
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["replay", "--verify"])
+        .arg(&replay)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a cut replay must fail: {err}");
+    let tick: u32 = err
+        .split("truncated after tick ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no 'truncated after tick N' in: {err}"));
+    assert!(tick > 0, "{err}");
+    match tickwire::replay::verify(&replay) {
+        Err(tickwire::replay::ReplayError::Truncated {
+            tick: lib_tick,
+            hashes_checked,
+        }) => {
+            assert_eq!(lib_tick, tick);
+            assert!(hashes_checked >= 1, "{hashes_checked} hashes checked");
+        }
+        other => panic!("expected a truncated replay, got {other:?}"),
+    }
+    // Nothing was reported for the killed match: no results line claims it ended.
+    let (records, _) = tickwire::results::read_results(&dir.join("results.jsonl")).unwrap();
+    assert!(records.iter().all(|r| r.match_id != id));
+}
+
+/// A tiny tmpfs mounted for one test, unmounted when dropped (also when the test fails).
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it). `None` when mounting is not
+    /// possible here; under CI (`CI` set) that is a failure instead.
+    fn mount(name: &str, size: &str) -> Option<Self> {
+        let path = data_dir(name);
+        std::fs::create_dir_all(&path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Self { path }),
+            other => {
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                    Err(e) => e.to_string(),
+                };
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "cannot mount a tmpfs under CI: {why}"
+                );
+                eprintln!("SKIPPED: cannot mount a tmpfs (run as root to test a full disk): {why}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily: the in-process server's results log may still be open (its state outlives
+        // the test's admin task); the tmpfs is detached now and freed once that file closes.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Fills the filesystem holding `dir` until a write fails for want of space.
+fn fill_filesystem(dir: &Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("filler")).unwrap();
+    for chunk in [vec![0u8; 4096], vec![0u8; 1]] {
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let _ = file.sync_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_makes_a_failed_results_write_loud() {
+    let Some(disk) = Tmpfs::mount("fulldisk", "256k") else {
+        return;
+    };
+    let mut cfg = fast_config();
+    cfg.server.data_dir = disk.path.join("data");
+    // Only the results append needs space when the match ends.
+    cfg.server.record_replays = false;
+    let dir = cfg.server.data_dir.clone();
+    let server = TestServer::start(cfg).await;
+    let admin = start_admin(&server).await;
+    let (status, body) = http("GET", &format!("{admin}/readyz"), None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let id = server.handle.create_match().unwrap();
+    let mut c = GameClient::connect(
+        &server.url(),
+        tickwire_proto::msg::Hello {
+            join: JoinTarget::Match(id),
+            ..hello("ann")
+        },
+    )
+    .await
+    .unwrap();
+    c.next_state(WAIT).await.unwrap();
+
+    fill_filesystem(&disk.path);
+    assert!(server.handle.end_match(id, EndReason::Admin).await);
+    let (ended, code, reason) = read_to_close_reason(&mut c).await;
+    assert_eq!(
+        ended.map(|r| (r.match_id, r.reason)),
+        Some((id, EndReason::Admin)),
+        "the client still gets its results"
+    );
+    assert_eq!(code, tickwire_net::close::INTERNAL_ERROR);
+    assert_eq!(reason, tickwire::match_loop::RESULTS_LOST_REASON);
+
+    let (status, body) = http("GET", &format!("{admin}/readyz"), None, None).await;
+    assert_eq!(status, 503, "{body}");
+    let body = json(&body);
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["reason"], "results_write_failed");
+    let (status, text) = http("GET", &format!("{admin}/metrics"), None, None).await;
+    assert_eq!(status, 200);
+    let errors: f64 = parse_prometheus(&text)
+        .iter()
+        .filter(|(n, _)| n == tickwire::server::RESULTS_WRITE_ERRORS)
+        .map(|(_, v)| *v)
+        .sum();
+    assert!(errors >= 1.0, "{text}");
+    let (records, _) = tickwire::results::read_results(&dir.join("results.jsonl")).unwrap();
+    assert!(records.iter().all(|r| r.match_id != id));
+    server.stop().await;
+    drop(disk);
+}
+
+#[test]
+fn start_up_with_an_unusable_data_dir_fails_naming_the_path() {
+    let dir = data_dir("unusable");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain_file = dir.join("plain-file");
+    std::fs::write(&plain_file, b"not a directory").unwrap();
+    let bad = plain_file.join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--admin-addr", ""])
+        .arg("--data-dir")
+        .arg(&bad)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + PROCESS_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tickwire kept running on an unusable data directory");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
