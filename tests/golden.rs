@@ -186,8 +186,14 @@ fn server_json(msg: &ServerMsg) -> Value {
         } => json!({"type": "Pong", "client_time": u64j(*client_time), "server_tick": server_tick}),
         ServerMsg::Event(event) => {
             let event = match event {
-                GameEvent::Kill { killer, victim } => {
-                    json!({"type": "Kill", "killer": killer, "victim": victim})
+                GameEvent::Kill {
+                    killer,
+                    victim,
+                    killer_entity,
+                    victim_entity,
+                } => {
+                    json!({"type": "Kill", "killer": killer, "victim": victim,
+                        "killer_entity": killer_entity, "victim_entity": victim_entity})
                 }
                 GameEvent::PhaseChanged { phase, ticks } => {
                     json!({"type": "PhaseChanged", "phase": phase_name(*phase), "ticks": ticks})
@@ -660,6 +666,8 @@ fn server_messages() -> Vec<ServerMsg> {
     v.push(ServerMsg::Event(GameEvent::Kill {
         killer: 2,
         victim: 3,
+        killer_entity: 5,
+        victim_entity: 6,
     }));
     for phase in [Phase::Waiting, Phase::Running, Phase::Ended] {
         v.push(ServerMsg::Event(GameEvent::PhaseChanged {

@@ -169,8 +169,10 @@ async function main() {
     if (game.events.length > 50) game.events.shift();
     const me = game.welcome?.player_id;
     if (ev.type === 'Kill') {
-      if (ev.victim === me) hud.toast('You were eliminated. Respawning…');
-      else if (ev.killer === me) hud.toast('You eliminated a player!');
+      // Entity ids name the players: the replica holds every name it was sent.
+      const name = (entity) => game.replica.names.get(entity) ?? 'a player';
+      if (ev.victim === me) hud.toast(`You were eliminated by ${name(ev.killer_entity)}. Respawning…`);
+      else if (ev.killer === me) hud.toast(`You eliminated ${name(ev.victim_entity)}!`);
     } else if (ev.type === 'PhaseChanged') {
       if (ev.phase === 'Running') hud.toast('The match has started: scores count now!');
     }

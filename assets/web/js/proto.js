@@ -990,6 +990,8 @@ export function encodeServer(msg) {
       if (e.type === 'Kill') {
         w.u32(e.killer, 'killer');
         w.u32(e.victim, 'victim');
+        w.u32(e.killer_entity, 'killer_entity');
+        w.u32(e.victim_entity, 'victim_entity');
       } else {
         w.u32(variantIndex(PHASES, e.phase, 'phase'));
         w.u32(e.ticks, 'ticks');
@@ -1067,7 +1069,7 @@ export function decodeServer(data) {
     case 'Event': {
       const et = r.variant(EVENT_TAGS, 'GameEvent');
       const event = et === 'Kill'
-        ? { type: et, killer: r.u32(), victim: r.u32() }
+        ? { type: et, killer: r.u32(), victim: r.u32(), killer_entity: r.u32(), victim_entity: r.u32() }
         : { type: et, phase: r.variant(PHASES, 'Phase'), ticks: r.u32() };
       msg = { type, event };
       break;

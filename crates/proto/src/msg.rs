@@ -325,6 +325,11 @@ pub enum GameEvent {
         killer: u32,
         /// Victim's player id.
         victim: u32,
+        /// Killer's entity: what a client sees of the killer (its name, where it is). A
+        /// player's entity id is fixed for the whole match.
+        killer_entity: u32,
+        /// Victim's entity.
+        victim_entity: u32,
     },
     /// The match moved to a new phase.
     PhaseChanged {

@@ -311,7 +311,14 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             server_tick
         }),
         1 => prop_oneof![
-            any::<(u32, u32)>().prop_map(|(killer, victim)| GameEvent::Kill { killer, victim }),
+            any::<(u32, u32, u32, u32)>().prop_map(
+                |(killer, victim, killer_entity, victim_entity)| GameEvent::Kill {
+                    killer,
+                    victim,
+                    killer_entity,
+                    victim_entity,
+                }
+            ),
             (phase(), any::<u32>()).prop_map(|(phase, ticks)| GameEvent::PhaseChanged {
                 phase,
                 ticks

@@ -295,8 +295,10 @@ fn server_examples() {
         &ServerMsg::Event(GameEvent::Kill {
             killer: 2,
             victim: 3,
+            killer_entity: 5,
+            victim_entity: 6,
         }),
-        "04 00 02 03",
+        "04 00 02 03 05 06",
     );
     check_server(
         &ServerMsg::Event(GameEvent::PhaseChanged {

@@ -742,15 +742,19 @@ impl Match {
         v.vel = Vec2::ZERO;
         v.respawn_in = self.respawn_ticks;
         v.info.deaths += 1;
-        let victim_id = v.info.id;
+        let (victim_id, victim_entity) = (v.info.id, v.info.entity_id);
+        let mut killer_entity = 0;
         if let Some(k) = self.index(owner) {
             let killer = &mut self.players[k].info;
             killer.kills += 1;
             killer.score += 1;
+            killer_entity = killer.entity_id;
         }
         events.push(GameEvent::Kill {
             killer: owner,
             victim: victim_id,
+            killer_entity,
+            victim_entity,
         });
     }
 

@@ -179,7 +179,9 @@ fn projectile_hits_damage_kill_and_score() {
         events,
         vec![GameEvent::Kill {
             killer: 1,
-            victim: 2
+            victim: 2,
+            killer_entity: m.player(1).unwrap().entity_id,
+            victim_entity: m.player(2).unwrap().entity_id,
         }]
     );
     assert_eq!(m.health(2), Some((0, false)));
