@@ -9,6 +9,11 @@ pub const MAX_MAP_SIZE: u32 = 100_000;
 pub const MAX_WALLS: usize = 1024;
 /// Most spawn points a map may have.
 pub const MAX_SPAWNS: usize = 4096;
+/// Name of [`MapDef::open_arena`]'s maps, as the Welcome reports it and as a match is created
+/// with (`POST /matches {"map": "open-arena"}`).
+pub const OPEN_ARENA_NAME: &str = "open-arena";
+/// Name of [`MapDef::big_arena`]'s maps, as the Welcome reports it and as a match is created with.
+pub const BIG_ARENA_NAME: &str = "big-map";
 
 /// A map definition as loaded from a TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,7 +157,7 @@ impl MapDef {
         }
     }
 
-    /// A wall-less arena of `width` x `height` world units with a grid of spawn points (one per
+    /// A wall-less arena of `width` x `height` world units, named [`OPEN_ARENA_NAME`], with a grid of spawn points (one per
     /// 250 units of side, 2 to 16 per axis) and a cell size of 100 units (or the arena side when
     /// smaller).
     pub fn open_arena(width: u32, height: u32) -> MapDef {
@@ -167,7 +172,7 @@ impl MapDef {
             }
         }
         MapDef {
-            name: "open".to_owned(),
+            name: OPEN_ARENA_NAME.to_owned(),
             width,
             height,
             cell_size: 100.min(width.max(height)).max(1),
@@ -205,7 +210,7 @@ impl MapDef {
             }
         }
         MapDef {
-            name: "big".to_owned(),
+            name: BIG_ARENA_NAME.to_owned(),
             width: side,
             height: side,
             cell_size: ((r / 2.0).round() as u32).clamp(1, side),
