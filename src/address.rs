@@ -47,6 +47,9 @@ pub enum AddressRefusal {
 }
 
 impl AddressRefusal {
+    /// Every refusal.
+    pub const ALL: [AddressRefusal; 3] = [Self::Connections, Self::Seats, Self::JoinRate];
+
     /// The metric label for this refusal.
     pub fn label(self) -> &'static str {
         match self {

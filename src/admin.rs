@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use crate::match_loop::MatchCmd;
 use crate::registry::MatchHandle;
 use crate::server::{CreateError, MatchSpec, ServerState};
+use crate::telemetry::family;
 
 /// One match as the admin API describes it.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -84,11 +85,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn view(m: &MatchHandle) -> MatchView {
     let s = &m.shared;
-    let phase = match s.phase.load(Ordering::Acquire) {
-        0 => "waiting",
-        1 => "running",
-        _ => "ended",
-    };
+    let phase = family::PHASE_LABELS[usize::from(s.phase.load(Ordering::Acquire)).min(2)];
     MatchView {
         id: s.id,
         phase: phase.to_owned(),
@@ -188,10 +185,10 @@ async fn metrics_text(State(admin): State<Arc<Admin>>) -> Response {
         let p = usize::from(m.shared.phase.load(Ordering::Acquire)).min(2);
         by_phase[p] += 1;
     }
-    for (phase, n) in ["waiting", "running", "ended"].iter().zip(by_phase) {
-        metrics::gauge!("tickwire_matches", "phase" => *phase).set(f64::from(n));
+    for (phase, n) in family::PHASE_LABELS.iter().zip(by_phase) {
+        metrics::gauge!(family::MATCHES.name, "phase" => *phase).set(f64::from(n));
     }
-    metrics::gauge!("tickwire_connections_open").set(admin.state.connections() as f64);
+    metrics::gauge!(family::CONNECTIONS_OPEN.name).set(admin.state.connections() as f64);
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -239,10 +239,13 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("game: {e}")))?;
         let n = &self.net;
-        if n.max_message_bytes < 256 || n.max_message_bytes > 1 << 20 {
-            return Err(ConfigError::Invalid(
-                "net.max_message_bytes must be within 256..=1048576".into(),
-            ));
+        // No client message may be larger than the decoder accepts: above it a message would
+        // pass the transport and then close 1007 instead of 1009.
+        let limit = tickwire_proto::codec::CLIENT_MSG_LIMIT;
+        if n.max_message_bytes < 256 || n.max_message_bytes > limit {
+            return Err(ConfigError::Invalid(format!(
+                "net.max_message_bytes must be within 256..={limit} (the client message decoder's limit)"
+            )));
         }
         if n.heartbeat_interval_ms == 0 || n.idle_timeout_ms <= n.heartbeat_interval_ms {
             return Err(ConfigError::Invalid(

@@ -29,6 +29,7 @@ use crate::registry::{MatchShared, Registry};
 use crate::replay::RecordedMatch;
 use crate::results::{MatchRecord, PlayerRecord, ResultsError, reason_name};
 use crate::session_token;
+use crate::telemetry::family;
 
 /// What the server asks of running matches as it shuts down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,10 +265,10 @@ impl MatchTask {
         let rate = u32::from(self.sim.sim().config().tick_rate.max(1));
         let period = Duration::from_secs(1) / rate;
         let label = self.id.to_string();
-        let tick_duration = histogram!("tickwire_tick_duration_seconds", "match" => label.clone());
-        let tick_lateness = histogram!("tickwire_tick_lateness_seconds", "match" => label);
+        let tick_duration = histogram!(family::TICK_DURATION.name, "match" => label.clone());
+        let tick_lateness = histogram!(family::TICK_LATENESS.name, "match" => label);
         // Not labelled by match: counters are never expired, and matches come and go.
-        let overruns = counter!("tickwire_tick_overruns_total");
+        let overruns = counter!(family::TICK_OVERRUNS.name);
         let mut start = tokio::time::Instant::now();
         let mut n: u32 = 0;
         info!(match_id = self.id, tick_rate = rate, "match started");
@@ -319,7 +320,7 @@ impl MatchTask {
                         tick = n,
                         "simulation panicked; match aborted"
                     );
-                    counter!("tickwire_match_panics_total").increment(1);
+                    counter!(family::MATCH_PANICS.name).increment(1);
                     break EndReason::Aborted;
                 }
             }
@@ -401,7 +402,7 @@ impl MatchTask {
                     tickwire_net::close::POLICY_VIOLATION,
                     "stalled: no state acknowledged within the stall timeout",
                 );
-                counter!("tickwire_stalled_clients_total").increment(1);
+                counter!(family::STALLED_CLIENTS.name).increment(1);
             }
             self.gone(conn);
         }
@@ -459,7 +460,7 @@ impl MatchTask {
                 if let Some(player) = client.player {
                     let outcome = self.sim.push_input(player, input);
                     if !matches!(outcome, tickwire_sim::InputOutcome::Queued) {
-                        counter!("tickwire_input_drops_total", "reason" => outcome_label(&outcome))
+                        counter!(family::INPUT_DROPS.name, "reason" => outcome.label())
                             .increment(1);
                     }
                 }
@@ -554,7 +555,7 @@ impl MatchTask {
         );
         let welcome = self.welcome(player, entity, token, false);
         self.attach(conn, Some(player), outbox, welcome);
-        gauge!("tickwire_players_connected").increment(1.0);
+        gauge!(family::PLAYERS_CONNECTED.name).increment(1.0);
         debug!(match_id = self.id, player, "player joined");
         Ok(Joined {
             player_id: Some(player),
@@ -607,7 +608,7 @@ impl MatchTask {
                 );
             }
         } else {
-            gauge!("tickwire_players_connected").increment(1.0);
+            gauge!(family::PLAYERS_CONNECTED.name).increment(1.0);
         }
         seat.expires_at = None;
         self.sim.set_connected(player, true);
@@ -658,13 +659,13 @@ impl MatchTask {
                     match_id = self.id,
                     player, "player dropped before acknowledging any state; seat freed"
                 );
-                counter!("tickwire_seats_freed_unacknowledged_total").increment(1);
+                counter!(family::SEATS_FREED_UNACKNOWLEDGED.name).increment(1);
                 self.free_seat(player, true);
             } else if seat.conn == Some(conn) {
                 seat.conn = None;
                 seat.expires_at = Some(self.sim.sim().tick() + self.settings.grace_ticks);
                 self.sim.set_connected(player, false);
-                gauge!("tickwire_players_connected").decrement(1.0);
+                gauge!(family::PLAYERS_CONNECTED.name).decrement(1.0);
                 debug!(
                     match_id = self.id,
                     player, "player dropped; seat kept for grace period"
@@ -676,7 +677,7 @@ impl MatchTask {
     fn free_seat(&mut self, player: PlayerId, expired: bool) {
         if let Some(seat) = self.seats.remove(&player) {
             if seat.conn.is_some() {
-                gauge!("tickwire_players_connected").decrement(1.0);
+                gauge!(family::PLAYERS_CONNECTED.name).decrement(1.0);
             }
             if expired {
                 if self.expired.len() == EXPIRED_SEATS_KEPT {
@@ -715,7 +716,6 @@ impl MatchTask {
         let sim = self.sim.sim();
         let configured = sim.config().frame_budget_bytes();
         let mut bytes_total = 0u64;
-        let mut replaced = 0u64;
         let mut own_body = Vec::new();
         for client in self.clients.values_mut() {
             let frame_budget = client.budget.next(client.backlogged);
@@ -769,15 +769,9 @@ impl MatchTask {
             client.backlogged = client
                 .outbox
                 .send_state(Bytes::copy_from_slice(&self.frame_buf));
-            if client.backlogged {
-                replaced += 1;
-            }
         }
-        counter!("tickwire_state_bytes_total").increment(bytes_total);
-        counter!("tickwire_state_frames_total").increment(self.clients.len() as u64);
-        if replaced > 0 {
-            counter!("tickwire_state_frames_replaced_total").increment(replaced);
-        }
+        counter!(family::STATE_BYTES.name).increment(bytes_total);
+        counter!(family::STATE_FRAMES.name).increment(self.clients.len() as u64);
     }
 
     fn broadcast_reliable(&mut self, msg: &ServerMsg) {
@@ -845,7 +839,7 @@ impl MatchTask {
             client.outbox.close(code, close_reason);
         }
         let connected = self.seats.values().filter(|s| s.conn.is_some()).count();
-        gauge!("tickwire_players_connected").decrement(connected as f64);
+        gauge!(family::PLAYERS_CONNECTED.name).decrement(connected as f64);
         // Refuse whoever is still queued in the mailbox.
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
@@ -927,7 +921,7 @@ pub fn reject(outbox: &Outbox, reason: RejectReason, message: &str, code: u16) {
             message: message.to_owned(),
         }),
     );
-    counter!("tickwire_join_rejects_total", "reason" => format!("{reason:?}")).increment(1);
+    counter!(family::JOIN_REJECTS.name, "reason" => reason.label()).increment(1);
     outbox.close(code, message);
 }
 
@@ -936,15 +930,5 @@ fn phase_index(phase: Phase) -> u8 {
         Phase::Waiting => 0,
         Phase::Running => 1,
         Phase::Ended => 2,
-    }
-}
-
-fn outcome_label(outcome: &tickwire_sim::InputOutcome) -> &'static str {
-    match outcome {
-        tickwire_sim::InputOutcome::Queued => "queued",
-        tickwire_sim::InputOutcome::Stale => "stale",
-        tickwire_sim::InputOutcome::Rejected => "rejected",
-        tickwire_sim::InputOutcome::Dropped => "queue_full",
-        tickwire_sim::InputOutcome::UnknownPlayer => "unknown_player",
     }
 }

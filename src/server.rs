@@ -27,6 +27,7 @@ use crate::match_loop::{
 use crate::registry::{MatchHandle, MatchShared, Registry, RegistryError};
 use crate::replay::{REPLAYS_DIR, Record, RecordedMatch, ReplayWriter};
 use crate::results::{MatchRecord, ResultsError, ResultsLog};
+use crate::telemetry::family;
 
 /// A server that failed to start or run.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +53,6 @@ pub enum ServerError {
         source: std::io::Error,
     },
 }
-
-/// Counter of results records that could not be made durable.
-pub const RESULTS_WRITE_ERRORS: &str = "tickwire_results_write_errors_total";
 
 /// How long the stop phase of shutdown waits for match tasks to report their results.
 const MATCH_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -315,7 +313,7 @@ impl ServerState {
     fn write_results(&self, record: &MatchRecord) -> Result<(), ResultsError> {
         let result = self.results_log.append(record);
         if let Err(e) = &result {
-            metrics::counter!(RESULTS_WRITE_ERRORS).increment(1);
+            metrics::counter!(family::RESULTS_WRITE_ERRORS.name).increment(1);
             self.results_failed.store(true, Ordering::Release);
             error!(match_id = record.match_id, error = %e, "match results lost; server no longer ready");
         }
@@ -358,7 +356,7 @@ impl Handler for GameHandler {
         let total = s.connections.fetch_add(1, Ordering::AcqRel);
         if total >= limits.max_connections {
             s.connections.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!("tickwire_connections_refused_total", "reason" => "total")
+            metrics::counter!(family::CONNECTIONS_REFUSED.name, "reason" => family::CONNECTIONS_REFUSED_TOTAL_CAP)
                 .increment(1);
             return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -372,7 +370,7 @@ impl Handler for GameHandler {
             })),
             Err(refusal) => {
                 s.connections.fetch_sub(1, Ordering::AcqRel);
-                metrics::counter!("tickwire_connections_refused_total", "reason" => refusal.label())
+                metrics::counter!(family::CONNECTIONS_REFUSED.name, "reason" => refusal.label())
                     .increment(1);
                 Err(Refusal::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -431,8 +429,6 @@ impl Server {
             .max(highest_replay)
             .saturating_add(1);
         let ids = MatchIds::open(data_dir, floor)?;
-        // Registered at zero so that dashboards and alerts see the series before any failure.
-        metrics::counter!(RESULTS_WRITE_ERRORS).increment(0);
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let addresses = AddressBook::new(AddressLimits {
             max_connections: config.server.max_connections_per_ip,

@@ -23,6 +23,7 @@ use crate::match_loop::{ConnId, Joined, MatchCmd, reject, send_msg};
 use crate::rate_limit::RateLimit;
 use crate::registry::MatchHandle;
 use crate::server::ServerState;
+use crate::telemetry::family;
 
 /// Drives one connection from its first message to its end.
 pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
@@ -101,7 +102,7 @@ async fn serve_client(
             Ok(None) | Err(_) => return,
         };
         if !bucket.allow(Instant::now()) {
-            counter!("tickwire_flood_disconnects_total").increment(1);
+            counter!(family::FLOOD_DISCONNECTS.name).increment(1);
             outbox.close(
                 tickwire_net::close::POLICY_VIOLATION,
                 "message rate limit exceeded",
@@ -139,7 +140,8 @@ async fn serve_client(
         };
         if handle.tx.try_send(cmd).is_err() {
             // The match is behind or gone; an input dropped here is like one lost in transit.
-            counter!("tickwire_input_drops_total", "reason" => "mailbox_full").increment(1);
+            counter!(family::INPUT_DROPS.name, "reason" => family::INPUT_DROP_MAILBOX_FULL)
+                .increment(1);
             if handle.tx.is_closed() {
                 return;
             }
@@ -173,7 +175,7 @@ fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
     match codec::decode_client(&bytes) {
         Ok(msg) => Some(msg),
         Err(e) => {
-            counter!("tickwire_decode_errors_total").increment(1);
+            counter!(family::DECODE_ERRORS.name).increment(1);
             outbox.close(close::DECODE_ERROR, &format!("undecodable message: {e}"));
             None
         }
@@ -205,7 +207,7 @@ fn refused(reason: RejectReason, message: &'static str) -> Refused {
 }
 
 fn address_refused(refusal: AddressRefusal) -> Refused {
-    counter!("tickwire_join_address_refusals_total", "reason" => refusal.label()).increment(1);
+    counter!(family::JOIN_ADDRESS_REFUSALS.name, "reason" => refusal.label()).increment(1);
     (RejectReason::AddressLimit, Cow::Owned(refusal.to_string()))
 }
 

@@ -90,7 +90,183 @@ pub fn prometheus_with(idle_timeout: Duration) -> Option<PrometheusHandle> {
             if let Err(e) = spawned {
                 tracing::warn!(error = %e, "no metrics upkeep thread: idle series expire only when scraped");
             }
+            tickwire_net::metric::describe(tickwire_net::metric::FAMILIES);
+            tickwire_net::metric::describe(family::ALL);
             Some(handle)
         })
         .clone()
+}
+
+/// Every metric family the server library records (the network crate's are in
+/// [`tickwire_net::metric::FAMILIES`]), described once: [`prometheus`] registers their help
+/// lines and zero series, and every recording site names its family from here.
+pub mod family {
+    use tickwire_net::metric::{Family, Kind};
+    use tickwire_proto::msg::RejectReason;
+    use tickwire_sim::InputOutcome;
+
+    use crate::address::AddressRefusal;
+
+    /// Work per tick of one match, seconds, labelled `match`.
+    pub const TICK_DURATION: Family = Family::new(
+        "tickwire_tick_duration_seconds",
+        Kind::Histogram,
+        "Time one match spent on one tick (simulation, encoding, sending), seconds; one series per match, dropped 120 s after the match's last tick.",
+    );
+    /// How late a tick started against its schedule, seconds, labelled `match`.
+    pub const TICK_LATENESS: Family = Family::new(
+        "tickwire_tick_lateness_seconds",
+        Kind::Histogram,
+        "How late a tick started against its fixed schedule, seconds; one series per match, dropped 120 s after the match's last tick.",
+    );
+    /// Ticks whose work took longer than the tick budget.
+    pub const TICK_OVERRUNS: Family = Family::new(
+        "tickwire_tick_overruns_total",
+        Kind::Counter,
+        "Ticks whose work took longer than the tick period.",
+    );
+    /// Matches whose task panicked.
+    pub const MATCH_PANICS: Family = Family::new(
+        "tickwire_match_panics_total",
+        Kind::Counter,
+        "Matches whose simulation panicked; their players were closed 1011.",
+    );
+    /// Clients closed for not acknowledging state within the stall timeout.
+    pub const STALLED_CLIENTS: Family = Family::new(
+        "tickwire_stalled_clients_total",
+        Kind::Counter,
+        "Clients closed 1008 because their acknowledged tick did not advance within the stall timeout.",
+    );
+    /// The label value of an input dropped before reaching its match (the match's mailbox was full).
+    pub const INPUT_DROP_MAILBOX_FULL: &str = "mailbox_full";
+    /// Inputs not queued, by reason.
+    pub const INPUT_DROPS: Family = Family::new(
+        "tickwire_input_drops_total",
+        Kind::Counter,
+        "Inputs that were not queued for a tick, by reason (stale = not newer than the last seq, rejected = seq too far ahead, queue_full, unknown_player, mailbox_full = the match's mailbox was full).",
+    )
+    .labelled("reason", || {
+        let mut values: Vec<&'static str> = InputOutcome::ALL
+            .iter()
+            .filter(|o| **o != InputOutcome::Queued)
+            .map(|o| o.label())
+            .collect();
+        values.push(INPUT_DROP_MAILBOX_FULL);
+        values
+    });
+    /// Players seated and connected, over all matches.
+    pub const PLAYERS_CONNECTED: Family = Family::new(
+        "tickwire_players_connected",
+        Kind::Gauge,
+        "Players holding a seat with a live connection, over all matches.",
+    );
+    /// Seats freed at once because their connection never acknowledged a frame.
+    pub const SEATS_FREED_UNACKNOWLEDGED: Family = Family::new(
+        "tickwire_seats_freed_unacknowledged_total",
+        Kind::Counter,
+        "Seats freed at disconnect without a grace period because their connection never acknowledged a state frame.",
+    );
+    /// Bytes of state frames produced for clients.
+    pub const STATE_BYTES: Family = Family::new(
+        "tickwire_state_bytes_total",
+        Kind::Counter,
+        "Bytes of State frames encoded for clients (before WebSocket framing).",
+    );
+    /// State frames produced for clients.
+    pub const STATE_FRAMES: Family = Family::new(
+        "tickwire_state_frames_total",
+        Kind::Counter,
+        "State frames encoded for clients, one per client per tick.",
+    );
+    /// Joins refused, by reason.
+    pub const JOIN_REJECTS: Family = Family::new(
+        "tickwire_join_rejects_total",
+        Kind::Counter,
+        "Hellos answered with a Reject, by reason (the Reject's reason in snake_case).",
+    )
+    .labelled("reason", || {
+        RejectReason::ALL.iter().map(|r| r.label()).collect()
+    });
+    /// Joins refused for per-address limits, by limit.
+    pub const JOIN_ADDRESS_REFUSALS: Family = Family::new(
+        "tickwire_join_address_refusals_total",
+        Kind::Counter,
+        "Joins refused because the client's IP address hit a limit, by limit (seats_per_ip, join_rate_per_ip).",
+    )
+    .labelled("reason", || {
+        AddressRefusal::ALL
+            .iter()
+            .filter(|r| **r != AddressRefusal::Connections)
+            .map(|r| r.label())
+            .collect()
+    });
+    /// The label value of a connection refused at the server-wide cap.
+    pub const CONNECTIONS_REFUSED_TOTAL_CAP: &str = "total";
+    /// Connections refused before any request was read, by limit.
+    pub const CONNECTIONS_REFUSED: Family = Family::new(
+        "tickwire_connections_refused_total",
+        Kind::Counter,
+        "Game-port connections refused at accept, by limit (total = server.max_connections, per_ip = server.max_connections_per_ip).",
+    )
+    .labelled("reason", || {
+        vec![
+            CONNECTIONS_REFUSED_TOTAL_CAP,
+            AddressRefusal::Connections.label(),
+        ]
+    });
+    /// Matches whose results could not be written.
+    pub const RESULTS_WRITE_ERRORS: Family = Family::new(
+        "tickwire_results_write_errors_total",
+        Kind::Counter,
+        "Matches whose results could not be appended to results.jsonl; /readyz answers 503 from the first until a restart.",
+    );
+    /// Connections closed for sending messages faster than the message cap.
+    pub const FLOOD_DISCONNECTS: Family = Family::new(
+        "tickwire_flood_disconnects_total",
+        Kind::Counter,
+        "Connections closed 1008 for sending messages faster than the message cap.",
+    );
+    /// Connections closed for an undecodable message.
+    pub const DECODE_ERRORS: Family = Family::new(
+        "tickwire_decode_errors_total",
+        Kind::Counter,
+        "Connections closed 1007 for a binary message that does not decode.",
+    );
+    /// Matches by phase (set when /metrics is scraped).
+    pub const MATCHES: Family = Family::new(
+        "tickwire_matches",
+        Kind::Gauge,
+        "Matches running, by phase (waiting, running, ended).",
+    )
+    .labelled("phase", || PHASE_LABELS.to_vec());
+    /// A match's phase as the admin API and [`MATCHES`] name it, indexed by the phase's wire index.
+    pub const PHASE_LABELS: [&str; 3] = ["waiting", "running", "ended"];
+    /// Game-port connections open (set when /metrics is scraped).
+    pub const CONNECTIONS_OPEN: Family = Family::new(
+        "tickwire_connections_open",
+        Kind::Gauge,
+        "Game-port connections open, WebSocket or plain HTTP.",
+    );
+
+    /// Every family of the server library.
+    pub const ALL: &[Family] = &[
+        TICK_DURATION,
+        TICK_LATENESS,
+        TICK_OVERRUNS,
+        MATCH_PANICS,
+        STALLED_CLIENTS,
+        INPUT_DROPS,
+        PLAYERS_CONNECTED,
+        SEATS_FREED_UNACKNOWLEDGED,
+        STATE_BYTES,
+        STATE_FRAMES,
+        JOIN_REJECTS,
+        JOIN_ADDRESS_REFUSALS,
+        CONNECTIONS_REFUSED,
+        RESULTS_WRITE_ERRORS,
+        FLOOD_DISCONNECTS,
+        DECODE_ERRORS,
+        MATCHES,
+        CONNECTIONS_OPEN,
+    ];
 }

@@ -191,3 +191,18 @@ fn sh_blocks_are_read_like_a_shell_would() {
         ]
     );
 }
+
+#[test]
+fn the_readme_lists_every_metric_family() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for family in tickwire_net::metric::FAMILIES
+        .iter()
+        .chain(tickwire::telemetry::family::ALL)
+    {
+        assert!(
+            readme.contains(&format!("`{}", family.name)),
+            "README.md's metrics table does not list {}",
+            family.name
+        );
+    }
+}

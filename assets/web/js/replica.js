@@ -13,8 +13,12 @@ export class ApplyError extends Error {
   }
 }
 
-/** Most worlds kept (`MAX_WORLDS` of the Rust replica); the server keeps far fewer baselines. */
-const MAX_WORLDS = 256;
+/**
+ * Most worlds kept (`MAX_WORLDS` of the Rust replica): the most baselines a server may keep
+ * (`game.history_ticks` <= 4096). Worlds older than the last delta's baseline are dropped as
+ * frames arrive, so a replica holds far fewer in practice.
+ */
+const MAX_WORLDS = 4096;
 /** Most names remembered (`MAX_NAMES`); a match has far fewer named entities (players). */
 const MAX_NAMES = 1 << 16;
 

@@ -25,6 +25,54 @@ pub const NO_STATUS: u16 = 1005;
 /// Longest close reason that fits in a control frame after the 2-byte code, in bytes.
 pub const MAX_REASON_BYTES: usize = 123;
 
+/// Metric label values for close codes: the registered codes a peer may send (RFC 6455 §7.4 and
+/// the IANA registry) and tickwire's own 4000-4009, each as its number; [`NO_STATUS`] for a close
+/// frame without a code; `other` for any other code a peer chose (so a client cannot create
+/// series at will); `abrupt` for a connection that ended without a close frame.
+pub const METRIC_LABELS: &[&str] = &[
+    "1000",
+    "1001",
+    "1002",
+    "1003",
+    "1005",
+    "1007",
+    "1008",
+    "1009",
+    "1010",
+    "1011",
+    "1012",
+    "1013",
+    "1014",
+    "4000",
+    "4001",
+    "4002",
+    "4003",
+    "4004",
+    "4005",
+    "4006",
+    "4007",
+    "4008",
+    "4009",
+    OTHER_LABEL,
+    ABRUPT_LABEL,
+];
+
+/// [`METRIC_LABELS`] value of a close code outside the fixed set.
+const OTHER_LABEL: &str = "other";
+/// [`METRIC_LABELS`] value of a connection that ended without any close frame.
+pub const ABRUPT_LABEL: &str = "abrupt";
+
+/// The [`METRIC_LABELS`] value of a close frame's code (`None`: a close without a code).
+pub fn metric_label(code: Option<u16>) -> &'static str {
+    let code = code.unwrap_or(NO_STATUS);
+    let text = code.to_string();
+    METRIC_LABELS[..METRIC_LABELS.len() - 2]
+        .iter()
+        .find(|label| **label == text)
+        .copied()
+        .unwrap_or(OTHER_LABEL)
+}
+
 /// Whether `code` may appear in a close frame on the wire (RFC 6455 §7.4 plus the IANA registry).
 pub fn is_valid_code(code: u16) -> bool {
     // 1004-1006 and 1015 are reserved for reporting, never for the wire; 1016-2999 are unassigned.
@@ -64,6 +112,18 @@ mod tests {
         assert!(cut.chars().all(|c| c == 'a'));
         let emoji = "🦀".repeat(40);
         assert!(truncate_reason(&emoji).len() <= MAX_REASON_BYTES);
+    }
+
+    #[test]
+    fn metric_labels_are_a_fixed_set() {
+        assert_eq!(metric_label(Some(NORMAL)), "1000");
+        assert_eq!(metric_label(None), "1005");
+        assert_eq!(metric_label(Some(IDLE_TIMEOUT)), "4000");
+        for code in (0..=u16::MAX).step_by(7) {
+            assert!(METRIC_LABELS.contains(&metric_label(Some(code))), "{code}");
+        }
+        assert_eq!(metric_label(Some(3123)), "other");
+        assert_eq!(metric_label(Some(4010)), "other");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::assemble::{Assembler, InFrame, Incoming, parse_close};
 use crate::close;
 use crate::config::NetConfig;
 use crate::error::{NetError, SendError};
+use crate::metric;
 use crate::writer;
 
 /// How long, after a close starts, we keep waiting for the peer's close reply, as a duration.
@@ -346,7 +347,7 @@ impl Shared {
             q.state.replace(frame).is_some()
         };
         if replaced {
-            metrics::counter!("tickwire_net_state_replaced_total").increment(1);
+            metrics::counter!(metric::NET_STATE_FRAMES_REPLACED.name).increment(1);
         }
         self.wake.notify_one();
         replaced
@@ -393,7 +394,7 @@ impl Shared {
     }
 
     fn start_close(&self, close: PendingClose) -> bool {
-        let label = close.code.unwrap_or(close::NO_STATUS).to_string();
+        let label = close::metric_label(close.code);
         {
             let mut q = self.lock();
             if !matches!(q.close, CloseState::Open) {
@@ -404,19 +405,26 @@ impl Shared {
         }
         self.closed.store(true, Ordering::Release);
         self.closing.send_replace(true);
-        metrics::counter!("tickwire_net_disconnects_total", "code" => label).increment(1);
+        metrics::counter!(metric::NET_DISCONNECTS.name, "code" => label).increment(1);
         self.wake.notify_one();
         true
     }
 
     /// The socket is unusable: stop without a close frame, unless one is already waiting.
     pub(crate) fn abort(&self) {
-        {
+        let abrupt = {
             let mut q = self.lock();
-            if matches!(q.close, CloseState::Open) {
+            let open = matches!(q.close, CloseState::Open);
+            if open {
                 q.close = CloseState::Aborted;
                 q.close_started = Some(Instant::now());
             }
+            open
+        };
+        if abrupt {
+            // No close frame either way: a dropped link, a reset, a peer that vanished.
+            metrics::counter!(metric::NET_DISCONNECTS.name, "code" => close::ABRUPT_LABEL)
+                .increment(1);
         }
         self.closed.store(true, Ordering::Release);
         self.closing.send_replace(true);

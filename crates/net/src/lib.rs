@@ -4,6 +4,7 @@
 //! - [`config`]: [`NetConfig`], every limit and timer of a server connection.
 //! - [`close`]: close codes the server sends and close-reason rules.
 //! - [`error`]: [`NetError`] and [`SendError`].
+//! - [`metric`]: the metric families this crate records, described once ([`metric::Family`]).
 //! - [`server`]: the accept loop ([`serve`]), HTTP routing, the upgrade, and the [`Handler`] trait.
 //! - [`connection`]: [`Connection`] (the reader, driven by the handler's task) and [`Outbox`]
 //!   (the cloneable handle that feeds the writer: latest-wins state, reliable queue, close).
@@ -47,6 +48,7 @@ pub mod close;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod metric;
 pub mod server;
 pub mod tls;
 mod writer;

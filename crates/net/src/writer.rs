@@ -135,8 +135,8 @@ impl Report {
             shared
                 .bytes_sent
                 .fetch_add(self.bytes, std::sync::atomic::Ordering::Relaxed);
-            metrics::counter!("tickwire_net_bytes_sent_total").increment(self.bytes);
-            metrics::counter!("tickwire_net_frames_sent_total").increment(self.frames);
+            metrics::counter!(crate::metric::NET_SENT_BYTES.name).increment(self.bytes);
+            metrics::counter!(crate::metric::NET_SENT_FRAMES.name).increment(self.frames);
         }
     }
 }

@@ -91,9 +91,11 @@ pub enum ApplyError {
     },
 }
 
-/// Worlds a [`Replica`] keeps at most; the server keeps far fewer baselines (64 ticks by
-/// default), so an older one is never needed.
-pub const MAX_WORLDS: usize = 256;
+/// Worlds a [`Replica`] keeps at most: the most snapshots a server may keep as baselines
+/// (`game.history_ticks` is at most 4096), so a delta the server may send always finds its
+/// baseline. In practice a replica holds far fewer, since worlds older than the last delta's
+/// baseline are dropped as frames arrive.
+pub const MAX_WORLDS: usize = 4096;
 
 /// A world as a client rebuilds it: entities by id.
 pub type World = BTreeMap<u32, EntityState>;

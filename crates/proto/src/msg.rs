@@ -162,6 +162,34 @@ pub enum RejectReason {
     AddressLimit,
 }
 
+impl RejectReason {
+    /// Every reason, in wire order.
+    pub const ALL: [RejectReason; 8] = [
+        Self::VersionMismatch,
+        Self::Full,
+        Self::NoSuchMatch,
+        Self::BadSession,
+        Self::SeatExpired,
+        Self::Draining,
+        Self::Malformed,
+        Self::AddressLimit,
+    ];
+
+    /// The reason as a snake_case metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::VersionMismatch => "version_mismatch",
+            Self::Full => "full",
+            Self::NoSuchMatch => "no_such_match",
+            Self::BadSession => "bad_session",
+            Self::SeatExpired => "seat_expired",
+            Self::Draining => "draining",
+            Self::Malformed => "malformed",
+            Self::AddressLimit => "address_limit",
+        }
+    }
+}
+
 /// A refused Hello; the connection is closed right after it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reject {
@@ -513,6 +541,22 @@ mod tests {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
     use super::*;
+
+    #[test]
+    fn reject_reasons_are_all_listed_with_distinct_labels() {
+        // Variants are encoded by index, so ALL is complete when its i-th entry decodes from i
+        // and index ALL.len() decodes to nothing.
+        for (i, reason) in RejectReason::ALL.iter().enumerate() {
+            let mut bytes = Vec::new();
+            crate::codec::encode_record(reason, &mut bytes).unwrap();
+            assert_eq!(bytes, vec![i as u8]);
+        }
+        let past = [RejectReason::ALL.len() as u8];
+        assert!(crate::codec::decode_record::<RejectReason>(&past).is_err());
+        let labels: std::collections::BTreeSet<_> =
+            RejectReason::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), RejectReason::ALL.len());
+    }
 
     #[test]
     fn invisible_and_bidirectional_characters_cannot_impersonate() {

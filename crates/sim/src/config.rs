@@ -11,7 +11,7 @@ const MAX_MATCH_SECS: u32 = 7 * 24 * 3600;
 /// Longest accepted duration of any millisecond setting (one hour), ms.
 const MAX_MS: u32 = 3_600_000;
 /// Most snapshots the history may keep; bounds memory per match.
-const MAX_HISTORY_TICKS: u32 = 4096;
+const MAX_HISTORY_TICKS: u32 = tickwire_proto::delta::MAX_WORLDS as u32;
 
 /// Seconds of snapshots a derived history holds (`history_ticks = 0`), seconds: two, so a
 /// client whose acknowledgements lag by a second still gets deltas.

@@ -20,6 +20,28 @@ pub enum InputOutcome {
     UnknownPlayer,
 }
 
+impl InputOutcome {
+    /// Every outcome.
+    pub const ALL: [InputOutcome; 5] = [
+        Self::Queued,
+        Self::Stale,
+        Self::Rejected,
+        Self::Dropped,
+        Self::UnknownPlayer,
+    ];
+
+    /// The outcome as a snake_case metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Stale => "stale",
+            Self::Rejected => "rejected",
+            Self::Dropped => "queue_full",
+            Self::UnknownPlayer => "unknown_player",
+        }
+    }
+}
+
 /// One player's pending inputs plus what the simulation applies when none is pending.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct InputQueue {
