@@ -352,6 +352,21 @@ async fn metrics_expose_the_named_series_while_bots_play() {
 }
 
 /// Parses Prometheus text exposition into (name{labels}, value), failing on malformed lines.
+/// `ticks` ticks of two players moving, aiming and firing in patterns (one input and one state
+/// frame each per tick), so a replay has varied inputs to re-simulate.
+async fn play_pair(a: &mut GameClient, b: &mut GameClient, ticks: u32) {
+    for i in 0..ticks {
+        a.send_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
+            .await
+            .unwrap();
+        b.send_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
+            .await
+            .unwrap();
+        a.next_state(WAIT).await.unwrap();
+        b.next_state(WAIT).await.unwrap();
+    }
+}
+
 /// Parses a Prometheus text exposition with a strict third-party parser (openmetrics-parser):
 /// a malformed line, a sample of an undeclared type or a family declared twice fails here.
 fn parse_metrics(text: &str) -> MetricsExposition<PrometheusType, PrometheusValue> {
@@ -421,16 +436,7 @@ async fn ended_match_writes_results_and_a_verifiable_replay() {
     let mut a = GameClient::join(&url, "ann").await.unwrap();
     let mut b = GameClient::join(&url, "bob").await.unwrap();
     let id = a.welcome().match_id;
-    for i in 0..90u32 {
-        a.send_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
-            .await
-            .unwrap();
-        b.send_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
-            .await
-            .unwrap();
-        a.next_state(WAIT).await.unwrap();
-        b.next_state(WAIT).await.unwrap();
-    }
+    play_pair(&mut a, &mut b, 90).await;
     drop(b); // one player drops mid-match: recorded as a link change
     for _ in 0..10 {
         a.send_input(0, 50, 0, 1).await.unwrap();
@@ -847,16 +853,7 @@ async fn kill_9_mid_match_leaves_a_replay_that_verifies_up_to_the_kill() {
     let id = a.welcome().match_id;
     assert_eq!(b.welcome().match_id, id);
     // Three seconds of play at 30 Hz: past many flush periods and several recorded hashes.
-    for i in 0..90u32 {
-        a.send_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
-            .await
-            .unwrap();
-        b.send_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
-            .await
-            .unwrap();
-        a.next_state(WAIT).await.unwrap();
-        b.next_state(WAIT).await.unwrap();
-    }
+    play_pair(&mut a, &mut b, 90).await;
     tokio::time::sleep(Duration::from_millis(3 * flush_ms)).await;
     server.kill_9();
 
