@@ -25,6 +25,58 @@ pub const NO_STATUS: u16 = 1005;
 /// Longest close reason that fits in a control frame after the 2-byte code, in bytes.
 pub const MAX_REASON_BYTES: usize = 123;
 
+/// Label of every close code with a name, in the `code` label of
+/// `tickwire_net_disconnects_total`: the RFC 6455 codes (1005 for a close without a code) and the
+/// block 4000-4009 that the tickwire server names ([`IDLE_TIMEOUT`] here; join rejected and
+/// session replaced in tickwire-proto's `close` module; new server codes go in this block).
+const NAMED_LABELS: [(u16, &str); 20] = [
+    (1000, "1000"),
+    (1001, "1001"),
+    (1002, "1002"),
+    (1003, "1003"),
+    (1005, "1005"),
+    (1007, "1007"),
+    (1008, "1008"),
+    (1009, "1009"),
+    (1010, "1010"),
+    (1011, "1011"),
+    (4000, "4000"),
+    (4001, "4001"),
+    (4002, "4002"),
+    (4003, "4003"),
+    (4004, "4004"),
+    (4005, "4005"),
+    (4006, "4006"),
+    (4007, "4007"),
+    (4008, "4008"),
+    (4009, "4009"),
+];
+
+/// Label of every close code without a name, whatever the peer chose.
+pub const OTHER_LABEL: &str = "other";
+
+/// Every value [`code_label`] can return: a metric labelled with it has at most this many series.
+pub const CODE_LABELS: [&str; NAMED_LABELS.len() + 1] = {
+    let mut out = [OTHER_LABEL; NAMED_LABELS.len() + 1];
+    let mut i = 0;
+    while i < NAMED_LABELS.len() {
+        out[i] = NAMED_LABELS[i].1;
+        i += 1;
+    }
+    out
+};
+
+/// The metric label of a close code (`None`: a close without a code, labelled as 1005). Peers
+/// choose their close codes, so a label is the code only for named codes and [`OTHER_LABEL`]
+/// for anything else: series stay a fixed set, whatever peers send.
+pub fn code_label(code: Option<u16>) -> &'static str {
+    let code = code.unwrap_or(NO_STATUS);
+    NAMED_LABELS
+        .iter()
+        .find(|(named, _)| *named == code)
+        .map_or(OTHER_LABEL, |(_, label)| label)
+}
+
 /// Whether `code` may appear in a close frame on the wire (RFC 6455 §7.4 plus the IANA registry).
 pub fn is_valid_code(code: u16) -> bool {
     // 1004-1006 and 1015 are reserved for reporting, never for the wire; 1016-2999 are unassigned.
@@ -64,6 +116,22 @@ mod tests {
         assert!(cut.chars().all(|c| c == 'a'));
         let emoji = "🦀".repeat(40);
         assert!(truncate_reason(&emoji).len() <= MAX_REASON_BYTES);
+    }
+
+    #[test]
+    fn every_code_maps_onto_the_fixed_labels() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in 0..=u16::MAX {
+            let label = code_label(Some(code));
+            assert!(CODE_LABELS.contains(&label), "{code} -> {label}");
+            seen.insert(label);
+        }
+        assert_eq!(seen.len(), CODE_LABELS.len());
+        assert_eq!(code_label(None), "1005");
+        assert_eq!(code_label(Some(NORMAL)), "1000");
+        assert_eq!(code_label(Some(IDLE_TIMEOUT)), "4000");
+        assert_eq!(code_label(Some(3123)), OTHER_LABEL);
+        assert_eq!(code_label(Some(4999)), OTHER_LABEL);
     }
 
     #[test]
