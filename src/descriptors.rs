@@ -98,12 +98,12 @@ mod tests {
         c.server.max_connections = 1000;
         c.admin.max_connections = 64;
         c.server.max_matches = 100;
-        let headroom = BASE_HEADROOM + 100;
-        assert_eq!(headroom(&c), headroom);
+        let room = BASE_HEADROOM + 100;
+        assert_eq!(headroom(&c), room);
         assert_eq!(fit(&mut c, 1_000_000), None);
         assert_eq!(c.server.max_connections, 1000);
         let clamp = fit(&mut c, 1024).unwrap();
-        assert_eq!(clamp.clamped as u64, 1024 - 64 - headroom);
+        assert_eq!(clamp.clamped as u64, 1024 - 64 - room);
         assert_eq!(c.server.max_connections, clamp.clamped);
         assert_eq!((clamp.configured, clamp.limit, clamp.admin), (1000, 1024, 64));
         c.server.max_connections = 1000;
