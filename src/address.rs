@@ -417,13 +417,13 @@ mod tests {
             book.check_auth_budget(A, t).unwrap();
             book.record_auth_failure(A, t);
         }
-        let Err(AddressRefusal::AuthFailures { retry_after }) = book.check_auth_budget(A, t)
-        else {
+        let Err(AddressRefusal::AuthFailures { retry_after }) = book.check_auth_budget(A, t) else {
             panic!("a third failure within the burst is refused");
         };
         assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1));
         book.check_auth_budget(B, t).unwrap();
-        book.check_auth_budget(A, t + Duration::from_secs(1)).unwrap();
+        book.check_auth_budget(A, t + Duration::from_secs(1))
+            .unwrap();
         book.sweep(t + Duration::from_secs(60));
         assert!(book.is_empty(), "a refilled budget is forgotten");
     }

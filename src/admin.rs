@@ -300,11 +300,11 @@ impl Handler for AdminHandler {
         drop(conn);
     }
 
-    fn on_http(
+    async fn on_http(
         self: Arc<Self>,
         req: hyper::Request<hyper::body::Incoming>,
-    ) -> impl Future<Output = hyper::Response<Full<Bytes>>> + Send {
-        async move { self.answer(req).await }
+    ) -> hyper::Response<Full<Bytes>> {
+        self.answer(req).await
     }
 
     fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
@@ -431,7 +431,10 @@ async fn get_match(State(admin): State<Arc<Admin>>, id: MatchId) -> Response {
 
 /// Whether `headers` declare a JSON body (`application/json` or `application/*+json`).
 fn declares_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let mime = value

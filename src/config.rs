@@ -307,8 +307,7 @@ impl Config {
                     a.listen
                 )));
             };
-            if !listen.ip().is_loopback() && a.token.is_empty() && !a.allow_unauthenticated_remote
-            {
+            if !listen.ip().is_loopback() && a.token.is_empty() && !a.allow_unauthenticated_remote {
                 return Err(ConfigError::UnauthenticatedRemoteAdmin { listen });
             }
         }

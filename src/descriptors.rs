@@ -70,7 +70,10 @@ pub fn prepare(config: &mut Config) {
             return;
         }
     };
-    info!(limit, "file descriptor limit (RLIMIT_NOFILE soft, raised to hard)");
+    info!(
+        limit,
+        "file descriptor limit (RLIMIT_NOFILE soft, raised to hard)"
+    );
     if let Some(c) = fit(config, limit) {
         warn!(
             configured = c.configured,
@@ -105,9 +108,16 @@ mod tests {
         let clamp = fit(&mut c, 1024).unwrap();
         assert_eq!(clamp.clamped as u64, 1024 - 64 - room);
         assert_eq!(c.server.max_connections, clamp.clamped);
-        assert_eq!((clamp.configured, clamp.limit, clamp.admin), (1000, 1024, 64));
+        assert_eq!(
+            (clamp.configured, clamp.limit, clamp.admin),
+            (1000, 1024, 64)
+        );
         c.server.max_connections = 1000;
-        assert_eq!(fit(&mut c, 10).unwrap().clamped, 1, "one connection is always left");
+        assert_eq!(
+            fit(&mut c, 10).unwrap().clamped,
+            1,
+            "one connection is always left"
+        );
         c.server.record_replays = false;
         assert_eq!(headroom(&c), BASE_HEADROOM);
     }

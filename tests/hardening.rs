@@ -291,7 +291,10 @@ async fn refusals_are_answered_without_waiting_for_the_request() {
     assert!(text.starts_with("HTTP/1.1 429"), "{text}");
     assert!(text.contains("Connection: close"), "{text}");
     assert!(text.contains("Retry-After: 1"), "{text}");
-    assert!(text.ends_with("too many connections from this address"), "{text}");
+    assert!(
+        text.ends_with("too many connections from this address"),
+        "{text}"
+    );
 
     // Over the total cap: 503 at once.
     let _fourth = connect_from("127.0.0.3", server.addr).await;
@@ -489,12 +492,8 @@ async fn client_close_codes_map_onto_a_fixed_label_set() {
             }
         }
     }
-    let (others, series) = metric(
-        admin,
-        "tickwire_net_disconnects_total",
-        &["code=\"other\""],
-    )
-    .await;
+    let (others, series) =
+        metric(admin, "tickwire_net_disconnects_total", &["code=\"other\""]).await;
     assert!(others >= 500.0, "{others}");
     assert!(
         series <= tickwire_net::close::CODE_LABELS.len(),
@@ -542,7 +541,10 @@ async fn posting_a_match_with_an_empty_body_creates_one() {
     assert_eq!(status, 201, "{text}");
     assert!(text.contains("\"max_players\":4"), "{text}");
     let (status, text) = request("127.0.0.1", admin, "POST", "/matches", &[], "{}").await;
-    assert_eq!(status, 415, "a non-empty body still needs its JSON type: {text}");
+    assert_eq!(
+        status, 415,
+        "a non-empty body still needs its JSON type: {text}"
+    );
     assert_eq!(server.handle.match_ids().len(), 3);
     server.stop().await;
 }
@@ -590,7 +592,11 @@ fn a_remote_admin_api_without_a_token_refuses_to_start() {
         Duration::from_secs(10),
     );
     assert_eq!(code, Some(1), "{err}");
-    for key in ["admin.token", "admin.allow_unauthenticated_remote", "0.0.0.0"] {
+    for key in [
+        "admin.token",
+        "admin.allow_unauthenticated_remote",
+        "0.0.0.0",
+    ] {
         assert!(err.contains(key), "{key} not named in: {err}");
     }
     // The explicit opt-in starts (and runs until stopped); fault injection warns loudly.
@@ -642,8 +648,21 @@ async fn failed_logins_are_logged_with_the_peer_and_never_the_token() {
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<_> = err.lines().filter(|l| l.contains("bad bearer token")).collect();
-    assert_eq!(lines.len(), 1, "one line per second, not one per guess: {err}");
-    assert!(lines[0].contains("WARN") && lines[0].contains("127.0.0.2"), "{err}");
-    assert!(!err.contains("hunter2"), "the guessed token is never logged: {err}");
+    let lines: Vec<_> = err
+        .lines()
+        .filter(|l| l.contains("bad bearer token"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line per second, not one per guess: {err}"
+    );
+    assert!(
+        lines[0].contains("WARN") && lines[0].contains("127.0.0.2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2"),
+        "the guessed token is never logged: {err}"
+    );
 }

@@ -123,7 +123,10 @@ async fn running_out_of_descriptors_sheds_connections_then_serves_again() {
     while let Some(r) = reads.join_next().await {
         let (s, ended, text) = r.unwrap();
         if ended {
-            assert!(text.starts_with("HTTP/1.1 503"), "a shed peer is told: {text:?}");
+            assert!(
+                text.starts_with("HTTP/1.1 503"),
+                "a shed peer is told: {text:?}"
+            );
             assert!(text.contains("Retry-After: 1"), "{text}");
             shed += 1;
         } else {
