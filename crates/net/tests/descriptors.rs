@@ -59,6 +59,16 @@ fn child_server_with_few_descriptors() {
     });
 }
 
+/// The child process, killed when dropped so that a failing test leaves no server behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends a GET on a fresh connection; returns what came back before EOF, or None if nothing
 /// came within `wait` (a connection left hanging).
 async fn probe(port: u16, wait: Duration) -> Option<String> {
@@ -78,19 +88,21 @@ async fn running_out_of_descriptors_sheds_connections_then_serves_again() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_server_with_few_descriptors",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Child(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_server_with_few_descriptors",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let port: u16 = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
@@ -157,6 +169,5 @@ async fn running_out_of_descriptors_sheds_connections_then_serves_again() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
