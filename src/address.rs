@@ -1,6 +1,7 @@
-//! Per-address limits, so that no single IP address can take the server: connections open at
-//! once, seats held (a seat in its reconnect grace period still counts against the address that
-//! joined it) and the rate of joins.
+//! Per-address limits, so that no single IP address can take a listener: connections open at
+//! once (and in total), seats held (a seat in its reconnect grace period still counts against
+//! the address that joined it), the rate of joins and the rate of failed admin logins. The
+//! game listener and the admin listener each keep their own book.
 //!
 //! Every count is held by a guard ([`ConnectionSlot`], [`SeatClaim`]) that gives it back when
 //! dropped, so no path of a connection, a match or a seat can leak one. An address's entry is
@@ -9,30 +10,65 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use hyper::StatusCode;
+use tickwire_net::Refusal;
 
 use crate::rate_limit::RateLimit;
 
 /// How often idle entries are swept, as a duration.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// The limits one address is held to.
+/// How long a refused peer is told to wait before it connects again (`Retry-After`), as a
+/// duration: about how long it takes a slot to free up under a steady load.
+const CONNECTION_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The limits one address is held to, and the listener's total.
 #[derive(Clone, Copy, Debug)]
 pub struct AddressLimits {
+    /// Connections open at once on the listener, from all addresses together.
+    pub max_total: usize,
     /// Connections open at once.
     pub max_connections: usize,
     /// Seats held at once, connected or in their grace period.
     pub max_seats: u32,
     /// Joins (new seats and spectators) per second, bursts of two seconds' worth.
     pub joins_per_sec: f64,
+    /// Failed admin logins allowed in a burst, in attempts.
+    pub auth_failure_burst: u32,
+    /// Time for one more failed login to be allowed, as a duration.
+    pub auth_failure_refill: Duration,
+}
+
+impl AddressLimits {
+    /// Limits that only cap connections (`max_total` in all, `max_per_ip` per address) and
+    /// failed logins: no seats or joins, as on the admin listener.
+    pub fn connections_only(
+        max_total: usize,
+        max_per_ip: usize,
+        auth_failure_burst: u32,
+        auth_failure_refill: Duration,
+    ) -> Self {
+        Self {
+            max_total,
+            max_connections: max_per_ip,
+            max_seats: 0,
+            joins_per_sec: 0.0,
+            auth_failure_burst,
+            auth_failure_refill,
+        }
+    }
 }
 
 /// Why an address was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AddressRefusal {
+    /// The listener has its maximum of connections open, from all addresses together.
+    #[error("server connection limit reached")]
+    Total,
     /// The address has its maximum of connections open.
     #[error("too many connections from this address")]
     Connections,
@@ -44,19 +80,40 @@ pub enum AddressRefusal {
     /// The address joins faster than the join rate allows.
     #[error("joins from this address are too frequent; retry in a second")]
     JoinRate,
+    /// The address failed to log in more often than its budget allows.
+    #[error("too many failed logins from this address; retry later")]
+    AuthFailures {
+        /// How long until the address may try again.
+        retry_after: Duration,
+    },
 }
 
 impl AddressRefusal {
-    /// Every refusal.
-    pub const ALL: [AddressRefusal; 3] = [Self::Connections, Self::Seats, Self::JoinRate];
-
     /// The metric label for this refusal.
     pub fn label(self) -> &'static str {
         match self {
+            Self::Total => "total",
             Self::Connections => "per_ip",
             Self::Seats => "seats_per_ip",
             Self::JoinRate => "join_rate_per_ip",
+            Self::AuthFailures { .. } => "auth_failures_per_ip",
         }
+    }
+
+    /// How the network layer answers a refused connection: 503 when the listener is full, 429
+    /// when this address is over its share; both ask to retry after a second.
+    pub fn refusal(self) -> Refusal {
+        let status = match self {
+            Self::Total => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::TOO_MANY_REQUESTS,
+        };
+        let retry_after = match self {
+            Self::AuthFailures { retry_after } => retry_after,
+            _ => CONNECTION_RETRY_AFTER,
+        };
+        Refusal::new(status, self.to_string())
+            .labelled(self.label())
+            .retry_after(retry_after)
     }
 }
 
@@ -65,6 +122,16 @@ struct Entry {
     connections: usize,
     seats: u32,
     joins: RateLimit,
+    auth_failures: RateLimit,
+}
+
+impl Entry {
+    fn is_idle(&mut self, now: Instant) -> bool {
+        self.connections == 0
+            && self.seats == 0
+            && self.joins.is_full(now)
+            && self.auth_failures.is_full(now)
+    }
 }
 
 /// Every active address with what it holds.
@@ -72,6 +139,8 @@ struct Entry {
 pub struct AddressBook {
     limits: AddressLimits,
     entries: DashMap<IpAddr, Entry>,
+    /// Connections open on the listener, from every address.
+    open: AtomicUsize,
     epoch: Instant,
     /// Milliseconds since `epoch` of the last sweep.
     swept_at_ms: AtomicU64,
@@ -83,6 +152,7 @@ impl AddressBook {
         Arc::new(Self {
             limits,
             entries: DashMap::new(),
+            open: AtomicUsize::new(0),
             epoch: Instant::now(),
             swept_at_ms: AtomicU64::new(0),
         })
@@ -93,18 +163,33 @@ impl AddressBook {
             connections: 0,
             seats: 0,
             joins: RateLimit::new(self.limits.joins_per_sec),
+            auth_failures: RateLimit::with_burst(
+                1.0 / self.limits.auth_failure_refill.as_secs_f64().max(1e-3),
+                f64::from(self.limits.auth_failure_burst),
+            ),
         })
     }
 
-    /// Counts one more connection from `ip`, unless it has its maximum open.
+    /// Connections open now on the listener, from every address.
+    pub fn connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Counts one more connection from `ip`, unless the listener or the address has its
+    /// maximum open.
     pub fn admit_connection(
         self: &Arc<Self>,
         ip: IpAddr,
     ) -> Result<ConnectionSlot, AddressRefusal> {
         self.sweep(Instant::now());
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.limits.max_total {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(AddressRefusal::Total);
+        }
         let mut e = self.entry(ip);
         if e.connections >= self.limits.max_connections {
             drop(e);
+            self.open.fetch_sub(1, Ordering::AcqRel);
             self.forget_if_idle(ip, Instant::now());
             return Err(AddressRefusal::Connections);
         }
@@ -146,6 +231,25 @@ impl AddressBook {
         })
     }
 
+    /// Whether `ip` may try to log in now: refused, with the time until it may, once its failed
+    /// logins used up their budget. Checked before the credentials, so that an address over
+    /// budget learns nothing from its guesses.
+    pub fn check_auth_budget(&self, ip: IpAddr, now: Instant) -> Result<(), AddressRefusal> {
+        let mut e = self.entry(ip);
+        if e.auth_failures.has_token(now) {
+            Ok(())
+        } else {
+            Err(AddressRefusal::AuthFailures {
+                retry_after: e.auth_failures.wait(now),
+            })
+        }
+    }
+
+    /// Takes one failed login from `ip`'s budget.
+    pub fn record_auth_failure(&self, ip: IpAddr, now: Instant) {
+        self.entry(ip).auth_failures.allow(now);
+    }
+
     /// Seats `ip` holds now.
     pub fn seats_held(&self, ip: IpAddr) -> u32 {
         self.entries.get(&ip).map_or(0, |e| e.seats)
@@ -162,9 +266,7 @@ impl AddressBook {
     }
 
     fn forget_if_idle(&self, ip: IpAddr, now: Instant) {
-        self.entries.remove_if_mut(&ip, |_, e| {
-            e.connections == 0 && e.seats == 0 && e.joins.is_full(now)
-        });
+        self.entries.remove_if_mut(&ip, |_, e| e.is_idle(now));
     }
 
     /// Forgets idle addresses whose join bucket has refilled since they were last released.
@@ -181,8 +283,7 @@ impl AddressBook {
         {
             return;
         }
-        self.entries
-            .retain(|_, e| e.connections > 0 || e.seats > 0 || !e.joins.is_full(now));
+        self.entries.retain(|_, e| !e.is_idle(now));
     }
 }
 
@@ -195,6 +296,7 @@ pub struct ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
+        self.book.open.fetch_sub(1, Ordering::AcqRel);
         if let Some(mut e) = self.book.entries.get_mut(&self.ip) {
             e.connections = e.connections.saturating_sub(1);
         }
@@ -226,9 +328,12 @@ mod tests {
 
     fn book(max_seats: u32, joins_per_sec: f64) -> Arc<AddressBook> {
         AddressBook::new(AddressLimits {
+            max_total: 3,
             max_connections: 2,
             max_seats,
             joins_per_sec,
+            auth_failure_burst: 2,
+            auth_failure_refill: Duration::from_secs(1),
         })
     }
 
@@ -282,5 +387,44 @@ mod tests {
         assert_eq!(book.len(), 1);
         book.sweep(Instant::now() + Duration::from_secs(60));
         assert!(book.is_empty());
+    }
+
+    #[test]
+    fn the_listener_total_is_capped_across_addresses() {
+        let book = book(4, 100.0);
+        let held = [
+            book.admit_connection(A).unwrap(),
+            book.admit_connection(A).unwrap(),
+            book.admit_connection(B).unwrap(),
+        ];
+        assert_eq!(book.connections(), 3);
+        assert_eq!(book.admit_connection(B).unwrap_err(), AddressRefusal::Total);
+        assert_eq!(book.connections(), 3, "a refusal holds nothing");
+        drop(held);
+        assert_eq!(book.connections(), 0);
+        let refusal = AddressRefusal::Total.refusal();
+        assert_eq!((refusal.status.as_u16(), refusal.label), (503, "total"));
+        let refusal = AddressRefusal::Connections.refusal();
+        assert_eq!((refusal.status.as_u16(), refusal.label), (429, "per_ip"));
+        assert!(refusal.retry_after.is_some());
+    }
+
+    #[test]
+    fn failed_logins_are_budgeted_per_address() {
+        let book = book(4, 100.0);
+        let t = Instant::now();
+        for _ in 0..2 {
+            book.check_auth_budget(A, t).unwrap();
+            book.record_auth_failure(A, t);
+        }
+        let Err(AddressRefusal::AuthFailures { retry_after }) = book.check_auth_budget(A, t) else {
+            panic!("a third failure within the burst is refused");
+        };
+        assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1));
+        book.check_auth_budget(B, t).unwrap();
+        book.check_auth_budget(A, t + Duration::from_secs(1))
+            .unwrap();
+        book.sweep(t + Duration::from_secs(60));
+        assert!(book.is_empty(), "a refilled budget is forgotten");
     }
 }

@@ -39,6 +39,26 @@ pub struct AdminSection {
     pub listen: String,
     /// Bearer token for every admin request but `/healthz`; empty for none.
     pub token: String,
+    /// Whether the admin API may listen on a non-loopback address without a token (an
+    /// explicit opt-in: otherwise such a configuration refuses to start).
+    pub allow_unauthenticated_remote: bool,
+    /// Admin connections open at once, in total, in connections; more get HTTP 503 at once.
+    pub max_connections: usize,
+    /// Admin connections open at once from one IP address, in connections; more get HTTP 429.
+    pub max_connections_per_ip: usize,
+    /// Milliseconds a request head may take to arrive; also how long an idle keep-alive
+    /// connection is kept.
+    pub header_timeout_ms: u64,
+    /// Milliseconds one request may take from its head to the end of its response, the body
+    /// included; slower gets HTTP 408 and the connection closed.
+    pub request_timeout_ms: u64,
+    /// Largest request body, in bytes; larger gets HTTP 413.
+    pub max_body_bytes: usize,
+    /// Failed logins (missing or wrong token) one IP address may make in a burst, in attempts;
+    /// past it every request from it gets HTTP 429 with `Retry-After`.
+    pub auth_failure_burst: u32,
+    /// Milliseconds for one more failed login to be allowed again.
+    pub auth_failure_refill_ms: u64,
 }
 
 /// The `[server]` section.
@@ -136,6 +156,14 @@ pub enum ConfigError {
     /// A value parsed but is out of range.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// The admin API would listen on a non-loopback address without a token.
+    #[error(
+        "admin.listen {listen} is not a loopback address and admin.token is empty: anyone who reaches it could end matches; set admin.token, listen on 127.0.0.1, or set admin.allow_unauthenticated_remote = true"
+    )]
+    UnauthenticatedRemoteAdmin {
+        /// The configured `admin.listen`.
+        listen: SocketAddr,
+    },
     /// A `TICKWIRE_*` environment variable does not name a known key or holds a bad value.
     #[error("environment variable {var}: {message}")]
     Env {
@@ -274,11 +302,30 @@ impl Config {
                 "server.replay_flush_interval_ms must be at least 1".into(),
             ));
         }
-        if !self.admin.listen.is_empty() && self.admin.listen.parse::<SocketAddr>().is_err() {
-            return Err(ConfigError::Invalid(format!(
-                "admin.listen {:?} is not an address like 127.0.0.1:7778",
-                self.admin.listen
-            )));
+        let a = &self.admin;
+        if !a.listen.is_empty() {
+            let Ok(listen) = a.listen.parse::<SocketAddr>() else {
+                return Err(ConfigError::Invalid(format!(
+                    "admin.listen {:?} is not an address like 127.0.0.1:7778",
+                    a.listen
+                )));
+            };
+            if !listen.ip().is_loopback() && a.token.is_empty() && !a.allow_unauthenticated_remote {
+                return Err(ConfigError::UnauthenticatedRemoteAdmin { listen });
+            }
+        }
+        if a.max_connections == 0
+            || a.max_connections_per_ip == 0
+            || a.header_timeout_ms == 0
+            || a.request_timeout_ms == 0
+            || a.max_body_bytes == 0
+            || a.auth_failure_burst == 0
+            || a.auth_failure_refill_ms == 0
+        {
+            return Err(ConfigError::Invalid(
+                "admin.max_connections, max_connections_per_ip, header_timeout_ms, request_timeout_ms, max_body_bytes, auth_failure_burst and auth_failure_refill_ms must be at least 1"
+                    .into(),
+            ));
         }
         if n.tls_cert.as_os_str().is_empty() != n.tls_key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid(
@@ -306,6 +353,18 @@ impl Config {
             allowed_origins: self.net.allowed_origins.clone(),
             send_buffer_bytes: (self.net.send_buffer_bytes > 0)
                 .then_some(self.net.send_buffer_bytes),
+            listener: crate::telemetry::family::GAME_LISTENER,
+            ..NetConfig::default()
+        }
+    }
+
+    /// The admin listener's settings: the game listener's accept loop with the `[admin]`
+    /// timeouts, never upgrading to WebSocket.
+    pub fn admin_net_config(&self) -> NetConfig {
+        NetConfig {
+            handshake_timeout: Duration::from_millis(self.admin.header_timeout_ms),
+            ws_path: None,
+            listener: crate::telemetry::family::ADMIN_LISTENER,
             ..NetConfig::default()
         }
     }
@@ -473,6 +532,35 @@ mod tests {
         let err = Config::load(&file).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("tick_rat"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_remote_admin_api_needs_a_token_or_an_explicit_opt_in() {
+        let mut c = Config::default();
+        c.admin.listen = "0.0.0.0:7778".into();
+        let err = c.validate().unwrap_err();
+        assert!(
+            matches!(err, ConfigError::UnauthenticatedRemoteAdmin { .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        for key in [
+            "admin.listen",
+            "admin.token",
+            "admin.allow_unauthenticated_remote",
+        ] {
+            assert!(text.contains(key), "{text}");
+        }
+        c.admin.allow_unauthenticated_remote = true;
+        c.validate().unwrap();
+        c.admin.allow_unauthenticated_remote = false;
+        c.admin.token = "s3cret".into();
+        c.validate().unwrap();
+        c.admin.token.clear();
+        c.admin.listen = "[::1]:7778".into();
+        c.validate().unwrap();
+        c.admin.max_body_bytes = 0;
+        assert!(c.validate().is_err());
     }
 
     #[test]

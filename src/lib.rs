@@ -13,7 +13,8 @@
 //! - [`match_loop`]: one match's fixed-rate task.
 //! - [`session`]: one client connection's protocol state machine.
 //! - [`session_token`]: session secrets.
-//! - [`address`]: per-address limits on connections, seats and joins.
+//! - [`address`]: per-address limits on connections, seats, joins and failed admin logins.
+//! - [`descriptors`]: the file descriptor limit at start-up and the caps that must fit it.
 //! - [`rate_limit`]: the token bucket behind message and join rates.
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics, matches).
 //! - [`telemetry`]: logging and the Prometheus recorder.
@@ -24,6 +25,7 @@
 pub mod address;
 pub mod admin;
 pub mod config;
+pub mod descriptors;
 pub mod match_ids;
 pub mod match_loop;
 pub mod rate_limit;

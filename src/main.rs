@@ -163,7 +163,8 @@ fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cfg = args.config()?;
+    let mut cfg = args.config()?;
+    tickwire::descriptors::prepare(&mut cfg);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.server.listen)

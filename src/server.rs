@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hyper::StatusCode;
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
@@ -18,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::address::{AddressBook, AddressLimits, ConnectionSlot};
+use crate::address::{AddressBook, AddressLimits};
 use crate::config::{Config, ConfigError};
 use crate::match_ids::{MatchIdError, MatchIds};
 use crate::match_loop::{
@@ -126,7 +125,6 @@ pub struct ServerState {
     on_results: ResultsHook,
     results_log: ResultsLog,
     seed: AtomicU64,
-    connections: AtomicUsize,
     /// What each IP address holds: connections, seats and its join rate.
     pub addresses: Arc<AddressBook>,
 }
@@ -157,9 +155,9 @@ impl ServerState {
         self.results_failed.load(Ordering::Acquire)
     }
 
-    /// Open connections (HTTP or WebSocket).
+    /// Open connections on the game listener (HTTP or WebSocket).
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::Acquire)
+        self.addresses.connections()
     }
 
     /// Reserves a seat in an open match, creating a default match when none has room.
@@ -321,19 +319,6 @@ impl ServerState {
     }
 }
 
-/// Counts one admitted TCP connection, in total and against its address; dropping it frees
-/// both.
-struct ConnGuard {
-    state: Arc<ServerState>,
-    _address: ConnectionSlot,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.state.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 struct GameHandler {
     state: Arc<ServerState>,
 }
@@ -351,32 +336,11 @@ impl Handler for GameHandler {
     }
 
     fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
-        let s = &self.state;
-        let limits = &s.config.server;
-        let total = s.connections.fetch_add(1, Ordering::AcqRel);
-        if total >= limits.max_connections {
-            s.connections.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!(family::CONNECTIONS_REFUSED.name, "reason" => family::CONNECTIONS_REFUSED_TOTAL_CAP)
-                .increment(1);
-            return Err(Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server connection limit reached",
-            ));
-        }
-        match s.addresses.admit_connection(peer.ip()) {
-            Ok(slot) => Ok(Admission::with_guard(ConnGuard {
-                state: s.clone(),
-                _address: slot,
-            })),
-            Err(refusal) => {
-                s.connections.fetch_sub(1, Ordering::AcqRel);
-                metrics::counter!(family::CONNECTIONS_REFUSED.name, "reason" => refusal.label())
-                    .increment(1);
-                Err(Refusal::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    refusal.to_string(),
-                ))
-            }
+        // One book holds the total and the per-address counts (and seats and joins), so one
+        // guard gives both back when the connection ends.
+        match self.state.addresses.admit_connection(peer.ip()) {
+            Ok(slot) => Ok(Admission::with_guard(slot)),
+            Err(refusal) => Err(refusal.refusal()),
         }
     }
 }
@@ -430,10 +394,20 @@ impl Server {
             .saturating_add(1);
         let ids = MatchIds::open(data_dir, floor)?;
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
+        if config.server.fault_injection {
+            warn!(
+                "server.fault_injection is ON: the admin API can crash matches on request \
+                 (POST /matches/{{id}}/fault); never run it so in production"
+            );
+        }
         let addresses = AddressBook::new(AddressLimits {
+            max_total: config.server.max_connections,
             max_connections: config.server.max_connections_per_ip,
             max_seats: config.server.max_seats_per_ip,
             joins_per_sec: f64::from(config.server.joins_per_ip_per_sec),
+            // Nobody logs in on the game listener.
+            auth_failure_burst: 0,
+            auth_failure_refill: Duration::from_secs(1),
         });
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -458,7 +432,6 @@ impl Server {
                 on_results,
                 results_log,
                 seed: AtomicU64::new(seed),
-                connections: AtomicUsize::new(0),
                 addresses,
             }
         });

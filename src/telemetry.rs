@@ -145,7 +145,7 @@ pub mod family {
         Kind::Counter,
         "Inputs that were not queued for a tick, by reason (stale = not newer than the last seq, rejected = seq too far ahead, queue_full, unknown_player, mailbox_full = the match's mailbox was full).",
     )
-    .labelled("reason", || {
+    .labelled(&[("reason", || {
         let mut values: Vec<&'static str> = InputOutcome::ALL
             .iter()
             .filter(|o| **o != InputOutcome::Queued)
@@ -153,7 +153,7 @@ pub mod family {
             .collect();
         values.push(INPUT_DROP_MAILBOX_FULL);
         values
-    });
+    })]);
     /// Players seated and connected, over all matches.
     pub const PLAYERS_CONNECTED: Family = Family::new(
         "tickwire_players_connected",
@@ -184,36 +184,53 @@ pub mod family {
         Kind::Counter,
         "Hellos answered with a Reject, by reason (the Reject's reason in snake_case).",
     )
-    .labelled("reason", || {
+    .labelled(&[("reason", || {
         RejectReason::ALL.iter().map(|r| r.label()).collect()
-    });
+    })]);
     /// Joins refused for per-address limits, by limit.
     pub const JOIN_ADDRESS_REFUSALS: Family = Family::new(
         "tickwire_join_address_refusals_total",
         Kind::Counter,
         "Joins refused because the client's IP address hit a limit, by limit (seats_per_ip, join_rate_per_ip).",
     )
-    .labelled("reason", || {
-        AddressRefusal::ALL
-            .iter()
-            .filter(|r| **r != AddressRefusal::Connections)
-            .map(|r| r.label())
-            .collect()
-    });
-    /// The label value of a connection refused at the server-wide cap.
-    pub const CONNECTIONS_REFUSED_TOTAL_CAP: &str = "total";
-    /// Connections refused before any request was read, by limit.
+    .labelled(&[("reason", || {
+        vec![AddressRefusal::Seats.label(), AddressRefusal::JoinRate.label()]
+    })]);
+    /// The `listener` label (and log name) of the game port.
+    pub const GAME_LISTENER: &str = "game";
+    /// The `listener` label (and log name) of the admin port.
+    pub const ADMIN_LISTENER: &str = "admin";
+    /// Connections refused at accept, before any request was read, by listener and limit.
     pub const CONNECTIONS_REFUSED: Family = Family::new(
-        "tickwire_connections_refused_total",
+        tickwire_net::server::CONNECTIONS_REFUSED,
         Kind::Counter,
-        "Game-port connections refused at accept, by limit (total = server.max_connections, per_ip = server.max_connections_per_ip).",
+        "Connections refused at accept without reading a request, by listener (game, admin) and limit (total = the listener's max_connections, per_ip = its max_connections_per_ip, out_of_descriptors = the process ran out of file descriptors).",
     )
-    .labelled("reason", || {
-        vec![
-            CONNECTIONS_REFUSED_TOTAL_CAP,
-            AddressRefusal::Connections.label(),
-        ]
-    });
+    .labelled(&[
+        ("listener", || vec![GAME_LISTENER, ADMIN_LISTENER]),
+        ("reason", || {
+            vec![
+                AddressRefusal::Total.label(),
+                AddressRefusal::Connections.label(),
+                tickwire_net::server::OUT_OF_DESCRIPTORS,
+            ]
+        }),
+    ]);
+    /// Admin requests refused for their token.
+    pub const ADMIN_AUTH_FAILURES: Family = Family::new(
+        crate::admin::AUTH_FAILURES,
+        Kind::Counter,
+        "Admin API requests refused for a missing or wrong bearer token, by reason (missing, wrong).",
+    )
+    .labelled(&[("reason", || {
+        vec![crate::admin::AUTH_MISSING, crate::admin::AUTH_WRONG]
+    })]);
+    /// Admin-port connections open (set when /metrics is scraped).
+    pub const ADMIN_CONNECTIONS_OPEN: Family = Family::new(
+        "tickwire_admin_connections_open",
+        Kind::Gauge,
+        "Admin-port connections open.",
+    );
     /// Matches whose results could not be written.
     pub const RESULTS_WRITE_ERRORS: Family = Family::new(
         "tickwire_results_write_errors_total",
@@ -238,7 +255,7 @@ pub mod family {
         Kind::Gauge,
         "Matches running, by phase (waiting, running, ended).",
     )
-    .labelled("phase", || PHASE_LABELS.to_vec());
+    .labelled(&[("phase", || PHASE_LABELS.to_vec())]);
     /// A match's phase as the admin API and [`MATCHES`] name it, indexed by the phase's wire index.
     pub const PHASE_LABELS: [&str; 3] = ["waiting", "running", "ended"];
     /// Game-port connections open (set when /metrics is scraped).
@@ -263,6 +280,8 @@ pub mod family {
         JOIN_REJECTS,
         JOIN_ADDRESS_REFUSALS,
         CONNECTIONS_REFUSED,
+        ADMIN_AUTH_FAILURES,
+        ADMIN_CONNECTIONS_OPEN,
         RESULTS_WRITE_ERRORS,
         FLOOD_DISCONNECTS,
         DECODE_ERRORS,

@@ -284,23 +284,16 @@ async fn metrics_expose_the_named_series_while_bots_play() {
             tickwire_net::metric::Kind::Histogram => PrometheusType::Histogram,
         };
         assert_eq!(found.family_type, kind, "{}", family.name);
-        if let Some((label, values)) = family.zero_label {
-            assert_eq!(
-                found.get_label_names(),
-                [label.to_owned()],
-                "{}",
-                family.name
-            );
-            if family.kind == tickwire_net::metric::Kind::Counter {
-                for value in values() {
-                    assert!(
-                        found
-                            .get_sample_by_label_values(&[value.to_owned()])
-                            .is_some(),
-                        "{}{{{label}=\"{value}\"}} is not exported at zero",
-                        family.name
-                    );
-                }
+        if family.kind == tickwire_net::metric::Kind::Counter && !family.zero_labels.is_empty() {
+            let names: Vec<&str> = family.zero_labels.iter().map(|(l, _)| *l).collect();
+            assert_eq!(found.get_label_names(), names, "{}", family.name);
+            for set in family.zero_series() {
+                let values: Vec<String> = set.iter().map(|(_, v)| (*v).to_owned()).collect();
+                assert!(
+                    found.get_sample_by_label_values(&values).is_some(),
+                    "{}{set:?} is not exported at zero",
+                    family.name
+                );
             }
         }
     }

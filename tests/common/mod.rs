@@ -75,6 +75,9 @@ pub fn fast_config() -> Config {
     // (tests/abuse.rs) with their defaults.
     c.server.max_seats_per_ip = 10_000;
     c.server.joins_per_ip_per_sec = 10_000;
+    // Tests log in wrongly on purpose from 127.0.0.1; the failed-login budget is tested on its
+    // own (tests/hardening.rs) with its defaults.
+    c.admin.auth_failure_burst = 10_000;
     c.server.data_dir = std::env::temp_dir().join(format!("tickwire-test-{}", std::process::id()));
     c
 }

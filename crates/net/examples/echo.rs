@@ -50,7 +50,7 @@ fn config() -> NetConfig {
         // Cases 9.7 and 9.8 stream 1000 messages; each is echoed as it arrives.
         reliable_queue_len: 4096,
         allow_text: true,
-        ws_path: "/".to_owned(),
+        ws_path: Some("/".to_owned()),
         ..NetConfig::default()
     }
 }

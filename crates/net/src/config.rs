@@ -19,8 +19,12 @@ pub struct NetConfig {
     pub reliable_queue_len: usize,
     /// Whether text messages are delivered; when false a text message closes with 1003.
     pub allow_text: bool,
-    /// HTTP path that upgrades to WebSocket.
-    pub ws_path: String,
+    /// HTTP path that upgrades to WebSocket; `None` never upgrades (a plain HTTP listener such
+    /// as the admin API, served through the same hardened accept loop).
+    pub ws_path: Option<String>,
+    /// Name of this listener in logs and in the `listener` label of
+    /// `tickwire_connections_refused_total` (`game`, `admin`).
+    pub listener: &'static str,
     /// Serve TLS (`https://`, `wss://`) with this certificate and key; `None` serves plain TCP.
     /// The TLS handshake counts towards `handshake_timeout`.
     pub tls: Option<TlsConfig>,
@@ -43,7 +47,8 @@ impl Default for NetConfig {
             handshake_timeout: Duration::from_secs(5),
             reliable_queue_len: 64,
             allow_text: false,
-            ws_path: "/ws".to_owned(),
+            ws_path: Some("/ws".to_owned()),
+            listener: "game",
             tls: None,
             allowed_origins: Vec::new(),
             send_buffer_bytes: None,
@@ -64,7 +69,8 @@ mod tests {
         assert_eq!(c.handshake_timeout, Duration::from_secs(5));
         assert_eq!(c.reliable_queue_len, 64);
         assert!(!c.allow_text);
-        assert_eq!(c.ws_path, "/ws");
+        assert_eq!(c.ws_path.as_deref(), Some("/ws"));
+        assert_eq!(c.listener, "game");
         assert!(c.tls.is_none());
         assert!(c.allowed_origins.is_empty());
     }

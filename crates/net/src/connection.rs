@@ -394,7 +394,7 @@ impl Shared {
     }
 
     fn start_close(&self, close: PendingClose) -> bool {
-        let label = close::metric_label(close.code);
+        let label = close::code_label(close.code);
         {
             let mut q = self.lock();
             if !matches!(q.close, CloseState::Open) {
@@ -571,6 +571,10 @@ impl Reader {
             Some(code) => {
                 tracing::debug!(error = %err, code, "closing connection");
                 self.shared.close(code, &err.to_string());
+                // Failing the connection (RFC 6455 §7.1.7): nothing more is read, so the writer
+                // closes TCP right after our close frame instead of waiting for a reply that a
+                // peer breaking the protocol may never send (§7.1.1: the server closes first).
+                self.finish();
             }
             None => {
                 tracing::debug!(error = %err, "connection lost");

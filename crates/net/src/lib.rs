@@ -64,5 +64,5 @@ pub use client::{
 pub use config::NetConfig;
 pub use connection::{Connection, Message, Outbox};
 pub use error::{NetError, SendError};
-pub use server::{Admission, Handler, Refusal, serve, text_response};
+pub use server::{Admission, Handler, PeerAddr, Refusal, serve, text_response};
 pub use tls::{TlsConfig, TlsError};

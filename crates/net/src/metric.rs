@@ -32,9 +32,10 @@ pub struct Family {
     pub kind: Kind,
     /// The `# HELP` line.
     pub help: &'static str,
-    /// The one label a counter is exported at zero for, with every value it takes (snake_case);
-    /// `None` for families without labels or whose label values are open (match ids).
-    pub zero_label: Option<(&'static str, LabelValues)>,
+    /// The labels a counter is exported at zero for, in order, each with every value it takes
+    /// (snake_case); a series at 0 for every combination. Empty for families without labels or
+    /// whose label values are open (match ids).
+    pub zero_labels: &'static [(&'static str, LabelValues)],
 }
 
 impl Family {
@@ -44,18 +45,33 @@ impl Family {
             name,
             kind,
             help,
-            zero_label: None,
+            zero_labels: &[],
         }
     }
 
-    /// This family, exported at zero for each of `values()` under `label`.
-    pub const fn labelled(
-        mut self,
-        label: &'static str,
-        values: fn() -> Vec<&'static str>,
-    ) -> Self {
-        self.zero_label = Some((label, values));
+    /// This family, exported at zero for every combination of its labels' values.
+    pub const fn labelled(mut self, labels: &'static [(&'static str, LabelValues)]) -> Self {
+        self.zero_labels = labels;
         self
+    }
+
+    /// Every combination of [`Family::zero_labels`], each as `(label, value)` pairs in label order.
+    pub fn zero_series(&self) -> Vec<Vec<(&'static str, &'static str)>> {
+        let mut sets = vec![Vec::new()];
+        for (label, values) in self.zero_labels {
+            let values = values();
+            sets = sets
+                .into_iter()
+                .flat_map(|set| {
+                    values.iter().map(move |v| {
+                        let mut set = set.clone();
+                        set.push((*label, *v));
+                        set
+                    })
+                })
+                .collect();
+        }
+        sets
     }
 }
 
@@ -66,18 +82,17 @@ pub fn describe(families: &[Family]) {
         match f.kind {
             Kind::Counter => {
                 metrics::describe_counter!(f.name, f.help);
-                match f.zero_label {
-                    Some((label, values)) => {
-                        for value in values() {
-                            metrics::counter!(f.name, label => value).increment(0);
-                        }
-                    }
-                    None => metrics::counter!(f.name).increment(0),
+                for set in f.zero_series() {
+                    let labels: Vec<metrics::Label> = set
+                        .into_iter()
+                        .map(|(k, v)| metrics::Label::new(k, v))
+                        .collect();
+                    metrics::counter!(f.name, labels).increment(0);
                 }
             }
             Kind::Gauge => {
                 metrics::describe_gauge!(f.name, f.help);
-                if f.zero_label.is_none() {
+                if f.zero_labels.is_empty() {
                     metrics::gauge!(f.name).increment(0.0);
                 }
             }
@@ -109,13 +124,17 @@ pub const NET_STATE_FRAMES_REPLACED: Family = Family::new(
     "State frames replaced unsent by a newer one (latest wins) because the peer reads slower than the tick rate.",
 );
 
-/// Connections ended, by close code ([`close::metric_label`]).
+/// Connections ended, by close code ([`close::code_label`], or [`close::ABRUPT_LABEL`]).
 pub const NET_DISCONNECTS: Family = Family::new(
     "tickwire_net_disconnects_total",
     Kind::Counter,
     "Server connections ended, by close code (the code either side sent first; abrupt = the TCP connection ended without a close frame).",
 )
-.labelled("code", || close::METRIC_LABELS.to_vec());
+.labelled(&[("code", || {
+    let mut values = close::CODE_LABELS.to_vec();
+    values.push(close::ABRUPT_LABEL);
+    values
+})]);
 
 /// Every family this crate records.
 pub const FAMILIES: &[Family] = &[

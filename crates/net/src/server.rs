@@ -39,7 +39,7 @@ pub trait Handler: Send + Sync + 'static {
     /// Called once per upgraded WebSocket connection, in its own task; the connection ends when the future returns (dropping the Connection closes it with 1000 if no close was sent yet).
     fn on_connection(self: Arc<Self>, conn: Connection) -> impl Future<Output = ()> + Send;
 
-    /// Answers any HTTP request that is not a WebSocket upgrade on `ws_path` (default: 404 text). Later used to serve a web client.
+    /// Answers any HTTP request that is not a WebSocket upgrade on `ws_path` (default: 404 text); its extensions hold the peer's [`PeerAddr`].
     fn on_http(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -48,7 +48,7 @@ pub trait Handler: Send + Sync + 'static {
         std::future::ready(text_response(StatusCode::NOT_FOUND, "not found"))
     }
 
-    /// Decides, before any WebSocket state is allocated, whether a TCP peer may connect (later: per-IP caps). Err(status, reason) answers that HTTP status.
+    /// Decides, before any WebSocket or HTTP state is allocated, whether a TCP peer may connect (per-IP and total caps). A [`Refusal`] is answered at once, without reading the request, and counted.
     fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
         let _ = peer;
         Ok(Admission::new())
@@ -85,24 +85,77 @@ impl std::fmt::Debug for Admission {
     }
 }
 
-/// A refused TCP peer: answered with `status` and `reason` as a text body, then disconnected.
+/// Counter of connections refused at accept, labelled `listener` (the listener's
+/// [`NetConfig::listener`]) and `reason` (a [`Refusal::label`], or [`OUT_OF_DESCRIPTORS`]).
+pub const CONNECTIONS_REFUSED: &str = "tickwire_connections_refused_total";
+
+/// `reason` label of a connection shed because the process ran out of file descriptors.
+pub const OUT_OF_DESCRIPTORS: &str = "out_of_descriptors";
+
+/// `reason` label of a [`Refusal`] made with [`Refusal::new`] and no label of its own.
+pub const REFUSED: &str = "refused";
+
+/// A refused TCP peer: answered at once, without reading its request, with `status` and
+/// `reason` as a text body, then disconnected.
 #[derive(Clone, Debug)]
 pub struct Refusal {
     /// HTTP status sent back, such as 503 or 429.
     pub status: StatusCode,
     /// Text body explaining the refusal.
     pub reason: String,
+    /// The `reason` label counted in [`CONNECTIONS_REFUSED`]: snake_case, one of a fixed set
+    /// the handler owns, never anything the peer chose.
+    pub label: &'static str,
+    /// Sent as `Retry-After`, in whole seconds rounded up, when set.
+    pub retry_after: Option<Duration>,
 }
 
 impl Refusal {
-    /// A refusal with this status and reason.
+    /// A refusal with this status and reason, labelled [`REFUSED`], without `Retry-After`.
     pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
         Self {
             status,
             reason: reason.into(),
+            label: REFUSED,
+            retry_after: None,
         }
     }
+
+    /// The same refusal counted under `label`.
+    pub fn labelled(mut self, label: &'static str) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// The same refusal telling the peer to retry after `after`.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The whole HTTP/1.1 response: status line, `Connection: close`, `Retry-After` when set,
+    /// and the reason as a text body.
+    pub fn to_http(&self) -> Vec<u8> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            self.reason.len(),
+        );
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            head.push_str(&format!("Retry-After: {}\r\n", secs.max(1)));
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(self.reason.as_bytes());
+        out
+    }
 }
+
+/// The TCP peer of an HTTP request, put in its extensions before [`Handler::on_http`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
 
 /// A `text/plain` response with `status` and `body`.
 pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -145,6 +198,7 @@ pub async fn serve<H: Handler>(
         .header_read_timeout(config.handshake_timeout)
         .max_buf_size(MAX_HTTP_BUF_BYTES);
     tokio::pin!(shutdown);
+    let mut reserve = open_reserve();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -158,11 +212,29 @@ pub async fn serve<H: Handler>(
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed; backing off");
+                if is_out_of_descriptors(&e) {
+                    let shed = shed_backlog(&listener, &mut reserve, &config).await;
+                    tracing::warn!(
+                        error = %e,
+                        listener = config.listener,
+                        shed,
+                        "out of file descriptors: shed the pending connections; backing off"
+                    );
+                } else {
+                    tracing::warn!(error = %e, listener = config.listener, "accept failed; backing off");
+                }
                 tokio::select! {
                     () = &mut shutdown => return Ok(()),
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
                 }
+            }
+        };
+        let admission = match handler.admit(peer) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                tracing::debug!(%peer, status = %refusal.status, reason = %refusal.reason, "refused");
+                refuse_now(stream, &refusal, tls.is_some(), config.listener);
+                continue;
             }
         };
         // Game frames are small and latency-bound; Nagle would hold them back.
@@ -176,16 +248,104 @@ pub async fn serve<H: Handler>(
                 tracing::debug!(error = %e, %peer, "set_send_buffer_size failed");
             }
         }
-        let admitted = handler.admit(peer);
         tokio::spawn(serve_tcp(
             stream,
             tls.clone(),
             peer,
-            admitted,
+            admission,
             http.clone(),
             Arc::clone(&config),
             Arc::clone(&handler),
         ));
+    }
+}
+
+/// Longest run of pending connections shed in one go when descriptors ran out, in connections;
+/// bounds how long the accept loop spends shedding before it backs off.
+const MAX_SHED_PER_EPISODE: usize = 4096;
+
+/// Largest number of request bytes a refused connection's socket is drained of before it is
+/// dropped, in bytes; draining what already arrived lets the kernel end it with FIN, not RST.
+const REFUSAL_DRAIN_BYTES: usize = 16 * 1024;
+
+/// `EMFILE` and `ENFILE` (the same numbers on Linux, the BSDs and macOS): the process or the
+/// system has no file descriptor left for `accept`.
+const DESCRIPTOR_ERRNOS: [i32; 2] = [24, 23];
+
+/// Whether `e` means no file descriptor was left for the accepted connection.
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    e.raw_os_error()
+        .is_some_and(|n| cfg!(unix) && DESCRIPTOR_ERRNOS.contains(&n))
+}
+
+/// A descriptor held in reserve so that, when the process runs out, one can be freed to
+/// accept (and at once refuse) the connections waiting in the backlog instead of leaving them
+/// hanging until a descriptor frees up by chance.
+fn open_reserve() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null")
+        .inspect_err(|e| tracing::debug!(error = %e, "cannot open a reserve descriptor"))
+        .ok()
+}
+
+/// Frees the reserve descriptor, accepts every pending connection and refuses it at once (503,
+/// `Retry-After: 1`), then takes the reserve back. Returns how many were shed.
+async fn shed_backlog(
+    listener: &TcpListener,
+    reserve: &mut Option<std::fs::File>,
+    config: &NetConfig,
+) -> usize {
+    drop(reserve.take());
+    let refusal = Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server out of file descriptors; retry shortly",
+    )
+    .labelled(OUT_OF_DESCRIPTORS)
+    .retry_after(Duration::from_secs(1));
+    let mut shed = 0;
+    while shed < MAX_SHED_PER_EPISODE {
+        // One poll, never a wait: only what is already pending is shed.
+        let next = std::future::poll_fn(|cx| match listener.poll_accept(cx) {
+            std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await;
+        match next {
+            Some(Ok((stream, _))) => {
+                refuse_now(stream, &refusal, config.tls.is_some(), config.listener);
+                shed += 1;
+            }
+            Some(Err(e)) if is_per_connection(&e) => {}
+            // Out of descriptors again (someone took the freed one) or nothing pending.
+            Some(Err(_)) | None => break,
+        }
+    }
+    *reserve = open_reserve();
+    shed
+}
+
+/// Answers a refused connection and closes it, synchronously and without reading its request,
+/// so a refusal never holds a descriptor: the response (a few hundred bytes, so it fits the
+/// fresh socket's send buffer) is written without waiting, the write side shut (FIN), and
+/// whatever request bytes already arrived are drained so that the close is not a reset that
+/// could destroy the response before the peer reads it. A TLS peer cannot read plain HTTP, so
+/// it is only closed. Counted in [`CONNECTIONS_REFUSED`].
+fn refuse_now(stream: TcpStream, refusal: &Refusal, tls: bool, listener: &'static str) {
+    metrics::counter!(CONNECTIONS_REFUSED, "listener" => listener, "reason" => refusal.label)
+        .increment(1);
+    if !tls {
+        let response = refusal.to_http();
+        if let Err(e) = stream.try_write(&response) {
+            tracing::debug!(error = %e, "could not write the refusal");
+        }
+    }
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+    let mut buf = [0u8; 4096];
+    let mut drained = 0;
+    while drained < REFUSAL_DRAIN_BYTES {
+        match stream.try_read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
     }
 }
 
@@ -205,13 +365,13 @@ async fn serve_tcp<H: Handler>(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     peer: SocketAddr,
-    admitted: Result<Admission, Refusal>,
+    admission: Admission,
     mut http: http1::Builder,
     config: Arc<NetConfig>,
     handler: Arc<H>,
 ) {
     let Some(acceptor) = tls else {
-        return serve_http(stream, peer, admitted, http, config, handler).await;
+        return serve_http(stream, peer, admission, http, config, handler).await;
     };
     // The TLS handshake and the request head share one deadline, so a TLS slowloris gets no
     // more time than a plain one.
@@ -233,35 +393,22 @@ async fn serve_tcp<H: Handler>(
         .saturating_sub(started.elapsed())
         .max(MIN_HEADER_TIMEOUT);
     http.header_read_timeout(left);
-    serve_http(stream, peer, admitted, http, config, handler).await;
+    serve_http(stream, peer, admission, http, config, handler).await;
 }
 
 /// Serves HTTP/1.1 on a (plain or TLS) stream, upgrading `ws_path` to WebSocket.
 async fn serve_http<H: Handler, S>(
     stream: S,
     peer: SocketAddr,
-    admitted: Result<Admission, Refusal>,
-    mut http: http1::Builder,
+    admission: Admission,
+    http: http1::Builder,
     config: Arc<NetConfig>,
     handler: Arc<H>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let io = TokioIo::new(stream);
-    let admission = match admitted {
-        Ok(admission) => Arc::new(admission),
-        Err(refusal) => {
-            tracing::debug!(%peer, status = %refusal.status, reason = %refusal.reason, "refused");
-            let service = service_fn(move |_req: Request<Incoming>| {
-                let resp = text_response(refusal.status, refusal.reason.clone());
-                std::future::ready(Ok::<_, Infallible>(resp))
-            });
-            if let Err(e) = http.keep_alive(false).serve_connection(io, service).await {
-                tracing::debug!(error = %e, %peer, "refused connection ended badly");
-            }
-            return;
-        }
-    };
+    let admission = Arc::new(admission);
     let service = service_fn(move |req| {
         route(
             req,
@@ -284,9 +431,10 @@ async fn route<H: Handler>(
     admission: Arc<Admission>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let wants_ws = req.method() == Method::GET
-        && req.uri().path() == config.ws_path
+        && config.ws_path.as_deref() == Some(req.uri().path())
         && is_upgrade_request(&req);
     if !wants_ws {
+        req.extensions_mut().insert(PeerAddr(peer));
         return Ok(handler.on_http(req).await);
     }
     if !origin_allowed(&req, &config.allowed_origins) {

@@ -785,3 +785,45 @@ async fn text_goes_back_as_text_and_pongs_keep_their_order() {
     want.push((0x2, b"bin".to_vec()));
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn after_failing_on_a_bad_close_frame_the_server_closes_tcp_itself() {
+    // Long idle timeout: only failing the connection may end it early.
+    let config = NetConfig {
+        idle_timeout: Duration::from_secs(30),
+        heartbeat_interval: Duration::from_secs(10),
+        ..fast_config()
+    };
+    let server = Server::start(config, Echo::new()).await;
+    let over_long: Vec<u8> = [0x03, 0xe8].into_iter().chain([b'x'; 124]).collect();
+    let cases: [(&str, &[u8], u16); 4] = [
+        ("invalid code 1005", &[0x03, 0xed], close::PROTOCOL_ERROR),
+        ("1-byte payload", &[0x03], close::PROTOCOL_ERROR),
+        ("over-long reason", &over_long, close::PROTOCOL_ERROR),
+        (
+            "invalid UTF-8 reason",
+            &[0x03, 0xe8, 0xff, 0xfe],
+            close::INVALID_PAYLOAD,
+        ),
+    ];
+    for (what, payload, want) in cases {
+        let mut raw = connect_raw(&server.url()).await.unwrap();
+        raw.write_all(&encode_frame(true, 0x8, payload, MASK))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let (code, _) = within(raw.read_close()).await.unwrap();
+        assert_eq!(code, want, "{what}");
+        // We send nothing more, not even our close reply: the server must end TCP itself, well
+        // before its 1 s grace for a normal closing handshake.
+        timeout(Duration::from_secs(1), raw.read_to_end())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no EOF within a second"))
+            .unwrap();
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "{what}: EOF after {took:?}"
+        );
+    }
+}
