@@ -149,8 +149,12 @@ fn every_readme_command_runs_as_written() {
                     .unwrap();
                 if cmd.contains("tickwire serve") {
                     let deadline = Instant::now() + LISTEN_TIMEOUT;
-                    while !port_open(7777) {
-                        assert!(Instant::now() < deadline, "`{line}` listens on 7777");
+                    // Both listeners: the next line may talk to either.
+                    while !(port_open(7777) && port_open(7778)) {
+                        assert!(
+                            Instant::now() < deadline,
+                            "`{line}` listens on 7777 and 7778"
+                        );
                         std::thread::sleep(Duration::from_millis(50));
                     }
                 }
