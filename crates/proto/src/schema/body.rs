@@ -1,0 +1,566 @@
+//! The packed delta body of a [`RowDelta`], driven by a [`Schema`] alone: the generic form of
+//! [`crate::pack`], with the same grammar once the schema fills in the fields.
+//!
+//! ```text
+//! body    = k_pos:bits(4) k_vel:bits(4) k_xy:bits(4) k_id:bits(4)
+//!           n_removed:eg(0) (gap:eg(0))*   n_created:eg(0) create*   n_updated:eg(0) update*
+//!           padding
+//! create  = gap:eg(k_id) kind:eg(0) field*          ; every field of the kind, create order
+//! update  = gap:eg(0) mask_code (group field*)*     ; groups of the mask, lowest bit first
+//! ```
+//!
+//! A position is `se(k_xy)` in a create and its residual `se(k_pos)` in an update; a velocity
+//! `se(create_order)` and its change `se(k_vel)`; integers, enums and references as their
+//! coding says, the same in both; a string `code:eg(0)` then `code - 1` bytes, `code` 0 when
+//! the client already holds it (all of an entity's strings are left out or none). The four
+//! orders are chosen per frame exactly as [`crate::pack`] chooses them, so arena's bodies are
+//! byte for byte the same.
+//!
+//! An update names its entity by baseline index only, and the fields of a group depend on the
+//! entity's kind, so the decoder takes the baseline's kinds by index.
+
+use super::rows::{EntityRow, RowDelta, RowUpdate};
+use super::{Code, KindLayout, Schema};
+use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, zigzag};
+
+/// Bits of each Exp-Golomb order in the body's header.
+const ORDER_BITS: u32 = 4;
+
+/// Why a delta cannot be encoded with a schema: it does not follow the schema, or its lists
+/// are out of order. Only a server bug does this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// Removed or updated indices, created ids or elided ids not strictly ascending (or an id
+    /// of 0), or an elided id that is not a created entity's.
+    #[error("schema delta: {0} out of order")]
+    Order(&'static str),
+    /// A row of a kind the schema does not declare.
+    #[error("schema delta: unknown kind {0}")]
+    Kind(u16),
+    /// A row or update whose number of values or strings is not its kind's.
+    #[error("schema delta: entity {0} has the wrong number of values or strings")]
+    Shape(u32),
+    /// A value outside its field's range.
+    #[error("schema delta: entity {id} value {value} out of range")]
+    Range {
+        /// The created entity's id, or the update's baseline index.
+        id: u32,
+        /// The value.
+        value: i64,
+    },
+    /// A string over its field's limit, or an elided string that is not empty.
+    #[error("schema delta: bad string of entity {0}")]
+    Str(u32),
+    /// An update mask that is empty or names a group its entity's kind has no field in, or
+    /// a group of positions and velocities only that is all zero (sent by leaving it out).
+    #[error("schema delta: bad update mask {0}")]
+    Mask(u32),
+    /// An update of a baseline index whose kind is unknown (past the given baseline).
+    #[error("schema delta: update of baseline index {0} the baseline does not have")]
+    Index(u32),
+}
+
+/// Why a packed body could not be decoded with a schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The bit string itself is broken (truncated, over-long code, bad padding).
+    #[error(transparent)]
+    Bits(#[from] BitError),
+    /// Baseline indices or created ids not strictly ascending, or past `2^32 - 1`.
+    #[error("schema body: {0} out of order")]
+    Order(&'static str),
+    /// A kind code that names no kind.
+    #[error("schema body: unknown entity kind {0}")]
+    Kind(u32),
+    /// A string over its limit or not UTF-8, or an entity with some strings left out and
+    /// others not.
+    #[error("schema body: bad string")]
+    Str,
+    /// An enum value past its count.
+    #[error("schema body: enum value {0} out of range")]
+    Enum(u32),
+    /// An update mask that is empty, in the long form though it has a short code, or naming a
+    /// group its entity's kind has no field in.
+    #[error("schema body: bad update mask {0}")]
+    Mask(u32),
+    /// A group of positions and velocities only whose values are all zero, which is sent by
+    /// leaving it out.
+    #[error("schema body: all-zero residual or velocity change")]
+    ZeroGroup,
+    /// A count larger than the bits left could hold.
+    #[error("schema body: count {0} exceeds the body")]
+    Count(u32),
+    /// An update of a baseline index past the end of the baseline.
+    #[error("schema body: baseline index {0} is not an entity of the baseline")]
+    UnknownIndex(u32),
+}
+
+/// The Exp-Golomb orders of one body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Orders {
+    /// Position residuals in updates.
+    pos: u32,
+    /// Velocity changes in updates.
+    vel: u32,
+    /// Positions in creates.
+    xy: u32,
+    /// Gaps between created ids.
+    id: u32,
+}
+
+/// Calls `f(code, value)` for every value of `u`, in wire order; `false` when its values
+/// run short of its mask (the rest is skipped).
+fn each_update_value(layout: &KindLayout, u: &RowUpdate, mut f: impl FnMut(Code, i64)) -> bool {
+    let mut values = u.values.iter();
+    for (bit, fields) in layout.groups.iter().enumerate() {
+        if u.mask & (1 << bit) != 0 {
+            for &i in fields {
+                let Some(&v) = values.next() else {
+                    return false;
+                };
+                f(layout.fields[i].code, v);
+            }
+        }
+    }
+    true
+}
+
+/// The gap before `index` after `prev` in an ascending list, wrapping when it is not (for
+/// pricing; the encoder refuses such lists).
+fn wrapping_gap(prev: Option<u32>, index: u32) -> u32 {
+    match prev {
+        None => index,
+        Some(p) => index.wrapping_sub(p).wrapping_sub(1),
+    }
+}
+
+/// The gap coded before `index` after `prev`, if `index` comes after it.
+fn gap_after(prev: Option<u32>, index: u32) -> Option<u32> {
+    match prev {
+        None => Some(index),
+        Some(p) => index.checked_sub(p)?.checked_sub(1),
+    }
+}
+
+impl Orders {
+    /// The orders for `delta`, chosen as [`crate::pack`] chooses them: each stream's order is
+    /// [`best_order`]'s over the stream's zigzag-mapped values.
+    fn choose(schema: &Schema, delta: &RowDelta, kinds: &[u16]) -> Orders {
+        let max = (1 << ORDER_BITS) - 1;
+        let layout = |index: u32| {
+            kinds
+                .get(index as usize)
+                .and_then(|&k| schema.layout(k))
+        };
+        let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
+        for u in &delta.updated {
+            if let Some(l) = layout(u.index) {
+                each_update_value(l, u, |c, v| match c {
+                    Code::Pos { .. } => pos_mean.add(zigzag(v as i32)),
+                    Code::Vel { .. } => vel_mean.add(zigzag(v as i32)),
+                    _ => {}
+                });
+            }
+        }
+        let mut pos = OrderSearch::around(&pos_mean, max);
+        let mut vel = OrderSearch::around(&vel_mean, max);
+        for u in &delta.updated {
+            if let Some(l) = layout(u.index) {
+                each_update_value(l, u, |c, v| match c {
+                    Code::Pos { .. } => pos.add(zigzag(v as i32)),
+                    Code::Vel { .. } => vel.add(zigzag(v as i32)),
+                    _ => {}
+                });
+            }
+        }
+        let xy = delta.created.iter().flat_map(|e| {
+            schema.layout(e.kind).into_iter().flat_map(move |l| {
+                l.fields
+                    .iter()
+                    .filter(|f| matches!(f.code, Code::Pos { .. }))
+                    .filter_map(move |f| e.values.get(f.slot))
+                    .map(|&v| zigzag(v as i32))
+            })
+        });
+        let prev = std::iter::once(0).chain(delta.created.iter().map(|e| e.id));
+        let ids = delta
+            .created
+            .iter()
+            .zip(prev)
+            .map(|(e, p)| wrapping_gap(Some(p), e.id));
+        Orders {
+            pos: pos.best().0,
+            vel: vel.best().0,
+            xy: best_order(max, xy).0,
+            id: best_order(max, ids).0,
+        }
+    }
+}
+
+/// Appends the packed body of `delta` to `out`; `kinds` are the baseline's entity kinds by
+/// index (updates need them). On an invalid delta, appends nothing.
+pub fn encode(
+    schema: &Schema,
+    delta: &RowDelta,
+    kinds: &[u16],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let written = write_body(schema, delta, kinds, out);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// Writes a numeric value with its code (stream orders for positions and velocities given).
+fn write_value(w: &mut BitWriter<'_>, code: Code, v: i64, pos_order: u32, vel_order: u32) {
+    match code {
+        Code::Pos { .. } => w.eg_signed(pos_order, v as i32),
+        Code::Vel { .. } => w.eg_signed(vel_order, v as i32),
+        Code::UBits(n) | Code::SBits(n) | Code::Enum { bits: n, .. } => w.bits(v as u32, n),
+        Code::UEg(k) => w.eg(k, v as u32),
+        Code::SEg(k) => w.eg_signed(k, v as i32),
+        Code::Ref => w.eg(0, v as u32),
+        Code::Str(_) => {}
+    }
+}
+
+/// Checks a value against its field's range.
+fn in_range(code: Code, v: i64, id: u32) -> Result<(), EncodeError> {
+    match code.range() {
+        Some((lo, hi)) if v < lo || v > hi => Err(EncodeError::Range { id, value: v }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the body, checking the delta on the way.
+fn write_body(
+    schema: &Schema,
+    delta: &RowDelta,
+    kinds: &[u16],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let k = Orders::choose(schema, delta, kinds);
+    let mut w = BitWriter::new(out);
+    w.bits(k.pos, ORDER_BITS);
+    w.bits(k.vel, ORDER_BITS);
+    w.bits(k.xy, ORDER_BITS);
+    w.bits(k.id, ORDER_BITS);
+
+    w.eg(0, delta.removed.len() as u32);
+    let mut prev = None;
+    for &index in &delta.removed {
+        let gap = gap_after(prev, index).ok_or(EncodeError::Order("removed indices"))?;
+        w.eg(0, gap);
+        prev = Some(index);
+    }
+
+    w.eg(0, delta.created.len() as u32);
+    let mut prev_id = 0;
+    let mut elided = delta.strings_elided.iter().peekable();
+    for e in &delta.created {
+        let gap = gap_after(Some(prev_id), e.id).ok_or(EncodeError::Order("created ids"))?;
+        prev_id = e.id;
+        let layout = schema.layout(e.kind).ok_or(EncodeError::Kind(e.kind))?;
+        if e.values.len() != layout.n_values || e.strings.len() != layout.n_strings {
+            return Err(EncodeError::Shape(e.id));
+        }
+        let elide = elided.next_if_eq(&&e.id).is_some();
+        if elide && layout.n_strings == 0 {
+            // Nothing on the wire would say so: the decoder could not give the id back.
+            return Err(EncodeError::Str(e.id));
+        }
+        w.eg(k.id, gap);
+        w.eg(0, u32::from(e.kind));
+        for f in &layout.fields {
+            if let Code::Str(max) = f.code {
+                let s = &e.strings[f.slot];
+                if elide {
+                    if !s.is_empty() {
+                        return Err(EncodeError::Str(e.id));
+                    }
+                    w.eg(0, 0);
+                } else {
+                    if s.len() > max as usize {
+                        return Err(EncodeError::Str(e.id));
+                    }
+                    w.eg(0, s.len() as u32 + 1);
+                    for b in s.bytes() {
+                        w.bits(u32::from(b), 8);
+                    }
+                }
+                continue;
+            }
+            let v = e.values[f.slot];
+            in_range(f.code, v, e.id)?;
+            let create_vel = match f.code {
+                Code::Vel { create_order } => create_order,
+                _ => 0,
+            };
+            write_value(&mut w, f.code, v, k.xy, create_vel);
+        }
+    }
+    if elided.next().is_some() {
+        return Err(EncodeError::Order("elided ids"));
+    }
+
+    w.eg(0, delta.updated.len() as u32);
+    let mut prev = None;
+    for u in &delta.updated {
+        let gap = gap_after(prev, u.index).ok_or(EncodeError::Order("update indices"))?;
+        prev = Some(u.index);
+        let layout = kinds
+            .get(u.index as usize)
+            .and_then(|&k| schema.layout(k))
+            .ok_or(EncodeError::Index(u.index))?;
+        if u.mask == 0 || u.mask & !layout.mask != 0 {
+            return Err(EncodeError::Mask(u.mask));
+        }
+        let expected: usize = (0..layout.groups.len())
+            .filter(|b| u.mask & (1 << b) != 0)
+            .map(|b| layout.groups[b].len())
+            .sum();
+        if u.values.len() != expected {
+            return Err(EncodeError::Shape(u.index));
+        }
+        w.eg(0, gap);
+        write_mask(schema, &mut w, u.mask);
+        let mut values = u.values.iter();
+        for (bit, fields) in layout.groups.iter().enumerate() {
+            if u.mask & (1 << bit) == 0 {
+                continue;
+            }
+            let mut all_zero = true;
+            for &i in fields {
+                let f = layout.fields[i];
+                let v = *values.next().expect("length checked");
+                in_range(f.code, v, u.index)?;
+                all_zero &= v == 0;
+                write_value(&mut w, f.code, v, k.pos, k.vel);
+            }
+            if all_zero && layout.group_predicted[bit] {
+                return Err(EncodeError::Mask(u.mask));
+            }
+        }
+    }
+    w.finish();
+    Ok(())
+}
+
+/// Writes an update mask: its short code, or the long form.
+fn write_mask(schema: &Schema, w: &mut BitWriter<'_>, mask: u32) {
+    let short = schema.short_masks();
+    match short.iter().position(|&m| m == mask) {
+        Some(i) => w.bits(1 << i, i as u32 + 1),
+        None => {
+            w.bits(0, short.len() as u32);
+            w.bits(mask, schema.mask_bits());
+        }
+    }
+}
+
+/// Reads an update mask; a long form naming an empty mask or one with a short code is an
+/// error.
+fn read_mask(schema: &Schema, r: &mut BitReader<'_>) -> Result<u32, BodyError> {
+    let short = schema.short_masks();
+    for &m in short {
+        if r.bit()? {
+            return Ok(m);
+        }
+    }
+    let m = r.bits(schema.mask_bits())?;
+    if m == 0 || short.contains(&m) {
+        return Err(BodyError::Mask(m));
+    }
+    Ok(m)
+}
+
+/// Reads a count whose items take at least `min_bits` each.
+fn count(r: &mut BitReader<'_>, min_bits: usize) -> Result<u32, BodyError> {
+    let n = r.eg(0)?;
+    if (n as usize).saturating_mul(min_bits.max(1)) > r.remaining() {
+        return Err(BodyError::Count(n));
+    }
+    Ok(n)
+}
+
+/// Reads the next index of an ascending list after `prev`.
+fn next_index(r: &mut BitReader<'_>, prev: Option<u32>) -> Result<u32, BodyError> {
+    let gap = r.eg(0)?;
+    match prev {
+        None => Ok(gap),
+        Some(p) => p
+            .checked_add(gap)
+            .and_then(|v| v.checked_add(1))
+            .ok_or(BodyError::Order("baseline index")),
+    }
+}
+
+/// Reads a numeric value with its code.
+fn read_value(r: &mut BitReader<'_>, code: Code, pos: u32, vel: u32) -> Result<i64, BodyError> {
+    Ok(match code {
+        Code::Pos { .. } => i64::from(r.eg_signed(pos)?),
+        Code::Vel { .. } => i64::from(r.eg_signed(vel)?),
+        Code::UBits(n) => i64::from(r.bits(n)?),
+        Code::SBits(n) => {
+            // Sign-extend the n-bit two's complement value.
+            let v = r.bits(n)?;
+            let shift = 32 - n;
+            i64::from(((v << shift) as i32) >> shift)
+        }
+        Code::Enum { values, bits } => {
+            let v = r.bits(bits)?;
+            if v >= values {
+                return Err(BodyError::Enum(v));
+            }
+            i64::from(v)
+        }
+        Code::UEg(k) => i64::from(r.eg(k)?),
+        Code::SEg(k) => i64::from(r.eg_signed(k)?),
+        Code::Ref => i64::from(r.eg(0)?),
+        Code::Str(_) => 0,
+    })
+}
+
+/// Fewest bits a field takes at the body's orders.
+fn min_bits(code: Code, k: &Orders) -> usize {
+    (match code {
+        Code::Pos { .. } => k.xy + 1,
+        Code::Vel { create_order } => create_order + 1,
+        Code::UBits(n) | Code::SBits(n) | Code::Enum { bits: n, .. } => n,
+        Code::UEg(o) | Code::SEg(o) => o + 1,
+        Code::Ref | Code::Str(_) => 1,
+    }) as usize
+}
+
+/// Decodes a packed body (exactly `bytes`, padding included) against a baseline whose
+/// entities, by index, are of kinds `kinds`.
+pub fn decode(schema: &Schema, bytes: &[u8], kinds: &[u16]) -> Result<RowDelta, BodyError> {
+    let mut r = BitReader::new(bytes);
+    let k = Orders {
+        pos: r.bits(ORDER_BITS)?,
+        vel: r.bits(ORDER_BITS)?,
+        xy: r.bits(ORDER_BITS)?,
+        id: r.bits(ORDER_BITS)?,
+    };
+    let mut delta = RowDelta::default();
+
+    let n = count(&mut r, 1)?;
+    delta.removed.reserve(n as usize);
+    let mut prev = None;
+    for _ in 0..n {
+        let i = next_index(&mut r, prev)?;
+        delta.removed.push(i);
+        prev = Some(i);
+    }
+
+    // The fewest bits a create takes: its id gap, its kind code and its fields.
+    let create_min = (0..schema.kind_count() as u16)
+        .filter_map(|c| schema.layout(c))
+        .map(|l| {
+            k.id as usize + 2 + l.fields.iter().map(|f| min_bits(f.code, &k)).sum::<usize>()
+        })
+        .min()
+        .unwrap_or(1);
+    let n = count(&mut r, create_min)?;
+    delta.created.reserve(n as usize);
+    let mut prev_id = 0u32;
+    for _ in 0..n {
+        let gap = r.eg(k.id)?;
+        let id = prev_id
+            .checked_add(gap)
+            .and_then(|v| v.checked_add(1))
+            .ok_or(BodyError::Order("created id"))?;
+        prev_id = id;
+        let code = r.eg(0)?;
+        let kind = u16::try_from(code)
+            .ok()
+            .filter(|&c| usize::from(c) < schema.kind_count())
+            .ok_or(BodyError::Kind(code))?;
+        let layout = schema.layout(kind).ok_or(BodyError::Kind(code))?;
+        let mut row = EntityRow {
+            id,
+            kind,
+            values: vec![0; layout.n_values],
+            strings: vec![String::new(); layout.n_strings],
+        };
+        let mut elided = None;
+        for f in &layout.fields {
+            if let Code::Str(max) = f.code {
+                let code = r.eg(0)? as usize;
+                if elided.is_some_and(|e| e != (code == 0)) {
+                    return Err(BodyError::Str);
+                }
+                elided = Some(code == 0);
+                if code == 0 {
+                    continue;
+                }
+                let len = code - 1;
+                // Never trust the length: it must fit the limit and the bits left.
+                if len > max as usize || len * 8 > r.remaining() {
+                    return Err(BodyError::Str);
+                }
+                let mut s = Vec::with_capacity(len);
+                for _ in 0..len {
+                    s.push(r.bits(8)? as u8);
+                }
+                row.strings[f.slot] = String::from_utf8(s).map_err(|_| BodyError::Str)?;
+                continue;
+            }
+            let create_vel = match f.code {
+                Code::Vel { create_order } => create_order,
+                _ => 0,
+            };
+            row.values[f.slot] = read_value(&mut r, f.code, k.xy, create_vel)?;
+        }
+        if elided == Some(true) {
+            delta.strings_elided.push(id);
+        }
+        delta.created.push(row);
+    }
+
+    // An update takes at least its gap's bit and a mask code's.
+    let mask_min = if schema.short_masks().is_empty() {
+        schema.mask_bits() as usize
+    } else {
+        1
+    };
+    let n = count(&mut r, 1 + mask_min)?;
+    delta.updated.reserve(n as usize);
+    let mut prev = None;
+    for _ in 0..n {
+        let index = next_index(&mut r, prev)?;
+        prev = Some(index);
+        let layout = kinds
+            .get(index as usize)
+            .and_then(|&c| schema.layout(c))
+            .ok_or(BodyError::UnknownIndex(index))?;
+        let mask = read_mask(schema, &mut r)?;
+        if mask & !layout.mask != 0 {
+            return Err(BodyError::Mask(mask));
+        }
+        let mut u = RowUpdate {
+            index,
+            mask,
+            values: Vec::new(),
+        };
+        for (bit, fields) in layout.groups.iter().enumerate() {
+            if mask & (1 << bit) == 0 {
+                continue;
+            }
+            let mut all_zero = true;
+            for &i in fields {
+                let v = read_value(&mut r, layout.fields[i].code, k.pos, k.vel)?;
+                all_zero &= v == 0;
+                u.values.push(v);
+            }
+            if all_zero && layout.group_predicted[bit] {
+                return Err(BodyError::ZeroGroup);
+            }
+        }
+        delta.updated.push(u);
+    }
+    r.finish()?;
+    Ok(delta)
+}
