@@ -17,7 +17,9 @@
 //! byte for byte the same.
 //!
 //! An update names its entity by baseline index only, and the fields of a group depend on the
-//! entity's kind, so the decoder takes the baseline's kinds by index.
+//! entity's kind, so both directions take `kind_of`: the kind of the baseline entity at an
+//! index (`None` past the end). A replica passes its baseline's; when every kind has the same
+//! groups (arena), any answer will do.
 
 use super::rows::{EntityRow, RowDelta, RowUpdate};
 use super::{Code, KindLayout, Schema};
@@ -145,13 +147,9 @@ fn gap_after(prev: Option<u32>, index: u32) -> Option<u32> {
 impl Orders {
     /// The orders for `delta`, chosen as [`crate::pack`] chooses them: each stream's order is
     /// [`best_order`]'s over the stream's zigzag-mapped values.
-    fn choose(schema: &Schema, delta: &RowDelta, kinds: &[u16]) -> Orders {
+    fn choose(schema: &Schema, delta: &RowDelta, kind_of: &impl Fn(u32) -> Option<u16>) -> Orders {
         let max = (1 << ORDER_BITS) - 1;
-        let layout = |index: u32| {
-            kinds
-                .get(index as usize)
-                .and_then(|&k| schema.layout(k))
-        };
+        let layout = |index: u32| kind_of(index).and_then(|k| schema.layout(k));
         let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
         for u in &delta.updated {
             if let Some(l) = layout(u.index) {
@@ -197,16 +195,16 @@ impl Orders {
     }
 }
 
-/// Appends the packed body of `delta` to `out`; `kinds` are the baseline's entity kinds by
-/// index (updates need them). On an invalid delta, appends nothing.
+/// Appends the packed body of `delta` to `out`; `kind_of` gives the kind of the baseline
+/// entity at an index (updates need it). On an invalid delta, appends nothing.
 pub fn encode(
     schema: &Schema,
     delta: &RowDelta,
-    kinds: &[u16],
+    kind_of: impl Fn(u32) -> Option<u16>,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    let written = write_body(schema, delta, kinds, out);
+    let written = write_body(schema, delta, &kind_of, out);
     if written.is_err() {
         out.truncate(start);
     }
@@ -238,10 +236,10 @@ fn in_range(code: Code, v: i64, id: u32) -> Result<(), EncodeError> {
 fn write_body(
     schema: &Schema,
     delta: &RowDelta,
-    kinds: &[u16],
+    kind_of: &impl Fn(u32) -> Option<u16>,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let k = Orders::choose(schema, delta, kinds);
+    let k = Orders::choose(schema, delta, kind_of);
     let mut w = BitWriter::new(out);
     w.bits(k.pos, ORDER_BITS);
     w.bits(k.vel, ORDER_BITS);
@@ -310,9 +308,8 @@ fn write_body(
     for u in &delta.updated {
         let gap = gap_after(prev, u.index).ok_or(EncodeError::Order("update indices"))?;
         prev = Some(u.index);
-        let layout = kinds
-            .get(u.index as usize)
-            .and_then(|&k| schema.layout(k))
+        let layout = kind_of(u.index)
+            .and_then(|k| schema.layout(k))
             .ok_or(EncodeError::Index(u.index))?;
         if u.mask == 0 || u.mask & !layout.mask != 0 {
             return Err(EncodeError::Mask(u.mask));
@@ -434,9 +431,13 @@ fn min_bits(code: Code, k: &Orders) -> usize {
     }) as usize
 }
 
-/// Decodes a packed body (exactly `bytes`, padding included) against a baseline whose
-/// entities, by index, are of kinds `kinds`.
-pub fn decode(schema: &Schema, bytes: &[u8], kinds: &[u16]) -> Result<RowDelta, BodyError> {
+/// Decodes a packed body (exactly `bytes`, padding included) against a baseline whose entity
+/// at an index is of kind `kind_of(index)`.
+pub fn decode(
+    schema: &Schema,
+    bytes: &[u8],
+    kind_of: impl Fn(u32) -> Option<u16>,
+) -> Result<RowDelta, BodyError> {
     let mut r = BitReader::new(bytes);
     let k = Orders {
         pos: r.bits(ORDER_BITS)?,
@@ -532,9 +533,8 @@ pub fn decode(schema: &Schema, bytes: &[u8], kinds: &[u16]) -> Result<RowDelta, 
     for _ in 0..n {
         let index = next_index(&mut r, prev)?;
         prev = Some(index);
-        let layout = kinds
-            .get(index as usize)
-            .and_then(|&c| schema.layout(c))
+        let layout = kind_of(index)
+            .and_then(|c| schema.layout(c))
             .ok_or(BodyError::UnknownIndex(index))?;
         let mask = read_mask(schema, &mut r)?;
         if mask & !layout.mask != 0 {

@@ -318,7 +318,7 @@ impl RowReplica {
             None => Vec::new(),
             Some(pos) => self.worlds[pos].1.values().map(|e| e.kind).collect(),
         };
-        let delta = super::body::decode(&self.schema, body, &kinds)?;
+        let delta = super::body::decode(&self.schema, body, |i| kinds.get(i as usize).copied())?;
         Ok(self.apply(tick, age, &delta)?)
     }
 
