@@ -786,3 +786,165 @@ fn canonical(d: &SchemaDecl, short_masks: &[u32]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-kind schema with a position, its velocity and a string.
+    fn small() -> SchemaDecl {
+        SchemaDecl {
+            name: "g".into(),
+            groups: vec!["M".into()],
+            short_masks: vec![vec!["M".into()]],
+            kinds: vec![KindDecl {
+                name: "K".into(),
+                fields: vec![
+                    Field::new("x", FieldKind::Pos { scale: 4 }, "M"),
+                    Field::new(
+                        "vx",
+                        FieldKind::Vel {
+                            of: "x".into(),
+                            create_order: 3,
+                        },
+                        "M",
+                    ),
+                    Field::identity("s", FieldKind::Str { max_bytes: 9 }),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_hash_is_the_crc_of_the_documented_encoding() {
+        let mut bytes = b"tickwire-schema/1".to_vec();
+        let num = |b: &mut Vec<u8>, v: u32| b.extend_from_slice(&v.to_le_bytes());
+        let text = |b: &mut Vec<u8>, s: &str| {
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            b.extend_from_slice(s.as_bytes());
+        };
+        text(&mut bytes, "g");
+        num(&mut bytes, 1);
+        text(&mut bytes, "M");
+        num(&mut bytes, 1);
+        num(&mut bytes, 1); // short mask M = bit 1
+        num(&mut bytes, 1);
+        text(&mut bytes, "K");
+        num(&mut bytes, 3);
+        text(&mut bytes, "x");
+        num(&mut bytes, 1); // group M (bit index 0) + 1
+        bytes.push(1);
+        num(&mut bytes, 4);
+        text(&mut bytes, "vx");
+        num(&mut bytes, 1);
+        bytes.push(2);
+        num(&mut bytes, 0); // of: field index of x
+        num(&mut bytes, 3);
+        text(&mut bytes, "s");
+        num(&mut bytes, 0); // identity
+        bytes.push(7);
+        num(&mut bytes, 9);
+        let s = Schema::new(small()).unwrap();
+        assert_eq!(s.hash(), crc32fast::hash(&bytes));
+    }
+
+    #[test]
+    fn invalid_declarations_have_typed_errors() {
+        let cases: Vec<(fn(&mut SchemaDecl), fn(&SchemaError) -> bool)> = vec![
+            (|d| d.kinds.clear(), |e| matches!(e, SchemaError::KindCount(0))),
+            (|d| d.name.clear(), |e| matches!(e, SchemaError::EmptyName(_))),
+            (
+                |d| d.kinds.push(d.kinds[0].clone()),
+                |e| matches!(e, SchemaError::Duplicate { what: "kind", .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[2].name = "x".into(),
+                |e| matches!(e, SchemaError::Duplicate { what: "field", .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[0].group = Some("Q".into()),
+                |e| matches!(e, SchemaError::UnknownGroup(_)),
+            ),
+            (
+                |d| d.groups.push("N".into()),
+                |e| matches!(e, SchemaError::UnusedGroup(_)),
+            ),
+            (
+                |d| d.short_masks.push(vec!["M".into()]),
+                |e| matches!(e, SchemaError::BadShortMask(1)),
+            ),
+            (
+                |d| d.short_masks[0].clear(),
+                |e| matches!(e, SchemaError::BadShortMask(0)),
+            ),
+            (
+                |d| d.kinds[0].fields[0].group = None,
+                |e| matches!(e, SchemaError::BadGroup { .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[2].group = Some("M".into()),
+                |e| matches!(e, SchemaError::BadGroup { .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[1].kind = FieldKind::Vel { of: "s".into(), create_order: 0 },
+                |e| matches!(e, SchemaError::BadVelocity { .. }),
+            ),
+            (
+                |d| {
+                    let v = d.kinds[0].fields[1].clone();
+                    d.kinds[0].fields.push(Field { name: "vx2".into(), ..v });
+                },
+                |e| matches!(e, SchemaError::BadVelocity { .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[0].kind = FieldKind::Pos { scale: 0 },
+                |e| matches!(e, SchemaError::BadParameter { .. }),
+            ),
+            (
+                |d| d.kinds[0].fields.push(Field::new("e", FieldKind::Enum { values: 1 }, "M")),
+                |e| matches!(e, SchemaError::BadParameter { .. }),
+            ),
+            (
+                |d| {
+                    let coding = IntCoding::Bits(33);
+                    d.kinds[0].fields.push(Field::new("b", FieldKind::UInt { coding }, "M"));
+                },
+                |e| matches!(e, SchemaError::BadParameter { .. }),
+            ),
+            (
+                |d| {
+                    let coding = IntCoding::ExpGolomb(16);
+                    d.kinds[0].fields.push(Field::new("b", FieldKind::SInt { coding }, "M"));
+                },
+                |e| matches!(e, SchemaError::BadParameter { .. }),
+            ),
+            (
+                |d| d.kinds[0].fields[2].kind = FieldKind::Str { max_bytes: 0 },
+                |e| matches!(e, SchemaError::BadParameter { .. }),
+            ),
+            (
+                |d| {
+                    d.kinds[0].fields = (0..=MAX_FIELDS)
+                        .map(|i| Field::new(&format!("f{i}"), FieldKind::Ref, "M"))
+                        .collect();
+                },
+                |e| matches!(e, SchemaError::FieldCount { .. }),
+            ),
+            (
+                |d| d.groups = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect(),
+                |e| matches!(e, SchemaError::GroupCount(_)),
+            ),
+            (
+                |d| d.short_masks = vec![vec!["M".into()]; MAX_SHORT_MASKS + 1],
+                |e| matches!(e, SchemaError::ShortMaskCount(_)),
+            ),
+        ];
+        assert!(Schema::new(small()).is_ok());
+        for (i, (spoil, expected)) in cases.into_iter().enumerate() {
+            let mut d = small();
+            spoil(&mut d);
+            let e = Schema::new(d).expect_err("invalid");
+            assert!(expected(&e), "case {i}: {e}");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! and short masks), so a delta through [`super::body`] has the bytes [`crate::pack`] writes.
 //! The bridge goes away once arena is a game of its own on the engine.
 
-use super::rows::{EntityRow, RowDelta, RowUpdate};
+use super::rows::{EntityRow, RowDelta};
 use super::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
 use crate::entity::{EntityKind, EntityState, EntityUpdate, POS_SCALE};
 use crate::msg::{Delta, MAX_NAME_BYTES};
@@ -144,37 +144,31 @@ pub fn entity_from_row(r: &EntityRow) -> Option<EntityState> {
     })
 }
 
-/// The row update of an arena update: its mask is the same, its values in wire order.
-pub fn row_update(u: &EntityUpdate) -> RowUpdate {
-    let mut values = Vec::with_capacity(8);
-    if let Some((x, y)) = u.vel_delta {
-        values.extend([i64::from(x), i64::from(y)]);
-    }
-    if let Some((x, y)) = u.pos_residual {
-        values.extend([i64::from(x), i64::from(y)]);
-    }
-    if let Some(aim) = u.aim {
-        values.push(i64::from(aim));
-    }
-    if let Some(hp) = u.hp {
-        values.push(i64::from(hp));
-    }
-    if let Some((score, flags)) = u.misc {
-        values.extend([i64::from(score), i64::from(flags)]);
-    }
-    RowUpdate {
-        index: u.index,
-        mask: u.mask(),
-        values,
-    }
+/// The values of an arena update in wire order (its mask is the same).
+fn update_values(u: &EntityUpdate) -> impl Iterator<Item = i64> {
+    let pair = |p: Option<(i32, i32)>| p.into_iter().flat_map(|(x, y)| [x, y]).map(i64::from);
+    let byte = |b: Option<u8>| b.into_iter().map(i64::from);
+    pair(u.vel_delta)
+        .chain(pair(u.pos_residual))
+        .chain(byte(u.aim))
+        .chain(byte(u.hp))
+        .chain(
+            u.misc
+                .into_iter()
+                .flat_map(|(score, flags)| [i64::from(score), i64::from(flags)]),
+        )
 }
 
 /// The row delta of an arena delta.
 pub fn row_delta(d: &Delta) -> RowDelta {
-    RowDelta {
+    let mut rows = RowDelta {
         removed: d.removed.clone(),
         created: d.created.iter().map(row_from_entity).collect(),
-        updated: d.updated.iter().map(row_update).collect(),
         strings_elided: d.names_elided.clone(),
+        ..RowDelta::default()
+    };
+    for u in &d.updated {
+        rows.push_update(u.index, u.mask(), update_values(u));
     }
+    rows
 }

@@ -112,8 +112,13 @@ struct Orders {
 
 /// Calls `f(code, value)` for every value of `u`, in wire order; `false` when its values
 /// run short of its mask (the rest is skipped).
-fn each_update_value(layout: &KindLayout, u: &RowUpdate, mut f: impl FnMut(Code, i64)) -> bool {
-    let mut values = u.values.iter();
+fn each_update_value(
+    layout: &KindLayout,
+    u: &RowUpdate,
+    values: &[i64],
+    mut f: impl FnMut(Code, i64),
+) -> bool {
+    let mut values = values.iter();
     for (bit, fields) in layout.groups.iter().enumerate() {
         if u.mask & (1 << bit) != 0 {
             for &i in fields {
@@ -153,7 +158,7 @@ impl Orders {
         let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
         for u in &delta.updated {
             if let Some(l) = layout(u.index) {
-                each_update_value(l, u, |c, v| match c {
+                each_update_value(l, u, delta.values_of(u), |c, v| match c {
                     Code::Pos { .. } => pos_mean.add(zigzag(v as i32)),
                     Code::Vel { .. } => vel_mean.add(zigzag(v as i32)),
                     _ => {}
@@ -164,7 +169,7 @@ impl Orders {
         let mut vel = OrderSearch::around(&vel_mean, max);
         for u in &delta.updated {
             if let Some(l) = layout(u.index) {
-                each_update_value(l, u, |c, v| match c {
+                each_update_value(l, u, delta.values_of(u), |c, v| match c {
                     Code::Pos { .. } => pos.add(zigzag(v as i32)),
                     Code::Vel { .. } => vel.add(zigzag(v as i32)),
                     _ => {}
@@ -318,12 +323,13 @@ fn write_body(
             .filter(|b| u.mask & (1 << b) != 0)
             .map(|b| layout.groups[b].len())
             .sum();
-        if u.values.len() != expected {
+        let values = delta.values_of(u);
+        if u.len as usize != expected || values.len() != expected {
             return Err(EncodeError::Shape(u.index));
         }
         w.eg(0, gap);
         write_mask(schema, &mut w, u.mask);
-        let mut values = u.values.iter();
+        let mut values = values.iter();
         for (bit, fields) in layout.groups.iter().enumerate() {
             if u.mask & (1 << bit) == 0 {
                 continue;
@@ -540,11 +546,7 @@ pub fn decode(
         if mask & !layout.mask != 0 {
             return Err(BodyError::Mask(mask));
         }
-        let mut u = RowUpdate {
-            index,
-            mask,
-            values: Vec::new(),
-        };
+        let start = delta.update_values.len();
         for (bit, fields) in layout.groups.iter().enumerate() {
             if mask & (1 << bit) == 0 {
                 continue;
@@ -553,13 +555,18 @@ pub fn decode(
             for &i in fields {
                 let v = read_value(&mut r, layout.fields[i].code, k.pos, k.vel)?;
                 all_zero &= v == 0;
-                u.values.push(v);
+                delta.update_values.push(v);
             }
             if all_zero && layout.group_predicted[bit] {
                 return Err(BodyError::ZeroGroup);
             }
         }
-        delta.updated.push(u);
+        delta.updated.push(RowUpdate {
+            index,
+            mask,
+            start: start as u32,
+            len: (delta.update_values.len() - start) as u32,
+        });
     }
     r.finish()?;
     Ok(delta)

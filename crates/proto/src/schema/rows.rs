@@ -25,18 +25,22 @@ pub struct EntityRow {
 }
 
 /// The changes of one baseline entity: the groups of `mask`, lowest bit first, each with the
-/// kind's fields of that group in declaration order.
+/// kind's fields of that group in declaration order. Its values are
+/// [`RowDelta::values_of`] (all of a delta's update values live in one vector, so a decoder
+/// allocates once per frame rather than once per update).
 ///
 /// A position's value is its residual against the prediction (with the new velocity), a
 /// velocity's its change, any other field's its new value.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RowUpdate {
     /// Index of the entity in the baseline's id-sorted list.
     pub index: u32,
     /// The mask groups present.
     pub mask: u32,
-    /// The values of the present groups' fields, in wire order.
-    pub values: Vec<i64>,
+    /// Where its values start in [`RowDelta::update_values`].
+    pub start: u32,
+    /// How many values it has.
+    pub len: u32,
 }
 
 /// What turns a baseline into the current snapshot, as the body carries it.
@@ -48,9 +52,42 @@ pub struct RowDelta {
     pub created: Vec<EntityRow>,
     /// Changes to baseline entities, indices strictly ascending, none also removed.
     pub updated: Vec<RowUpdate>,
+    /// The values of every update, in update order and each update's wire order.
+    pub update_values: Vec<i64>,
     /// Ids of created entities sent without their strings, which the client already holds,
     /// strictly ascending; their strings here are empty.
     pub strings_elided: Vec<u32>,
+}
+
+impl RowDelta {
+    /// Appends an update of baseline index `index` with these values.
+    pub fn push_update(&mut self, index: u32, mask: u32, values: impl IntoIterator<Item = i64>) {
+        let start = self.update_values.len();
+        self.update_values.extend(values);
+        self.updated.push(RowUpdate {
+            index,
+            mask,
+            start: start as u32,
+            len: (self.update_values.len() - start) as u32,
+        });
+    }
+
+    /// The values of `u`, an update of this delta (empty when it is not one).
+    pub fn values_of(&self, u: &RowUpdate) -> &[i64] {
+        let start = u.start as usize;
+        self.update_values
+            .get(start..start.saturating_add(u.len as usize))
+            .unwrap_or(&[])
+    }
+
+    /// Empties the delta, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.removed.clear();
+        self.created.clear();
+        self.updated.clear();
+        self.update_values.clear();
+        self.strings_elided.clear();
+    }
 }
 
 /// Position `pos` moved on by velocity `vel` for `age` ticks, wrapping like
@@ -77,21 +114,20 @@ fn identity_differs(layout: &KindLayout, a: &EntityRow, b: &EntityRow) -> bool {
         })
 }
 
-/// The update turning `base`, `age` ticks old, into `cur` (same id and kind), or `None` when
-/// the prediction from `base` is exact.
-fn update_from(
+/// Appends to `delta` the update turning `base`, `age` ticks old, into `cur` (same id and
+/// kind), unless the prediction from `base` is exact.
+fn push_update_from(
     layout: &KindLayout,
     base: &EntityRow,
     cur: &EntityRow,
     age: u32,
     index: u32,
-) -> Option<RowUpdate> {
-    let mut u = RowUpdate {
-        index,
-        ..RowUpdate::default()
-    };
+    delta: &mut RowDelta,
+) {
+    let start = delta.update_values.len();
+    let mut mask = 0;
     for (bit, fields) in layout.groups.iter().enumerate() {
-        let start = u.values.len();
+        let group_start = delta.update_values.len();
         let mut changed = false;
         for &i in fields {
             let f = layout.fields[i];
@@ -108,15 +144,22 @@ fn update_from(
                 Code::Pos { .. } | Code::Vel { .. } => v != 0,
                 _ => c != b,
             };
-            u.values.push(v);
+            delta.update_values.push(v);
         }
         if changed {
-            u.mask |= 1 << bit;
+            mask |= 1 << bit;
         } else {
-            u.values.truncate(start);
+            delta.update_values.truncate(group_start);
         }
     }
-    (u.mask != 0).then_some(u)
+    if mask != 0 {
+        delta.updated.push(RowUpdate {
+            index,
+            mask,
+            start: start as u32,
+            len: (delta.update_values.len() - start) as u32,
+        });
+    }
 }
 
 /// Computes the delta that turns snapshot `base`, `age` ticks old, into snapshot `cur` (both
@@ -127,6 +170,20 @@ fn update_from(
 /// again.
 pub fn diff(schema: &Schema, base: &[EntityRow], cur: &[EntityRow], age: u32) -> RowDelta {
     let mut delta = RowDelta::default();
+    diff_into(schema, base, cur, age, &mut delta);
+    delta
+}
+
+/// [`diff`] into a reused [`RowDelta`] (cleared first), to keep the tick loop free of
+/// allocations.
+pub fn diff_into(
+    schema: &Schema,
+    base: &[EntityRow],
+    cur: &[EntityRow],
+    age: u32,
+    delta: &mut RowDelta,
+) {
+    delta.clear();
     let (mut i, mut j) = (0, 0);
     while i < base.len() || j < cur.len() {
         match (base.get(i), cur.get(j)) {
@@ -134,9 +191,7 @@ pub fn diff(schema: &Schema, base: &[EntityRow], cur: &[EntityRow], age: u32) ->
                 let layout = schema.layout(c.kind);
                 match layout {
                     Some(l) if b.kind == c.kind && !identity_differs(l, b, c) => {
-                        if let Some(u) = update_from(l, b, c, age, i as u32) {
-                            delta.updated.push(u);
-                        }
+                        push_update_from(l, b, c, age, i as u32, delta);
                     }
                     _ => {
                         delta.removed.push(i as u32);
@@ -161,7 +216,6 @@ pub fn diff(schema: &Schema, base: &[EntityRow], cur: &[EntityRow], age: u32) ->
             (None, None) => break,
         }
     }
-    delta
 }
 
 /// A world as a client rebuilds it: rows by id.
@@ -169,13 +223,13 @@ pub type RowWorld = BTreeMap<u32, EntityRow>;
 
 /// Moves baseline row `e` on by `age` ticks and applies `update` (if any) in place: velocities
 /// change first, so positions are predicted with the new velocity, then residuals are added.
-fn advance(layout: &KindLayout, e: &mut EntityRow, age: u32, update: Option<&RowUpdate>) {
-    // Values of the update by field index, in the update's wire order.
+fn advance(layout: &KindLayout, e: &mut EntityRow, age: u32, update: Option<(u32, &[i64])>) {
+    // The update's values by field index, from its wire order.
     let mut new: [Option<i64>; super::MAX_FIELDS] = [None; super::MAX_FIELDS];
-    if let Some(u) = update {
-        let mut values = u.values.iter();
+    if let Some((mask, values)) = update {
+        let mut values = values.iter();
         for (bit, fields) in layout.groups.iter().enumerate() {
-            if u.mask & (1 << bit) != 0 {
+            if mask & (1 << bit) != 0 {
                 for &i in fields {
                     new[i] = values.next().copied();
                 }
@@ -232,7 +286,7 @@ pub fn apply(
         let mut e = e.clone();
         // A row of a kind the schema lacks cannot be in a world this module built.
         if let Some(layout) = schema.layout(e.kind) {
-            advance(layout, &mut e, age, update);
+            advance(layout, &mut e, age, update.map(|u| (u.mask, delta.values_of(u))));
         }
         world.insert(e.id, e);
     }
