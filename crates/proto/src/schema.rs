@@ -319,6 +319,10 @@ pub(crate) struct KindLayout {
     pub(crate) group_predicted: Vec<bool>,
     /// The groups this kind has fields in.
     pub(crate) mask: u32,
+    /// `(position slot, velocity slot)` of each predicted position.
+    pub(crate) predictions: Vec<(usize, usize)>,
+    /// Value slots of the numeric identity fields.
+    pub(crate) identity_slots: Vec<usize>,
 }
 
 /// A validated replication schema; build one with [`Schema::new`].
@@ -548,7 +552,21 @@ impl Schema {
             .iter()
             .map(|g| g.iter().all(|&i| fields[i].code.predicted()))
             .collect();
+        let predictions = fields
+            .iter()
+            .filter_map(|f| match f.code {
+                Code::Pos { vel: Some(v) } => Some((f.slot, v)),
+                _ => None,
+            })
+            .collect();
+        let identity_slots = fields
+            .iter()
+            .filter(|f| f.group.is_none() && !matches!(f.code, Code::Str(_)))
+            .map(|f| f.slot)
+            .collect();
         Ok(KindLayout {
+            predictions,
+            identity_slots,
             fields,
             n_values,
             n_strings,

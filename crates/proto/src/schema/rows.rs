@@ -108,10 +108,29 @@ fn wadd(a: i64, b: i64) -> i64 {
 
 /// True when `a` and `b` (same kind) differ in an identity field, which needs a re-create.
 fn identity_differs(layout: &KindLayout, a: &EntityRow, b: &EntityRow) -> bool {
-    a.strings != b.strings
-        || layout.fields.iter().any(|f| {
-            f.group.is_none() && !matches!(f.code, Code::Str(_)) && a.values[f.slot] != b.values[f.slot]
-        })
+    layout
+        .identity_slots
+        .iter()
+        .any(|&s| a.values[s] != b.values[s])
+        || a.strings != b.strings
+}
+
+/// The update value of field `f` turning `base`, `age` ticks old, into `cur`, and whether it
+/// says anything the prediction does not.
+fn update_value(f: super::FieldLayout, base: &EntityRow, cur: &EntityRow, age: u32) -> (i64, bool) {
+    let (c, b) = (cur.values[f.slot], base.values[f.slot]);
+    match f.code {
+        Code::Pos { vel } => {
+            let pred = vel.map_or(b, |v| predict1(b, cur.values[v], age));
+            let r = wsub(c, pred);
+            (r, r != 0)
+        }
+        Code::Vel { .. } => {
+            let d = wsub(c, b);
+            (d, d != 0)
+        }
+        _ => (c, c != b),
+    }
 }
 
 /// Appends to `delta` the update turning `base`, `age` ticks old, into `cur` (same id and
@@ -127,29 +146,16 @@ fn push_update_from(
     let start = delta.update_values.len();
     let mut mask = 0;
     for (bit, fields) in layout.groups.iter().enumerate() {
-        let group_start = delta.update_values.len();
-        let mut changed = false;
-        for &i in fields {
-            let f = layout.fields[i];
-            let (c, b) = (cur.values[f.slot], base.values[f.slot]);
-            let v = match f.code {
-                Code::Pos { vel } => {
-                    let pred = vel.map_or(b, |v| predict1(b, cur.values[v], age));
-                    wsub(c, pred)
-                }
-                Code::Vel { .. } => wsub(c, b),
-                _ => c,
-            };
-            changed |= match f.code {
-                Code::Pos { .. } | Code::Vel { .. } => v != 0,
-                _ => c != b,
-            };
-            delta.update_values.push(v);
-        }
+        // Most entities change nothing the prediction misses: look before writing anything.
+        let changed = fields
+            .iter()
+            .any(|&i| update_value(layout.fields[i], base, cur, age).1);
         if changed {
             mask |= 1 << bit;
-        } else {
-            delta.update_values.truncate(group_start);
+            for &i in fields {
+                let v = update_value(layout.fields[i], base, cur, age).0;
+                delta.update_values.push(v);
+            }
         }
     }
     if mask != 0 {
@@ -221,45 +227,44 @@ pub fn diff_into(
 /// A world as a client rebuilds it: rows by id.
 pub type RowWorld = BTreeMap<u32, EntityRow>;
 
-/// Moves baseline row `e` on by `age` ticks and applies `update` (if any) in place: velocities
-/// change first, so positions are predicted with the new velocity, then residuals are added.
+/// Calls `f(code, slot, value)` for each value of an update with `mask`, in wire order.
+fn each_value(layout: &KindLayout, mask: u32, values: &[i64], mut f: impl FnMut(Code, usize, i64)) {
+    let mut values = values.iter();
+    for (bit, fields) in layout.groups.iter().enumerate() {
+        if mask & (1 << bit) != 0 {
+            for &i in fields {
+                let field = layout.fields[i];
+                if let Some(&v) = values.next() {
+                    f(field.code, field.slot, v);
+                }
+            }
+        }
+    }
+}
+
+/// Moves baseline row `e` on by `age` ticks and applies `update` (its mask and values) in
+/// place: velocities change first, so positions are predicted with the new velocity, then
+/// residuals are added and the other fields set.
 fn advance(layout: &KindLayout, e: &mut EntityRow, age: u32, update: Option<(u32, &[i64])>) {
-    // The update's values by field index, from its wire order.
-    let mut new: [Option<i64>; super::MAX_FIELDS] = [None; super::MAX_FIELDS];
-    if let Some((mask, values)) = update {
-        let mut values = values.iter();
-        for (bit, fields) in layout.groups.iter().enumerate() {
-            if mask & (1 << bit) != 0 {
-                for &i in fields {
-                    new[i] = values.next().copied();
-                }
-            }
-        }
+    // Two passes over the update's values rather than a table by field, which would cost more
+    // to clear for every entity than the few values it holds.
+    let values = &mut e.values;
+    if let Some((mask, new)) = update {
+        each_value(layout, mask, new, |code, slot, v| match code {
+            Code::Vel { .. } => values[slot] = wadd(values[slot], v),
+            Code::Pos { .. } => {}
+            _ => values[slot] = v,
+        });
     }
-    for (i, f) in layout.fields.iter().enumerate() {
-        if let (Code::Vel { .. }, Some(d)) = (f.code, new[i]) {
-            e.values[f.slot] = wadd(e.values[f.slot], d);
-        }
+    for &(pos, vel) in &layout.predictions {
+        values[pos] = predict1(values[pos], values[vel], age);
     }
-    for (i, f) in layout.fields.iter().enumerate() {
-        match f.code {
-            Code::Pos { vel } => {
-                let mut p = e.values[f.slot];
-                if let Some(v) = vel {
-                    p = predict1(p, e.values[v], age);
-                }
-                if let Some(r) = new[i] {
-                    p = wadd(p, r);
-                }
-                e.values[f.slot] = p;
+    if let Some((mask, new)) = update {
+        each_value(layout, mask, new, |code, slot, v| {
+            if let Code::Pos { .. } = code {
+                values[slot] = wadd(values[slot], v);
             }
-            Code::Vel { .. } | Code::Str(_) => {}
-            _ => {
-                if let Some(v) = new[i] {
-                    e.values[f.slot] = v;
-                }
-            }
-        }
+        });
     }
 }
 
