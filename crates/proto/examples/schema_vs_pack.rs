@@ -90,9 +90,9 @@ fn snapshots(n: usize, frames: usize) -> Vec<Vec<EntityState>> {
     out
 }
 
-/// Time of `f` over every frame pair, best of five rounds, per frame.
+/// Time of `f` over every frame pair, best of fifteen rounds (the machine may be busy), per frame.
 fn time(frames: usize, mut f: impl FnMut()) -> Duration {
-    (0..5)
+    (0..15)
         .map(|_| {
             let t = Instant::now();
             f();
@@ -117,27 +117,47 @@ fn main() {
     let pairs = frames;
 
     // Server: diff against a baseline AGE ticks old, then encode.
-    let mut pack_bytes = vec![Vec::new(); pairs];
+    let pack_deltas: Vec<Delta> = (0..pairs)
+        .map(|i| delta::diff(&snaps[i], &snaps[i + AGE], AGE as u32))
+        .collect();
+    let row_deltas: Vec<RowDelta> = (0..pairs)
+        .map(|i| rows::diff(&schema, &row_snaps[i], &row_snaps[i + AGE], AGE as u32))
+        .collect();
     let mut pack_delta = Delta::default();
-    let pack_diff_encode = time(pairs, || {
-        for (i, out) in pack_bytes.iter_mut().enumerate() {
-            out.clear();
+    let pack_diff = time(pairs, || {
+        for i in 0..pairs {
             delta::diff_into(&snaps[i], &snaps[i + AGE], AGE as u32, &mut pack_delta);
-            pack::encode(&pack_delta, out).expect("encodes");
+            black_box(&pack_delta);
+        }
+    });
+    let mut row_delta = RowDelta::default();
+    let schema_diff = time(pairs, || {
+        for i in 0..pairs {
+            let (base, cur) = (&row_snaps[i], &row_snaps[i + AGE]);
+            rows::diff_into(&schema, base, cur, AGE as u32, &mut row_delta);
+            black_box(&row_delta);
+        }
+    });
+    let mut pack_bytes = vec![Vec::new(); pairs];
+    let pack_encode = time(pairs, || {
+        for (d, out) in pack_deltas.iter().zip(&mut pack_bytes) {
+            out.clear();
+            pack::encode(d, out).expect("encodes");
         }
     });
     let mut schema_bytes = vec![Vec::new(); pairs];
-    let mut row_delta = RowDelta::default();
-    let schema_diff_encode = time(pairs, || {
-        for (i, out) in schema_bytes.iter_mut().enumerate() {
+    let schema_encode = time(pairs, || {
+        for (i, (d, out)) in row_deltas.iter().zip(&mut schema_bytes).enumerate() {
             out.clear();
             let base = &row_snaps[i];
-            rows::diff_into(&schema, base, &row_snaps[i + AGE], AGE as u32, &mut row_delta);
             let kind_of = |j: u32| base.get(j as usize).map(|e| e.kind);
-            body::encode(&schema, &row_delta, kind_of, out).expect("encodes");
+            body::encode(&schema, d, kind_of, out).expect("encodes");
         }
     });
-    assert_eq!(pack_bytes, schema_bytes, "the schema encoder's bytes are pack.rs's");
+    assert_eq!(
+        pack_bytes, schema_bytes,
+        "the schema encoder's bytes are pack.rs's"
+    );
 
     // Client: decode, then apply to the baseline world.
     let pack_worlds: Vec<World> = snaps
@@ -148,18 +168,26 @@ fn main() {
         .iter()
         .map(|s| s.iter().map(|e| (e.id, e.clone())).collect())
         .collect();
-    let pack_decode_apply = time(pairs, || {
-        for (i, bytes) in pack_bytes.iter().enumerate() {
-            let d = pack::decode(bytes).expect("decodes");
-            black_box(delta::apply(&pack_worlds[i], &d, AGE as u32).expect("applies"));
+    let pack_decode = time(pairs, || {
+        for bytes in &pack_bytes {
+            black_box(pack::decode(bytes).expect("decodes"));
         }
     });
-    let schema_decode_apply = time(pairs, || {
+    let schema_decode = time(pairs, || {
         for (i, bytes) in schema_bytes.iter().enumerate() {
             let base = &row_snaps[i];
             let kind_of = |j: u32| base.get(j as usize).map(|e| e.kind);
-            let d = body::decode(&schema, bytes, kind_of).expect("decodes");
-            black_box(rows::apply(&schema, &row_worlds[i], &d, AGE as u32).expect("applies"));
+            black_box(body::decode(&schema, bytes, kind_of).expect("decodes"));
+        }
+    });
+    let pack_apply = time(pairs, || {
+        for (i, d) in pack_deltas.iter().enumerate() {
+            black_box(delta::apply(&pack_worlds[i], d, AGE as u32).expect("applies"));
+        }
+    });
+    let schema_apply = time(pairs, || {
+        for (i, d) in row_deltas.iter().enumerate() {
+            black_box(rows::apply(&schema, &row_worlds[i], d, AGE as u32).expect("applies"));
         }
     });
 
@@ -168,17 +196,15 @@ fn main() {
         "{n} entities, {pairs} frames at age {AGE}, {:.1} body bytes per frame (identical)",
         bytes as f64 / pairs as f64
     );
-    let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
-    println!(
-        "diff + encode   pack.rs {:>9.1?}  schema {:>9.1?}  schema/pack {:.2}",
-        pack_diff_encode,
-        schema_diff_encode,
-        ratio(pack_diff_encode, schema_diff_encode)
-    );
-    println!(
-        "decode + apply  pack.rs {:>9.1?}  schema {:>9.1?}  schema/pack {:.2}",
-        pack_decode_apply,
-        schema_decode_apply,
-        ratio(pack_decode_apply, schema_decode_apply)
-    );
+    for (what, p, q) in [
+        ("diff", pack_diff, schema_diff),
+        ("encode", pack_encode, schema_encode),
+        ("decode", pack_decode, schema_decode),
+        ("apply", pack_apply, schema_apply),
+    ] {
+        println!(
+            "{what:<7} pack.rs {p:>9.1?}  schema {q:>9.1?}  schema/pack {:.2}",
+            q.as_secs_f64() / p.as_secs_f64()
+        );
+    }
 }

@@ -229,7 +229,9 @@ pub enum SchemaError {
     },
     /// A velocity whose `of` names no position field of its kind, or a position that two
     /// velocities predict.
-    #[error("velocity {kind}.{field} must predict a position of its kind no other velocity predicts")]
+    #[error(
+        "velocity {kind}.{field} must predict a position of its kind no other velocity predicts"
+    )]
     BadVelocity {
         /// The kind.
         kind: String,
@@ -313,8 +315,8 @@ pub(crate) struct KindLayout {
     pub(crate) n_values: usize,
     /// String fields (a row's `strings` length).
     pub(crate) n_strings: usize,
-    /// Per mask group bit: the indices into `fields` of this kind's fields of that group.
-    pub(crate) groups: Vec<Vec<usize>>,
+    /// Per mask group bit: this kind's fields of that group, in declaration order.
+    pub(crate) groups: Vec<Vec<FieldLayout>>,
     /// Per mask group bit: true when its fields here are all positions and velocities.
     pub(crate) group_predicted: Vec<bool>,
     /// The groups this kind has fields in.
@@ -323,6 +325,19 @@ pub(crate) struct KindLayout {
     pub(crate) predictions: Vec<(usize, usize)>,
     /// Value slots of the numeric identity fields.
     pub(crate) identity_slots: Vec<usize>,
+    /// The fields that have a group, with its bit index.
+    pub(crate) grouped: Vec<(FieldLayout, u32)>,
+}
+
+/// The bit indices set in `mask`, lowest first.
+pub(crate) fn mask_bits_of(mut mask: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let bit = mask.trailing_zeros();
+            mask &= mask - 1;
+            bit as usize
+        })
+    })
 }
 
 /// A validated replication schema; build one with [`Schema::new`].
@@ -335,6 +350,9 @@ pub struct Schema {
     short_masks: Vec<u32>,
     /// Per kind, the resolved layout.
     kinds: Vec<KindLayout>,
+    /// True when every kind's groups hold fields of the same codes, so an update's wire form
+    /// does not depend on its entity's kind (and the codec need not look the kind up).
+    uniform_updates: bool,
     /// [`Schema::hash`], computed once.
     hash: u32,
 }
@@ -353,10 +371,7 @@ impl From<Schema> for SchemaDecl {
 }
 
 /// `Err(Duplicate)` when `names` repeats one.
-fn unique<'a>(
-    what: &'static str,
-    names: impl Iterator<Item = &'a str>,
-) -> Result<(), SchemaError> {
+fn unique<'a>(what: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), SchemaError> {
     let mut seen = std::collections::HashSet::new();
     for n in names {
         if n.is_empty() {
@@ -422,10 +437,19 @@ impl Schema {
             return Err(SchemaError::UnusedGroup(decl.groups[g].clone()));
         }
         let hash = crc32fast::hash(&canonical(&decl, &short_masks));
+        let codes = |k: &KindLayout| -> Vec<Vec<Code>> {
+            k.groups
+                .iter()
+                .map(|g| g.iter().map(|f| f.code).collect())
+                .collect()
+        };
+        let first = codes(&kinds[0]);
+        let uniform_updates = kinds.iter().all(|k| codes(k) == first);
         Ok(Schema {
             decl,
             short_masks,
             kinds,
+            uniform_updates,
             hash,
         })
     }
@@ -542,15 +566,15 @@ impl Schema {
         }
         let mut groups = vec![Vec::new(); n_groups];
         let mut mask = 0;
-        for (i, f) in fields.iter().enumerate() {
+        for f in &fields {
             if let Some(g) = f.group {
-                groups[g as usize].push(i);
+                groups[g as usize].push(*f);
                 mask |= 1 << g;
             }
         }
         let group_predicted = groups
             .iter()
-            .map(|g| g.iter().all(|&i| fields[i].code.predicted()))
+            .map(|g| g.iter().all(|f| f.code.predicted()))
             .collect();
         let predictions = fields
             .iter()
@@ -564,7 +588,12 @@ impl Schema {
             .filter(|f| f.group.is_none() && !matches!(f.code, Code::Str(_)))
             .map(|f| f.slot)
             .collect();
+        let grouped = fields
+            .iter()
+            .filter_map(|f| f.group.map(|g| (*f, g)))
+            .collect();
         Ok(KindLayout {
+            grouped,
             predictions,
             identity_slots,
             fields,
@@ -635,13 +664,39 @@ impl Schema {
     /// `strings` (strings).
     pub fn slot(&self, kind: u16, field: &str) -> Option<usize> {
         let k = usize::from(kind);
-        let i = self.decl.kinds.get(k)?.fields.iter().position(|f| f.name == field)?;
+        let i = self
+            .decl
+            .kinds
+            .get(k)?
+            .fields
+            .iter()
+            .position(|f| f.name == field)?;
         Some(self.kinds[k].fields[i].slot)
     }
 
     /// The resolved layout of kind `kind`.
     pub(crate) fn layout(&self, kind: u16) -> Option<&KindLayout> {
         self.kinds.get(usize::from(kind))
+    }
+
+    /// True when an update's wire form does not depend on its entity's kind (every kind's
+    /// groups hold fields of the same codes, as in arena): the codec then never asks for the
+    /// baseline's kinds.
+    pub fn uniform_updates(&self) -> bool {
+        self.uniform_updates
+    }
+
+    /// The layout that codes an update of baseline index `index`: any kind's when updates
+    /// are uniform (kind 0's codes stand for all), else the baseline entity's.
+    pub(crate) fn update_layout(
+        &self,
+        index: u32,
+        kind_of: impl Fn(u32) -> Option<u16>,
+    ) -> Option<&KindLayout> {
+        if self.uniform_updates {
+            return self.kinds.first();
+        }
+        kind_of(index).and_then(|k| self.layout(k))
     }
 
     /// The Markdown tables PROTOCOL.md includes for this schema: the mask groups with their
@@ -654,7 +709,12 @@ impl Schema {
         let _ = writeln!(s, "| mask bit | group | mask code |");
         let _ = writeln!(s, "|---|---|---|");
         for (i, g) in d.groups.iter().enumerate() {
-            let _ = writeln!(s, "| {} | {g} | {} |", 1u32 << i, self.mask_code_text(1 << i));
+            let _ = writeln!(
+                s,
+                "| {} | {g} | {} |",
+                1u32 << i,
+                self.mask_code_text(1 << i)
+            );
         }
         let _ = writeln!(s);
         let _ = writeln!(s, "| short mask | groups | code |");
@@ -681,7 +741,11 @@ impl Schema {
                 let code = self.kinds[code].fields[i].code;
                 let (ty, create, update) = describe(&f.kind, code);
                 let group = f.group.as_deref().unwrap_or("identity");
-                let update = if f.group.is_some() { update } else { "—".into() };
+                let update = if f.group.is_some() {
+                    update
+                } else {
+                    "—".into()
+                };
                 let _ = writeln!(
                     s,
                     "| {i} | {} | {ty} | {group} | {create} | {update} |",
@@ -868,9 +932,17 @@ mod tests {
 
     #[test]
     fn invalid_declarations_have_typed_errors() {
-        let cases: Vec<(fn(&mut SchemaDecl), fn(&SchemaError) -> bool)> = vec![
-            (|d| d.kinds.clear(), |e| matches!(e, SchemaError::KindCount(0))),
-            (|d| d.name.clear(), |e| matches!(e, SchemaError::EmptyName(_))),
+        /// A change that spoils the declaration, and the error it must give.
+        type Case = (fn(&mut SchemaDecl), fn(&SchemaError) -> bool);
+        let cases: Vec<Case> = vec![
+            (
+                |d| d.kinds.clear(),
+                |e| matches!(e, SchemaError::KindCount(0)),
+            ),
+            (
+                |d| d.name.clear(),
+                |e| matches!(e, SchemaError::EmptyName(_)),
+            ),
             (
                 |d| d.kinds.push(d.kinds[0].clone()),
                 |e| matches!(e, SchemaError::Duplicate { what: "kind", .. }),
@@ -904,13 +976,21 @@ mod tests {
                 |e| matches!(e, SchemaError::BadGroup { .. }),
             ),
             (
-                |d| d.kinds[0].fields[1].kind = FieldKind::Vel { of: "s".into(), create_order: 0 },
+                |d| {
+                    d.kinds[0].fields[1].kind = FieldKind::Vel {
+                        of: "s".into(),
+                        create_order: 0,
+                    }
+                },
                 |e| matches!(e, SchemaError::BadVelocity { .. }),
             ),
             (
                 |d| {
                     let v = d.kinds[0].fields[1].clone();
-                    d.kinds[0].fields.push(Field { name: "vx2".into(), ..v });
+                    d.kinds[0].fields.push(Field {
+                        name: "vx2".into(),
+                        ..v
+                    });
                 },
                 |e| matches!(e, SchemaError::BadVelocity { .. }),
             ),
@@ -919,20 +999,28 @@ mod tests {
                 |e| matches!(e, SchemaError::BadParameter { .. }),
             ),
             (
-                |d| d.kinds[0].fields.push(Field::new("e", FieldKind::Enum { values: 1 }, "M")),
+                |d| {
+                    d.kinds[0]
+                        .fields
+                        .push(Field::new("e", FieldKind::Enum { values: 1 }, "M"))
+                },
                 |e| matches!(e, SchemaError::BadParameter { .. }),
             ),
             (
                 |d| {
                     let coding = IntCoding::Bits(33);
-                    d.kinds[0].fields.push(Field::new("b", FieldKind::UInt { coding }, "M"));
+                    d.kinds[0]
+                        .fields
+                        .push(Field::new("b", FieldKind::UInt { coding }, "M"));
                 },
                 |e| matches!(e, SchemaError::BadParameter { .. }),
             ),
             (
                 |d| {
                     let coding = IntCoding::ExpGolomb(16);
-                    d.kinds[0].fields.push(Field::new("b", FieldKind::SInt { coding }, "M"));
+                    d.kinds[0]
+                        .fields
+                        .push(Field::new("b", FieldKind::SInt { coding }, "M"));
                 },
                 |e| matches!(e, SchemaError::BadParameter { .. }),
             ),

@@ -27,8 +27,7 @@ fn golden() -> Value {
     ]
     .iter()
     .collect();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("protocol.json is JSON")
 }
 
@@ -130,8 +129,8 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
         let bytes = unhex(v["hex"].as_str().expect("hex"));
         let (frame, packed) = state_frame(&bytes);
         let (tick, age) = (frame.header.tick, frame.header.baseline_age);
-        let expected = arena.apply(&frame).map(|w| w.clone());
-        let got = replica.apply_body(tick, age, &packed).map(|w| w.clone());
+        let expected = arena.apply(&frame).cloned();
+        let got = replica.apply_body(tick, age, &packed).cloned();
         frames += 1;
         match (&expected, &got, v.get("error")) {
             (Ok(want), Ok(got), None) => {
@@ -170,8 +169,13 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
                 assert_eq!(delta, row_delta(&frame.delta), "tick {tick}");
                 let kinds: Vec<u16> = base.iter().map(|e| e.kind).collect();
                 let mut out = Vec::new();
-                body::encode(&schema, &delta, |i| kinds.get(i as usize).copied(), &mut out)
-                    .expect("encodes");
+                body::encode(
+                    &schema,
+                    &delta,
+                    |i| kinds.get(i as usize).copied(),
+                    &mut out,
+                )
+                .expect("encodes");
                 assert_eq!(out, packed, "tick {tick}");
                 rediffed += 1;
                 worlds.insert(tick, cur);
@@ -184,7 +188,10 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
             other => panic!("tick {tick}: arena and schema replicas disagree: {other:?}"),
         }
     }
-    assert!(frames > 40 && rediffed > 40 && refused >= 5, "{frames} {rediffed} {refused}");
+    assert!(
+        frames > 40 && rediffed > 40 && refused >= 5,
+        "{frames} {rediffed} {refused}"
+    );
 }
 
 #[test]
@@ -212,7 +219,9 @@ fn arena_schema_declares_pack_layout() {
         .collect();
     assert_eq!(
         names,
-        ["x", "y", "vx", "vy", "aim", "hp", "score", "flags", "owner", "name"]
+        [
+            "x", "y", "vx", "vy", "aim", "hp", "score", "flags", "owner", "name"
+        ]
     );
     assert_eq!(s.decl().kinds[0].fields, s.decl().kinds[1].fields);
     assert_eq!(s.row_shape(0), Some((9, 1)));
@@ -253,8 +262,14 @@ fn the_schema_round_trips_through_json_and_renders_markdown() {
     assert!(serde_json::from_str::<Schema>(&bad).is_err());
 
     let md = s.markdown();
-    assert!(md.contains("| 0 | x | position, 1/8 unit | POS | se(k_xy) | residual se(k_pos) |"), "{md}");
-    assert!(md.contains("| 8 | owner | entity id | identity | eg(0) | — |"), "{md}");
+    assert!(
+        md.contains("| 0 | x | position, 1/8 unit | POS | se(k_xy) | residual se(k_pos) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 8 | owner | entity id | identity | eg(0) | — |"),
+        "{md}"
+    );
     assert!(md.contains("| 3 | VEL \\| POS | `001` |"), "{md}");
     assert!(md.contains("**Projectile** (kind code 1)"), "{md}");
 }

@@ -56,7 +56,12 @@ fn kind_fields() -> impl Strategy<Value = Vec<(u16, String, FieldKind, Option<us
                     };
                     out.push((keys.next().unwrap_or(0), format!("v{i}"), kind, Some(g)));
                 }
-                out.push((keys.next().unwrap_or(0), p, FieldKind::Pos { scale }, Some(group)));
+                out.push((
+                    keys.next().unwrap_or(0),
+                    p,
+                    FieldKind::Pos { scale },
+                    Some(group),
+                ));
             }
             for (i, (kind, group)) in others.into_iter().enumerate() {
                 out.push((keys.next().unwrap_or(0), format!("f{i}"), kind, group));
@@ -70,12 +75,8 @@ fn kind_fields() -> impl Strategy<Value = Vec<(u16, String, FieldKind, Option<us
 /// A valid schema: 1 to 3 kinds over up to 8 groups (those no field uses are left out), and
 /// up to 4 short masks.
 fn arb_schema() -> impl Strategy<Value = Schema> {
-    (
-        vec(kind_fields(), 1..4),
-        1usize..=8,
-        vec(1u32..256, 0..5),
-    )
-        .prop_map(|(kinds, n_groups, shorts)| {
+    (vec(kind_fields(), 1..4), 1usize..=8, vec(1u32..256, 0..5)).prop_map(
+        |(kinds, n_groups, shorts)| {
             let group = |g: usize| format!("g{}", g % n_groups);
             let kinds: Vec<KindDecl> = kinds
                 .into_iter()
@@ -120,7 +121,8 @@ fn arb_schema() -> impl Strategy<Value = Schema> {
             };
             Schema::new(decl.clone())
                 .unwrap_or_else(|e| panic!("generated schema is invalid: {e}: {decl:?}"))
-        })
+        },
+    )
 }
 
 // ---- a deterministic world evolving over ticks ------------------------------------------
@@ -218,7 +220,8 @@ fn evolve(rng: &mut Rng, schema: &Schema, row: &mut EntityRow, dt: u32) {
     for f in &decl.fields {
         if let FieldKind::Vel { of, .. } = &f.kind {
             let (p, v) = (slot(of), slot(&f.name));
-            let moved = (row.values[p] as i32).wrapping_add((row.values[v] as i32).wrapping_mul(dt as i32));
+            let moved =
+                (row.values[p] as i32).wrapping_add((row.values[v] as i32).wrapping_mul(dt as i32));
             row.values[p] = i64::from(moved);
         }
     }
@@ -288,7 +291,11 @@ fn run(schema: &Schema, seed: u64, ticks: u32) -> Result<Seen, TestCaseError> {
         let births = if step == 0 { 6 } else { rng.below(4) };
         for _ in 0..births {
             world.push(new_row(&mut rng, schema, next_id));
-            next_id += 1 + if rng.chance(10) { rng.below(100_000) as u32 } else { rng.below(3) as u32 };
+            next_id += 1 + if rng.chance(10) {
+                rng.below(100_000) as u32
+            } else {
+                rng.below(3) as u32
+            };
         }
         snapshots.insert(tick, world.clone());
 

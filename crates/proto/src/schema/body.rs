@@ -18,11 +18,12 @@
 //!
 //! An update names its entity by baseline index only, and the fields of a group depend on the
 //! entity's kind, so both directions take `kind_of`: the kind of the baseline entity at an
-//! index (`None` past the end). A replica passes its baseline's; when every kind has the same
-//! groups (arena), any answer will do.
+//! index (`None` past the end). A replica passes its baseline's. When every kind's groups
+//! hold the same codes ([`Schema::uniform_updates`], as in arena), it is never called: an
+//! update past the end of the baseline is then refused by the apply, not the decoder.
 
 use super::rows::{EntityRow, RowDelta, RowUpdate};
-use super::{Code, KindLayout, Schema};
+use super::{Code, KindLayout, Schema, mask_bits_of};
 use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, zigzag};
 
 /// Bits of each Exp-Golomb order in the body's header.
@@ -119,14 +120,12 @@ fn each_update_value(
     mut f: impl FnMut(Code, i64),
 ) -> bool {
     let mut values = values.iter();
-    for (bit, fields) in layout.groups.iter().enumerate() {
-        if u.mask & (1 << bit) != 0 {
-            for &i in fields {
-                let Some(&v) = values.next() else {
-                    return false;
-                };
-                f(layout.fields[i].code, v);
-            }
+    for bit in mask_bits_of(u.mask) {
+        for field in layout.groups.get(bit).into_iter().flatten() {
+            let Some(&v) = values.next() else {
+                return false;
+            };
+            f(field.code, v);
         }
     }
     true
@@ -154,7 +153,7 @@ impl Orders {
     /// [`best_order`]'s over the stream's zigzag-mapped values.
     fn choose(schema: &Schema, delta: &RowDelta, kind_of: &impl Fn(u32) -> Option<u16>) -> Orders {
         let max = (1 << ORDER_BITS) - 1;
-        let layout = |index: u32| kind_of(index).and_then(|k| schema.layout(k));
+        let layout = |index: u32| schema.update_layout(index, kind_of);
         let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
         for u in &delta.updated {
             if let Some(l) = layout(u.index) {
@@ -313,16 +312,13 @@ fn write_body(
     for u in &delta.updated {
         let gap = gap_after(prev, u.index).ok_or(EncodeError::Order("update indices"))?;
         prev = Some(u.index);
-        let layout = kind_of(u.index)
-            .and_then(|k| schema.layout(k))
+        let layout = schema
+            .update_layout(u.index, kind_of)
             .ok_or(EncodeError::Index(u.index))?;
         if u.mask == 0 || u.mask & !layout.mask != 0 {
             return Err(EncodeError::Mask(u.mask));
         }
-        let expected: usize = (0..layout.groups.len())
-            .filter(|b| u.mask & (1 << b) != 0)
-            .map(|b| layout.groups[b].len())
-            .sum();
+        let expected: usize = mask_bits_of(u.mask).map(|b| layout.groups[b].len()).sum();
         let values = delta.values_of(u);
         if u.len as usize != expected || values.len() != expected {
             return Err(EncodeError::Shape(u.index));
@@ -330,13 +326,9 @@ fn write_body(
         w.eg(0, gap);
         write_mask(schema, &mut w, u.mask);
         let mut values = values.iter();
-        for (bit, fields) in layout.groups.iter().enumerate() {
-            if u.mask & (1 << bit) == 0 {
-                continue;
-            }
+        for bit in mask_bits_of(u.mask) {
             let mut all_zero = true;
-            for &i in fields {
-                let f = layout.fields[i];
+            for &f in &layout.groups[bit] {
                 let v = *values.next().expect("length checked");
                 in_range(f.code, v, u.index)?;
                 all_zero &= v == 0;
@@ -465,9 +457,7 @@ pub fn decode(
     // The fewest bits a create takes: its id gap, its kind code and its fields.
     let create_min = (0..schema.kind_count() as u16)
         .filter_map(|c| schema.layout(c))
-        .map(|l| {
-            k.id as usize + 2 + l.fields.iter().map(|f| min_bits(f.code, &k)).sum::<usize>()
-        })
+        .map(|l| k.id as usize + 2 + l.fields.iter().map(|f| min_bits(f.code, &k)).sum::<usize>())
         .min()
         .unwrap_or(1);
     let n = count(&mut r, create_min)?;
@@ -539,21 +529,18 @@ pub fn decode(
     for _ in 0..n {
         let index = next_index(&mut r, prev)?;
         prev = Some(index);
-        let layout = kind_of(index)
-            .and_then(|c| schema.layout(c))
+        let layout = schema
+            .update_layout(index, &kind_of)
             .ok_or(BodyError::UnknownIndex(index))?;
         let mask = read_mask(schema, &mut r)?;
         if mask & !layout.mask != 0 {
             return Err(BodyError::Mask(mask));
         }
         let start = delta.update_values.len();
-        for (bit, fields) in layout.groups.iter().enumerate() {
-            if mask & (1 << bit) == 0 {
-                continue;
-            }
+        for bit in mask_bits_of(mask) {
             let mut all_zero = true;
-            for &i in fields {
-                let v = read_value(&mut r, layout.fields[i].code, k.pos, k.vel)?;
+            for f in &layout.groups[bit] {
+                let v = read_value(&mut r, f.code, k.pos, k.vel)?;
                 all_zero &= v == 0;
                 delta.update_values.push(v);
             }

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::{Code, KindLayout, Schema};
+use super::{Code, KindLayout, Schema, mask_bits_of};
 use crate::delta::{ApplyError, MAX_NAMES, MAX_WORLDS};
 use crate::entity::predict;
 
@@ -143,29 +143,27 @@ fn push_update_from(
     index: u32,
     delta: &mut RowDelta,
 ) {
-    let start = delta.update_values.len();
+    // Most entities change nothing the prediction misses: one pass over the fields finds the
+    // mask before anything is written.
     let mut mask = 0;
-    for (bit, fields) in layout.groups.iter().enumerate() {
-        // Most entities change nothing the prediction misses: look before writing anything.
-        let changed = fields
-            .iter()
-            .any(|&i| update_value(layout.fields[i], base, cur, age).1);
-        if changed {
-            mask |= 1 << bit;
-            for &i in fields {
-                let v = update_value(layout.fields[i], base, cur, age).0;
-                delta.update_values.push(v);
-            }
+    for &(f, bit) in &layout.grouped {
+        mask |= u32::from(update_value(f, base, cur, age).1) << bit;
+    }
+    if mask == 0 {
+        return;
+    }
+    let start = delta.update_values.len();
+    for bit in mask_bits_of(mask) {
+        for &f in &layout.groups[bit] {
+            delta.update_values.push(update_value(f, base, cur, age).0);
         }
     }
-    if mask != 0 {
-        delta.updated.push(RowUpdate {
-            index,
-            mask,
-            start: start as u32,
-            len: (delta.update_values.len() - start) as u32,
-        });
-    }
+    delta.updated.push(RowUpdate {
+        index,
+        mask,
+        start: start as u32,
+        len: (delta.update_values.len() - start) as u32,
+    });
 }
 
 /// Computes the delta that turns snapshot `base`, `age` ticks old, into snapshot `cur` (both
@@ -230,13 +228,10 @@ pub type RowWorld = BTreeMap<u32, EntityRow>;
 /// Calls `f(code, slot, value)` for each value of an update with `mask`, in wire order.
 fn each_value(layout: &KindLayout, mask: u32, values: &[i64], mut f: impl FnMut(Code, usize, i64)) {
     let mut values = values.iter();
-    for (bit, fields) in layout.groups.iter().enumerate() {
-        if mask & (1 << bit) != 0 {
-            for &i in fields {
-                let field = layout.fields[i];
-                if let Some(&v) = values.next() {
-                    f(field.code, field.slot, v);
-                }
+    for bit in mask_bits_of(mask) {
+        for field in layout.groups.get(bit).into_iter().flatten() {
+            if let Some(&v) = values.next() {
+                f(field.code, field.slot, v);
             }
         }
     }
@@ -291,7 +286,12 @@ pub fn apply(
         let mut e = e.clone();
         // A row of a kind the schema lacks cannot be in a world this module built.
         if let Some(layout) = schema.layout(e.kind) {
-            advance(layout, &mut e, age, update.map(|u| (u.mask, delta.values_of(u))));
+            advance(
+                layout,
+                &mut e,
+                age,
+                update.map(|u| (u.mask, delta.values_of(u))),
+            );
         }
         world.insert(e.id, e);
     }
@@ -373,9 +373,12 @@ impl RowReplica {
         age: u32,
         body: &[u8],
     ) -> Result<&RowWorld, FrameError> {
+        // The baseline's kinds by index, unless the schema's updates do not need them.
         let kinds: Vec<u16> = match self.baseline(tick, age)? {
-            None => Vec::new(),
-            Some(pos) => self.worlds[pos].1.values().map(|e| e.kind).collect(),
+            Some(pos) if !self.schema.uniform_updates() => {
+                self.worlds[pos].1.values().map(|e| e.kind).collect()
+            }
+            _ => Vec::new(),
         };
         let delta = super::body::decode(&self.schema, body, |i| kinds.get(i as usize).copied())?;
         Ok(self.apply(tick, age, &delta)?)
@@ -387,7 +390,12 @@ impl RowReplica {
     /// Worlds older than the baseline are dropped, since acknowledgements only move forward;
     /// a full snapshot drops nothing, as deltas computed before the server saw this client's
     /// newest acknowledgement may still refer to one of them.
-    pub fn apply(&mut self, tick: u32, age: u32, delta: &RowDelta) -> Result<&RowWorld, ApplyError> {
+    pub fn apply(
+        &mut self,
+        tick: u32,
+        age: u32,
+        delta: &RowDelta,
+    ) -> Result<&RowWorld, ApplyError> {
         let mut world = match self.baseline(tick, age)? {
             None => apply(&self.schema, &RowWorld::new(), delta, 0)?,
             Some(pos) => {
@@ -403,7 +411,9 @@ impl RowReplica {
         }
         for e in &delta.created {
             if e.strings.iter().any(|s| !s.is_empty()) && self.strings.len() < MAX_NAMES {
-                self.strings.entry(e.id).or_insert_with(|| e.strings.clone());
+                self.strings
+                    .entry(e.id)
+                    .or_insert_with(|| e.strings.clone());
             }
         }
         if self.worlds.len() >= MAX_WORLDS {
