@@ -315,8 +315,11 @@ pub(crate) struct KindLayout {
     pub(crate) n_values: usize,
     /// String fields (a row's `strings` length).
     pub(crate) n_strings: usize,
-    /// Per mask group bit: this kind's fields of that group, in declaration order.
-    pub(crate) groups: Vec<Vec<FieldLayout>>,
+    /// This kind's fields that have a group, by group bit then declaration order (one vector
+    /// rather than one per group: the codec walks them for every update).
+    group_fields: Vec<FieldLayout>,
+    /// Where each group's fields start in `group_fields`, with the end last.
+    group_starts: Vec<usize>,
     /// Per mask group bit: true when its fields here are all positions and velocities.
     pub(crate) group_predicted: Vec<bool>,
     /// The groups this kind has fields in.
@@ -327,6 +330,16 @@ pub(crate) struct KindLayout {
     pub(crate) identity_slots: Vec<usize>,
     /// The fields that have a group, with its bit index.
     pub(crate) grouped: Vec<(FieldLayout, u32)>,
+}
+
+impl KindLayout {
+    /// This kind's fields of group `bit`, in declaration order (none past the last group).
+    pub(crate) fn group(&self, bit: usize) -> &[FieldLayout] {
+        match (self.group_starts.get(bit), self.group_starts.get(bit + 1)) {
+            (Some(&a), Some(&b)) => &self.group_fields[a..b],
+            _ => &[],
+        }
+    }
 }
 
 /// The bit indices set in `mask`, lowest first.
@@ -438,9 +451,8 @@ impl Schema {
         }
         let hash = crc32fast::hash(&canonical(&decl, &short_masks));
         let codes = |k: &KindLayout| -> Vec<Vec<Code>> {
-            k.groups
-                .iter()
-                .map(|g| g.iter().map(|f| f.code).collect())
+            (0..decl.groups.len())
+                .map(|g| k.group(g).iter().map(|f| f.code).collect())
                 .collect()
         };
         let first = codes(&kinds[0]);
@@ -564,17 +576,23 @@ impl Schema {
                 }
             }
         }
-        let mut groups = vec![Vec::new(); n_groups];
+        let mut group_fields = Vec::new();
+        let mut group_starts = Vec::with_capacity(n_groups + 1);
         let mut mask = 0;
-        for f in &fields {
-            if let Some(g) = f.group {
-                groups[g as usize].push(*f);
+        for g in 0..n_groups as u32 {
+            group_starts.push(group_fields.len());
+            for f in fields.iter().filter(|f| f.group == Some(g)) {
+                group_fields.push(*f);
                 mask |= 1 << g;
             }
         }
-        let group_predicted = groups
-            .iter()
-            .map(|g| g.iter().all(|f| f.code.predicted()))
+        group_starts.push(group_fields.len());
+        let group_predicted = (0..n_groups)
+            .map(|g| {
+                group_fields[group_starts[g]..group_starts[g + 1]]
+                    .iter()
+                    .all(|f| f.code.predicted())
+            })
             .collect();
         let predictions = fields
             .iter()
@@ -593,13 +611,14 @@ impl Schema {
             .filter_map(|f| f.group.map(|g| (*f, g)))
             .collect();
         Ok(KindLayout {
+            group_fields,
+            group_starts,
             grouped,
             predictions,
             identity_slots,
             fields,
             n_values,
             n_strings,
-            groups,
             group_predicted,
             mask,
         })

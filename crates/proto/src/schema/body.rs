@@ -121,7 +121,7 @@ fn each_update_value(
 ) -> bool {
     let mut values = values.iter();
     for bit in mask_bits_of(u.mask) {
-        for field in layout.groups.get(bit).into_iter().flatten() {
+        for field in layout.group(bit) {
             let Some(&v) = values.next() else {
                 return false;
             };
@@ -318,7 +318,7 @@ fn write_body(
         if u.mask == 0 || u.mask & !layout.mask != 0 {
             return Err(EncodeError::Mask(u.mask));
         }
-        let expected: usize = mask_bits_of(u.mask).map(|b| layout.groups[b].len()).sum();
+        let expected: usize = mask_bits_of(u.mask).map(|b| layout.group(b).len()).sum();
         let values = delta.values_of(u);
         if u.len as usize != expected || values.len() != expected {
             return Err(EncodeError::Shape(u.index));
@@ -328,7 +328,7 @@ fn write_body(
         let mut values = values.iter();
         for bit in mask_bits_of(u.mask) {
             let mut all_zero = true;
-            for &f in &layout.groups[bit] {
+            for &f in layout.group(bit) {
                 let v = *values.next().expect("length checked");
                 in_range(f.code, v, u.index)?;
                 all_zero &= v == 0;
@@ -539,7 +539,7 @@ pub fn decode(
         let start = delta.update_values.len();
         for bit in mask_bits_of(mask) {
             let mut all_zero = true;
-            for f in &layout.groups[bit] {
+            for f in layout.group(bit) {
                 let v = read_value(&mut r, f.code, k.pos, k.vel)?;
                 all_zero &= v == 0;
                 delta.update_values.push(v);

@@ -154,7 +154,7 @@ fn push_update_from(
     }
     let start = delta.update_values.len();
     for bit in mask_bits_of(mask) {
-        for &f in &layout.groups[bit] {
+        for &f in layout.group(bit) {
             delta.update_values.push(update_value(f, base, cur, age).0);
         }
     }
@@ -229,7 +229,7 @@ pub type RowWorld = BTreeMap<u32, EntityRow>;
 fn each_value(layout: &KindLayout, mask: u32, values: &[i64], mut f: impl FnMut(Code, usize, i64)) {
     let mut values = values.iter();
     for bit in mask_bits_of(mask) {
-        for field in layout.groups.get(bit).into_iter().flatten() {
+        for field in layout.group(bit) {
             if let Some(&v) = values.next() {
                 f(field.code, field.slot, v);
             }
