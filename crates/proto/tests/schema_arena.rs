@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tickwire_proto::codec::decode_server;
 use tickwire_proto::delta::{ApplyError, Replica};
-use tickwire_proto::msg::{ServerMsg, StateFrame};
+use tickwire_proto::msg::{Delta, ServerMsg, StateFrame};
 use tickwire_proto::schema::arena::{arena_schema, entity_from_row, row_delta, row_from_entity};
 use tickwire_proto::schema::body::{self, BodyError};
-use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowReplica};
+use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowDelta, RowReplica};
 use tickwire_proto::schema::{FieldKind, Schema, SchemaDecl};
 use tickwire_proto::{EntityKind, EntityState, pack};
 
@@ -90,6 +90,37 @@ fn frame_variant(e: &FrameError) -> String {
     }
 }
 
+/// The schema's exact length and budget estimates of `rows` (arena's `delta` as rows) are
+/// `pack.rs`'s.
+fn check_sizes(schema: &Schema, delta: &Delta, rows: &RowDelta) {
+    assert_eq!(
+        body::encoded_len(schema, rows, |_| Some(0)),
+        pack::encoded_len(delta)
+    );
+    for (e, r) in delta.created.iter().zip(&rows.created) {
+        let want = pack::create_bits_estimate(
+            e.kind,
+            (e.x, e.y),
+            (e.vx, e.vy),
+            e.score,
+            e.owner,
+            e.name.len(),
+        );
+        assert_eq!(body::create_bits_estimate(schema, r), Some(want), "{e:?}");
+    }
+    let mut prev = None;
+    for (u, r) in delta.updated.iter().zip(&rows.updated) {
+        let want = pack::update_bits_estimate(u, prev);
+        let got = body::update_bits_estimate(schema, 0, r, rows.values_of(r), prev);
+        assert_eq!(got, Some(want), "{u:?}");
+        assert_eq!(
+            body::remove_bits_estimate(u.index, prev),
+            pack::remove_bits_estimate(u.index, prev)
+        );
+        prev = Some(u.index);
+    }
+}
+
 #[test]
 fn golden_state_messages_encode_to_the_same_bytes_and_decode_to_the_same_delta() {
     let schema = arena_schema();
@@ -104,6 +135,7 @@ fn golden_state_messages_encode_to_the_same_bytes_and_decode_to_the_same_delta()
         let rows = row_delta(&frame.delta);
         // These frames come without their baseline; arena's two kinds have the same update
         // layout, so a baseline of either kind stands in for it.
+        check_sizes(&schema, &frame.delta, &rows);
         for kind in [0, 1] {
             let mut out = Vec::new();
             body::encode(&schema, &rows, |_| Some(kind), &mut out).expect("encodes");
@@ -167,6 +199,7 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
                     delta.strings_elided.push(*id);
                 }
                 assert_eq!(delta, row_delta(&frame.delta), "tick {tick}");
+                check_sizes(&schema, &frame.delta, &delta);
                 let kinds: Vec<u16> = base.iter().map(|e| e.kind).collect();
                 let mut out = Vec::new();
                 body::encode(

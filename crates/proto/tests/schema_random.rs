@@ -327,6 +327,7 @@ fn run(schema: &Schema, seed: u64, ticks: u32) -> Result<Seen, TestCaseError> {
         let mut bytes = Vec::new();
         body::encode(schema, &delta, kind_of, &mut bytes)
             .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+        prop_assert_eq!(body::encoded_len(schema, &delta, kind_of), bytes.len());
         let decoded = body::decode(schema, &bytes, kind_of)
             .map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
         prop_assert_eq!(&decoded, &delta);

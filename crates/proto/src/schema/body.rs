@@ -24,7 +24,7 @@
 
 use super::rows::{EntityRow, RowDelta, RowUpdate};
 use super::{Code, KindLayout, Schema, mask_bits_of};
-use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, zigzag};
+use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, eg_len, zigzag};
 
 /// Bits of each Exp-Golomb order in the body's header.
 const ORDER_BITS: u32 = 4;
@@ -341,6 +341,153 @@ fn write_body(
     }
     w.finish();
     Ok(())
+}
+
+/// Bits of a numeric value with its code (stream orders for positions and velocities given),
+/// as [`write_value`] writes it.
+fn value_bits(code: Code, v: i64, pos_order: u32, vel_order: u32) -> u32 {
+    match code {
+        Code::Pos { .. } => eg_len(pos_order, zigzag(v as i32)),
+        Code::Vel { .. } => eg_len(vel_order, zigzag(v as i32)),
+        Code::UBits(n) | Code::SBits(n) | Code::Enum { bits: n, .. } => n,
+        Code::UEg(k) => eg_len(k, v as u32),
+        Code::SEg(k) => eg_len(k, zigzag(v as i32)),
+        Code::Ref => eg_len(0, v as u32),
+        Code::Str(_) => 0,
+    }
+}
+
+/// Bits of a create's fields (not its id gap) at these orders, strings sent unless `elided`.
+fn create_field_bits(layout: &KindLayout, e: &EntityRow, kind: u16, xy: u32, elided: bool) -> u32 {
+    let mut bits = eg_len(0, u32::from(kind));
+    for f in &layout.fields {
+        bits += match f.code {
+            Code::Str(_) if elided => eg_len(0, 0),
+            Code::Str(_) => {
+                let len = e.strings.get(f.slot).map_or(0, String::len) as u32;
+                eg_len(0, len + 1) + 8 * len
+            }
+            Code::Vel { create_order } => value_bits(f.code, e.values[f.slot], 0, create_order),
+            code => value_bits(code, e.values[f.slot], xy, 0),
+        };
+    }
+    bits
+}
+
+/// Bits of an update's mask code.
+fn mask_code_bits(schema: &Schema, mask: u32) -> u32 {
+    let short = schema.short_masks();
+    match short.iter().position(|&m| m == mask) {
+        Some(i) => i as u32 + 1,
+        None => short.len() as u32 + schema.mask_bits(),
+    }
+}
+
+/// Bits of an update (gap, mask code and values) at these orders.
+fn update_bits(
+    schema: &Schema,
+    layout: &KindLayout,
+    u: &RowUpdate,
+    values: &[i64],
+    gap: u32,
+    pos: u32,
+    vel: u32,
+) -> u32 {
+    let mut bits = eg_len(0, gap) + mask_code_bits(schema, u.mask);
+    each_update_value(layout, u, values, |c, v| bits += value_bits(c, v, pos, vel));
+    bits
+}
+
+/// Bytes [`encode`] writes for `delta` (which must be valid for it), computed without
+/// writing them.
+pub fn encoded_len(
+    schema: &Schema,
+    delta: &RowDelta,
+    kind_of: impl Fn(u32) -> Option<u16>,
+) -> usize {
+    let k = Orders::choose(schema, delta, &kind_of);
+    let mut bits = u64::from(4 * ORDER_BITS);
+    bits += u64::from(eg_len(0, delta.removed.len() as u32));
+    let mut prev = None;
+    for &i in &delta.removed {
+        bits += u64::from(eg_len(0, wrapping_gap(prev, i)));
+        prev = Some(i);
+    }
+    bits += u64::from(eg_len(0, delta.created.len() as u32));
+    let mut prev_id = 0;
+    for e in &delta.created {
+        bits += u64::from(eg_len(k.id, wrapping_gap(Some(prev_id), e.id)));
+        prev_id = e.id;
+        if let Some(l) = schema.layout(e.kind) {
+            let elided = delta.strings_elided.binary_search(&e.id).is_ok();
+            bits += u64::from(create_field_bits(l, e, e.kind, k.xy, elided));
+        }
+    }
+    bits += u64::from(eg_len(0, delta.updated.len() as u32));
+    let mut prev = None;
+    for u in &delta.updated {
+        if let Some(l) = schema.update_layout(u.index, &kind_of) {
+            let gap = wrapping_gap(prev, u.index);
+            bits += u64::from(update_bits(
+                schema,
+                l,
+                u,
+                delta.values_of(u),
+                gap,
+                k.pos,
+                k.vel,
+            ));
+        }
+        prev = Some(u.index);
+    }
+    bits.div_ceil(8) as usize
+}
+
+/// Order at which budget estimates price a create's positions (the exact one is chosen per
+/// frame).
+const TYPICAL_XY_ORDER: u32 = 12;
+/// Order at which budget estimates price a created id's gap, and the gap they price.
+const TYPICAL_ID_GAP: (u32, u32) = (8, 64);
+/// Order at which budget estimates price a position residual.
+const TYPICAL_POS_ORDER: u32 = 1;
+/// Order at which budget estimates price a velocity change.
+const TYPICAL_VEL_ORDER: u32 = 2;
+
+/// Estimated bits of a create of `row` with its strings sent, at typical orders (for byte
+/// budgets: a frame's exact size is known only once its orders are chosen); `None` for a kind
+/// the schema does not declare. For arena it equals [`crate::pack::create_bits_estimate`].
+pub fn create_bits_estimate(schema: &Schema, row: &EntityRow) -> Option<u32> {
+    let l = schema.layout(row.kind)?;
+    let (k, gap) = TYPICAL_ID_GAP;
+    Some(eg_len(k, gap) + create_field_bits(l, row, row.kind, TYPICAL_XY_ORDER, false))
+}
+
+/// Estimated bits of update `u` (values `values`) of an entity of kind `kind`, following an
+/// update of baseline index `prev` (`None`: the first), at typical orders; `None` for a kind
+/// the schema does not declare. For arena it equals [`crate::pack::update_bits_estimate`].
+pub fn update_bits_estimate(
+    schema: &Schema,
+    kind: u16,
+    u: &RowUpdate,
+    values: &[i64],
+    prev: Option<u32>,
+) -> Option<u32> {
+    let l = schema.layout(kind)?;
+    let gap = wrapping_gap(prev, u.index);
+    Some(update_bits(
+        schema,
+        l,
+        u,
+        values,
+        gap,
+        TYPICAL_POS_ORDER,
+        TYPICAL_VEL_ORDER,
+    ))
+}
+
+/// Estimated bits of the removal of baseline index `index` after `prev`.
+pub fn remove_bits_estimate(index: u32, prev: Option<u32>) -> u32 {
+    eg_len(0, wrapping_gap(prev, index))
 }
 
 /// Writes an update mask: its short code, or the long form.
