@@ -725,15 +725,10 @@ impl Schema {
         let d = &self.decl;
         // `write!` into a String cannot fail.
         let _ = writeln!(s, "Schema `{}`, hash `{:08x}`.\n", d.name, self.hash);
-        let _ = writeln!(s, "| mask bit | group | mask code |");
-        let _ = writeln!(s, "|---|---|---|");
+        let _ = writeln!(s, "| mask bit | group |");
+        let _ = writeln!(s, "|---|---|");
         for (i, g) in d.groups.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "| {} | {g} | {} |",
-                1u32 << i,
-                self.mask_code_text(1 << i)
-            );
+            let _ = writeln!(s, "| {} | {g} |", 1u32 << i);
         }
         let _ = writeln!(s);
         let _ = writeln!(s, "| short mask | groups | code |");
@@ -773,14 +768,6 @@ impl Schema {
             }
         }
         s
-    }
-
-    /// The mask code of a single-group mask, as Markdown text.
-    fn mask_code_text(&self, mask: u32) -> String {
-        match self.short_masks.iter().position(|&m| m == mask) {
-            Some(i) => format!("`{}1`", "0".repeat(i)),
-            None => "long form".into(),
-        }
     }
 }
 
