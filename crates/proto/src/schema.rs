@@ -333,6 +333,11 @@ pub(crate) struct KindLayout {
 }
 
 impl KindLayout {
+    /// True when `row` has this kind's number of values and strings.
+    pub(crate) fn fits(&self, row: &rows::EntityRow) -> bool {
+        row.values.len() == self.n_values && row.strings.len() == self.n_strings
+    }
+
     /// This kind's fields of group `bit`, in declaration order (none past the last group).
     pub(crate) fn group(&self, bit: usize) -> &[FieldLayout] {
         match (self.group_starts.get(bit), self.group_starts.get(bit + 1)) {

@@ -306,3 +306,70 @@ fn the_schema_round_trips_through_json_and_renders_markdown() {
     assert!(md.contains("| 3 | VEL \\| POS | `001` |"), "{md}");
     assert!(md.contains("**Projectile** (kind code 1)"), "{md}");
 }
+
+#[test]
+fn the_encoder_refuses_rows_that_do_not_follow_the_schema() {
+    use tickwire_proto::schema::body::EncodeError;
+    let schema = arena_schema();
+    let ann = row_from_entity(&EntityState {
+        id: 4,
+        kind: EntityKind::Player,
+        x: 10,
+        y: 20,
+        vx: 1,
+        vy: 0,
+        aim: 0,
+        hp: 100,
+        score: 0,
+        flags: 3,
+        owner: 0,
+        name: "ann".into(),
+    });
+    let encode = |base: &[EntityRow], cur: &[EntityRow]| {
+        let delta = rows::diff(&schema, base, cur, 1);
+        let mut out = vec![7];
+        let r = body::encode(&schema, &delta, |_| Some(0), &mut out);
+        assert!(r.is_ok() || out == [7], "nothing appended on an error");
+        r
+    };
+    assert_eq!(encode(&[], std::slice::from_ref(&ann)), Ok(()));
+
+    // A row of the wrong shape, on either side of the diff: no panic, an error.
+    let mut short = ann.clone();
+    short.values.pop();
+    assert_eq!(
+        encode(&[], std::slice::from_ref(&short)),
+        Err(EncodeError::Shape(4))
+    );
+    assert_eq!(
+        encode(std::slice::from_ref(&short), std::slice::from_ref(&ann)),
+        Ok(())
+    );
+    assert_eq!(
+        encode(std::slice::from_ref(&ann), std::slice::from_ref(&short)),
+        Err(EncodeError::Shape(4))
+    );
+    // A value out of its field's range (aim is 8 bits), a name over 24 bytes, an unknown kind.
+    let mut wide = ann.clone();
+    wide.values[4] = 256;
+    assert_eq!(
+        encode(&[], std::slice::from_ref(&wide)),
+        Err(EncodeError::Range { id: 4, value: 256 })
+    );
+    assert_eq!(
+        encode(std::slice::from_ref(&ann), std::slice::from_ref(&wide)),
+        Err(EncodeError::Range { id: 0, value: 256 })
+    );
+    let mut long = ann.clone();
+    long.strings[0] = "x".repeat(25);
+    assert_eq!(
+        encode(&[], std::slice::from_ref(&long)),
+        Err(EncodeError::Str(4))
+    );
+    let mut alien = ann.clone();
+    alien.kind = 2;
+    assert_eq!(
+        encode(&[], std::slice::from_ref(&alien)),
+        Err(EncodeError::Kind(2))
+    );
+}

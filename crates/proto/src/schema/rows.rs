@@ -192,7 +192,9 @@ pub fn diff_into(
     while i < base.len() || j < cur.len() {
         match (base.get(i), cur.get(j)) {
             (Some(b), Some(c)) if b.id == c.id => {
-                let layout = schema.layout(c.kind);
+                // A row of the wrong shape is a game bug: it is created again, and the encoder
+                // refuses it, rather than panicking here.
+                let layout = schema.layout(c.kind).filter(|l| l.fits(b) && l.fits(c));
                 match layout {
                     Some(l) if b.kind == c.kind && !identity_differs(l, b, c) => {
                         push_update_from(l, b, c, age, i as u32, delta);
@@ -284,8 +286,9 @@ pub fn apply(
             continue;
         }
         let mut e = e.clone();
-        // A row of a kind the schema lacks cannot be in a world this module built.
-        if let Some(layout) = schema.layout(e.kind) {
+        // A row of a kind or shape the schema lacks cannot be in a world this module built;
+        // one handed in from elsewhere is kept as it is rather than panicked on.
+        if let Some(layout) = schema.layout(e.kind).filter(|l| l.fits(&e)) {
             advance(
                 layout,
                 &mut e,
