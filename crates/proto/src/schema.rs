@@ -54,6 +54,8 @@ pub const MAX_GROUPS: usize = 32;
 pub const MAX_SHORT_MASKS: usize = 8;
 /// Longest string field a schema may declare, in bytes of UTF-8.
 pub const MAX_STR_BYTES: u32 = 1024;
+/// Most mask groups for which a schema plans its updates' streams per mask (`2^8` plans).
+const PLANNED_GROUPS: usize = 8;
 /// Largest Exp-Golomb order a field may declare (the format's orders fit in four bits).
 pub const MAX_EG_ORDER: u8 = crate::bits::MAX_ORDER as u8;
 
@@ -371,6 +373,10 @@ pub struct Schema {
     /// True when every kind's groups hold fields of the same codes, so an update's wire form
     /// does not depend on its entity's kind (and the codec need not look the kind up).
     uniform_updates: bool,
+    /// For uniform updates over at most [`PLANNED_GROUPS`] groups, per mask: the positions in
+    /// an update's values of its residuals and velocity changes (`true` for a velocity), which
+    /// is all the encoder's order choice looks at, without walking groups and fields.
+    stream_plans: Vec<Vec<(usize, bool)>>,
     /// [`Schema::hash`], computed once.
     hash: u32,
 }
@@ -462,11 +468,29 @@ impl Schema {
         };
         let first = codes(&kinds[0]);
         let uniform_updates = kinds.iter().all(|k| codes(k) == first);
+        let stream_plans = if uniform_updates && decl.groups.len() <= PLANNED_GROUPS {
+            (0..1u32 << decl.groups.len())
+                .map(|mask| {
+                    mask_bits_of(mask)
+                        .flat_map(|g| kinds[0].group(g))
+                        .enumerate()
+                        .filter_map(|(i, f)| match f.code {
+                            Code::Pos { .. } => Some((i, false)),
+                            Code::Vel { .. } => Some((i, true)),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Schema {
             decl,
             short_masks,
             kinds,
             uniform_updates,
+            stream_plans,
             hash,
         })
     }
@@ -708,6 +732,12 @@ impl Schema {
     /// baseline's kinds.
     pub fn uniform_updates(&self) -> bool {
         self.uniform_updates
+    }
+
+    /// The positions of the residuals and velocity changes (`true`) in the values of an
+    /// update with `mask`, when the schema has them planned (see `stream_plans`).
+    pub(crate) fn stream_plan(&self, mask: u32) -> Option<&[(usize, bool)]> {
+        self.stream_plans.get(mask as usize).map(Vec::as_slice)
     }
 
     /// The layout that codes an update of baseline index `index`: any kind's when updates

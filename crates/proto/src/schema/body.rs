@@ -148,33 +148,59 @@ fn gap_after(prev: Option<u32>, index: u32) -> Option<u32> {
     }
 }
 
+/// Calls `f(is_velocity, zigzag(value))` for every position residual and velocity change of
+/// `delta`'s updates, in order.
+fn each_stream_value(
+    schema: &Schema,
+    delta: &RowDelta,
+    kind_of: &impl Fn(u32) -> Option<u16>,
+    mut f: impl FnMut(bool, u32),
+) {
+    if schema.stream_plan(0).is_some() {
+        // Planned: straight to the values that matter, no walk over groups and fields.
+        for u in &delta.updated {
+            let values = delta.values_of(u);
+            for &(i, is_vel) in schema.stream_plan(u.mask).unwrap_or(&[]) {
+                if let Some(&v) = values.get(i) {
+                    f(is_vel, zigzag(v as i32));
+                }
+            }
+        }
+        return;
+    }
+    for u in &delta.updated {
+        if let Some(l) = schema.update_layout(u.index, kind_of) {
+            each_update_value(l, u, delta.values_of(u), |c, v| match c {
+                Code::Pos { .. } => f(false, zigzag(v as i32)),
+                Code::Vel { .. } => f(true, zigzag(v as i32)),
+                _ => {}
+            });
+        }
+    }
+}
+
 impl Orders {
     /// The orders for `delta`, chosen as [`crate::pack`] chooses them: each stream's order is
     /// [`best_order`]'s over the stream's zigzag-mapped values.
     fn choose(schema: &Schema, delta: &RowDelta, kind_of: &impl Fn(u32) -> Option<u16>) -> Orders {
         let max = (1 << ORDER_BITS) - 1;
-        let layout = |index: u32| schema.update_layout(index, kind_of);
         let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
-        for u in &delta.updated {
-            if let Some(l) = layout(u.index) {
-                each_update_value(l, u, delta.values_of(u), |c, v| match c {
-                    Code::Pos { .. } => pos_mean.add(zigzag(v as i32)),
-                    Code::Vel { .. } => vel_mean.add(zigzag(v as i32)),
-                    _ => {}
-                });
+        each_stream_value(schema, delta, kind_of, |is_vel, z| {
+            if is_vel {
+                vel_mean.add(z);
+            } else {
+                pos_mean.add(z);
             }
-        }
+        });
         let mut pos = OrderSearch::around(&pos_mean, max);
         let mut vel = OrderSearch::around(&vel_mean, max);
-        for u in &delta.updated {
-            if let Some(l) = layout(u.index) {
-                each_update_value(l, u, delta.values_of(u), |c, v| match c {
-                    Code::Pos { .. } => pos.add(zigzag(v as i32)),
-                    Code::Vel { .. } => vel.add(zigzag(v as i32)),
-                    _ => {}
-                });
+        each_stream_value(schema, delta, kind_of, |is_vel, z| {
+            if is_vel {
+                vel.add(z);
+            } else {
+                pos.add(z);
             }
-        }
+        });
         let xy = delta.created.iter().flat_map(|e| {
             schema.layout(e.kind).into_iter().flat_map(move |l| {
                 l.fields
