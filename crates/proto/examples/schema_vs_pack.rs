@@ -109,9 +109,20 @@ fn main() {
     let frames: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     const AGE: usize = 2;
     let snaps = snapshots(n, frames + AGE);
+    // A game keeps an entity's strings in one shared allocation for its life, as the rows'
+    // `Arc` allows; so do these snapshots.
+    let mut strings = std::collections::HashMap::new();
     let row_snaps: Vec<Vec<EntityRow>> = snaps
         .iter()
-        .map(|s| s.iter().map(row_from_entity).collect())
+        .map(|s| {
+            s.iter()
+                .map(|e| {
+                    let mut row = row_from_entity(e);
+                    row.strings = strings.entry(e.id).or_insert(row.strings).clone();
+                    row
+                })
+                .collect()
+        })
         .collect();
     let schema = arena_schema();
     let pairs = frames;

@@ -5,6 +5,8 @@
 //! and short masks), so a delta through [`super::body`] has the bytes [`crate::pack`] writes.
 //! The bridge goes away once arena is a game of its own on the engine.
 
+use std::sync::Arc;
+
 use super::rows::{EntityRow, RowDelta};
 use super::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
 use crate::entity::{EntityKind, EntityState, EntityUpdate, POS_SCALE};
@@ -109,7 +111,7 @@ pub fn row_from_entity(e: &EntityState) -> EntityRow {
             i64::from(e.flags),
             i64::from(e.owner),
         ],
-        strings: vec![e.name.clone()],
+        strings: Arc::from([e.name.clone()]),
     }
 }
 
@@ -122,7 +124,7 @@ pub fn entity_from_row(r: &EntityRow) -> Option<EntityState> {
         _ => return None,
     };
     let v = |i: usize| r.values.get(i).copied();
-    let [name] = r.strings.as_slice() else {
+    let [name] = &*r.strings else {
         return None;
     };
     if r.values.len() != 9 {

@@ -649,12 +649,8 @@ pub fn decode(
             .filter(|&c| usize::from(c) < schema.kind_count())
             .ok_or(BodyError::Kind(code))?;
         let layout = schema.layout(kind).ok_or(BodyError::Kind(code))?;
-        let mut row = EntityRow {
-            id,
-            kind,
-            values: vec![0; layout.n_values],
-            strings: vec![String::new(); layout.n_strings],
-        };
+        let mut values = vec![0; layout.n_values];
+        let mut strings = vec![String::new(); layout.n_strings];
         let mut elided = None;
         for f in &layout.fields {
             if let Code::Str(max) = f.code {
@@ -675,19 +671,24 @@ pub fn decode(
                 for _ in 0..len {
                     s.push(r.bits(8)? as u8);
                 }
-                row.strings[f.slot] = String::from_utf8(s).map_err(|_| BodyError::Str)?;
+                strings[f.slot] = String::from_utf8(s).map_err(|_| BodyError::Str)?;
                 continue;
             }
             let create_vel = match f.code {
                 Code::Vel { create_order } => create_order,
                 _ => 0,
             };
-            row.values[f.slot] = read_value(&mut r, f.code, k.xy, create_vel)?;
+            values[f.slot] = read_value(&mut r, f.code, k.xy, create_vel)?;
         }
         if elided == Some(true) {
             delta.strings_elided.push(id);
         }
-        delta.created.push(row);
+        delta.created.push(EntityRow {
+            id,
+            kind,
+            values,
+            strings: strings.into(),
+        });
     }
 
     // An update takes at least its gap's bit and a mask code's.

@@ -6,6 +6,7 @@
 //! `apply(schema, &base, &diff(schema, &base, &cur, age), age) == cur`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::{Code, KindLayout, Schema, mask_bits_of};
 use crate::delta::{ApplyError, MAX_NAMES, MAX_WORLDS};
@@ -20,8 +21,10 @@ pub struct EntityRow {
     pub kind: u16,
     /// Numeric fields in declaration order, each within its field's range.
     pub values: Vec<i64>,
-    /// String fields in declaration order.
-    pub strings: Vec<String>,
+    /// String fields in declaration order. They never change for an entity (they are
+    /// identity), so rows share them: cloning a row, or comparing two rows that share them,
+    /// never touches their bytes.
+    pub strings: Arc<[String]>,
 }
 
 /// The changes of one baseline entity: the groups of `mask`, lowest bit first, each with the
@@ -334,7 +337,7 @@ pub struct RowReplica {
     /// The strings of every entity created with a non-empty one, by id (ids are never reused
     /// and strings never change), for creates that leave them out. All-empty strings are not
     /// kept: leaving them out saves nothing, so a server does not.
-    strings: HashMap<u32, Vec<String>>,
+    strings: HashMap<u32, Arc<[String]>>,
 }
 
 impl RowReplica {
@@ -409,14 +412,14 @@ impl RowReplica {
         for id in &delta.strings_elided {
             let strings = self.strings.get(id).ok_or(ApplyError::UnknownName(*id))?;
             if let Some(e) = world.get_mut(id) {
-                e.strings.clone_from(strings);
+                e.strings = Arc::clone(strings);
             }
         }
         for e in &delta.created {
             if e.strings.iter().any(|s| !s.is_empty()) && self.strings.len() < MAX_NAMES {
                 self.strings
                     .entry(e.id)
-                    .or_insert_with(|| e.strings.clone());
+                    .or_insert_with(|| Arc::clone(&e.strings));
             }
         }
         if self.worlds.len() >= MAX_WORLDS {
@@ -428,7 +431,7 @@ impl RowReplica {
 
     /// The strings this replica holds for entity `id`, if any.
     pub fn strings_of(&self, id: u32) -> Option<&[String]> {
-        self.strings.get(&id).map(Vec::as_slice)
+        self.strings.get(&id).map(|s| &**s)
     }
 
     /// The newest applied tick, to acknowledge.
