@@ -54,8 +54,9 @@ pub const MAX_GROUPS: usize = 32;
 pub const MAX_SHORT_MASKS: usize = 8;
 /// Longest string field a schema may declare, in bytes of UTF-8.
 pub const MAX_STR_BYTES: u32 = 1024;
-/// Most mask groups for which a schema plans its updates' streams per mask (`2^8` plans).
-const PLANNED_GROUPS: usize = 8;
+/// Most plans ([`MaskPlan`]) a schema builds: one per kind and mask, so only schemas with
+/// few groups have them (arena: 2 kinds, 32 masks); the others walk their groups.
+const MAX_PLANS: usize = 4096;
 /// Largest Exp-Golomb order a field may declare (the format's orders fit in four bits).
 pub const MAX_EG_ORDER: u8 = crate::bits::MAX_ORDER as u8;
 
@@ -332,6 +333,44 @@ pub(crate) struct KindLayout {
     pub(crate) identity_slots: Vec<usize>,
     /// The fields that have a group, with its bit index.
     pub(crate) grouped: Vec<(FieldLayout, u32)>,
+    /// Per mask, how an update with it is coded (empty when the schema has too many
+    /// kinds and groups to plan them, see [`MAX_PLANS`]).
+    pub(crate) plans: Vec<MaskPlan>,
+}
+
+/// How the values of an update with one mask are coded for one kind, laid out flat so that
+/// the codec's hot loops need not walk groups and fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MaskPlan {
+    /// Each value's code, in wire order.
+    pub(crate) codes: Vec<Code>,
+    /// The value ranges of groups made of positions and velocities only, which are never all
+    /// zero (that is sent by leaving the group out).
+    pub(crate) predicted_groups: Vec<std::ops::Range<usize>>,
+    /// Where the residuals and velocity changes are among the values (`true`: a velocity).
+    pub(crate) streams: Vec<(usize, bool)>,
+}
+
+impl MaskPlan {
+    /// The plan of `mask` for `layout`.
+    fn new(layout: &KindLayout, mask: u32) -> MaskPlan {
+        let mut plan = MaskPlan::default();
+        for g in mask_bits_of(mask) {
+            let start = plan.codes.len();
+            for f in layout.group(g) {
+                match f.code {
+                    Code::Pos { .. } => plan.streams.push((plan.codes.len(), false)),
+                    Code::Vel { .. } => plan.streams.push((plan.codes.len(), true)),
+                    _ => {}
+                }
+                plan.codes.push(f.code);
+            }
+            if layout.group_predicted.get(g) == Some(&true) {
+                plan.predicted_groups.push(start..plan.codes.len());
+            }
+        }
+        plan
+    }
 }
 
 impl KindLayout {
@@ -373,10 +412,6 @@ pub struct Schema {
     /// True when every kind's groups hold fields of the same codes, so an update's wire form
     /// does not depend on its entity's kind (and the codec need not look the kind up).
     uniform_updates: bool,
-    /// For uniform updates over at most [`PLANNED_GROUPS`] groups, per mask: the positions in
-    /// an update's values of its residuals and velocity changes (`true` for a velocity), which
-    /// is all the encoder's order choice looks at, without walking groups and fields.
-    stream_plans: Vec<Vec<(usize, bool)>>,
     /// [`Schema::hash`], computed once.
     hash: u32,
 }
@@ -452,9 +487,15 @@ impl Schema {
         }
         let mut kinds = Vec::with_capacity(decl.kinds.len());
         let mut used = 0u32;
+        let plan = ((decl.kinds.len() as u64) << decl.groups.len()) <= MAX_PLANS as u64;
         for k in &decl.kinds {
-            let layout = Self::resolve_kind(k, decl.groups.len(), &group_bit)?;
+            let mut layout = Self::resolve_kind(k, decl.groups.len(), &group_bit)?;
             used |= layout.mask;
+            if plan {
+                layout.plans = (0..1u32 << decl.groups.len())
+                    .map(|m| MaskPlan::new(&layout, m))
+                    .collect();
+            }
             kinds.push(layout);
         }
         if let Some(g) = (0..decl.groups.len()).find(|&i| used & (1 << i) == 0) {
@@ -468,29 +509,11 @@ impl Schema {
         };
         let first = codes(&kinds[0]);
         let uniform_updates = kinds.iter().all(|k| codes(k) == first);
-        let stream_plans = if uniform_updates && decl.groups.len() <= PLANNED_GROUPS {
-            (0..1u32 << decl.groups.len())
-                .map(|mask| {
-                    mask_bits_of(mask)
-                        .flat_map(|g| kinds[0].group(g))
-                        .enumerate()
-                        .filter_map(|(i, f)| match f.code {
-                            Code::Pos { .. } => Some((i, false)),
-                            Code::Vel { .. } => Some((i, true)),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
         Ok(Schema {
             decl,
             short_masks,
             kinds,
             uniform_updates,
-            stream_plans,
             hash,
         })
     }
@@ -640,6 +663,7 @@ impl Schema {
             .filter_map(|f| f.group.map(|g| (*f, g)))
             .collect();
         Ok(KindLayout {
+            plans: Vec::new(),
             group_fields,
             group_starts,
             grouped,
@@ -732,12 +756,6 @@ impl Schema {
     /// baseline's kinds.
     pub fn uniform_updates(&self) -> bool {
         self.uniform_updates
-    }
-
-    /// The positions of the residuals and velocity changes (`true`) in the values of an
-    /// update with `mask`, when the schema has them planned (see `stream_plans`).
-    pub(crate) fn stream_plan(&self, mask: u32) -> Option<&[(usize, bool)]> {
-        self.stream_plans.get(mask as usize).map(Vec::as_slice)
     }
 
     /// The layout that codes an update of baseline index `index`: any kind's when updates

@@ -156,25 +156,27 @@ fn each_stream_value(
     kind_of: &impl Fn(u32) -> Option<u16>,
     mut f: impl FnMut(bool, u32),
 ) {
-    if schema.stream_plan(0).is_some() {
-        // Planned: straight to the values that matter, no walk over groups and fields.
-        for u in &delta.updated {
-            let values = delta.values_of(u);
-            for &(i, is_vel) in schema.stream_plan(u.mask).unwrap_or(&[]) {
-                if let Some(&v) = values.get(i) {
-                    f(is_vel, zigzag(v as i32));
+    for u in &delta.updated {
+        let Some(l) = schema.update_layout(u.index, kind_of) else {
+            continue;
+        };
+        let values = delta.values_of(u);
+        match l.plans.get(u.mask as usize) {
+            // Planned: straight to the values that matter.
+            Some(plan) => {
+                for &(i, is_vel) in &plan.streams {
+                    if let Some(&v) = values.get(i) {
+                        f(is_vel, zigzag(v as i32));
+                    }
                 }
             }
-        }
-        return;
-    }
-    for u in &delta.updated {
-        if let Some(l) = schema.update_layout(u.index, kind_of) {
-            each_update_value(l, u, delta.values_of(u), |c, v| match c {
-                Code::Pos { .. } => f(false, zigzag(v as i32)),
-                Code::Vel { .. } => f(true, zigzag(v as i32)),
-                _ => {}
-            });
+            None => {
+                each_update_value(l, u, values, |c, v| match c {
+                    Code::Pos { .. } => f(false, zigzag(v as i32)),
+                    Code::Vel { .. } => f(true, zigzag(v as i32)),
+                    _ => {}
+                });
+            }
         }
     }
 }
@@ -344,13 +346,33 @@ fn write_body(
         if u.mask == 0 || u.mask & !layout.mask != 0 {
             return Err(EncodeError::Mask(u.mask));
         }
-        let expected: usize = mask_bits_of(u.mask).map(|b| layout.group(b).len()).sum();
         let values = delta.values_of(u);
-        if u.len as usize != expected || values.len() != expected {
+        if u.len as usize != values.len() {
             return Err(EncodeError::Shape(u.index));
         }
         w.eg(0, gap);
         write_mask(schema, &mut w, u.mask);
+        if let Some(plan) = layout.plans.get(u.mask as usize) {
+            if values.len() != plan.codes.len() {
+                return Err(EncodeError::Shape(u.index));
+            }
+            for (&code, &v) in plan.codes.iter().zip(values) {
+                in_range(code, v, u.index)?;
+                write_value(&mut w, code, v, k.pos, k.vel);
+            }
+            if plan
+                .predicted_groups
+                .iter()
+                .any(|g| values[g.clone()].iter().all(|&v| v == 0))
+            {
+                return Err(EncodeError::Mask(u.mask));
+            }
+            continue;
+        }
+        let expected: usize = mask_bits_of(u.mask).map(|b| layout.group(b).len()).sum();
+        if values.len() != expected {
+            return Err(EncodeError::Shape(u.index));
+        }
         let mut values = values.iter();
         for bit in mask_bits_of(u.mask) {
             let mut all_zero = true;
@@ -711,15 +733,30 @@ pub fn decode(
             return Err(BodyError::Mask(mask));
         }
         let start = delta.update_values.len();
-        for bit in mask_bits_of(mask) {
-            let mut all_zero = true;
-            for f in layout.group(bit) {
-                let v = read_value(&mut r, f.code, k.pos, k.vel)?;
-                all_zero &= v == 0;
+        if let Some(plan) = layout.plans.get(mask as usize) {
+            for &code in &plan.codes {
+                let v = read_value(&mut r, code, k.pos, k.vel)?;
                 delta.update_values.push(v);
             }
-            if all_zero && layout.group_predicted[bit] {
+            let values = &delta.update_values[start..];
+            if plan
+                .predicted_groups
+                .iter()
+                .any(|g| values[g.clone()].iter().all(|&v| v == 0))
+            {
                 return Err(BodyError::ZeroGroup);
+            }
+        } else {
+            for bit in mask_bits_of(mask) {
+                let mut all_zero = true;
+                for f in layout.group(bit) {
+                    let v = read_value(&mut r, f.code, k.pos, k.vel)?;
+                    all_zero &= v == 0;
+                    delta.update_values.push(v);
+                }
+                if all_zero && layout.group_predicted[bit] {
+                    return Err(BodyError::ZeroGroup);
+                }
             }
         }
         delta.updated.push(RowUpdate {
