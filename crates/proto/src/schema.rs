@@ -25,16 +25,17 @@
 //! ```text
 //! "tickwire-schema/1" (17 bytes, no length)  name  groups:list(string)
 //! short_masks:list(number: the mask's bits)  kinds:list(kind)
-//! kind  = name  fields:list(field)
-//! field = name  group:(number: bit index + 1, 0 for none)  kind
-//! kind  = tag:1 byte then its parameters as numbers (a velocity's position as its field index):
-//!         1 pos(scale)  2 vel(of, create_order)  3 uint(coding)  4 sint(coding)
-//!         5 enum(values)  6 ref  7 str(max_bytes)
+//! kind   = name  fields:list(field)
+//! field  = name  group:(number: bit index + 1, 0 for none)  ftype
+//! ftype  = tag:1 byte then its parameters as numbers (a velocity's position as its field
+//!          index): 1 pos(scale)  2 vel(of, create_order)  3 uint(coding)  4 sint(coding)
+//!          5 enum(values)  6 ref  7 str(max_bytes)
 //! coding = 1 byte (1 bits, 2 exp-golomb) then the width or order as a number
 //! ```
 //!
-//! Two schemas have the same hash when they declare the same thing; any change to a name, a
-//! field, its order, its group or its coding changes the encoding.
+//! Two schemas that declare the same thing have the same hash; any change to a name, a field,
+//! its order, its group or its coding changes the encoding (and so, CRC collisions aside, the
+//! hash).
 
 pub mod arena;
 pub mod body;
