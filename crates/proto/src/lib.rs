@@ -7,6 +7,8 @@
 //! - [`entity`]: replicated entity state, quantization constants and entity updates.
 //! - [`delta`]: computing a delta between two snapshots and applying it ([`delta::Replica`]).
 //! - [`pack`]: the bit-packed wire form of a delta body; [`bits`]: its bit-level codes.
+//! - [`schema`]: a game's declared replication schema, and the generic rows, delta and
+//!   packed body it drives ([`schema::arena`] declares today's arena layout).
 //! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
 //! - [`close`]: the application close codes the server uses on top of RFC 6455's.
 //!
@@ -19,6 +21,7 @@ pub mod delta;
 pub mod entity;
 pub mod msg;
 pub mod pack;
+pub mod schema;
 
 pub use codec::DecodeError;
 pub use entity::{EntityKind, EntityState, EntityUpdate};

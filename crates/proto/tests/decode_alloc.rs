@@ -7,6 +7,8 @@
 
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec::{decode_client, decode_server};
+use tickwire_proto::schema::arena::arena_schema;
+use tickwire_proto::schema::body;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -204,6 +206,17 @@ fn a_16_kib_input_never_holds_more_than_1_mib() {
         state.extend_from_slice(&body);
         assert!(state.len() <= INPUT_BYTES, "{name}: {}", state.len());
         assert!(check(format!("State.{name}, dense"), false, state));
+        // The same body through arena's schema, which builds generic rows.
+        let schema = arena_schema();
+        let mut accepted = false;
+        let peak = peak_of(|| accepted = body::decode(&schema, &body, |_| Some(0)).is_ok());
+        assert!(accepted, "schema {name}, dense");
+        assert!(
+            peak < PEAK_BOUND_BYTES,
+            "schema {name}, dense: decoding {} bytes peaked at {peak} bytes",
+            body.len()
+        );
+        println!("schema {name}, dense: peak {peak} bytes");
     }
 
     // Pure noise behind every message tag.
