@@ -48,6 +48,13 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Print the game's declared replication schema: JSON (what `GET /schema.json` serves), or
+    /// the Markdown tables of PROTOCOL.md.
+    Schema {
+        /// Print the Markdown tables instead of JSON.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Run bots against a server and measure it (see README, "Load testing").
     Loadtest {
         #[command(flatten)]
@@ -119,6 +126,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }),
         Some(Command::Replay { file, verify }) => replay(&file, verify),
+        Some(Command::Schema { markdown }) => schema(markdown),
         Some(Command::Loadtest { options, server }) => loadtest_cmd::run(options, &server),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
@@ -130,6 +138,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn schema(markdown: bool) -> anyhow::Result<ExitCode> {
+    if markdown {
+        print!("{}", tickwire::web::schema_markdown());
+    } else {
+        println!("{}", tickwire::web::schema_json());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {

@@ -172,8 +172,26 @@ fn file_response<B>(
     resp
 }
 
+/// The served game's declared replication schema as JSON (`GET /schema.json`, `tickwire
+/// schema`): what a client decodes State frames with, and its hash.
+pub fn schema_json() -> String {
+    let schema = tickwire_proto::schema::arena::arena_schema();
+    let decl = serde_json::to_value(schema.decl()).unwrap_or_default();
+    serde_json::json!({
+        "hash": format!("{:08x}", schema.hash()),
+        "schema": decl,
+    })
+    .to_string()
+}
+
+/// The served game's schema as the Markdown tables PROTOCOL.md includes (`tickwire schema
+/// --markdown`).
+pub fn schema_markdown() -> String {
+    tickwire_proto::schema::arena::arena_schema().markdown()
+}
+
 /// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
-/// `/game.json`, 404 for anything else, 405 for methods other than GET and HEAD.
+/// `/game.json`, `/schema.json`, 404 for anything else, 405 for methods other than GET and HEAD.
 pub fn serve<B>(req: &Request<B>, game: &GameConfig) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -187,6 +205,9 @@ pub fn serve<B>(req: &Request<B>, game: &GameConfig) -> Response<Full<Bytes>> {
     };
     if path == "/game.json" {
         return file_response(req, JSON, Bytes::from(game_json(game)));
+    }
+    if path == "/schema.json" {
+        return file_response(req, JSON, Bytes::from(schema_json()));
     }
     match ASSETS.iter().find(|a| a.path == path) {
         Some(a) => file_response(req, a.content_type, Bytes::from_static(a.body)),
@@ -340,6 +361,20 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&game_json(&odd)).unwrap();
         assert_eq!(v["player_friction"].as_f64().unwrap() as f32, 0.1f32);
+    }
+
+    #[test]
+    fn schema_json_is_the_declaration_and_its_hash() {
+        let resp = get(Method::GET, "/schema.json");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header_of(&resp, header::CONTENT_TYPE), JSON);
+        let v: serde_json::Value = serde_json::from_slice(&body(resp)).unwrap();
+        let schema = tickwire_proto::schema::arena::arena_schema();
+        assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
+        // The served declaration is a valid schema, and the same one.
+        let back: tickwire_proto::schema::Schema =
+            serde_json::from_value(v["schema"].clone()).unwrap();
+        assert_eq!(back, schema);
     }
 
     #[test]

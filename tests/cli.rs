@@ -111,3 +111,15 @@ fn config_errors_cite_the_users_own_file_and_line() {
         assert!(err.contains(what), "{err}");
     }
 }
+
+#[test]
+fn schema_prints_the_declaration_as_json_and_markdown() {
+    let json = tickwire(&["schema"]);
+    assert!(json.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let schema = tickwire_proto::schema::arena::arena_schema();
+    assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
+    let md = tickwire(&["schema", "--markdown"]);
+    assert!(md.status.success());
+    assert_eq!(String::from_utf8(md.stdout).unwrap(), schema.markdown());
+}

@@ -365,3 +365,20 @@ fn documented_errors() {
     });
     assert!(codec::encode_server(&bad).is_err());
 }
+
+#[test]
+fn the_arena_schema_tables_are_the_declarations() {
+    let start = "<!-- schema:arena -->\n";
+    let end = "\n<!-- /schema:arena -->";
+    let from = DOC
+        .find(start)
+        .expect("PROTOCOL.md has the arena schema section")
+        + start.len();
+    let to = DOC[from..].find(end).expect("and its end marker") + from;
+    let generated = tickwire_proto::schema::arena::arena_schema().markdown();
+    assert_eq!(
+        DOC[from..to].trim_end(),
+        generated.trim_end(),
+        "PROTOCOL.md §2.3 differs from arena_schema(): paste `tickwire schema --markdown`"
+    );
+}
