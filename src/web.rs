@@ -55,6 +55,7 @@ static ASSETS: &[Asset] = &[
     asset!("/js/main.js", JS),
     asset!("/js/proto.js", JS),
     asset!("/js/replica.js", JS),
+    asset!("/js/schema.js", JS),
     asset!("/js/predict.js", JS),
     asset!("/js/interp.js", JS),
     asset!("/js/net.js", JS),

@@ -1364,6 +1364,13 @@ fn protocol_vectors_match_the_rust_codec() {
 }
 
 #[test]
+fn the_served_schema_matches_the_declaration() {
+    // What `/schema.json` serves; tests/golden/schema.test.mjs decodes every State vector with it.
+    let served: Value = serde_json::from_str(&tickwire::web::schema_json()).expect("schema JSON");
+    check("arena_schema.json", served);
+}
+
+#[test]
 fn movement_traces_match_the_simulation() {
     check("movement.json", movement_golden());
 }
