@@ -23,6 +23,9 @@ const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const JSON: &str = "application/json";
+/// TypeScript declarations of the client SDK (`assets/web/sdk/*.d.ts`).
+const TS: &str = "application/typescript; charset=utf-8";
+const MARKDOWN: &str = "text/markdown; charset=utf-8";
 
 /// The page's Content-Security-Policy: only this origin's scripts, styles and sockets.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -52,16 +55,27 @@ macro_rules! asset {
 static ASSETS: &[Asset] = &[
     asset!("/index.html", HTML),
     asset!("/style.css", CSS),
+    // Arena's page: its game layer on the SDK.
     asset!("/js/main.js", JS),
-    asset!("/js/proto.js", JS),
-    asset!("/js/replica.js", JS),
-    asset!("/js/schema.js", JS),
+    asset!("/js/arena.js", JS),
     asset!("/js/predict.js", JS),
-    asset!("/js/interp.js", JS),
-    asset!("/js/net.js", JS),
     asset!("/js/input.js", JS),
     asset!("/js/render.js", JS),
     asset!("/js/hud.js", JS),
+    // The client SDK (@tickwire/sdk), served whole so a game's page can import it from here.
+    asset!("/sdk/tickwire.js", JS),
+    asset!("/sdk/wire.js", JS),
+    asset!("/sdk/bits.js", JS),
+    asset!("/sdk/schema.js", JS),
+    asset!("/sdk/replica.js", JS),
+    asset!("/sdk/interpolation.js", JS),
+    asset!("/sdk/prediction.js", JS),
+    asset!("/sdk/messages.js", JS),
+    asset!("/sdk/connection.js", JS),
+    asset!("/sdk/client.js", JS),
+    asset!("/sdk/tickwire.d.ts", TS),
+    asset!("/sdk/package.json", JSON),
+    asset!("/sdk/README.md", MARKDOWN),
 ];
 
 /// 64-bit FNV-1a, for ETags.
@@ -260,7 +274,10 @@ mod tests {
         let html = body(resp);
         assert!(std::str::from_utf8(&html).unwrap().contains("js/main.js"));
         for (path, ct) in [
-            ("/js/proto.js", JS),
+            ("/js/arena.js", JS),
+            ("/sdk/tickwire.js", JS),
+            ("/sdk/tickwire.d.ts", TS),
+            ("/sdk/package.json", JSON),
             ("/style.css", CSS),
             ("/index.html", HTML),
         ] {
@@ -295,10 +312,10 @@ mod tests {
 
     #[test]
     fn head_has_headers_but_no_body() {
-        let full = get(Method::GET, "/js/proto.js");
+        let full = get(Method::GET, "/sdk/tickwire.js");
         let tag = header_of(&full, header::ETAG).to_owned();
         let len = body(full).len();
-        let head = get(Method::HEAD, "/js/proto.js");
+        let head = get(Method::HEAD, "/sdk/tickwire.js");
         assert_eq!(head.status(), StatusCode::OK);
         assert_eq!(header_of(&head, header::ETAG), tag);
         assert_eq!(

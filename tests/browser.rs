@@ -391,10 +391,10 @@ async fn the_server_serves_the_client_files() {
     assert!(head.contains("etag: \""));
     assert!(String::from_utf8_lossy(&body).contains("<canvas id=\"game\""));
 
-    let (head, body) = http(addr, &get("/js/proto.js", "GET")).await;
+    let (head, body) = http(addr, &get("/sdk/tickwire.js", "GET")).await;
     assert!(head.contains("content-type: text/javascript"), "{head}");
     let len = body.len();
-    let (head, body) = http(addr, &get("/js/proto.js", "HEAD")).await;
+    let (head, body) = http(addr, &get("/sdk/tickwire.js", "HEAD")).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(head.contains(&format!("content-length: {len}")), "{head}");
     assert!(body.is_empty());

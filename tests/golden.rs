@@ -6,6 +6,9 @@
 //!   of state frames with the world a replica must hold after each.
 //! * `tests/golden/movement.json`: traces of the real simulation moving one player through the
 //!   default arena, which the client's prediction must reproduce exactly.
+//! * `tests/golden/random_schemas.json`: random schemas with random churn and acknowledgement
+//!   patterns (`random_schemas`), the frames a client receives and the worlds it must rebuild,
+//!   which the browser SDK decodes through each served schema (`node --test tests/sdk/`).
 //!
 //! These tests fail when the Rust side drifts from the committed files. After an intended change
 //! of the protocol or the movement rules, regenerate them with
@@ -26,6 +29,8 @@ use tickwire_proto::msg::{
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 use tickwire_sim::{GameConfig, Match};
+
+mod random_schemas;
 
 // ---------------------------------------------------------------------------------------------
 // JSON forms: exactly the objects the JavaScript module produces and accepts.
@@ -1368,6 +1373,11 @@ fn the_served_schema_matches_the_declaration() {
     // What `/schema.json` serves; tests/golden/schema.test.mjs decodes every State vector with it.
     let served: Value = serde_json::from_str(&tickwire::web::schema_json()).expect("schema JSON");
     check("arena_schema.json", served);
+}
+
+#[test]
+fn random_schema_vectors_match_the_rust_codec() {
+    check("random_schemas.json", random_schemas::vectors());
 }
 
 #[test]

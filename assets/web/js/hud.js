@@ -1,7 +1,7 @@
 // The page around the canvas: connection status, network HUD, match phase and timer,
 // scoreboard, and the overlays (reconnecting, results, seat lost).
 
-import { FLAG_CONNECTED } from './proto.js';
+import { FLAG_CONNECTED } from './arena.js';
 
 /** Counts events (bytes, frames) per second over a sliding window. */
 export class RateMeter {

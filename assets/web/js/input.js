@@ -1,7 +1,7 @@
 // Keyboard and mouse: WASD (by physical key position, so any layout works) or the arrow keys
 // move, the mouse aims, a held mouse button (or Space) fires.
 
-import { BUTTON_FIRE } from './proto.js';
+import { BUTTON_FIRE } from './arena.js';
 
 const KEYS = {
   up: ['KeyW', 'ArrowUp'],

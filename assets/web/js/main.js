@@ -1,5 +1,7 @@
-// The tickwire browser client: joins (or, with ?spectate=MATCH_ID, watches) a match, sends one
-// input per tick, predicts the local player, interpolates everything else and draws it.
+// Arena's page on the tickwire SDK (../sdk/tickwire.js): the SDK joins (or, with
+// ?spectate=MATCH_ID, watches) a match, keeps the replica, interpolates and resumes; this page
+// maps the keyboard and mouse to arena's input, sends one per tick, predicts the local player
+// with arena's movement rules and draws the arena and its HUD.
 //
 // URL parameters: name=NAME, match=ID (join that match), spectate=ID, interp=MS (interpolation
 // buffer, default 100), silence=MS (how long without data counts as a dead link, default 2500).
@@ -7,11 +9,11 @@
 // `window.tickwire.snapshot()` returns the client's state as plain data (used by the
 // end-to-end tests in tests/browser/ and handy in the console).
 
-import { FLAG_ALIVE, dequantize } from './proto.js';
-import { Replica } from './replica.js';
-import { DEFAULT_PHYSICS, Movement, Predictor } from './predict.js';
-import { Interpolator } from './interp.js';
-import { GameConnection, STATES } from './net.js';
+import {
+  STATES, TickwireClient, lerpWrapping, loadSchema, socketUrl, toWorldUnits,
+} from '../sdk/tickwire.js';
+import { ARENA_GAME, arenaEntity, dequantize } from './arena.js';
+import { DEFAULT_PHYSICS, Movement, arenaPredictor } from './predict.js';
 import { InputState } from './input.js';
 import { Renderer } from './render.js';
 import { Hud, RateMeter } from './hud.js';
@@ -76,24 +78,31 @@ async function main() {
   const hud = new Hud();
   const renderer = new Renderer(canvas);
   const input = new InputState(window, canvas);
-  const physics = await loadPhysics();
+  const [physics, schema] = await Promise.all([loadPhysics(), loadSchema('schema.json')]);
   const spectateId = idParam('spectate');
   const matchId = idParam('match');
   const interpMs = intParam('interp', 100, 0, 1000);
   const name = playerName();
   document.getElementById('hud-name').textContent = spectateId != null ? '(spectator)' : name;
 
+  const join = spectateId != null
+    ? { type: 'Spectate', match_id: spectateId }
+    : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
+  const client = new TickwireClient({
+    schema,
+    game: ARENA_GAME,
+    url: socketUrl(location),
+    name,
+    join,
+    storage: window.sessionStorage,
+    silenceMs: intParam('silence', 2500, 500, 60000),
+    // Aim is a byte of 1/256 turn: it turns the short way round.
+    interpolation: { delayMs: interpMs, blend: { aim: lerpWrapping(256) } },
+  });
+
+  // What the page itself keeps: arena's view of the match on top of the SDK's.
   const game = {
     welcome: null,
-    replica: new Replica(),
-    interp: new Interpolator(interpMs),
-    predictor: null,
-    header: null,
-    firstFrame: false,
-    seq: 0,
-    inputsSent: 0,
-    acksSent: 0,
-    framesApplied: 0,
     periodMs: 1000 / physics.tick_rate,
     inputPeriodMs: 1000 / physics.tick_rate,
     nextInputAt: 0,
@@ -106,62 +115,38 @@ async function main() {
   const bytesIn = new RateMeter(1000);
   const framesIn = new RateMeter(1000);
 
-  const join = spectateId != null
-    ? { type: 'Spectate', match_id: spectateId }
-    : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
-  const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-
-  const conn = new GameConnection({
-    url: wsUrl,
-    name,
-    join,
-    storage: window.sessionStorage,
-    silenceMs: intParam('silence', 2500, 500, 60000),
-    callbacks: {
-      onWelcome,
-      onMessage,
-      onState: onConnState,
-      onBytes: (n) => bytesIn.add(performance.now(), n),
-    },
+  client.on('welcome', onWelcome);
+  client.on('state', onConnState);
+  client.on('event', onEvent);
+  client.on('ended', (results) => {
+    game.results = results;
   });
+  client.on('bytes', (n) => {
+    if (n > 0) bytesIn.add(performance.now(), n);
+  });
+  client.on('frame', ({ correction }) => {
+    framesIn.add(performance.now(), 1);
+    if (correction > 0.5) game.corrections += 1;
+  });
+  client.on('frameError', (e) => console.warn('tickwire: cannot apply a state frame:', e.message));
 
+  /** The local player's entity in the newest world (wire units), or null. */
   function selfEntity() {
-    const w = game.replica.world;
-    return w && game.welcome && game.welcome.entity_id ? w.get(game.welcome.entity_id) ?? null : null;
+    const row = client.self;
+    return row ? arenaEntity(row) : null;
   }
 
   function onWelcome(msg) {
-    game.welcome = msg;
-    game.replica.reset();
-    game.interp.reset();
-    game.interp.setTickRate(msg.tick_rate);
+    game.welcome = { ...msg, map: msg.join };
     game.periodMs = 1000 / msg.tick_rate;
     game.inputPeriodMs = game.periodMs;
-    game.header = null;
-    game.firstFrame = false;
     game.shown = null;
-    const movement = new Movement({ ...physics, tick_rate: msg.tick_rate }, msg.map);
-    game.predictor = new Predictor(movement);
-    renderer.setMap(msg.map, physics);
+    const movement = new Movement({ ...physics, tick_rate: msg.tick_rate }, msg.join);
+    client.predictor = arenaPredictor(movement);
+    renderer.setMap(msg.join, physics);
     hud.hideOverlay();
     hud.banner('');
     if (msg.resumed) hud.toast('Reconnected: you kept your seat.');
-  }
-
-  function onMessage(msg) {
-    switch (msg.type) {
-      case 'State':
-        applyFrame(msg);
-        break;
-      case 'Event':
-        onEvent(msg.event);
-        break;
-      case 'MatchEnded':
-        game.results = msg.results;
-        break;
-      default:
-        break;
-    }
   }
 
   function onEvent(ev) {
@@ -170,7 +155,7 @@ async function main() {
     const me = game.welcome?.player_id;
     if (ev.type === 'Kill') {
       // Entity ids name the players: the replica holds every name it was sent.
-      const name = (entity) => game.replica.names.get(entity) ?? 'a player';
+      const name = (entity) => client.replica.stringsOf(entity)?.name ?? 'a player';
       if (ev.victim === me) hud.toast(`You were eliminated by ${name(ev.killer_entity)}. Respawning…`);
       else if (ev.killer === me) hud.toast(`You eliminated ${name(ev.victim_entity)}!`);
     } else if (ev.type === 'PhaseChanged') {
@@ -178,62 +163,17 @@ async function main() {
     }
   }
 
-  function applyFrame(msg) {
-    const now = performance.now();
-    let world;
-    try {
-      world = game.replica.apply(msg);
-    } catch (e) {
-      if (e.kind === 'Stale') return;
-      // The baseline is gone (a bug or a corrupted stream): a resume brings a full snapshot.
-      console.warn('tickwire: cannot apply a state frame:', e.message);
-      conn.reconnectNow(`cannot apply a state frame (${e.kind})`);
-      return;
-    }
-    const h = msg.header;
-    game.header = h;
-    game.framesApplied += 1;
-    framesIn.add(now, 1);
-    game.interp.push(h.tick, world, now);
-    if (conn.isSpectator) {
-      // Spectators send no inputs: acknowledge every applied frame so deltas stay small.
-      if (conn.send({ type: 'Ack', tick: h.tick })) game.acksSent += 1;
-      return;
-    }
-    if (!game.firstFrame) {
-      // Keep counting above whatever the server already applied (a reloaded page restarts).
-      game.seq = Math.max(game.seq, h.last_input);
-      game.firstFrame = true;
-    }
-    const self = world.get(game.welcome.entity_id);
-    const p = game.predictor;
-    if (self && (self.flags & FLAG_ALIVE)) {
-      const x = dequantize(self.x);
-      const y = dequantize(self.y);
-      if (p.state && Math.hypot(p.state.x - x, p.state.y - y) > 100) p.reset(); // respawned
-      if (!p.state) p.pending = [];
-      const err = p.reconcile(x, y, h.last_input);
-      if (err > 0.5) game.corrections += 1;
-    } else {
-      p.reset();
-    }
-  }
-
   function sendInput() {
-    const p = game.predictor;
+    const p = client.predictor;
     const self = selfEntity();
     const at = p?.state ?? (self ? { x: dequantize(self.x), y: dequantize(self.y) } : null);
     const sample = input.sample(game.shown ?? at, (x, y) => renderer.toWorld(x, y));
-    game.seq += 1;
-    const msg = { type: 'Input', seq: game.seq, ack: game.replica.newestTick, ...sample };
-    if (!conn.send(msg)) return;
-    game.inputsSent += 1;
-    p?.push(game.seq, sample);
+    client.sendInput(sample);
   }
 
   /** Sends one input per tick; the pace bends slightly to keep a small queue at the server. */
   function pumpInputs() {
-    if (conn.state !== STATES.PLAYING || !game.firstFrame) {
+    if (!client.canSendInput) {
       game.nextInputAt = 0;
       return;
     }
@@ -243,8 +183,8 @@ async function main() {
     while (now >= game.nextInputAt && sent < 3) {
       sendInput();
       sent += 1;
-      const backlog = game.seq - (game.header?.last_input ?? game.seq);
-      const target = Math.ceil((conn.rtt ?? 50) / game.periodMs) + 2;
+      const backlog = client.seq - (client.header?.last_input ?? client.seq);
+      const target = Math.ceil((client.conn.rtt ?? 50) / game.periodMs) + 2;
       const pace = backlog > target + 2 ? 1.08 : backlog < target ? 0.95 : 1;
       game.inputPeriodMs = game.periodMs * pace;
       game.nextInputAt += game.inputPeriodMs;
@@ -253,8 +193,9 @@ async function main() {
   setInterval(pumpInputs, 4);
 
   function onConnState(state, detail) {
+    const conn = client.conn;
     hud.setStatus(state, detail);
-    const again = ['Join a new match', () => conn.playAgain()];
+    const again = ['Join a new match', () => client.playAgain()];
     switch (state) {
       case STATES.RECONNECTING: {
         const seat = conn.isSpectator ? '' : ` Your seat is kept for about ${DEFAULT_GRACE_S} s.`;
@@ -269,7 +210,7 @@ async function main() {
         hud.banner('');
         const r = game.results;
         const text = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
-        hud.overlay('Match over', text, r, ['Play again', () => conn.playAgain()], game.welcome?.player_id);
+        hud.overlay('Match over', text, r, ['Play again', () => client.playAgain()], game.welcome?.player_id);
         break;
       }
       case STATES.SEAT_LOST:
@@ -294,11 +235,18 @@ async function main() {
     }
   }
 
+  /** Every entity of the newest world, as the page draws them (world units). */
+  function worldEntities() {
+    const w = client.replica.world;
+    return w ? [...w.values()].map((row) => arenaEntity(toWorldUnits(schema, row))) : [];
+  }
+
   function refreshHud(now) {
-    const h = game.header;
+    const conn = client.conn;
+    const h = client.header;
     hud.setStats({
       rtt: conn.rtt,
-      tick: game.replica.newestTick,
+      tick: client.replica.newestTick,
       tickRate: game.welcome?.tick_rate,
       framesPerSec: framesIn.rate(now),
       bytesPerSec: bytesIn.rate(now),
@@ -306,8 +254,7 @@ async function main() {
       matchId: game.welcome?.match_id,
       spectator: conn.isSpectator,
     });
-    const world = game.replica.world;
-    const players = world ? [...world.values()].filter((e) => e.kind === 'Player') : [];
+    const players = worldEntities().filter((e) => e.kind === 'Player');
     hud.setPhase({
       // No frame follows the end of a match: the results are the last word.
       phase: conn.state === STATES.ENDED ? 'Ended' : h?.phase,
@@ -329,10 +276,11 @@ async function main() {
     const now = performance.now();
     const dt = game.lastRender ? now - game.lastRender : 16;
     game.lastRender = now;
-    const entities = game.interp.sample(now);
+    const entities = new Map();
+    for (const [id, row] of client.interpolator.sample(now)) entities.set(id, arenaEntity(row));
     let self = null;
-    const p = game.predictor;
-    if (!conn.isSpectator && p?.state) {
+    const p = client.predictor;
+    if (!client.isSpectator && p?.state) {
       const target = { x: p.state.x, y: p.state.y };
       if (!game.shown || Math.hypot(game.shown.x - target.x, game.shown.y - target.y) > 64) {
         game.shown = target;
@@ -349,10 +297,8 @@ async function main() {
       game.shown = null;
     }
     // The local player's own fields (health, score) come from the newest world, not the past.
-    const mine = selfEntity();
-    if (mine) {
-      entities.set(mine.id, { ...mine, x: dequantize(mine.x), y: dequantize(mine.y) });
-    }
+    const mine = client.self;
+    if (mine) entities.set(mine.id, arenaEntity(toWorldUnits(schema, mine)));
     renderer.draw({ entities, selfId: game.welcome?.entity_id, self });
     if (now - lastHud > 200) {
       lastHud = now;
@@ -362,7 +308,8 @@ async function main() {
   }
 
   window.tickwire = {
-    conn,
+    client,
+    conn: client.conn,
     game,
     /** Where world point (x, y) is drawn, in canvas CSS pixels. */
     screenOf(x, y) {
@@ -370,15 +317,18 @@ async function main() {
     },
     /** The client's state as plain JSON-friendly data. */
     snapshot() {
-      const w = game.replica.world;
-      const entities = w ? [...w.values()].map((e) => ({
-        id: e.id, kind: e.kind, name: e.name, x: dequantize(e.x), y: dequantize(e.y),
-        hp: e.hp, score: e.score, flags: e.flags, owner: e.owner,
-      })) : [];
-      const view = [...game.interp.sample(performance.now()).values()].map((e) => ({
+      const conn = client.conn;
+      const entities = worldEntities().map((e) => ({
         id: e.id, kind: e.kind, name: e.name, x: e.x, y: e.y,
+        hp: e.hp, score: e.score, flags: e.flags, owner: e.owner,
       }));
+      const view = [...client.interpolator.sample(performance.now()).values()].map((row) => {
+        const e = arenaEntity(row);
+        return { id: e.id, kind: e.kind, name: e.name, x: e.x, y: e.y };
+      });
       const now = performance.now();
+      const stats = client.stats();
+      const p = client.predictor;
       return {
         connection: conn.state,
         detail: conn.detail,
@@ -393,19 +343,21 @@ async function main() {
         playerId: game.welcome?.player_id ?? null,
         entityId: game.welcome?.entity_id ?? null,
         tickRate: game.welcome?.tick_rate ?? null,
-        tick: game.replica.newestTick,
-        phase: game.header?.phase ?? null,
-        phaseTicksLeft: game.header?.phase_ticks_left ?? null,
-        lastInput: game.header?.last_input ?? null,
-        seq: game.seq,
-        inputsSent: game.inputsSent,
-        acksSent: game.acksSent,
-        framesApplied: game.framesApplied,
+        tick: stats.tick,
+        phase: client.header?.phase ?? null,
+        phaseTicksLeft: client.header?.phase_ticks_left ?? null,
+        lastInput: client.header?.last_input ?? null,
+        seq: client.seq,
+        inputsSent: stats.inputsSent,
+        acksSent: stats.acksSent,
+        framesApplied: stats.framesApplied,
         corrections: game.corrections,
-        rtt: conn.rtt,
+        rtt: stats.rtt,
         bytesPerSec: bytesIn.rate(now),
+        bytesIn: stats.bytesIn,
+        bytesOut: stats.bytesOut,
         interpMs,
-        self: game.predictor?.state ? { x: game.predictor.state.x, y: game.predictor.state.y } : null,
+        self: p?.state ? { x: p.state.x, y: p.state.y } : null,
         entities,
         view,
         results: game.results,
@@ -415,8 +367,8 @@ async function main() {
     },
   };
 
-  hud.setStatus(conn.state, '');
-  conn.start();
+  hud.setStatus(client.state, '');
+  client.start();
   requestAnimationFrame(frame);
 }
 

@@ -1,10 +1,14 @@
 // Client-side prediction of the local player: a float32 port of the server's movement step
 // (crates/sim/src/game.rs `move_players` with physics.rs `resolve_circle_box` and
-// `clamp_to_bounds`), plus reconciliation against the newest input the server has applied.
+// `clamp_to_bounds`), and arena's rules for the SDK's reconciliation against the newest input
+// the server has applied.
 //
 // Every operation is rounded to float32 in the order the Rust code performs it, so with the same
 // inputs the prediction lands on the server's positions exactly; tests/golden/movement.json holds
 // a trace of the real simulation that tests/golden/predict.test.mjs replays.
+
+import { Predictor } from '../sdk/tickwire.js';
+import { FLAG_ALIVE, dequantize } from './arena.js';
 
 const f = Math.fround;
 
@@ -140,62 +144,25 @@ export class Movement {
   }
 }
 
+/** A correction beyond this (world units) is a respawn: the prediction starts over. */
+const RESPAWN_UNITS = 100;
+
 /**
- * The local player's predicted state: inputs not yet acknowledged by the server are replayed on
- * top of the newest authoritative position.
+ * Arena's prediction of the local player on the SDK's prediction hook: `movement` steps it,
+ * the player's row gives the authoritative position (and nothing while dead), and the velocity
+ * to replay from is the one predicted for the same input, since the row's velocity is rounded
+ * to the wire's units per tick while the server steps an exact float32 one.
  */
-export class Predictor {
-  constructor(movement) {
-    this.movement = movement;
-    /** Predicted state after the newest sent input; null until the first authoritative one. */
-    this.state = null;
-    /** Sent inputs the server has not reported applied: [{seq, input, vx, vy}]. */
-    this.pending = [];
-    /** Distance between prediction and server at the last reconciliation, world units. */
-    this.lastError = 0;
-  }
-
-  /** Forgets everything (after a reconnect, a death or a respawn). */
-  reset() {
-    this.state = null;
-    this.pending = [];
-  }
-
-  /** Applies a freshly sent input locally. */
-  push(seq, input) {
-    if (!this.state) return;
-    this.movement.step(this.state, input);
-    this.pending.push({ seq, input, vx: this.state.vx, vy: this.state.vy });
-    // The server queues at most a few inputs: a long backlog means they are being lost.
-    if (this.pending.length > 120) this.pending.shift();
-  }
-
-  /**
-   * Reconciles with an authoritative position (world units) that includes every input up to
-   * `lastInput`: drops acknowledged inputs, restarts from the server's position with the
-   * velocity predicted for `lastInput`, and replays the rest. Returns the correction distance.
-   */
-  reconcile(x, y, lastInput) {
-    let vx = 0;
-    let vy = 0;
-    let acked = null;
-    while (this.pending.length && this.pending[0].seq <= lastInput) acked = this.pending.shift();
-    if (acked) {
-      vx = acked.vx;
-      vy = acked.vy;
-    } else if (this.state && lastInput > 0 && !this.pending.length) {
-      vx = this.state.vx;
-      vy = this.state.vy;
-    }
-    const before = this.state ? { x: this.state.x, y: this.state.y } : null;
-    const s = { x: f(x), y: f(y), vx, vy };
-    for (const p of this.pending) {
-      this.movement.step(s, p.input);
-      p.vx = s.vx;
-      p.vy = s.vy;
-    }
-    this.state = s;
-    this.lastError = before ? Math.hypot(before.x - s.x, before.y - s.y) : 0;
-    return this.lastError;
-  }
+export function arenaPredictor(movement) {
+  return new Predictor({
+    step: (s, input) => movement.step(s, input),
+    fromRow: (row) => ((row.values.flags & FLAG_ALIVE)
+      ? { x: dequantize(row.values.x), y: dequantize(row.values.y) }
+      : null),
+    rebase: (auth, predicted) => ({
+      x: f(auth.x), y: f(auth.y), vx: predicted?.vx ?? 0, vy: predicted?.vy ?? 0,
+    }),
+    distance: (a, b) => Math.hypot(a.x - b.x, a.y - b.y),
+    snapDistance: RESPAWN_UNITS,
+  });
 }

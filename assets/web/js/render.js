@@ -1,7 +1,7 @@
 // Canvas drawing: the arena and its walls, players with names and health, projectiles, and
 // the local player's aim. World units are scaled to fit the window.
 
-import { FLAG_ALIVE, FLAG_CONNECTED } from './proto.js';
+import { FLAG_ALIVE, FLAG_CONNECTED } from './arena.js';
 
 const COLORS = {
   page: '#0d1117',

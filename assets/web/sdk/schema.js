@@ -1,13 +1,14 @@
 // A delta-body decoder driven only by a game's declared replication schema: the JSON that the
 // game port serves at `/schema.json` (`{hash, schema}`) and `tickwire schema` prints. It reads
-// the bit-packed body of PROTOCOL.md §2.2 for any game, where proto.js's decodeDelta knows
-// arena's layout by heart. The Rust twin is crates/proto/src/schema/body.rs.
+// the bit-packed body of PROTOCOL.md §2.2 for any game; nothing here knows a game's fields. The
+// Rust twin is crates/proto/src/schema/body.rs.
 //
-// Rows come out as `{id, kind, values: {field: number}, strings: {field: string}}` and updates
-// as `{index, mask, values: {field: number}}`: a position field's value in an update is its
-// residual against the prediction, a velocity field's is its change (§5).
+// Rows come out as `{id, kind, kindCode, values: {field: number}, strings: {field: string}}`
+// and updates as `{index, mask, values: {field: number}}`: a position field's value in an
+// update is its residual against the prediction, a velocity field's is its change (§5).
 
-import { BitReader, DecodeError } from './proto.js';
+import { BitReader } from './bits.js';
+import { DecodeError } from './wire.js';
 
 /** Bits of each of the four per-frame Exp-Golomb orders at the start of a body. */
 const ORDER_BITS = 4;
@@ -75,13 +76,39 @@ function fieldCode(kind) {
   }
 }
 
-/** A decoder for the bodies of one declared schema. */
+/** Throws a DecodeError unless the served declaration has the shape of one. */
+function checkDecl(decl) {
+  const list = (v, what) => {
+    if (!Array.isArray(v)) throw new DecodeError(`schema: ${what} must be a list`);
+  };
+  if (!decl || typeof decl !== 'object') throw new DecodeError('schema: not an object');
+  list(decl.groups, 'groups');
+  list(decl.short_masks, 'short_masks');
+  list(decl.kinds, 'kinds');
+  if (decl.kinds.length === 0) throw new DecodeError('schema: no entity kind');
+  for (const k of decl.kinds) {
+    list(k?.fields, `kind ${k?.name} fields`);
+    for (const f of k.fields) {
+      if (typeof f?.name !== 'string' || !f.kind) throw new DecodeError(`schema: bad field in kind ${k.name}`);
+    }
+  }
+}
+
+/**
+ * A decoder for the bodies of one declared schema, and what the replica and interpolation
+ * need to know of its kinds (which fields are positions, which velocities predict them).
+ */
 export class SchemaCodec {
-  /** `served` is `/schema.json`'s value (`{hash, schema}`) or the bare declaration. */
+  /**
+   * @param {object} served `/schema.json`'s value (`{hash, schema}`) or the bare declaration;
+   *   a malformed one is a DecodeError
+   */
   constructor(served) {
-    const decl = served.schema ?? served;
+    const decl = served?.schema ?? served;
+    checkDecl(decl);
     this.name = decl.name;
     this.hash = served.hash ?? null;
+    this.decl = decl;
     const groupBit = new Map(decl.groups.map((g, i) => [g, i]));
     this.maskBits = decl.groups.length;
     this.shortMasks = decl.short_masks.map((names) => names.reduce((m, g) => {
@@ -93,16 +120,29 @@ export class SchemaCodec {
       // Per mask bit, the kind's fields of that group in field order (the update order).
       const groups = decl.groups.map((g) => fields.filter((f) => f.group === g));
       const mask = groups.reduce((m, fs, bit) => (fs.length ? m | (1 << bit) : m), 0);
-      return { name: k.name, fields, groups, mask };
+      // Each position with the velocity that predicts it (if any) and its wire scale.
+      const positions = k.fields.filter((f) => f.kind.type === 'pos').map((f) => ({
+        name: f.name,
+        scale: f.kind.scale,
+        vel: k.fields.find((v) => v.kind.type === 'vel' && v.kind.of === f.name)?.name ?? null,
+      }));
+      return { name: k.name, fields, groups, mask, positions };
     });
+    this.kindCodes = new Map(this.kinds.map((k, i) => [k.name, i]));
     // When every kind codes each group alike, an update can be read without its entity's kind.
     const shape = (k) => JSON.stringify(k.groups.map((fs) => fs.map((f) => f.sig)));
     this.uniform = this.kinds.every((k) => shape(k) === shape(this.kinds[0]));
   }
 
+  /** The kind of code `code` (`{name, fields, positions, …}`), or undefined. */
+  kind(code) {
+    return this.kinds[code];
+  }
+
   /**
-   * Decodes a body (exactly `bytes`, padding included). `kindOf(index)` names the kind code of
-   * the baseline's entity at an index; it is only asked when kinds code updates differently.
+   * Decodes a body (exactly `bytes`, padding included) into `{removed, created, updated,
+   * strings_elided}`; anything malformed is a DecodeError. `kindOf(index)` names the kind code
+   * of the baseline's entity at an index; it is only asked when kinds code updates differently.
    */
   decode(bytes, kindOf = () => null) {
     const r = new BitReader(bytes);
@@ -183,8 +223,9 @@ export class SchemaCodec {
           allZero &&= v === 0;
           u.values[f.name] = v;
         }
-        // A predicted group of zeros is sent by leaving it out (§2.2).
-        if (allZero && fields.some((f) => f.predicted)) throw new DecodeError('schema body: zero velocity change or residual');
+        // A group of positions and velocities only is never all zero: that is sent by leaving
+        // it out (§2.2). A group that also holds another field may well be.
+        if (allZero && fields.every((f) => f.predicted)) throw new DecodeError('schema body: zero velocity change or residual');
       }
       updated.push(u);
     }
@@ -192,7 +233,7 @@ export class SchemaCodec {
     return { removed, created, updated, strings_elided: stringsElided };
   }
 
-  /** Reads an update's mask: a short code (`1`, `01`, …) or the long form. */
+  /** Reads an update's mask: a short code (`1`, `01`, …) or the long form (internal). */
   readMask(r) {
     for (const m of this.shortMasks) {
       if (r.bit()) return m;

@@ -1,44 +1,51 @@
-// The connection to the server: Hello/Welcome, the session token, heartbeat (silence
-// detection and application-level pings for RTT) and reconnection with exponential backoff and
-// jitter. Knows the protocol's session rules, nothing about rendering.
+// One player's or spectator's link to a match, across reconnections: the WebSocket, the Hello
+// and its Welcome, the session token (kept in storage, so a reload resumes the seat), the
+// heartbeat (silence detection, and application-level pings for the round-trip time),
+// reconnection with exponential backoff and jitter, and the close codes' meaning
+// (PROTOCOL.md §3, §6). It counts the bytes both ways. It knows nothing of a game's state.
 
 import {
-  CLOSE, PROTOCOL_VERSION, DecodeError, decodeServer, encodeClient, fromHex, toHex,
-} from './proto.js';
+  CLOSE, PROTOCOL_VERSION, decodeServerMessage, encodeHello, encodePing, encodeLeave,
+} from './messages.js';
+import { DecodeError, fromHex, toHex } from './wire.js';
 
-/** sessionStorage key of the seat token: per tab, so a reload resumes the same seat. */
+/** Default storage key of the seat token (sessionStorage: per tab, so a reload resumes it). */
 export const SESSION_KEY = 'tickwire.session';
 
-/** Connection states, as shown to the player. */
+/** Connection states, as a page shows them. */
 export const STATES = Object.freeze({
   CONNECTING: 'connecting', // first connection, or retrying one that never got a seat
   JOINING: 'joining', // socket open, Hello sent, waiting for the Welcome
   PLAYING: 'playing', // seated
   SPECTATING: 'spectating', // watching without a seat
   RECONNECTING: 'reconnecting', // lost the link, retrying with the token while the seat lasts
-  ENDED: 'ended', // the match ended (results shown)
+  ENDED: 'ended', // the match ended
   SEAT_LOST: 'seat-lost', // the server says the seat is gone (grace period over)
   REJECTED: 'rejected', // the join was refused (full, no such match)
   REPLACED: 'replaced', // another tab resumed this seat
   ERROR: 'error', // a protocol error: a bug somewhere, not retried
 });
 
-/** Delay before reconnect attempt `attempt` (0-based): exponential, capped, "equal jitter". */
+/**
+ * Delay before reconnect attempt `attempt` (0-based): exponential from `baseMs`, capped at
+ * `maxMs`, with "equal jitter" (half fixed, half random) so that clients dropped together do
+ * not come back together.
+ */
 export function backoffDelay(attempt, baseMs, maxMs, random = Math.random) {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
-/** Reads the stored seat token, or null. */
-export function loadToken(storage) {
+/** Reads the seat token stored under `key`, or null (absent, unreadable or malformed). */
+export function loadToken(storage, key = SESSION_KEY) {
   try {
-    const raw = storage?.getItem(SESSION_KEY);
+    const raw = storage?.getItem(key);
     if (!raw) return null;
     const t = JSON.parse(raw);
     const secret = fromHex(t.secret);
     if (secret.length !== 16) return null;
     const matchId = /^\d+$/.test(String(t.match_id)) ? BigInt(t.match_id) : null;
-    if (matchId === null) return null;
+    if (matchId === null || !Number.isInteger(t.player_id)) return null;
     return {
       match_id: matchId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(matchId) : matchId,
       player_id: t.player_id,
@@ -49,9 +56,10 @@ export function loadToken(storage) {
   }
 }
 
-function saveToken(storage, token) {
+/** Stores the seat token under `key`. */
+export function saveToken(storage, token, key = SESSION_KEY) {
   try {
-    storage?.setItem(SESSION_KEY, JSON.stringify({
+    storage?.setItem(key, JSON.stringify({
       match_id: String(token.match_id),
       player_id: token.player_id,
       secret: toHex(token.secret).replace(/ /g, ''),
@@ -61,32 +69,43 @@ function saveToken(storage, token) {
   }
 }
 
-function clearToken(storage) {
+/** Forgets the seat token stored under `key`. */
+export function clearToken(storage, key = SESSION_KEY) {
   try {
-    storage?.removeItem(SESSION_KEY);
+    storage?.removeItem(key);
   } catch {
     // See saveToken.
   }
 }
 
 /**
- * One player's or spectator's link to a match, across reconnections.
+ * One link to a match across reconnections.
  *
- * Callbacks (all optional): onWelcome(msg), onMessage(msg, byteLength), onState(state, info),
- * onPong(rttMs, serverTick), onBytes(n).
+ * Options: `url` (ws:// or wss://…/ws), `name`, `join` (`{type: 'Any'}`, `{type: 'Match',
+ * match_id}` or `{type: 'Spectate', match_id}`), `storage` (for the token; null: none),
+ * `sessionKey`, `game` (the game's hooks for its message tails, its name), `schemaHash`,
+ * `silenceMs`, `welcomeTimeoutMs`, `pingIntervalMs`, `backoffBaseMs`, `backoffMaxMs`,
+ * `random` (for the jitter), `WebSocket`, `now` (ms clock), `callbacks`.
+ *
+ * Callbacks (all optional): `onWelcome(msg)`, `onMessage(msg, byteLength)`,
+ * `onState(state, detail)`, `onPong(rttMs, serverTick)`, `onBytes(inBytes, outBytes)`.
  */
-export class GameConnection {
+export class Connection {
+  /** @param {object} options see the class comment */
   constructor(options) {
     this.url = options.url;
     this.name = options.name ?? '';
-    /** `{type: 'Any'}`, `{type: 'Match', match_id}` or `{type: 'Spectate', match_id}`. */
     this.join = options.join ?? { type: 'Any' };
     this.storage = options.storage ?? null;
+    this.sessionKey = options.sessionKey ?? SESSION_KEY;
+    this.game = options.game ?? {};
+    this.schemaHash = options.schemaHash ?? null;
     this.silenceMs = options.silenceMs ?? 2500;
     this.welcomeTimeoutMs = options.welcomeTimeoutMs ?? 5000;
     this.pingIntervalMs = options.pingIntervalMs ?? 1000;
     this.backoffBaseMs = options.backoffBaseMs ?? 250;
     this.backoffMaxMs = options.backoffMaxMs ?? 5000;
+    this.random = options.random ?? Math.random;
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.now = options.now ?? (() => performance.now());
     this.callbacks = options.callbacks ?? {};
@@ -97,7 +116,7 @@ export class GameConnection {
     this.history = [STATES.CONNECTING];
     this.ws = null;
     this.welcome = null;
-    this.token = this.isSpectator ? null : loadToken(this.storage);
+    this.token = this.isSpectator ? null : loadToken(this.storage, this.sessionKey);
     this.attempt = 0;
     this.reconnects = 0;
     this.resumes = 0;
@@ -105,7 +124,13 @@ export class GameConnection {
     this.lastMessageAt = 0;
     this.openedAt = 0;
     this.lastPingAt = -Infinity;
+    /** The newest round-trip time, ms, or null before the first Pong. */
     this.rtt = null;
+    /** Bytes received and sent over every socket of this connection. */
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.messagesIn = 0;
+    this.messagesOut = 0;
     this.retryTimer = null;
     this.retryAt = 0;
     this.matchEnded = null;
@@ -114,6 +139,7 @@ export class GameConnection {
     this.watchdog = null;
   }
 
+  /** True when joined (or joining) as a spectator. */
   get isSpectator() {
     return this.join.type === 'Spectate';
   }
@@ -123,6 +149,7 @@ export class GameConnection {
     return this.state === STATES.PLAYING || this.state === STATES.SPECTATING;
   }
 
+  /** Opens the first socket and starts the watchdog. */
   start() {
     this.stopped = false;
     if (!this.watchdog) this.watchdog = setInterval(() => this.tick(), 100);
@@ -135,30 +162,31 @@ export class GameConnection {
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
     this.watchdog = null;
-    this.detach(1000, 'page closed');
+    this.detach(CLOSE.NORMAL, 'page closed');
   }
 
   /** Starts over in a new seat: forgets the token and joins any match. */
   playAgain() {
-    clearToken(this.storage);
+    clearToken(this.storage, this.sessionKey);
     this.token = null;
     this.join = { type: 'Any' };
     this.welcome = null;
     this.matchEnded = null;
     this.attempt = 0;
     clearTimeout(this.retryTimer);
-    this.detach(1000, 'starting over');
+    this.detach(CLOSE.NORMAL, 'starting over');
     this.setState(STATES.CONNECTING, '');
     this.start();
   }
 
   /** Leaves the match for good (the seat is freed at once). */
   leave() {
-    this.send({ type: 'Leave' });
-    clearToken(this.storage);
+    this.send(encodeLeave());
+    clearToken(this.storage, this.sessionKey);
     this.token = null;
   }
 
+  /** Moves to `state` and tells the page. */
   setState(state, detail = '') {
     const changed = state !== this.state;
     this.state = state;
@@ -170,13 +198,18 @@ export class GameConnection {
     this.callbacks.onState?.(state, detail);
   }
 
-  send(msg) {
+  /** Sends one encoded message; false when no socket is open. */
+  send(bytes) {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1) return false;
-    ws.send(encodeClient(msg));
+    ws.send(bytes);
+    this.bytesOut += bytes.length;
+    this.messagesOut += 1;
+    this.callbacks.onBytes?.(0, bytes.length);
     return true;
   }
 
+  /** Opens a socket and sends the Hello (resuming with the token when there is one). */
   open() {
     if (this.stopped) return;
     let ws;
@@ -194,13 +227,14 @@ export class GameConnection {
       if (ws !== this.ws) return;
       this.lastMessageAt = this.now();
       if (!this.welcome) this.setState(STATES.JOINING, '');
-      this.send({
-        type: 'Hello',
+      this.send(encodeHello({
         version: PROTOCOL_VERSION,
         name: this.name,
         session: this.token,
         join: this.join,
-      });
+        game: this.game.name ?? null,
+        schemaHash: this.schemaHash,
+      }));
     };
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
@@ -250,13 +284,13 @@ export class GameConnection {
     }
     if (now - this.lastPingAt >= this.pingIntervalMs) {
       this.lastPingAt = now;
-      this.send({ type: 'Ping', client_time: Math.floor(now * 1000) });
+      this.send(encodePing(Math.floor(now * 1000)));
     }
   }
 
   /** The link is unusable (silent or broken): reconnect, resuming the seat. */
   lostLink(why) {
-    this.detach(4000, why.slice(0, 100));
+    this.detach(CLOSE.IDLE_TIMEOUT, why.slice(0, 100));
     this.lastClose = { code: null, reason: why };
     this.scheduleRetry(why);
   }
@@ -266,13 +300,16 @@ export class GameConnection {
     this.lostLink(why);
   }
 
+  /** One message from the server: decoded, then handled and handed to the page. */
   onMessage(data) {
     this.lastMessageAt = this.now();
     const bytes = data.byteLength ?? data.length ?? 0;
-    this.callbacks.onBytes?.(bytes);
+    this.bytesIn += bytes;
+    this.messagesIn += 1;
+    this.callbacks.onBytes?.(bytes, 0);
     let msg;
     try {
-      msg = decodeServer(data);
+      msg = decodeServerMessage(data, this.game);
     } catch (e) {
       if (e instanceof DecodeError) {
         this.detach(CLOSE.DECODE_ERROR, 'undecodable server message');
@@ -301,6 +338,7 @@ export class GameConnection {
     this.callbacks.onMessage?.(msg, bytes);
   }
 
+  /** Seated (or watching): keeps the token for a resume. */
   onWelcome(msg) {
     const resumed = msg.resumed;
     this.welcome = msg;
@@ -311,12 +349,13 @@ export class GameConnection {
       this.setState(STATES.SPECTATING, '');
     } else {
       this.token = msg.session;
-      saveToken(this.storage, msg.session);
+      saveToken(this.storage, msg.session, this.sessionKey);
       this.setState(STATES.PLAYING, resumed ? 'resumed' : '');
     }
     this.callbacks.onWelcome?.(msg);
   }
 
+  /** The socket closed: what the code and the last Reject say decides what comes next. */
   onClose(code, reason) {
     this.lastClose = { code, reason };
     const reject = this.pendingReject;
@@ -324,7 +363,7 @@ export class GameConnection {
     if (this.stopped) return;
     if (this.matchEnded) {
       // MatchEnded always precedes the close (1000, 1001 on shutdown, 1011 when aborted).
-      clearToken(this.storage);
+      clearToken(this.storage, this.sessionKey);
       this.token = null;
       this.setState(STATES.ENDED, reason || 'the match ended');
       return;
@@ -339,7 +378,7 @@ export class GameConnection {
         return;
       case CLOSE.NORMAL:
         if (this.welcome) {
-          clearToken(this.storage);
+          clearToken(this.storage, this.sessionKey);
           this.token = null;
           this.setState(STATES.ENDED, reason || 'left the match');
           return;
@@ -359,11 +398,12 @@ export class GameConnection {
     this.scheduleRetry(reason || (code === CLOSE.ABNORMAL ? 'connection lost' : `closed with ${code}`));
   }
 
+  /** A refused join: a lost seat, a retry later, or a plain refusal. */
   onReject(reject) {
     const { reason, message } = reject;
     if (reason === 'SeatExpired' || reason === 'BadSession') {
       const matchId = this.token?.match_id;
-      clearToken(this.storage);
+      clearToken(this.storage, this.sessionKey);
       this.token = null;
       this.setState(STATES.SEAT_LOST,
         `Your seat${matchId != null ? ` in match ${matchId}` : ''} is gone: ${message}.`);
@@ -385,10 +425,11 @@ export class GameConnection {
     this.setState(STATES.REJECTED, `${text} (${message})`);
   }
 
+  /** Tries again after the backoff delay of the next attempt. */
   scheduleRetry(why) {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
-    const delay = backoffDelay(this.attempt, this.backoffBaseMs, this.backoffMaxMs);
+    const delay = backoffDelay(this.attempt, this.backoffBaseMs, this.backoffMaxMs, this.random);
     this.attempt += 1;
     this.reconnects += 1;
     this.retryAt = this.now() + delay;

@@ -1,0 +1,216 @@
+// The messages of the tickwire protocol (PROTOCOL.md §4) that any game's client sends and
+// reads. What is a game's own is left to the game layer: the bytes of its input (it supplies
+// `encodeInput`), and the game-specific tails of Welcome (arena: the map), Event and
+// MatchEnded, which it decodes with hooks, or which come out as raw bytes.
+//
+// The framing of Hello and of Input is each in ONE function below (`encodeHello`,
+// `encodeInput`), so the coming protocol change (Hello naming a game and carrying the schema
+// hash, Input carrying the game's input as a length-prefixed payload) is a change there only.
+
+import { DecodeError, EncodeError, Reader, Writer, toBytes } from './wire.js';
+
+/** The protocol version this client speaks. */
+export const PROTOCOL_VERSION = 2;
+/** Largest client message the server accepts, bytes. */
+export const CLIENT_MSG_LIMIT = 16 * 1024;
+/** Largest server message a client accepts, bytes. */
+export const SERVER_MSG_LIMIT = 8 * 1024 * 1024;
+/** Length of a session secret, bytes. */
+export const SECRET_LEN = 16;
+
+/** Close codes (PROTOCOL.md §6). */
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  ABNORMAL: 1006,
+  DECODE_ERROR: 1007,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  IDLE_TIMEOUT: 4000,
+  JOIN_REJECTED: 4001,
+  SESSION_REPLACED: 4002,
+});
+
+/** Match phases of the State header, by wire index. */
+export const PHASES = Object.freeze(['Waiting', 'Running', 'Ended']);
+/** Reasons of a Reject, by wire index. */
+export const REJECT_REASONS = Object.freeze([
+  'VersionMismatch', 'Full', 'NoSuchMatch', 'BadSession', 'SeatExpired', 'Draining', 'Malformed',
+  'AddressLimit',
+]);
+/** Join targets of a Hello, by wire index. */
+export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate']);
+/** Client message tags (the first byte of each message). */
+export const CLIENT_TAGS = Object.freeze({ Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4 });
+const SERVER_TAGS = Object.freeze(['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded']);
+
+/** Writes a session token: match id, player id, 16 secret bytes. */
+function writeToken(w, t) {
+  w.u64(t.match_id, 'session.match_id');
+  w.u32(t.player_id, 'session.player_id');
+  if (!(t.secret instanceof Uint8Array) || t.secret.length !== SECRET_LEN) {
+    throw new EncodeError(`session.secret must be a Uint8Array of ${SECRET_LEN} bytes`);
+  }
+  w.bytes(t.secret);
+}
+
+/** Reads a session token. */
+export function readToken(r) {
+  return { match_id: r.u64(), player_id: r.u32(), secret: r.raw(SECRET_LEN) };
+}
+
+/**
+ * The Hello that opens every connection. Its whole framing is here.
+ *
+ * Today's bytes: tag `00`, `version` (u16 varint), `name` (string), `session`
+ * (Option<SessionToken>: resumes the seat, `join` is then ignored), `join` (`{type: 'Any'}`,
+ * `{type: 'Match', match_id}` or `{type: 'Spectate', match_id}`).
+ *
+ * `game` (the game's name) and `schemaHash` (the hex hash of `/schema.json`) are accepted and
+ * not sent yet: the next protocol version carries them, and writing them is then this
+ * function's only change.
+ *
+ * @returns {Uint8Array}
+ */
+export function encodeHello({ version = PROTOCOL_VERSION, name, session = null, join = { type: 'Any' }, game = null, schemaHash = null }) {
+  const w = new Writer(32);
+  w.u32(CLIENT_TAGS.Hello);
+  w.u16(version, 'version');
+  w.string(name, 'name');
+  if (session == null) {
+    w.byte(0);
+  } else {
+    w.byte(1);
+    writeToken(w, session);
+  }
+  const target = JOIN_TARGETS.indexOf(join.type);
+  if (target < 0) throw new EncodeError(`unknown join target ${JSON.stringify(join.type)}`);
+  w.u32(target);
+  if (join.type !== 'Any') w.u64(join.match_id, 'join.match_id');
+  return w.finish();
+}
+
+/**
+ * One input of the local player. Its whole framing is here.
+ *
+ * Today's bytes: tag `01`, `seq` (u32 varint: 1, 2, 3, …), `ack` (u32 varint: the newest
+ * state tick applied), then `payload`, the game's own input fields exactly as the game's
+ * `encodeInput` wrote them (arena: move_x, move_y, aim, buttons; 4 bytes), with no length.
+ * The next protocol version prefixes the payload with its length (`w.u64(payload.length)`
+ * before `w.bytes(payload)`); that line is this function's only change.
+ *
+ * @param {{seq: number, ack: number, payload: Uint8Array}} input
+ * @returns {Uint8Array}
+ */
+export function encodeInput({ seq, ack, payload }) {
+  if (!(payload instanceof Uint8Array)) throw new EncodeError('the game input must be a Uint8Array');
+  const w = new Writer(8 + payload.length);
+  w.u32(CLIENT_TAGS.Input);
+  w.u32(seq, 'seq');
+  w.u32(ack, 'ack');
+  w.bytes(payload);
+  const bytes = w.finish();
+  if (bytes.length > CLIENT_MSG_LIMIT) throw new EncodeError(`input of ${bytes.length} bytes is over the limit`);
+  return bytes;
+}
+
+/** `Ack{tick}`: what a client that sends no inputs (a spectator) acknowledges with. */
+export function encodeAck(tick) {
+  const w = new Writer(6);
+  w.u32(CLIENT_TAGS.Ack);
+  w.u32(tick, 'tick');
+  return w.finish();
+}
+
+/** `Ping{client_time}`: echoed by a Pong, for the round-trip time. */
+export function encodePing(clientTime) {
+  const w = new Writer(10);
+  w.u32(CLIENT_TAGS.Ping);
+  w.u64(clientTime, 'client_time');
+  return w.finish();
+}
+
+/** `Leave`: frees the seat at once. */
+export function encodeLeave() {
+  return Uint8Array.of(CLIENT_TAGS.Leave);
+}
+
+/**
+ * Reads the game-specific tail of a message with the game's hook, or keeps it as raw bytes.
+ * The hook gets the Reader positioned at the tail; what it leaves unread is a DecodeError.
+ */
+function gameTail(r, hook) {
+  return hook ? hook(r) : r.rest();
+}
+
+/**
+ * Decodes one server message into a plain object tagged with `type`:
+ * - `Welcome` `{version, player_id, entity_id, match_id, tick_rate, tick, session, resumed,
+ *   join}`, where `join` is the game's join information (`game.decodeJoinInfo(reader)`, arena:
+ *   its map), or its raw bytes;
+ * - `Reject` `{reason, message}`;
+ * - `State` `{header: {tick, baseline_age, last_input, phase, phase_ticks_left}, body}`, the
+ *   packed delta body as bytes (a Replica decodes it: it needs the baseline);
+ * - `Pong` `{client_time, server_tick}`;
+ * - `Event` `{event}`: `game.decodeEvent(reader)`, or raw bytes;
+ * - `MatchEnded` `{results}`: `game.decodeResults(reader)`, or raw bytes.
+ * Anything the server's decoder would reject is a DecodeError.
+ *
+ * @param {ArrayBuffer|Uint8Array} data one WebSocket message
+ * @param {{decodeJoinInfo?: Function, decodeEvent?: Function, decodeResults?: Function}} game
+ */
+export function decodeServerMessage(data, game = {}) {
+  const bytes = toBytes(data);
+  if (bytes.length > SERVER_MSG_LIMIT) {
+    throw new DecodeError(`message of ${bytes.length} bytes exceeds the ${SERVER_MSG_LIMIT}-byte limit`);
+  }
+  const r = new Reader(bytes);
+  const type = r.variant(SERVER_TAGS, 'ServerMsg');
+  let msg;
+  switch (type) {
+    case 'Welcome':
+      msg = {
+        type,
+        version: r.u16(),
+        player_id: r.u32(),
+        entity_id: r.u32(),
+        match_id: r.u64(),
+        tick_rate: r.u16(),
+        tick: r.u32(),
+        session: readToken(r),
+        resumed: r.bool(),
+      };
+      msg.join = gameTail(r, game.decodeJoinInfo);
+      break;
+    case 'Reject':
+      msg = { type, reason: r.variant(REJECT_REASONS, 'RejectReason'), message: r.string() };
+      break;
+    case 'State': {
+      const header = {
+        tick: r.u32(),
+        baseline_age: r.u32(),
+        last_input: r.u32(),
+        phase: r.variant(PHASES, 'Phase'),
+        phase_ticks_left: r.u32(),
+      };
+      // The delta: a length-prefixed byte string holding the packed body.
+      const n = r.length('delta');
+      msg = { type, header, body: r.raw(n) };
+      break;
+    }
+    case 'Pong':
+      msg = { type, client_time: r.u64(), server_tick: r.u32() };
+      break;
+    case 'Event':
+      msg = { type, event: gameTail(r, game.decodeEvent) };
+      break;
+    default:
+      msg = { type, results: gameTail(r, game.decodeResults) };
+      break;
+  }
+  r.end();
+  return msg;
+}
