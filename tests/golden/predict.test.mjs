@@ -1,12 +1,13 @@
-// Checks the browser client's prediction (assets/web/js/predict.js) against traces of the real
-// simulation (movement.json, written by tests/golden.rs): replaying the same inputs must land on
-// the server's positions exactly, and reconciliation must converge on them from any lag.
+// Checks arena's prediction (assets/web/js/predict.js, on the SDK's prediction hook) against
+// traces of the real simulation (movement.json, written by tests/golden.rs): replaying the same
+// inputs must land on the server's positions exactly, and reconciliation must converge on them
+// from any lag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { Movement, Predictor } from '../../assets/web/js/predict.js';
-import { quantize, dequantize } from '../../assets/web/js/proto.js';
+import { Movement, arenaPredictor } from '../../assets/web/js/predict.js';
+import { FLAG_ALIVE, quantize, dequantize } from '../../assets/web/js/arena.js';
 
 const golden = JSON.parse(readFileSync(new URL('./movement.json', import.meta.url), 'utf8'));
 
@@ -41,16 +42,16 @@ test('reconciliation converges on the server from any lag', () => {
   const movement = new Movement(golden.physics, golden.map);
   const trace = golden.traces[0];
   for (const lag of [0, 1, 3, 7]) {
-    const p = new Predictor(movement);
-    // The first authoritative position, before any input.
-    p.reconcile(dequantize(trace.start[0]), dequantize(trace.start[1]), 0);
+    const p = arenaPredictor(movement);
+    // The first authoritative position, before any input, as the player's row carries it.
+    p.reconcile({ values: { x: trace.start[0], y: trace.start[1], flags: FLAG_ALIVE } }, 0);
     for (let i = 0; i < trace.inputs.length; i++) {
       p.push(i + 1, input(trace.inputs[i]));
       // The server reports its position for the input `lag` ticks behind.
       const acked = i + 1 - lag;
       if (acked >= 1) {
         const [sx, sy] = trace.positions[acked - 1];
-        p.reconcile(dequantize(sx), dequantize(sy), acked);
+        p.reconcileState({ x: dequantize(sx), y: dequantize(sy) }, acked);
         assert.ok(p.pending.length === lag, `pending inputs at lag ${lag}`);
       }
       const [ex, ey] = trace.positions[i];
@@ -63,8 +64,23 @@ test('reconciliation converges on the server from any lag', () => {
 });
 
 test('a predictor without an authoritative position ignores inputs', () => {
-  const p = new Predictor(new Movement(golden.physics, golden.map));
+  const p = arenaPredictor(new Movement(golden.physics, golden.map));
   p.push(1, { move_x: 127, move_y: 0 });
   assert.equal(p.state, null);
   assert.equal(p.pending.length, 0);
+});
+
+test('a dead player is not predicted, and a respawn starts the prediction over', () => {
+  const p = arenaPredictor(new Movement(golden.physics, golden.map));
+  const row = (x, y, flags = FLAG_ALIVE) => ({ values: { x: x * 8, y: y * 8, flags } });
+  p.reconcile(row(100, 100), 0);
+  p.push(1, { move_x: 127, move_y: 0 });
+  p.push(2, { move_x: 127, move_y: 0 });
+  assert.equal(p.pending.length, 2);
+  p.reconcile(row(100, 100, 0), 1);
+  assert.equal(p.state, null, 'dead: nothing to predict');
+  p.reconcile(row(100, 100), 1);
+  p.push(3, { move_x: 127, move_y: 0 });
+  p.reconcile(row(600, 600), 2);
+  assert.deepEqual([p.state.x, p.state.y, p.pending.length], [600, 600, 0], 'respawned far away');
 });
