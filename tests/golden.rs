@@ -1,5 +1,6 @@
 //! Golden vectors shared with the browser client: the Rust side writes them, the JavaScript side
-//! (`assets/web/js/*.js`) is checked against them by `node --test tests/golden/`.
+//! (the SDK in `assets/web/sdk/` and arena's page in `assets/web/js/`) is checked against them by
+//! `node --test tests/golden/ tests/sdk/`.
 //!
 //! * `tests/golden/protocol.json`: messages with their exact bytes (every message type and the
 //!   varint, zigzag and length edge cases), byte strings that must not decode, and a sequence
@@ -1358,7 +1359,8 @@ fn check(file: &str, generated: Value) {
         panic!(
             "the Rust side drifted from tests/golden/{file}: {detail}\n\
              If the change is intended, run `TICKWIRE_BLESS=1 cargo test --test golden`, commit \
-             the new file and update assets/web/js until `node --test tests/golden/` passes."
+             the new file and update assets/web until \
+             `node --test tests/golden/ tests/sdk/` passes."
         );
     }
 }

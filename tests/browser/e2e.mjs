@@ -246,6 +246,12 @@ async function scenario(context) {
   await textIncludes(alice, '#hud-bytes', 'B/s', 'the HUD shows the bytes received per second');
   await textIncludes(alice, '#hud-conn', 'playing', 'the HUD shows the connection state');
   check(/^\d+$/.test(await alice.textContent('#hud-tick')), 'the HUD shows the tick');
+  // The page is arena's layer on the SDK, which reports the traffic both ways.
+  const sdkLoaded = await alice.evaluate(() => performance.getEntriesByType('resource')
+    .some((e) => new URL(e.name).pathname === '/sdk/tickwire.js'));
+  check(sdkLoaded, 'the page loads the SDK from /sdk/tickwire.js');
+  a = await snap(alice);
+  check(a.bytesIn > 0 && a.bytesOut > 0, `the SDK counts bytes in and out (${a.bytesIn}, ${a.bytesOut})`);
   const self = a.entities.find((e) => e.id === a.entityId);
   await alice.waitForTimeout(100);
   const [r, g, b] = await pixelAt(alice, self.x, self.y);

@@ -95,7 +95,12 @@ fn kind_fields(rng: &mut Rng) -> Vec<(String, FieldKind, Option<usize>)> {
                 of: p.clone(),
                 create_order: rng.below(16) as u8,
             };
-            out.push((rng.next(), format!("v{i}"), kind, Some(rng.below(13) as usize)));
+            out.push((
+                rng.next(),
+                format!("v{i}"),
+                kind,
+                Some(rng.below(13) as usize),
+            ));
         }
         let kind = FieldKind::Pos {
             scale: 1 + rng.below(63) as u32,
@@ -308,7 +313,8 @@ fn frames(rng: &mut Rng, schema: &Schema) -> Vec<Value> {
     let mut sent: Vec<(u32, u32, Vec<u8>)> = Vec::new();
     let mut next_id = 1u32;
     let mut tick = 0u32;
-    let world_of = |rows: &[EntityRow]| -> RowWorld { rows.iter().map(|e| (e.id, e.clone())).collect() };
+    let world_of =
+        |rows: &[EntityRow]| -> RowWorld { rows.iter().map(|e| (e.id, e.clone())).collect() };
     for step in 0..TICKS {
         let dt = 1 + rng.below(3) as u32;
         tick += dt;
@@ -352,8 +358,13 @@ fn frames(rng: &mut Rng, schema: &Schema) -> Vec<Value> {
         }
         let kinds: Vec<u16> = base.iter().map(|e| e.kind).collect();
         let mut bytes = Vec::new();
-        body::encode(schema, &delta, |i| kinds.get(i as usize).copied(), &mut bytes)
-            .expect("a diff encodes");
+        body::encode(
+            schema,
+            &delta,
+            |i| kinds.get(i as usize).copied(),
+            &mut bytes,
+        )
+        .expect("a diff encodes");
         if rng.chance(5) {
             // Lost on the way: the client never sees it, and never acknowledges it.
             continue;

@@ -38,7 +38,7 @@ const byId = (a, b) => a.id - b.id;
  * Rust `advance` does: velocities change first, so positions are predicted with the new
  * velocity, then residuals are added and the other fields replaced. Sums wrap as i32.
  */
-export function advanceRow(kind, e, age, update) {
+function advanceRow(kind, e, age, update) {
   const values = { ...e.values };
   const changes = update?.values;
   if (changes) {

@@ -169,7 +169,6 @@ export const MAX_STRINGS: number;
 export type World = Map<number, Row>;
 
 export function applyDelta(codec: SchemaCodec, base: World, delta: RowDelta, age: number): World;
-export function advanceRow(kind: object, row: Row, age: number, update: RowUpdate | null): Row;
 
 /** The replicated worlds of one connection (PROTOCOL.md §5). */
 export class Replica {

@@ -8,7 +8,7 @@
 export { DecodeError, EncodeError, Reader, Writer, fromHex, toBytes, toHex } from './wire.js';
 export { BitReader, unzigzag } from './bits.js';
 export { SchemaCodec } from './schema.js';
-export { ApplyError, MAX_STRINGS, MAX_WORLDS, Replica, advanceRow, applyDelta } from './replica.js';
+export { ApplyError, MAX_STRINGS, MAX_WORLDS, Replica, applyDelta } from './replica.js';
 export { Interpolator, lerpWrapping, toWorldUnits } from './interpolation.js';
 export { Predictor } from './prediction.js';
 export {
