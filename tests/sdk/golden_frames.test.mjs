@@ -110,4 +110,10 @@ test('a malformed served schema is a DecodeError', () => {
   const bad = structuredClone(served);
   bad.schema.kinds[0].fields[0].kind = { type: 'quaternion' };
   assert.throws(() => new SchemaCodec(bad), DecodeError);
+  const stray = structuredClone(served);
+  stray.schema.kinds[0].fields[0].group = 'NOPE';
+  assert.throws(() => new SchemaCodec(stray), DecodeError);
+  const orphan = structuredClone(served);
+  orphan.schema.kinds[1].fields[2].kind.of = 'z';
+  assert.throws(() => new SchemaCodec(orphan), DecodeError);
 });

@@ -90,6 +90,13 @@ function checkDecl(decl) {
     list(k?.fields, `kind ${k?.name} fields`);
     for (const f of k.fields) {
       if (typeof f?.name !== 'string' || !f.kind) throw new DecodeError(`schema: bad field in kind ${k.name}`);
+      // A field of an undeclared group would silently never be updated.
+      if (f.group != null && !decl.groups.includes(f.group)) {
+        throw new DecodeError(`schema: field ${k.name}.${f.name} names unknown group ${f.group}`);
+      }
+      if (f.kind.type === 'vel' && !k.fields.some((p) => p.name === f.kind.of && p.kind?.type === 'pos')) {
+        throw new DecodeError(`schema: velocity ${k.name}.${f.name} predicts no position`);
+      }
     }
   }
 }
