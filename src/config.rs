@@ -29,6 +29,12 @@ pub struct Config {
     /// The game's rules and tick rate.
     #[serde(default)]
     pub game: GameConfig,
+    /// Cluster mode: Redis directory and matchmaker (off while `redis_url` is empty).
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterSection,
+    /// Agones SDK sidecar lifecycle reports (off by default).
+    #[serde(default)]
+    pub agones: crate::cluster::AgonesSection,
 }
 
 /// The `[admin]` section.
@@ -176,7 +182,7 @@ pub enum ConfigError {
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "TICKWIRE_";
-const SECTIONS: [&str; 4] = ["server", "net", "admin", "game"];
+const SECTIONS: [&str; 6] = ["server", "net", "admin", "game", "cluster", "agones"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -266,6 +272,8 @@ impl Config {
         self.game
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("game: {e}")))?;
+        self.cluster.validate().map_err(ConfigError::Invalid)?;
+        self.agones.validate().map_err(ConfigError::Invalid)?;
         let n = &self.net;
         // No client message may be larger than the decoder accepts: above it a message would
         // pass the transport and then close 1007 instead of 1009.

@@ -17,6 +17,7 @@
 //! - [`descriptors`]: the file descriptor limit at start-up and the caps that must fit it.
 //! - [`rate_limit`]: the token bucket behind message and join rates.
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics, matches).
+//! - [`cluster`]: cluster mode on Redis: directory, matchmaker, reservations, Agones.
 //! - [`telemetry`]: logging and the Prometheus recorder.
 //! - [`results`]: the durable, append-only results log.
 //! - [`replay`]: recording matches and re-simulating them.
@@ -24,6 +25,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod cluster;
 pub mod config;
 pub mod descriptors;
 pub mod match_ids;

@@ -111,6 +111,9 @@ fn client_json(msg: &ClientMsg) -> Value {
                 JoinTarget::Any => json!({"type": "Any"}),
                 JoinTarget::Match(id) => json!({"type": "Match", "match_id": u64j(*id)}),
                 JoinTarget::Spectate(id) => json!({"type": "Spectate", "match_id": u64j(*id)}),
+                JoinTarget::Reserved { match_id, token } => {
+                    json!({"type": "Reserved", "match_id": u64j(*match_id), "token": token.to_vec()})
+                }
             };
             json!({"type": "Hello", "version": version, "name": name,
                    "session": session.as_ref().map(token_json), "join": join})

@@ -37,7 +37,18 @@ pub enum JoinTarget {
     Match(u64),
     /// Watch a match by id without a seat.
     Spectate(u64),
+    /// Take a seat the cluster matchmaker reserved: the cluster match id and the single-use
+    /// reservation token from the matchmaker's answer (cluster mode only).
+    Reserved {
+        /// The cluster match id from the reservation.
+        match_id: u64,
+        /// The reservation's random single-use token.
+        token: [u8; RESERVATION_TOKEN_LEN],
+    },
 }
+
+/// Length in bytes of a matchmaker reservation token ([`JoinTarget::Reserved`]).
+pub const RESERVATION_TOKEN_LEN: usize = 16;
 
 /// The first message of every connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,11 +171,21 @@ pub enum RejectReason {
     /// The client's IP address holds its maximum of seats (seats kept for a reconnect count)
     /// or joins faster than the server allows; the message says which.
     AddressLimit,
+    /// The seat reservation is unknown, already used, expired, or for another instance.
+    BadReservation,
+    /// The session's seat lives on another instance of the cluster; the message is exactly
+    /// that instance's WebSocket URL.
+    SeatElsewhere,
+    /// The session's seat was on an instance of the cluster that is gone; matchmake again.
+    InstanceGone,
+    /// The cluster directory (Redis) cannot be reached, so a reservation or a session from
+    /// another instance cannot be checked; retry later.
+    ClusterUnavailable,
 }
 
 impl RejectReason {
     /// Every reason, in wire order.
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 12] = [
         Self::VersionMismatch,
         Self::Full,
         Self::NoSuchMatch,
@@ -173,6 +194,10 @@ impl RejectReason {
         Self::Draining,
         Self::Malformed,
         Self::AddressLimit,
+        Self::BadReservation,
+        Self::SeatElsewhere,
+        Self::InstanceGone,
+        Self::ClusterUnavailable,
     ];
 
     /// The reason as a snake_case metric label value.
@@ -186,6 +211,10 @@ impl RejectReason {
             Self::Draining => "draining",
             Self::Malformed => "malformed",
             Self::AddressLimit => "address_limit",
+            Self::BadReservation => "bad_reservation",
+            Self::SeatElsewhere => "seat_elsewhere",
+            Self::InstanceGone => "instance_gone",
+            Self::ClusterUnavailable => "cluster_unavailable",
         }
     }
 }

@@ -42,6 +42,8 @@ fn join_target() -> impl Strategy<Value = JoinTarget> {
         Just(JoinTarget::Any),
         any::<u64>().prop_map(JoinTarget::Match),
         any::<u64>().prop_map(JoinTarget::Spectate),
+        (any::<u64>(), any::<[u8; 16]>())
+            .prop_map(|(match_id, token)| JoinTarget::Reserved { match_id, token }),
     ]
 }
 
@@ -265,6 +267,11 @@ fn reject_reason() -> impl Strategy<Value = RejectReason> {
         Just(RejectReason::SeatExpired),
         Just(RejectReason::Draining),
         Just(RejectReason::Malformed),
+        Just(RejectReason::AddressLimit),
+        Just(RejectReason::BadReservation),
+        Just(RejectReason::SeatElsewhere),
+        Just(RejectReason::InstanceGone),
+        Just(RejectReason::ClusterUnavailable),
     ]
 }
 

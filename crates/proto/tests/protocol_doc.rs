@@ -117,6 +117,20 @@ fn client_examples() {
         }),
         "00 02 00 00 02 07",
     );
+    let mut reservation = [0u8; 16];
+    for (i, b) in reservation.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    check_client(
+        &hello(
+            None,
+            JoinTarget::Reserved {
+                match_id: 300,
+                token: reservation,
+            },
+        ),
+        "00 02 03 61 6e 6e 00 03 fb 2c 01 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f",
+    );
     check_client(
         &hello(Some(token()), JoinTarget::Any),
         "00 02 03 61 6e 6e 01 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00",
