@@ -10,6 +10,7 @@
 //! | `GET /matches/{id}` | one match, 404 when unknown |
 //! | `POST /matches` | create a match from `{"map", "tick_rate", "max_players"}` (all optional; an empty body is `{}`); 201 with its id |
 //! | `DELETE /matches/{id}` | end it gracefully (results written, clients get results and close 1000); 202 |
+//! | `GET /cluster` | cluster mode: every live instance (URL, capacity, load, players, draining, matches) and every matchmaker queue (tickets, players, oldest and mean wait); 404 when cluster mode is off, 503 while Redis is unreachable |
 //!
 //! With `admin.token` set, every request but `/healthz` needs `Authorization: Bearer TOKEN`,
 //! else 401. Tokens are compared in constant time; each failure is counted in
@@ -186,6 +187,7 @@ fn router(admin: Arc<Admin>, max_body_bytes: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/matches", get(list_matches).post(create_match))
+        .route("/cluster", get(cluster_view))
         .route("/matches/{id}", get(get_match).delete(end_match))
         .route("/matches/{id}/fault", post(inject_fault))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
@@ -398,6 +400,22 @@ async fn metrics_text(State(admin): State<Arc<Admin>>) -> Response {
         handle.render(),
     )
         .into_response()
+}
+
+async fn cluster_view(State(admin): State<Arc<Admin>>) -> Response {
+    let Some(cluster) = admin.state.cluster.cluster() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "cluster mode is off (cluster.redis_url is empty)",
+        );
+    };
+    match cluster.view().await {
+        Ok(view) => Json(view).into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the cluster directory cannot be reached: {e}"),
+        ),
+    }
 }
 
 async fn list_matches(State(admin): State<Arc<Admin>>) -> Response {

@@ -59,6 +59,8 @@ const EXPIRED_SEATS_KEPT: usize = 256;
 pub struct Joined {
     /// The seated player, `None` for a spectator.
     pub player_id: Option<PlayerId>,
+    /// The new seat's session secret (a fresh join; `None` for resumes and spectators).
+    pub secret: Option<[u8; tickwire_proto::msg::SESSION_SECRET_LEN]>,
 }
 
 /// Messages to a match task.
@@ -559,6 +561,7 @@ impl MatchTask {
         debug!(match_id = self.id, player, "player joined");
         Ok(Joined {
             player_id: Some(player),
+            secret: Some(secret),
         })
     }
 
@@ -575,7 +578,10 @@ impl MatchTask {
         };
         let welcome = self.welcome(0, 0, token, false);
         self.attach(conn, None, outbox, welcome);
-        Ok(Joined { player_id: None })
+        Ok(Joined {
+            player_id: None,
+            secret: None,
+        })
     }
 
     fn resume(
@@ -618,6 +624,7 @@ impl MatchTask {
         debug!(match_id = self.id, player, "player resumed");
         Ok(Joined {
             player_id: Some(player),
+            secret: None,
         })
     }
 

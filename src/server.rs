@@ -43,6 +43,9 @@ pub enum ServerError {
     /// The match id counter in the data directory cannot be used.
     #[error(transparent)]
     MatchIds(#[from] MatchIdError),
+    /// Cluster mode could not start (a bad `cluster.redis_url`).
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::directory::DirectoryError),
     /// A directory inside the data directory cannot be created or read.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -127,6 +130,8 @@ pub struct ServerState {
     seed: AtomicU64,
     /// What each IP address holds: connections, seats and its join rate.
     pub addresses: Arc<AddressBook>,
+    /// Cluster mode and Agones, once started (both off by default).
+    pub cluster: crate::cluster::ClusterHooks,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -328,11 +333,15 @@ impl Handler for GameHandler {
         crate::session::run(self.state.clone(), conn)
     }
 
-    fn on_http(
+    async fn on_http(
         self: Arc<Self>,
         req: hyper::Request<hyper::body::Incoming>,
-    ) -> impl Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>> + Send {
-        std::future::ready(crate::web::serve(&req, &self.state.config.game))
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        if crate::cluster::http::is_matchmaker_path(req.uri().path()) {
+            crate::cluster::http::serve(&self.state, req).await
+        } else {
+            crate::web::serve(&req, &self.state.config.game)
+        }
     }
 
     fn admit(&self, peer: SocketAddr) -> Result<Admission, Refusal> {
@@ -433,6 +442,7 @@ impl Server {
                 results_log,
                 seed: AtomicU64::new(seed),
                 addresses,
+                cluster: crate::cluster::ClusterHooks::default(),
             }
         });
         Ok(Self { state })
@@ -456,6 +466,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let addr = listener.local_addr()?;
         info!(%addr, "tickwire listening");
+        crate::cluster::ClusterHooks::start(&self.state, addr)?;
         let handler = Arc::new(GameHandler {
             state: self.state.clone(),
         });
@@ -467,6 +478,7 @@ impl Server {
         };
         tickwire_net::serve(listener, self.state.config.net_config(), handler, shutdown).await?;
         self.drain().await;
+        self.state.cluster.stopped().await;
         Ok(())
     }
 

@@ -69,6 +69,10 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
     let Some((handle, joined)) = place(&state, id, peer, &hello, &outbox).await else {
         return;
     };
+    if let (Some(cluster), Some(secret)) = (state.cluster.cluster(), joined.secret) {
+        let cluster = cluster.clone();
+        tokio::spawn(async move { cluster.record_session(&secret).await });
+    }
     debug!(conn = id, match_id = handle.shared.id, player = ?joined.player_id, "client placed");
     serve_client(
         message_cap(
@@ -236,24 +240,61 @@ async fn seat(
             .claim_seat(peer, Instant::now())
             .map_err(address_refused)
     };
+    let cluster = state.cluster.cluster().cloned();
     let (handle, result) = if let Some(token) = hello.session {
-        let handle = lookup(state, token.match_id, || {
-            refused(
+        let local = state.registry.get(token.match_id);
+        let result = match &local {
+            Some(handle) => {
+                let (reply, rx) = oneshot::channel();
+                let cmd = MatchCmd::Resume {
+                    conn: id,
+                    token,
+                    outbox: outbox.clone(),
+                    reply,
+                };
+                ask(handle, cmd, rx).await
+            }
+            None => Err(RejectReason::SeatExpired),
+        };
+        // A session this instance cannot resume may be another instance's.
+        if let (Err(_), Some(cluster)) = (&result, &cluster) {
+            if let Some((reason, message)) = cluster.locate_session(&token).await {
+                return Err((reason, Cow::Owned(message)));
+            }
+        }
+        let Some(handle) = local else {
+            return Err(refused(
                 RejectReason::SeatExpired,
                 "the session's match no longer exists",
-            )
-        })?;
-        let (reply, rx) = oneshot::channel();
-        let cmd = MatchCmd::Resume {
-            conn: id,
-            token,
-            outbox: outbox.clone(),
-            reply,
+            ));
         };
-        let result = ask(&handle, cmd, rx).await;
         (handle, result)
     } else {
         match hello.join {
+            JoinTarget::Any | JoinTarget::Match(_) if cluster.is_some() => {
+                return Err(refused(
+                    RejectReason::BadReservation,
+                    "this instance is in cluster mode: seats come from the matchmaker (POST /matchmake), joined with JoinTarget::Reserved",
+                ));
+            }
+            JoinTarget::Reserved { match_id, token } => {
+                let Some(cluster) = &cluster else {
+                    return Err(refused(
+                        RejectReason::BadReservation,
+                        "this server is not in cluster mode: it issues no reservations",
+                    ));
+                };
+                let mut claim = Some(claim_seat()?);
+                let handle = cluster
+                    .take_reservation(state, match_id, &token)
+                    .await
+                    .map_err(|(reason, message)| (reason, Cow::Owned(message)))?;
+                if !handle.shared.try_reserve() {
+                    return Err(refused(RejectReason::Full, "the reserved match is full"));
+                }
+                let result = join(&handle, id, hello, outbox, &mut claim).await;
+                (handle, result)
+            }
             JoinTarget::Any => {
                 // A match can end between reservation and join: try a few times (a join that
                 // reached a match consumed its claim; a retry claims again).

@@ -37,6 +37,10 @@ pub fn init_logging(format: LogFormat, default_filter: &str) {
     };
 }
 
+/// Buckets of the matchmaker's placement latency, seconds: from at once to a long queue wait.
+const PLACEMENT_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 /// Histogram buckets for tick timings, seconds: fine below a 33 ms tick, coarse beyond.
 const TICK_BUCKETS: [f64; 14] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.004, 0.008, 0.016, 0.033, 0.05, 0.1,
@@ -72,6 +76,11 @@ pub fn prometheus_with(idle_timeout: Duration) -> Option<PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(family::MM_PLACEMENT_LATENCY.name.into()),
+                    &PLACEMENT_BUCKETS,
+                )
+                .ok()?
                 .set_buckets_for_metric(Matcher::Suffix("seconds".into()), &TICK_BUCKETS)
                 .ok()?
                 .idle_timeout(MetricKindMask::HISTOGRAM, Some(idle_timeout))
@@ -92,6 +101,7 @@ pub fn prometheus_with(idle_timeout: Duration) -> Option<PrometheusHandle> {
             }
             tickwire_net::metric::describe(tickwire_net::metric::FAMILIES);
             tickwire_net::metric::describe(family::ALL);
+            tickwire_net::metric::describe(family::CLUSTER);
             Some(handle)
         })
         .clone()
@@ -264,8 +274,62 @@ pub mod family {
         Kind::Gauge,
         "Game-port connections open, WebSocket or plain HTTP.",
     );
+    /// Redis calls of cluster mode that failed.
+    pub const CLUSTER_REDIS_ERRORS: Family = Family::new(
+        "tickwire_cluster_redis_errors_total",
+        Kind::Counter,
+        "Cluster-mode Redis calls that failed or timed out (matchmaking answers 503 meanwhile; running matches go on).",
+    );
+    /// Matchmaker tickets opened at this instance.
+    pub const MM_TICKETS_OPENED: Family = Family::new(
+        "tickwire_matchmaker_tickets_opened_total",
+        Kind::Counter,
+        "Matchmaker tickets opened through this instance's POST /matchmake.",
+    );
+    /// Tickets waiting, over every queue (set by each matchmaking pass).
+    pub const MM_TICKETS_QUEUED: Family = Family::new(
+        "tickwire_matchmaker_tickets_queued",
+        Kind::Gauge,
+        "Matchmaker tickets waiting in the cluster's queues after this instance's last matchmaking pass.",
+    );
+    /// Tickets this instance's passes placed.
+    pub const MM_TICKETS_PLACED: Family = Family::new(
+        "tickwire_matchmaker_tickets_placed_total",
+        Kind::Counter,
+        "Matchmaker tickets placed (given seat reservations) by this instance's matchmaking passes.",
+    );
+    /// Tickets this instance's passes timed out.
+    pub const MM_TICKETS_TIMED_OUT: Family = Family::new(
+        "tickwire_matchmaker_tickets_timed_out_total",
+        Kind::Counter,
+        "Matchmaker tickets that waited cluster.ticket_timeout_ms and gave up (ended by this instance's passes).",
+    );
+    /// Tickets cancelled at this instance.
+    pub const MM_TICKETS_CANCELLED: Family = Family::new(
+        "tickwire_matchmaker_tickets_cancelled_total",
+        Kind::Counter,
+        "Matchmaker tickets cancelled through this instance's DELETE /matchmake/{ticket}.",
+    );
+    /// From a ticket's creation to its placement, seconds.
+    pub const MM_PLACEMENT_LATENCY: Family = Family::new(
+        "tickwire_matchmaker_placement_latency_seconds",
+        Kind::Histogram,
+        "Time from a ticket's creation to its placement, seconds (placements by this instance's passes).",
+    );
 
-    /// Every family of the server library.
+    /// The families only cluster mode records (described, and counters exported at 0, in
+    /// every mode; the placement histogram appears with an instance's first placement).
+    pub const CLUSTER: &[Family] = &[
+        CLUSTER_REDIS_ERRORS,
+        MM_TICKETS_OPENED,
+        MM_TICKETS_QUEUED,
+        MM_TICKETS_PLACED,
+        MM_TICKETS_TIMED_OUT,
+        MM_TICKETS_CANCELLED,
+        MM_PLACEMENT_LATENCY,
+    ];
+
+    /// Every family of the server library but [`CLUSTER`]'s.
     pub const ALL: &[Family] = &[
         TICK_DURATION,
         TICK_LATENESS,

@@ -316,6 +316,14 @@ fn client_messages() -> Vec<ClientMsg> {
         hello("ann", None, JoinTarget::Any),
         hello("ann", None, JoinTarget::Match(300)),
         hello("", None, JoinTarget::Spectate(7)),
+        hello(
+            "ann",
+            None,
+            JoinTarget::Reserved {
+                match_id: 300,
+                token: std::array::from_fn(|i| i as u8 * 17),
+            },
+        ),
         hello("ann", Some(token(7, 2)), JoinTarget::Any),
         hello(
             "Zoë 🚀 ✓",
@@ -728,7 +736,7 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ("client", "00 01 03 61 6e", "truncated name"),
         ("client", "00 01 02 ff fe 00 00", "name is not UTF-8"),
         ("client", "00 01 00 02 00", "Option tag 2"),
-        ("client", "00 01 00 00 03", "unknown JoinTarget variant"),
+        ("client", "00 01 00 00 04", "unknown JoinTarget variant"),
         ("client", "00 01 00 00 01 fe", "u64 with a u128 prefix"),
         (
             "client",
@@ -749,7 +757,7 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ("client", "03 fb 01", "truncated varint"),
         ("client", "04 00", "trailing byte after Leave"),
         ("server", "06", "unknown ServerMsg variant"),
-        ("server", "01 08 00", "unknown RejectReason variant"),
+        ("server", "01 0c 00", "unknown RejectReason variant"),
         (
             "server",
             "01 01 05 66 75 6c 6c",

@@ -202,6 +202,7 @@ fn the_readme_lists_every_metric_family() {
     for family in tickwire_net::metric::FAMILIES
         .iter()
         .chain(tickwire::telemetry::family::ALL)
+        .chain(tickwire::telemetry::family::CLUSTER)
     {
         assert!(
             readme.contains(&format!("`{}", family.name)),

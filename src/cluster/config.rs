@@ -124,10 +124,8 @@ impl ClusterSection {
         if let Some((key, _)) = ones.iter().find(|(_, v)| *v == 0) {
             return Err(format!("cluster.{key} must be at least 1"));
         }
-        if !(self.rating_window >= 0.0 && self.rating_window.is_finite())
-            || !(self.rating_window_widen_per_sec >= 0.0
-                && self.rating_window_widen_per_sec.is_finite())
-        {
+        let usable = |v: f64| v >= 0.0 && v.is_finite();
+        if !usable(self.rating_window) || !usable(self.rating_window_widen_per_sec) {
             return Err(
                 "cluster.rating_window and rating_window_widen_per_sec must be finite and >= 0"
                     .into(),
@@ -135,9 +133,7 @@ impl ClusterSection {
         }
         for (key, v) in [("region", &self.region), ("game", &self.game)] {
             if v.is_empty() || v.len() > 64 || v.contains('|') {
-                return Err(format!(
-                    "cluster.{key} must be 1 to 64 bytes without '|'"
-                ));
+                return Err(format!("cluster.{key} must be 1 to 64 bytes without '|'"));
             }
         }
         Ok(())
@@ -174,8 +170,7 @@ impl AgonesSection {
     pub fn validate(&self) -> Result<(), String> {
         if self.enabled && (self.health_interval_ms == 0 || self.request_timeout_ms == 0) {
             return Err(
-                "agones.health_interval_ms and agones.request_timeout_ms must be at least 1"
-                    .into(),
+                "agones.health_interval_ms and agones.request_timeout_ms must be at least 1".into(),
             );
         }
         Ok(())

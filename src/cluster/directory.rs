@@ -8,13 +8,13 @@
 //! | `tw:instances` | zset | instance id → last heartbeat (unix ms); entries whose hash expired are pruned on read |
 //! | `tw:inst:{id}` | hash | url, game, region, capacity, load, match_size, players, matches, draining, phase, heartbeat_ms; expires `instance_expiry_ms` after the last heartbeat |
 //! | `tw:inst:{id}:cms` | set | cluster match ids placed on the instance |
-//! | `tw:cm:{cmid}` | hash | instance, queue, capacity, reserved, rating, created_ms; expires with its instance |
+//! | `tw:cm:{cmid}` | hash | instance, queue, capacity, reserved, players, rating, created_ms; expires with its instance; `cmid` is random below 2^53 |
 //! | `tw:open:{queue}` | zset | cluster matches of a queue with free seats |
 //! | `tw:rs:{cmid}` | hash | reservation id → `token_hex expiry_ms` (single use) |
 //! | `tw:t:{ticket}` | hash | one ticket: state, queue, rating, size, created_ms, then its placement |
 //! | `tw:q:{queue}` | zset | waiting tickets by creation time |
 //! | `tw:queues` | set | queue names seen |
-//! | `tw:seat:{match}:{player}` | hash | instance id → issued ms, for resumes at the wrong instance |
+//! | `tw:sess:{sha1(secret)}` | string | id of the instance that issued a session, for resumes at the wrong instance |
 //! | `tw:ip:{ip}` | string | tickets opened from an address in the current window |
 
 use std::future::Future;
@@ -70,7 +70,10 @@ impl Redis {
         if let Some(c) = &slot.conn {
             return Ok(c.clone());
         }
-        if slot.failed_at.is_some_and(|t| t.elapsed() < RECONNECT_BACKOFF) {
+        if slot
+            .failed_at
+            .is_some_and(|t| t.elapsed() < RECONNECT_BACKOFF)
+        {
             return Err(DirectoryError::Down);
         }
         let config = AsyncConnectionConfig::new()
@@ -132,9 +135,11 @@ impl Redis {
 /// Unix time in milliseconds of the script's Redis server (one clock for every instance).
 const NOW: &str = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n";
 
-/// Heartbeat: upserts the instance hash and refreshes its expiry and its matches' expiry.
+/// Heartbeat: upserts the instance hash and refreshes its expiry and its matches' expiry. A
+/// placed match no player of which reached the instance within `stale_ms` of its creation
+/// leaves the directory and gives its capacity back.
 /// ARGV: id, url, game, region, capacity, match_size, players, matches, draining, phase,
-/// expiry_ms, local_load.
+/// expiry_ms, local_load, stale_ms, then the cluster match ids the instance hosts.
 pub const HEARTBEAT: &str = r#"
 local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[1]
@@ -146,6 +151,26 @@ redis.call('HSET', key, 'id', id, 'url', ARGV[2], 'game', ARGV[3], 'region', ARG
 if fresh then redis.call('HSET', key, 'load', ARGV[12]) end
 redis.call('PEXPIRE', key, ARGV[11])
 redis.call('ZADD', 'tw:instances', now, id)
+local hosted = {}
+for i = 14, #ARGV do hosted[ARGV[i]] = true end
+local load = tonumber(redis.call('HGET', key, 'load') or '0')
+for _, cmid in ipairs(redis.call('SMEMBERS', key .. ':cms')) do
+  local ck = 'tw:cm:' .. cmid
+  local created = redis.call('HGET', ck, 'created_ms')
+  if not created then
+    redis.call('SREM', key .. ':cms', cmid)
+  elseif hosted[cmid] or now - tonumber(created) <= tonumber(ARGV[13]) then
+    redis.call('PEXPIRE', ck, ARGV[11])
+  else
+    local q = redis.call('HGET', ck, 'queue')
+    load = load - tonumber(redis.call('HGET', ck, 'capacity') or '0')
+    redis.call('ZREM', 'tw:open:' .. q, cmid)
+    redis.call('DEL', ck, 'tw:rs:' .. cmid)
+    redis.call('SREM', key .. ':cms', cmid)
+  end
+end
+if load < 0 then load = 0 end
+redis.call('HSET', key, 'load', load)
 redis.call('PEXPIRE', key .. ':cms', ARGV[11])
 return now
 "#;
@@ -219,8 +244,9 @@ end
 
 /// Places a group of queued tickets in a new match on one instance, all or none.
 /// ARGV: instance, queue, capacity, rating ('' for none), ttl_ms, expiry_ms, n, then n times:
-/// ticket, size, comma-separated tokens, rating gap. Returns the cluster match id, or
-/// `gone`, `draining`, `full` or `stale` (a ticket is no longer queued).
+/// ticket, size, comma-separated tokens, rating gap, and last the new cluster match id (random,
+/// so ids stay unique across a Redis restart). Returns the cluster match id, or `gone`,
+/// `draining`, `full`, `stale` (a ticket is no longer queued) or `taken` (the id exists).
 pub fn place_new_script() -> String {
     format!(
         "{NOW}{}{WRITE_PLACEMENT}{}",
@@ -247,8 +273,9 @@ for i = 0, n - 1 do
 end
 if total > capacity then return 'full' end
 url = redis.call('HGET', ik, 'url')
-cmid = tostring(redis.call('INCR', 'tw:cmseq'))
+cmid = ARGV[8 + n * 4]
 local key = 'tw:cm:' .. cmid
+if redis.call('EXISTS', key) == 1 then return 'taken' end
 redis.call('HSET', key, 'instance', inst, 'queue', queue, 'capacity', capacity,
   'reserved', total, 'players', 0, 'rating', ARGV[4], 'created_ms', now)
 redis.call('PEXPIRE', key, ARGV[6])
@@ -304,49 +331,51 @@ return 'ok'
 }
 
 /// Uses one reservation: deletes the field only if it still holds the value the caller
-/// matched (so a token works once, whoever races for it). ARGV: cmid, field, value,
+/// matched (so a token works once, whoever races for it); a token presented to another
+/// instance than its match's is refused and stays usable. ARGV: cmid, field, value,
 /// instance. Returns `{capacity, queue, rating}`, or `used`, `expired` or `elsewhere`.
 pub const CONSUME: &str = r#"
 local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rs = 'tw:rs:' .. ARGV[1]
 if redis.call('HGET', rs, ARGV[2]) ~= ARGV[3] then return 'used' end
+local key = 'tw:cm:' .. ARGV[1]
+if redis.call('HGET', key, 'instance') ~= ARGV[4] then return 'elsewhere' end
 redis.call('HDEL', rs, ARGV[2])
 local sp = string.find(ARGV[3], ' ')
 if tonumber(string.sub(ARGV[3], sp + 1)) < now then return 'expired' end
-local key = 'tw:cm:' .. ARGV[1]
-if redis.call('HGET', key, 'instance') ~= ARGV[4] then return 'elsewhere' end
 return {redis.call('HGET', key, 'capacity'), redis.call('HGET', key, 'queue'),
   redis.call('HGET', key, 'rating')}
 "#;
 
 /// Ends a queued ticket (cancelled or timed out); a ticket no longer queued is left as it is.
-/// ARGV: ticket, new state, reason. Returns the state the ticket has afterwards ('' when
-/// unknown).
+/// ARGV: ticket, new state, reason. Returns `{changed (0/1), state afterwards}` (state ''
+/// when unknown).
 pub const FINISH_TICKET: &str = r#"
 local key = 'tw:t:' .. ARGV[1]
 local state = redis.call('HGET', key, 'state')
-if not state then return '' end
-if state ~= 'queued' then return state end
+if not state then return {0, ''} end
+if state ~= 'queued' then return {0, state} end
 redis.call('HSET', key, 'state', ARGV[2], 'reason', ARGV[3])
 redis.call('ZREM', 'tw:q:' .. redis.call('HGET', key, 'queue'), ARGV[1])
-return ARGV[2]
+return {1, ARGV[2]}
 "#;
 
-/// Opens a ticket if its queue and its address have room. ARGV: ticket, queue, rating, size,
-/// names (JSON), created_ms, ticket key ttl_ms, ip, max per ip, ip window ms, max queue len.
-/// Returns `ok`, `ip_limit` or `queue_full`.
+/// Opens a ticket if its queue and its address have room, stamped with Redis's clock.
+/// ARGV: ticket, queue, rating, size, names (JSON), ticket key ttl_ms, ip, max per ip, ip
+/// window ms, max queue len. Returns `ok`, `ip_limit` or `queue_full`.
 pub const OPEN_TICKET: &str = r#"
-local ipk = 'tw:ip:' .. ARGV[8]
+local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ipk = 'tw:ip:' .. ARGV[7]
 local n = redis.call('INCR', ipk)
-if n == 1 then redis.call('PEXPIRE', ipk, ARGV[10]) end
-if n > tonumber(ARGV[9]) then return 'ip_limit' end
+if n == 1 then redis.call('PEXPIRE', ipk, ARGV[9]) end
+if n > tonumber(ARGV[8]) then return 'ip_limit' end
 local qk = 'tw:q:' .. ARGV[2]
-if redis.call('ZCARD', qk) >= tonumber(ARGV[11]) then return 'queue_full' end
+if redis.call('ZCARD', qk) >= tonumber(ARGV[10]) then return 'queue_full' end
 local key = 'tw:t:' .. ARGV[1]
 redis.call('HSET', key, 'state', 'queued', 'queue', ARGV[2], 'rating', ARGV[3],
-  'size', ARGV[4], 'names', ARGV[5], 'created_ms', ARGV[6])
-redis.call('PEXPIRE', key, ARGV[7])
-redis.call('ZADD', qk, ARGV[6], ARGV[1])
+  'size', ARGV[4], 'names', ARGV[5], 'created_ms', now)
+redis.call('PEXPIRE', key, ARGV[6])
+redis.call('ZADD', qk, now, ARGV[1])
 redis.call('SADD', 'tw:queues', ARGV[2])
 return 'ok'
 "#;

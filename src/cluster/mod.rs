@@ -28,7 +28,7 @@ use dashmap::DashMap;
 use redis::Script;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
-use tickwire_proto::msg::{RESERVATION_TOKEN_LEN, RejectReason, SessionToken};
+use tickwire_proto::msg::{RESERVATION_TOKEN_LEN, RejectReason, SESSION_SECRET_LEN, SessionToken};
 use tracing::{info, warn};
 
 pub use config::{AgonesSection, ClusterSection};
@@ -38,8 +38,8 @@ use crate::registry::MatchHandle;
 use crate::server::{MatchSpec, ServerState};
 use crate::telemetry::family;
 
-/// How long the directory remembers which instance issued a seat, for resumes presented to
-/// another instance: longer than any match lasts.
+/// How long the directory remembers which instance issued a session, for resumes presented
+/// to another instance: longer than any match lasts.
 const SEAT_MEMORY: Duration = Duration::from_secs(2 * 3600);
 
 /// What the server holds of cluster mode and Agones; both empty by default.
@@ -58,6 +58,29 @@ impl ClusterHooks {
     /// The Agones client, when `agones.enabled`.
     pub fn agones(&self) -> Option<&Arc<agones::Agones>> {
         self.agones.get()
+    }
+
+    /// Starts what the configuration turns on for `state`, whose game listener is bound at
+    /// `addr`: cluster mode and the Agones reports. A second call changes nothing.
+    pub fn start(state: &Arc<ServerState>, addr: SocketAddr) -> Result<(), DirectoryError> {
+        if state.config.cluster.enabled() && state.cluster.cluster.get().is_none() {
+            let cluster = Cluster::start(state, addr)?;
+            let _ = state.cluster.cluster.set(cluster);
+        }
+        if state.config.agones.enabled && state.cluster.agones.get().is_none() {
+            let _ = state.cluster.agones.set(agones::Agones::start(state));
+        }
+        Ok(())
+    }
+
+    /// After the drain: leaves the directory and tells Agones to shut down.
+    pub async fn stopped(&self) {
+        if let Some(c) = self.cluster.get() {
+            c.leave().await;
+        }
+        if let Some(a) = self.agones.get() {
+            a.shutdown().await;
+        }
     }
 }
 
@@ -105,6 +128,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The directory key naming the instance that issued a session: a SHA-1 of its secret.
+fn session_key(secret: &[u8; SESSION_SECRET_LEN]) -> String {
+    use sha1::Digest;
+    format!("tw:sess:{}", hex(&sha1::Sha1::digest(secret)))
+}
+
 /// 16 random bytes from the OS as hex: ticket ids and reservation tokens.
 fn random_hex() -> String {
     hex(&crate::session_token::new_secret())
@@ -114,10 +143,7 @@ impl Cluster {
     /// Joins the cluster for `state`, whose game listener is bound at `addr`: starts the
     /// heartbeat and matchmaker tasks (they stop when the server is dropped). Redis need not be
     /// up yet: the heartbeat keeps trying.
-    pub fn start(
-        state: &Arc<ServerState>,
-        addr: SocketAddr,
-    ) -> Result<Arc<Self>, DirectoryError> {
+    pub fn start(state: &Arc<ServerState>, addr: SocketAddr) -> Result<Arc<Self>, DirectoryError> {
         let cfg = state.config.cluster.clone();
         let id = if cfg.instance_id.is_empty() {
             random_hex()[..12].to_owned()
@@ -214,8 +240,11 @@ impl Cluster {
         let draining = state.is_draining();
         let expiry = self.cfg.instance_expiry_ms;
         let mut load = 0u64;
-        let local: Vec<(u64, LocalMatch)> =
-            self.local.iter().map(|e| (*e.key(), e.value().clone())).collect();
+        let local: Vec<(u64, LocalMatch)> = self
+            .local
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
         for (cmid, lm) in local {
             match state.registry.get(lm.local_id) {
                 None => {
@@ -259,6 +288,8 @@ impl Cluster {
             .map(|m| m.shared.seats.load(Ordering::Acquire))
             .sum();
         let matches = state.registry.len();
+        let hosted: Vec<u64> = self.local.iter().map(|e| *e.key()).collect();
+        let stale_ms = self.cfg.reservation_ttl_ms + 2 * self.cfg.heartbeat_interval_ms;
         let script = &self.scripts.heartbeat;
         self.redis
             .run(|mut c| async move {
@@ -275,6 +306,8 @@ impl Cluster {
                     .arg(if draining { "draining" } else { "ready" })
                     .arg(expiry)
                     .arg(load)
+                    .arg(stale_ms)
+                    .arg(&hosted)
                     .invoke_async::<i64>(&mut c)
                     .await
             })
@@ -319,15 +352,16 @@ impl Cluster {
             )
         };
         let key = format!("tw:rs:{cmid}");
-        let all: HashMap<String, String> = self
-            .note(
-                self.redis
-                    .run(|mut c| async move {
-                        redis::cmd("HGETALL").arg(key).query_async(&mut c).await
-                    })
-                    .await,
-            )
-            .map_err(unavailable)?;
+        let all: HashMap<String, String> =
+            self
+                .note(
+                    self.redis
+                        .run(|mut c| async move {
+                            redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+                        })
+                        .await,
+                )
+                .map_err(unavailable)?;
         let presented = hex(token);
         let mut found = None;
         // Every outstanding token is compared, each in constant time.
@@ -413,24 +447,20 @@ impl Cluster {
         Ok(handle)
     }
 
-    /// Remembers that this instance issued seat `player` of local match `match_id`, so a resume
-    /// presented to another instance can be sent here.
-    pub async fn record_seat(&self, match_id: u64, player: u32) {
-        let key = format!("tw:seat:{match_id}:{player}");
+    /// Remembers that this instance issued the session whose secret is `secret`, so a resume
+    /// presented to another instance can be sent here. Secrets are random, so this never
+    /// confuses two instances' matches that share a local id; only a hash is stored.
+    pub async fn record_session(&self, secret: &[u8; SESSION_SECRET_LEN]) {
+        let key = session_key(secret);
         let id = self.id.clone();
         let r = self
             .redis
             .run(|mut c| async move {
-                redis::pipe()
-                    .cmd("HSET")
+                redis::cmd("SET")
                     .arg(&key)
                     .arg(id)
-                    .arg(crate::match_loop::unix_ms())
-                    .ignore()
-                    .cmd("PEXPIRE")
-                    .arg(&key)
+                    .arg("PX")
                     .arg(SEAT_MEMORY.as_millis() as u64)
-                    .ignore()
                     .query_async::<()>(&mut c)
                     .await
             })
@@ -439,56 +469,45 @@ impl Cluster {
     }
 
     /// Where a session this instance could not resume lives: `SeatElsewhere` with the URL of
-    /// the live instance that issued it, `InstanceGone` when every such instance left the
+    /// the live instance that issued it, `InstanceGone` when that instance left the
     /// directory, `ClusterUnavailable` when Redis cannot say, `None` when no other instance
     /// issued it.
     pub async fn locate_session(&self, token: &SessionToken) -> Option<(RejectReason, String)> {
-        let key = format!("tw:seat:{}:{}", token.match_id, token.player_id);
-        let issued: Result<HashMap<String, u64>, _> = self
-            .redis
-            .run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await })
-            .await;
-        let issued = match self.note(issued) {
-            Ok(m) => m,
-            Err(e) => {
-                return Some((
-                    RejectReason::ClusterUnavailable,
-                    format!("the session's instance cannot be looked up: {e}"),
-                ));
-            }
+        let key = session_key(&token.secret);
+        let unavailable = |e: DirectoryError| {
+            Some((
+                RejectReason::ClusterUnavailable,
+                format!("the session's instance cannot be looked up: {e}"),
+            ))
         };
-        let mut others: Vec<(u64, String)> = issued
-            .into_iter()
-            .filter(|(id, _)| *id != self.id)
-            .map(|(id, ms)| (ms, id))
-            .collect();
-        if others.is_empty() {
-            return None;
+        let issued: Result<Option<String>, _> = self
+            .redis
+            .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await;
+        let issuer = match self.note(issued) {
+            Ok(Some(id)) if id != self.id => id,
+            Ok(_) => return None,
+            Err(e) => return unavailable(e),
+        };
+        let key = format!("tw:inst:{issuer}");
+        let url: Result<Option<String>, _> = self
+            .redis
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("url")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await;
+        match self.note(url) {
+            Ok(Some(url)) => Some((RejectReason::SeatElsewhere, url)),
+            Ok(None) => Some((
+                RejectReason::InstanceGone,
+                "the instance that held this seat has left the cluster; matchmake again".to_owned(),
+            )),
+            Err(e) => unavailable(e),
         }
-        others.sort_unstable_by(|a, b| b.cmp(a));
-        for (_, id) in &others {
-            let key = format!("tw:inst:{id}");
-            let url: Result<Option<String>, _> = self
-                .redis
-                .run(|mut c| async move {
-                    redis::cmd("HGET").arg(key).arg("url").query_async(&mut c).await
-                })
-                .await;
-            match self.note(url) {
-                Ok(Some(url)) => return Some((RejectReason::SeatElsewhere, url)),
-                Ok(None) => {}
-                Err(e) => {
-                    return Some((
-                        RejectReason::ClusterUnavailable,
-                        format!("the session's instance cannot be looked up: {e}"),
-                    ));
-                }
-            }
-        }
-        Some((
-            RejectReason::InstanceGone,
-            "the instance that held this seat has left the cluster; matchmake again".to_owned(),
-        ))
     }
 
     /// The cluster as the admin API's `GET /cluster` shows it.
@@ -518,7 +537,9 @@ async fn heartbeat_loop(weak: Weak<Cluster>) {
     let mut last_beat: Option<Instant> = None;
     let mut was_draining = false;
     loop {
-        let Some(cluster) = weak.upgrade() else { return };
+        let Some(cluster) = weak.upgrade() else {
+            return;
+        };
         let Some(state) = cluster.state.upgrade() else {
             return;
         };

@@ -78,6 +78,7 @@ export function decodeClient(data) {
       const session = r.option(() => readToken(r));
       const jt = r.variant(JOIN_TARGETS, 'JoinTarget');
       const join = jt === 'Any' ? { type: 'Any' } : { type: jt, match_id: r.u64() };
+      if (jt === 'Reserved') join.token = r.raw(16);
       msg = { type, version, name, session, join };
       break;
     }

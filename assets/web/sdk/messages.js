@@ -39,10 +39,12 @@ export const PHASES = Object.freeze(['Waiting', 'Running', 'Ended']);
 /** Reasons of a Reject, by wire index. */
 export const REJECT_REASONS = Object.freeze([
   'VersionMismatch', 'Full', 'NoSuchMatch', 'BadSession', 'SeatExpired', 'Draining', 'Malformed',
-  'AddressLimit',
+  'AddressLimit', 'BadReservation', 'SeatElsewhere', 'InstanceGone', 'ClusterUnavailable',
 ]);
 /** Join targets of a Hello, by wire index. */
-export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate']);
+export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate', 'Reserved']);
+/** Bytes of a matchmaker reservation token (`{type: 'Reserved', match_id, token}`). */
+export const RESERVATION_TOKEN_LEN = 16;
 /** Client message tags (the first byte of each message). */
 export const CLIENT_TAGS = Object.freeze({ Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4 });
 const SERVER_TAGS = Object.freeze(['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded']);
@@ -62,12 +64,26 @@ export function readToken(r) {
   return { match_id: r.u64(), player_id: r.u32(), secret: r.raw(SECRET_LEN) };
 }
 
+/** A reservation token as its 16 bytes, from bytes or hex (the matchmaker's JSON gives hex). */
+function reservationToken(token) {
+  let bytes = token;
+  if (typeof token === 'string') {
+    if (!/^[0-9a-f]{32}$/i.test(token)) throw new EncodeError('join.token must be 32 hex digits');
+    bytes = Uint8Array.from(token.match(/../g), (h) => parseInt(h, 16));
+  }
+  if (bytes == null || bytes.length !== RESERVATION_TOKEN_LEN) {
+    throw new EncodeError(`join.token must be ${RESERVATION_TOKEN_LEN} bytes`);
+  }
+  return bytes;
+}
+
 /**
  * The Hello that opens every connection. Its whole framing is here.
  *
  * Today's bytes: tag `00`, `version` (u16 varint), `name` (string), `session`
  * (Option<SessionToken>: resumes the seat, `join` is then ignored), `join` (`{type: 'Any'}`,
- * `{type: 'Match', match_id}` or `{type: 'Spectate', match_id}`).
+ * `{type: 'Match', match_id}`, `{type: 'Spectate', match_id}` or `{type: 'Reserved', match_id,
+ * token}` with the 16 token bytes of a matchmaker reservation, as bytes or 32 hex digits).
  *
  * `game` (the game's name) and `schemaHash` (the hex hash of `/schema.json`) are accepted and
  * not sent yet: the next protocol version carries them, and writing them is then this
@@ -90,6 +106,7 @@ export function encodeHello({ version = PROTOCOL_VERSION, name, session = null, 
   if (target < 0) throw new EncodeError(`unknown join target ${JSON.stringify(join.type)}`);
   w.u32(target);
   if (join.type !== 'Any') w.u64(join.match_id, 'join.match_id');
+  if (join.type === 'Reserved') w.bytes(reservationToken(join.token));
   return w.finish();
 }
 

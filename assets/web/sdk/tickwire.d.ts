@@ -247,9 +247,11 @@ export const CLOSE: Readonly<Record<
 export type Phase = 'Waiting' | 'Running' | 'Ended';
 export const PHASES: readonly Phase[];
 export type RejectReason =
-  | 'VersionMismatch' | 'Full' | 'NoSuchMatch' | 'BadSession' | 'SeatExpired' | 'Draining' | 'Malformed' | 'AddressLimit';
+  | 'VersionMismatch' | 'Full' | 'NoSuchMatch' | 'BadSession' | 'SeatExpired' | 'Draining' | 'Malformed' | 'AddressLimit'
+  | 'BadReservation' | 'SeatElsewhere' | 'InstanceGone' | 'ClusterUnavailable';
 export const REJECT_REASONS: readonly RejectReason[];
-export const JOIN_TARGETS: readonly ('Any' | 'Match' | 'Spectate')[];
+export const JOIN_TARGETS: readonly ('Any' | 'Match' | 'Spectate' | 'Reserved')[];
+export const RESERVATION_TOKEN_LEN: number;
 export const CLIENT_TAGS: Readonly<Record<'Hello' | 'Input' | 'Ack' | 'Ping' | 'Leave', number>>;
 
 export interface SessionToken {
@@ -261,7 +263,8 @@ export interface SessionToken {
 export type JoinTarget =
   | { type: 'Any' }
   | { type: 'Match'; match_id: U64 }
-  | { type: 'Spectate'; match_id: U64 };
+  | { type: 'Spectate'; match_id: U64 }
+  | { type: 'Reserved'; match_id: U64; token: Uint8Array | string };
 
 export interface HelloFields {
   version?: number;

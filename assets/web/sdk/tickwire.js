@@ -13,6 +13,7 @@ export { Interpolator, lerpWrapping, toWorldUnits } from './interpolation.js';
 export { Predictor } from './prediction.js';
 export {
   CLIENT_MSG_LIMIT, CLIENT_TAGS, CLOSE, JOIN_TARGETS, PHASES, PROTOCOL_VERSION, REJECT_REASONS,
+  RESERVATION_TOKEN_LEN,
   SECRET_LEN, SERVER_MSG_LIMIT, decodeServerMessage, encodeAck, encodeHello, encodeInput,
   encodeLeave, encodePing, readToken,
 } from './messages.js';
