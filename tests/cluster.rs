@@ -767,3 +767,47 @@ async fn admin_cluster_and_metrics_show_the_matchmaker() {
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadtest_matchmake_follows_reservations_to_every_instance() {
+    let Some(redis) = Redis::start() else { return };
+    let s = Setup::default();
+    let a = Instance::start("lt-a", &redis, &s);
+    let b = Instance::start("lt-b", &redis, &s);
+    wait_listed(&[&a, &b]).await;
+    let json = a.dir.join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["loadtest", "--matchmake", "--quiet", "--url", &a.ws_url()])
+        .args([
+            "--bots",
+            "16",
+            "--per-match",
+            "4",
+            "--ramp",
+            "100",
+            "--duration",
+            "2s",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["errors"], 0, "{report}");
+    let (_, a_matches) = http(a.admin, "GET", "/matches", None).await;
+    let (_, b_matches) = http(b.admin, "GET", "/matches", None).await;
+    let (na, nb) = (
+        a_matches.as_array().unwrap().len(),
+        b_matches.as_array().unwrap().len(),
+    );
+    assert!(
+        na >= 1 && nb >= 1,
+        "matches on both instances: {na} and {nb}"
+    );
+    assert_eq!(na + nb, 4, "16 bots in matches of 4");
+}

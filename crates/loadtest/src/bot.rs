@@ -17,7 +17,7 @@ use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::quantize;
 use tickwire_proto::msg::{
-    BUTTON_FIRE, ClientMsg, Input, ServerMsg, SessionToken, StateFrame, Welcome,
+    BUTTON_FIRE, ClientMsg, Input, JoinTarget, ServerMsg, SessionToken, StateFrame, Welcome,
 };
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until};
@@ -55,6 +55,8 @@ pub(crate) struct Ctx {
     pub(crate) epoch: Instant,
     /// WebSocket client settings.
     pub(crate) client: ClientConfig,
+    /// Seats come from the cluster matchmaker at `url` (`--matchmake`).
+    pub(crate) matchmake: bool,
 }
 
 impl Ctx {
@@ -110,8 +112,40 @@ pub(crate) async fn run(
         let mut greeting = hello(&name);
         greeting.session = token.take().filter(|_| kind.is_hostile());
         let resuming = greeting.session.is_some();
+        let mut url = ctx.url.clone();
+        // Local match ids repeat across instances: a cluster run counts cluster match ids.
+        let mut cluster_match = None;
+        if ctx.matchmake && !resuming {
+            let reserved = tokio::select! {
+                r = crate::matchmake::reserve(&ctx.url, &name) => r,
+                () = stopped(&mut stop) => break,
+            };
+            match reserved {
+                Ok(seat) => {
+                    url = seat.url;
+                    if let JoinTarget::Reserved { match_id, .. } = seat.join {
+                        cluster_match = Some(match_id);
+                    }
+                    greeting.join = seat.join;
+                }
+                Err(e) => {
+                    stats.connect_errors += 1;
+                    stats.sample_error(|| format!("matchmake: {e}"));
+                    stats.live_error(&ctx.live);
+                    failures += 1;
+                    if failures >= MAX_JOIN_FAILURES {
+                        break;
+                    }
+                    tokio::select! {
+                        () = sleep(REJOIN_PAUSE) => {}
+                        () = stopped(&mut stop) => break,
+                    }
+                    continue;
+                }
+            }
+        }
         let joined = tokio::select! {
-            joined = GameClient::connect_with(&ctx.url, greeting, &ctx.client) => joined,
+            joined = GameClient::connect_with(&url, greeting, &ctx.client) => joined,
             () = stopped(&mut stop) => break,
         };
         let end = match joined {
@@ -125,7 +159,12 @@ pub(crate) async fn run(
                     stats.hostile.resumes += 1;
                 }
                 token = Some(game.welcome().session);
-                session(&ctx, game, kind, &mut stats, &mut rng, stop.clone()).await
+                let seen = stats.match_ids.len();
+                let end = session(&ctx, game, kind, &mut stats, &mut rng, stop.clone()).await;
+                if let (Some(id), Some(local)) = (cluster_match, stats.match_ids.get_mut(seen)) {
+                    *local = id;
+                }
+                end
             }
             Err(_) if resuming => {
                 // The seat or its match is gone: join afresh.

@@ -29,6 +29,7 @@
 mod bot;
 pub mod fail_if;
 pub mod floor;
+pub mod matchmake;
 pub mod options;
 mod progress;
 pub mod report;
@@ -123,6 +124,7 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
         live: Live::default(),
         epoch: Instant::now(),
         client: ClientConfig::default(),
+        matchmake: opts.matchmake,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut progress = Progress::new(opts.bots, opts.duration, opts.quiet);

@@ -143,6 +143,11 @@ pub struct Options {
     /// big-map scenario defaults to 150.
     #[arg(long, value_name = "UNITS")]
     pub view_radius: Option<f32>,
+    /// Bots get their seats from the cluster matchmaker of the instance at --url (`POST
+    /// /matchmake`) and join where their reservation says, on any instance; the connect+join
+    /// figure then includes the placement.
+    #[arg(long)]
+    pub matchmake: bool,
     /// No progress bars and no table (the JSON file and errors are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -169,6 +174,7 @@ impl Default for Options {
             hostile: 0.0,
             scenario: None,
             view_radius: None,
+            matchmake: false,
             quiet: false,
             write_floor: None,
         }
