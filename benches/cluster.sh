@@ -92,7 +92,8 @@ import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 placed = [r for r in rows if r["state"] == "placed"]
 gaps = sorted(r["rating_gap"] for r in placed)
-print(f"placed {len(placed)} of {len(rows)}; still queued {sum(r[\"state\"]==\"queued\" for r in rows)}")
+queued = sum(r["state"] == "queued" for r in rows)
+print(f"placed {len(placed)} of {len(rows)}; still queued {queued}")
 if gaps:
     pick = lambda q: gaps[min(len(gaps)-1, int(q*len(gaps)))]
     print(f"rating gap p50 {pick(0.5):.1f}, p90 {pick(0.9):.1f}, p99 {pick(0.99):.1f}, max {gaps[-1]:.1f}")
