@@ -143,6 +143,10 @@ pub struct Options {
     /// big-map scenario defaults to 150.
     #[arg(long, value_name = "UNITS")]
     pub view_radius: Option<f32>,
+    /// Chat lines each well-behaved bot sends, lines per minute (0 = no chat), at a random
+    /// phase, so the cost of in-match chat shows in the figures.
+    #[arg(long, value_name = "LINES", default_value_t = 0.0)]
+    pub chat_per_min: f64,
     /// No progress bars and no table (the JSON file and errors are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -169,6 +173,7 @@ impl Default for Options {
             hostile: 0.0,
             scenario: None,
             view_radius: None,
+            chat_per_min: 0.0,
             quiet: false,
             write_floor: None,
         }
@@ -190,6 +195,11 @@ impl Options {
         }
         if o.scenario == Some(Scenario::BigMap) && o.embedded {
             o.view_radius.get_or_insert(BIG_MAP_VIEW_RADIUS);
+        }
+        if !(o.chat_per_min.is_finite() && (0.0..=6000.0).contains(&o.chat_per_min)) {
+            return Err(LoadtestError::InvalidOption(
+                "--chat-per-min must be within 0..=6000 lines per minute".into(),
+            ));
         }
         if o.view_radius.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
             return Err(LoadtestError::InvalidOption(
