@@ -10,6 +10,8 @@
 //! | `GET /matches/{id}` | one match, 404 when unknown |
 //! | `POST /matches` | create a match from `{"map", "tick_rate", "max_players"}` (all optional; an empty body is `{}`); 201 with its id |
 //! | `DELETE /matches/{id}` | end it gracefully (results written, clients get results and close 1000); 202 |
+//! | `GET /matches/{id}/chat` | the match's recent chat lines, oldest first (`chat.history_lines`) |
+//! | `POST /matches/{id}/chat/mute` | silence `{"player", "muted"}` (`muted` defaults to true); 404 when the match has no such player |
 //!
 //! With `admin.token` set, every request but `/healthz` needs `Authorization: Bearer TOKEN`,
 //! else 401. Tokens are compared in constant time; each failure is counted in
