@@ -11,6 +11,8 @@
 //! | `POST /matches` | create a match from `{"map", "tick_rate", "max_players"}` (all optional; an empty body is `{}`); 201 with its id |
 //! | `DELETE /matches/{id}` | end it gracefully (results written, clients get results and close 1000); 202 |
 //! | `GET /cluster` | cluster mode: every live instance (URL, capacity, load, players, draining, matches) and every matchmaker queue (tickets, players, oldest and mean wait); 404 when cluster mode is off, 503 while Redis is unreachable |
+//! | `GET /matches/{id}/chat` | the match's recent chat lines, oldest first (`chat.history_lines`) |
+//! | `POST /matches/{id}/chat/mute` | silence `{"player", "muted"}` (`muted` defaults to true); 404 when the match has no such player |
 //!
 //! With `admin.token` set, every request but `/healthz` needs `Authorization: Bearer TOKEN`,
 //! else 401. Tokens are compared in constant time; each failure is counted in
@@ -190,6 +192,8 @@ fn router(admin: Arc<Admin>, max_body_bytes: usize) -> Router {
         .route("/cluster", get(cluster_view))
         .route("/matches/{id}", get(get_match).delete(end_match))
         .route("/matches/{id}/fault", post(inject_fault))
+        .route("/matches/{id}/chat", get(chat_log))
+        .route("/matches/{id}/chat/mute", post(chat_mute))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -532,5 +536,87 @@ async fn inject_fault(State(admin): State<Arc<Admin>>, id: MatchId) -> Response 
             (StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response()
         }
         _ => error(StatusCode::NOT_FOUND, format!("no match {id}")),
+    }
+}
+
+async fn chat_log(State(admin): State<Arc<Admin>>, id: MatchId) -> Response {
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => return bad_id(&e),
+    };
+    let Some(m) = admin.state.registry.get(id) else {
+        return error(StatusCode::NOT_FOUND, format!("no match {id}"));
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if m.tx.send(MatchCmd::ChatLog { reply }).await.is_err() {
+        return error(StatusCode::NOT_FOUND, format!("match {id} already ended"));
+    }
+    match rx.await {
+        Ok(lines) => Json(serde_json::json!({ "id": id, "lines": lines })).into_response(),
+        Err(_) => error(StatusCode::NOT_FOUND, format!("match {id} already ended")),
+    }
+}
+
+/// Body of `POST /matches/{id}/chat/mute`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatMute {
+    /// The player whose chat is silenced or let through again.
+    player: u32,
+    /// True to silence (the default), false to lift it.
+    #[serde(default = "yes")]
+    muted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn chat_mute(
+    State(admin): State<Arc<Admin>>,
+    id: MatchId,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => return bad_id(&e),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.body_text()),
+    };
+    if !declares_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected request with `Content-Type: application/json`",
+        );
+    }
+    let body = match Json::<ChatMute>::from_bytes(&body) {
+        Ok(Json(b)) => b,
+        Err(e) => return error(e.status(), e.body_text()),
+    };
+    let Some(m) = admin.state.registry.get(id) else {
+        return error(StatusCode::NOT_FOUND, format!("no match {id}"));
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let cmd = MatchCmd::Silence {
+        player: body.player,
+        silenced: body.muted,
+        reply,
+    };
+    if m.tx.send(cmd).await.is_err() {
+        return error(StatusCode::NOT_FOUND, format!("match {id} already ended"));
+    }
+    match rx.await {
+        Ok(true) => Json(serde_json::json!({
+            "id": id, "player": body.player, "muted": body.muted
+        }))
+        .into_response(),
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("match {id} has no player {}", body.player),
+        ),
+        Err(_) => error(StatusCode::NOT_FOUND, format!("match {id} already ended")),
     }
 }

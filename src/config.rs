@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tickwire_net::{NetConfig, TlsConfig};
-use tickwire_sim::{GameConfig, MapDef};
+use tickwire_sim::{ChatConfig, GameConfig, MapDef};
 
 /// The embedded default configuration file.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../assets/server.toml");
@@ -26,6 +26,9 @@ pub struct Config {
     pub net: NetSection,
     /// The admin HTTP API.
     pub admin: AdminSection,
+    /// In-match chat, for every game.
+    #[serde(default)]
+    pub chat: ChatConfig,
     /// The game's rules and tick rate.
     #[serde(default)]
     pub game: GameConfig,
@@ -274,6 +277,9 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("game: {e}")))?;
         self.cluster.validate().map_err(ConfigError::Invalid)?;
         self.agones.validate().map_err(ConfigError::Invalid)?;
+        self.chat
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let n = &self.net;
         // No client message may be larger than the decoder accepts: above it a message would
         // pass the transport and then close 1007 instead of 1009.

@@ -153,8 +153,12 @@ fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {
     match tickwire::replay::verify(file) {
         Ok(outcome) => {
             println!(
-                "match {} on {}: {} ticks replayed, {} state hashes verified",
-                outcome.match_id, outcome.map_name, outcome.ticks, outcome.hashes_checked
+                "match {} on {}: {} ticks replayed, {} state hashes verified, {} chat lines in order",
+                outcome.match_id,
+                outcome.map_name,
+                outcome.ticks,
+                outcome.hashes_checked,
+                outcome.chat_lines
             );
             println!(
                 "{:>6}  {:<24} {:>6} {:>6} {:>6}",

@@ -16,11 +16,11 @@ use metrics::{counter, gauge, histogram};
 use tickwire_net::Outbox;
 use tickwire_proto::codec;
 use tickwire_proto::msg::{
-    Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason, ServerMsg, SessionToken,
-    Welcome,
+    ChatLine, Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason, ServerMsg,
+    SessionToken, Welcome,
 };
 use tickwire_proto::{EntityState, close};
-use tickwire_sim::{AdaptiveBudget, ClientView, PlayerId};
+use tickwire_sim::{AdaptiveBudget, ChatConfig, ChatRoom, ClientView, Member, PlayerId};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
@@ -83,6 +83,8 @@ pub enum MatchCmd {
     Spectate {
         /// The connection.
         conn: ConnId,
+        /// Display name, cleaned, shown on the spectator's chat lines.
+        name: String,
         /// Its outbox.
         outbox: Outbox,
         /// The outcome.
@@ -112,6 +114,37 @@ pub enum MatchCmd {
         conn: ConnId,
         /// Newest tick applied.
         tick: u32,
+    },
+    /// One chat line from a connection.
+    Chat {
+        /// The connection.
+        conn: ConnId,
+        /// The line as received.
+        text: String,
+    },
+    /// A connection stops or resumes hearing one player's chat.
+    Mute {
+        /// The connection.
+        conn: ConnId,
+        /// The player muted or unmuted.
+        player: PlayerId,
+        /// True to mute.
+        muted: bool,
+    },
+    /// Returns the match's recent chat, oldest first (admin).
+    ChatLog {
+        /// The lines.
+        reply: oneshot::Sender<Vec<ChatLine>>,
+    },
+    /// An operator silences (or lets speak again) one player's chat (admin); the reply is false
+    /// when the match has no such player.
+    Silence {
+        /// The player.
+        player: PlayerId,
+        /// True to silence.
+        silenced: bool,
+        /// Whether the player holds a seat.
+        reply: oneshot::Sender<bool>,
     },
     /// The player leaves for good.
     Leave {
@@ -161,6 +194,8 @@ pub struct MatchSettings {
     pub stall_ticks: u32,
     /// Map name, for results.
     pub map_name: String,
+    /// In-match chat.
+    pub chat: ChatConfig,
 }
 
 /// Called with the final record of every match, before clients hear it ended; `Ok` means it
@@ -176,6 +211,8 @@ pub const RESULTS_LOST_REASON: &str = "match ended but its results could not be 
 
 struct Client {
     player: Option<PlayerId>,
+    /// Spectators' display name for their chat lines (players' names come from the match).
+    spectator_name: String,
     outbox: Outbox,
     ack: u32,
     /// Tick of the last acknowledgement that moved `ack` forward (or of attaching).
@@ -226,6 +263,7 @@ pub struct MatchTask {
     scratch: Delta,
     frame_buf: Vec<u8>,
     delta_cache: Vec<(u32, Vec<u8>)>,
+    chat: ChatRoom,
 }
 
 impl MatchTask {
@@ -239,6 +277,7 @@ impl MatchTask {
         shutdown: watch::Receiver<Lifecycle>,
         on_results: ResultsHook,
     ) -> Self {
+        let chat = ChatRoom::new(settings.chat.clone(), sim.sim().config().tick_rate);
         Self {
             id: shared.id,
             sim,
@@ -259,6 +298,7 @@ impl MatchTask {
             scratch: Delta::default(),
             frame_buf: Vec::with_capacity(1024),
             delta_cache: Vec::new(),
+            chat,
         }
     }
 
@@ -438,10 +478,11 @@ impl MatchTask {
             }
             MatchCmd::Spectate {
                 conn,
+                name,
                 outbox,
                 reply,
             } => {
-                let _ = reply.send(self.spectate(conn, outbox));
+                let _ = reply.send(self.spectate(conn, name, outbox));
             }
             MatchCmd::Resume {
                 conn,
@@ -475,8 +516,33 @@ impl MatchTask {
                     }
                 }
             }
+            MatchCmd::Chat { conn, text } => self.chat(conn, &text),
+            MatchCmd::Mute {
+                conn,
+                player,
+                muted,
+            } => {
+                if let Some(client) = self.clients.get(&conn) {
+                    self.chat.mute(member(conn, client), player, muted);
+                }
+            }
+            MatchCmd::ChatLog { reply } => {
+                let _ = reply.send(self.chat.recent().cloned().collect());
+            }
+            MatchCmd::Silence {
+                player,
+                silenced,
+                reply,
+            } => {
+                let seated = self.seats.contains_key(&player);
+                if seated {
+                    self.chat.silence(player, silenced);
+                }
+                let _ = reply.send(seated);
+            }
             MatchCmd::Leave { conn } => {
                 if let Some(client) = self.clients.remove(&conn) {
+                    self.chat.forget(member(conn, &client));
                     if let Some(player) = client.player {
                         self.free_seat(player, false);
                     } else {
@@ -565,7 +631,12 @@ impl MatchTask {
         })
     }
 
-    fn spectate(&mut self, conn: ConnId, outbox: Outbox) -> Result<Joined, RejectReason> {
+    fn spectate(
+        &mut self,
+        conn: ConnId,
+        name: String,
+        outbox: Outbox,
+    ) -> Result<Joined, RejectReason> {
         let count = self.shared.spectators.load(Ordering::Acquire);
         if count >= self.settings.max_spectators {
             return Err(RejectReason::Full);
@@ -578,6 +649,9 @@ impl MatchTask {
         };
         let welcome = self.welcome(0, 0, token, false);
         self.attach(conn, None, outbox, welcome);
+        if let Some(client) = self.clients.get_mut(&conn) {
+            client.spectator_name = name;
+        }
         Ok(Joined {
             player_id: None,
             secret: None,
@@ -636,6 +710,7 @@ impl MatchTask {
             conn,
             Client {
                 player,
+                spectator_name: String::new(),
                 outbox,
                 ack: 0,
                 acked_at: self.sim.sim().tick(),
@@ -657,6 +732,7 @@ impl MatchTask {
             return;
         };
         let Some(player) = client.player else {
+            self.chat.forget(member(conn, &client));
             self.shared.spectators.fetch_sub(1, Ordering::AcqRel);
             return;
         };
@@ -693,7 +769,64 @@ impl MatchTask {
                 self.expired.push_back((player, seat.secret));
             }
             self.sim.remove_player(player);
+            self.chat.forget(Member::Player(player));
             self.shared.release();
+        }
+    }
+
+    /// Takes one chat line from `conn`: delivers it, in match order, to every client that
+    /// hears it, or tells the sender why not (closing it when it floods).
+    fn chat(&mut self, conn: ConnId, text: &str) {
+        let Some(client) = self.clients.get(&conn) else {
+            return;
+        };
+        let from = member(conn, client);
+        let name = match client.player {
+            Some(player) => self
+                .sim
+                .sim()
+                .player(player)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            None => client.spectator_name.clone(),
+        };
+        let tick = self.sim.sim().tick();
+        match self.chat.submit(tick, from, &name, text) {
+            Ok(line) => {
+                counter!(family::CHAT_LINES.name).increment(1);
+                self.sim.record_chat(&line);
+                let Ok(bytes) = codec::encode_server(&ServerMsg::Chat(line.clone())) else {
+                    return;
+                };
+                let bytes = Bytes::from(bytes);
+                let mut overflowed = Vec::new();
+                for (&id, listener) in &self.clients {
+                    if !self.chat.hears(member(id, listener), &line) {
+                        continue;
+                    }
+                    if listener.outbox.send_reliable(bytes.clone()).is_err() {
+                        overflowed.push(id);
+                    }
+                }
+                for id in overflowed {
+                    self.gone(id);
+                }
+            }
+            Err(refused) => {
+                let reason = refused.refusal.reason;
+                counter!(family::CHAT_REFUSALS.name, "reason" => reason.label()).increment(1);
+                if refused.flood {
+                    counter!(family::CHAT_FLOOD_DISCONNECTS.name).increment(1);
+                    client.outbox.close(
+                        tickwire_net::close::POLICY_VIOLATION,
+                        "chat refused too often (flood)",
+                    );
+                    return;
+                }
+                if !send_msg(&client.outbox, &ServerMsg::ChatRefused(refused.refusal)) {
+                    self.gone(conn);
+                }
+            }
         }
     }
 
@@ -873,6 +1006,13 @@ impl Client {
 }
 
 /// Records that `player`'s seat has had a frame acknowledged (it has earned its grace period).
+/// Who `client` is in the match's chat: its player, or a spectator keyed by its connection.
+fn member(conn: ConnId, client: &Client) -> Member {
+    client
+        .player
+        .map_or(Member::Spectator(conn), Member::Player)
+}
+
 fn mark_acknowledged(seats: &mut BTreeMap<PlayerId, Seat>, player: Option<PlayerId>) {
     if let Some(seat) = player.and_then(|p| seats.get_mut(&p)) {
         seat.acknowledged = true;

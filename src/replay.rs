@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tickwire_proto::codec;
-use tickwire_proto::msg::{EndReason, Input, PlayerResult};
+use tickwire_proto::msg::{ChatLine, EndReason, Input, PlayerResult};
 use tickwire_sim::{GameConfig, InputOutcome, JoinError, MapDef, Match, PlayerId, StepReport};
 use tracing::warn;
 
@@ -100,6 +100,12 @@ pub enum Call {
     End {
         /// Why.
         reason: EndReason,
+    },
+    /// A chat line the match accepted and delivered. Chat does not change the state, so
+    /// verifying checks only that each line falls on the tick it was recorded at, in order.
+    Chat {
+        /// The line as delivered.
+        line: ChatLine,
     },
 }
 
@@ -354,6 +360,11 @@ impl RecordedMatch {
         report
     }
 
+    /// Records a delivered chat line (it makes no call into the simulation).
+    pub fn record_chat(&mut self, line: &ChatLine) {
+        self.record(Call::Chat { line: line.clone() });
+    }
+
     /// Records and performs `end`.
     pub fn end(&mut self, reason: EndReason) {
         self.record(Call::End { reason });
@@ -400,6 +411,8 @@ pub struct ReplayOutcome {
     pub ticks: u32,
     /// State hashes checked.
     pub hashes_checked: u32,
+    /// Chat lines replayed, each at its recorded tick and in order.
+    pub chat_lines: u32,
     /// Final results.
     pub results: Vec<PlayerResult>,
 }
@@ -495,6 +508,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
     };
     let mut sim = Match::new(game, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
     let mut hashes_checked = 0;
+    let mut chat = ChatCheck::default();
     loop {
         let tick = sim.tick();
         let record_offset = records.offset;
@@ -513,7 +527,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                 });
             }
             Some(Record::Tick { calls, hash }) => {
-                apply_calls(&mut sim, &calls)?;
+                apply_calls(&mut sim, &calls, &mut chat)?;
                 sim.step();
                 if let Some(hash) = hash {
                     check_hash(&sim, sim.tick(), hash)?;
@@ -521,7 +535,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                 }
             }
             Some(Record::Final { calls, tick, hash }) => {
-                apply_calls(&mut sim, &calls)?;
+                apply_calls(&mut sim, &calls, &mut chat)?;
                 check_hash(&sim, tick, hash)?;
                 hashes_checked += 1;
                 if !records.at_end()? {
@@ -534,6 +548,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                     map_name,
                     ticks: sim.tick(),
                     hashes_checked,
+                    chat_lines: chat.lines,
                     results: sim.results(),
                 });
             }
@@ -558,7 +573,16 @@ fn check_hash(sim: &Match, tick: u32, hash: u64) -> Result<(), ReplayError> {
     Ok(())
 }
 
-fn apply_calls(sim: &mut Match, calls: &[Call]) -> Result<(), ReplayError> {
+/// What verifying has seen of the chat so far.
+#[derive(Default)]
+struct ChatCheck {
+    /// Lines seen.
+    lines: u32,
+    /// Sequence number of the last line seen (0: none).
+    last_seq: u32,
+}
+
+fn apply_calls(sim: &mut Match, calls: &[Call], chat: &mut ChatCheck) -> Result<(), ReplayError> {
     for call in calls {
         match call {
             Call::Join { name, player } => {
@@ -578,6 +602,19 @@ fn apply_calls(sim: &mut Match, calls: &[Call]) -> Result<(), ReplayError> {
                 sim.push_input(*player, *input);
             }
             Call::End { reason } => sim.end(*reason),
+            Call::Chat { line } => {
+                if line.tick != sim.tick() || line.seq != chat.last_seq.wrapping_add(1) {
+                    return Err(ReplayError::Mismatch {
+                        tick: sim.tick(),
+                        what: format!(
+                            "chat line {} of tick {} after line {}",
+                            line.seq, line.tick, chat.last_seq
+                        ),
+                    });
+                }
+                chat.last_seq = line.seq;
+                chat.lines += 1;
+            }
         }
     }
     Ok(())

@@ -236,6 +236,7 @@ impl ServerState {
             max_spectators: u32::try_from(server.max_spectators).unwrap_or(u32::MAX),
             stall_ticks: ms_to_ticks(server.stall_timeout_ms).max(1),
             map_name: map_name.to_owned(),
+            chat: self.config.chat.clone(),
         };
         let max_seats = u32::from(game.max_players);
         let seed = self

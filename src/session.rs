@@ -137,6 +137,24 @@ async fn serve_client(
                 let _ = handle.tx.send(MatchCmd::Leave { conn: id }).await;
                 return;
             }
+            // Chat waits for room in the mailbox rather than being dropped like a late input:
+            // a line must arrive, and the message cap bounds how much one client can queue.
+            ClientMsg::Chat { text } => {
+                if handle
+                    .tx
+                    .send(MatchCmd::Chat { conn: id, text })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            ClientMsg::Mute { player, muted } => MatchCmd::Mute {
+                conn: id,
+                player,
+                muted,
+            },
             ClientMsg::Hello(_) => {
                 outbox.close(close::UNEXPECTED_MESSAGE, "Hello sent twice");
                 return;
@@ -335,6 +353,7 @@ async fn seat(
                 let (reply, rx) = oneshot::channel();
                 let cmd = MatchCmd::Spectate {
                     conn: id,
+                    name: tickwire_proto::msg::sanitize_name(&hello.name),
                     outbox: outbox.clone(),
                     reply,
                 };

@@ -112,7 +112,7 @@ pub fn prometheus_with(idle_timeout: Duration) -> Option<PrometheusHandle> {
 /// lines and zero series, and every recording site names its family from here.
 pub mod family {
     use tickwire_net::metric::{Family, Kind};
-    use tickwire_proto::msg::RejectReason;
+    use tickwire_proto::msg::{ChatRefusalReason, RejectReason};
     use tickwire_sim::InputOutcome;
 
     use crate::address::AddressRefusal;
@@ -259,6 +259,27 @@ pub mod family {
         Kind::Counter,
         "Connections closed 1007 for a binary message that does not decode.",
     );
+    /// Chat lines accepted and delivered.
+    pub const CHAT_LINES: Family = Family::new(
+        "tickwire_chat_lines_total",
+        Kind::Counter,
+        "Chat lines accepted by a match and sent to its listeners.",
+    );
+    /// Chat lines refused, by reason.
+    pub const CHAT_REFUSALS: Family = Family::new(
+        "tickwire_chat_refusals_total",
+        Kind::Counter,
+        "Chat lines answered with ChatRefused, by reason (the refusal's reason in snake_case).",
+    )
+    .labelled(&[("reason", || {
+        ChatRefusalReason::ALL.iter().map(|r| r.label()).collect()
+    })]);
+    /// Connections closed for chat refused too often.
+    pub const CHAT_FLOOD_DISCONNECTS: Family = Family::new(
+        "tickwire_chat_flood_disconnects_total",
+        Kind::Counter,
+        "Connections closed 1008 for more refused chat lines in the flood window than chat.flood_refusals.",
+    );
     /// Matches by phase (set when /metrics is scraped).
     pub const MATCHES: Family = Family::new(
         "tickwire_matches",
@@ -349,6 +370,9 @@ pub mod family {
         RESULTS_WRITE_ERRORS,
         FLOOD_DISCONNECTS,
         DECODE_ERRORS,
+        CHAT_LINES,
+        CHAT_REFUSALS,
+        CHAT_FLOOD_DISCONNECTS,
         MATCHES,
         CONNECTIONS_OPEN,
     ];

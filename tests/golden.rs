@@ -24,9 +24,9 @@ use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, diff};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ClientMsg, Delta, EndReason, FrameHeader, GameEvent, Hello, Input, JoinTarget, MapInfo,
-    MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
-    WallRect, Welcome,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
+    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
+    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 use tickwire_sim::{GameConfig, Match};
@@ -132,6 +132,10 @@ fn client_json(msg: &ClientMsg) -> Value {
             json!({"type": "Ping", "client_time": u64j(*client_time)})
         }
         ClientMsg::Leave => json!({"type": "Leave"}),
+        ClientMsg::Chat { text } => json!({"type": "Chat", "text": text}),
+        ClientMsg::Mute { player, muted } => {
+            json!({"type": "Mute", "player": player, "muted": muted})
+        }
     }
 }
 
@@ -234,6 +238,17 @@ fn server_json(msg: &ServerMsg) -> Value {
             json!({"type": "MatchEnded",
                    "results": {"match_id": u64j(*match_id), "reason": format!("{reason:?}"),
                                "ticks": ticks, "players": players}})
+        }
+        ServerMsg::Chat(ChatLine {
+            seq,
+            tick,
+            from,
+            name,
+            text,
+        }) => json!({"type": "Chat", "seq": seq, "tick": tick, "from": from, "name": name,
+                     "text": text}),
+        ServerMsg::ChatRefused(ChatRefusal { reason, limit }) => {
+            json!({"type": "ChatRefused", "reason": format!("{reason:?}"), "limit": limit})
         }
     }
 }
@@ -355,6 +370,25 @@ fn client_messages() -> Vec<ClientMsg> {
             client_time: 1_000_000,
         },
         ClientMsg::Leave,
+        ClientMsg::Chat { text: "gg".into() },
+        ClientMsg::Chat {
+            text: "日本語 ok \u{1F600}".into(),
+        },
+        // 260 bytes: the length takes the three-byte varint form.
+        ClientMsg::Chat {
+            text: "x".repeat(260),
+        },
+        ClientMsg::Chat {
+            text: String::new(),
+        },
+        ClientMsg::Mute {
+            player: 3,
+            muted: true,
+        },
+        ClientMsg::Mute {
+            player: 70_000,
+            muted: false,
+        },
     ];
     for tick in [0, 250, 251, 65535, 65536, u32::MAX] {
         v.push(ClientMsg::Ack { tick });
@@ -719,6 +753,28 @@ fn server_messages() -> Vec<ServerMsg> {
             players,
         }));
     }
+    v.push(ServerMsg::Chat(ChatLine {
+        seq: 1,
+        tick: 300,
+        from: 2,
+        name: "ann".into(),
+        text: "gg wp".into(),
+    }));
+    v.push(ServerMsg::Chat(ChatLine {
+        seq: 70_000,
+        tick: u32::MAX,
+        from: 0,
+        name: "watcher 日本".into(),
+        text: "**** it".into(),
+    }));
+    for (i, reason) in ChatRefusalReason::ALL.into_iter().enumerate() {
+        let limit = match reason {
+            ChatRefusalReason::TooLong => 200,
+            ChatRefusalReason::RateLimited => 3000 + i as u32,
+            _ => 0,
+        };
+        v.push(ServerMsg::ChatRefused(ChatRefusal { reason, limit }));
+    }
     v
 }
 
@@ -726,7 +782,9 @@ fn server_messages() -> Vec<ServerMsg> {
 fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
     let fixed = vec![
         ("client", "", "empty message"),
-        ("client", "05", "unknown ClientMsg variant"),
+        ("client", "07", "unknown ClientMsg variant"),
+        ("client", "05 03 67 67", "truncated chat text"),
+        ("client", "06 03 02", "Mute with bool 2"),
         ("client", "ff", "invalid varint prefix"),
         (
             "client",
@@ -756,7 +814,9 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ),
         ("client", "03 fb 01", "truncated varint"),
         ("client", "04 00", "trailing byte after Leave"),
-        ("server", "06", "unknown ServerMsg variant"),
+        ("server", "08", "unknown ServerMsg variant"),
+        ("server", "07 06 00", "unknown ChatRefusalReason variant"),
+        ("server", "06 01 01 01 00 02 67", "truncated chat line"),
         ("server", "01 0c 00", "unknown RejectReason variant"),
         (
             "server",

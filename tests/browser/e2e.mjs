@@ -288,6 +288,19 @@ async function scenario(context) {
   }, 5000);
   log('bob sees alice where the server has her');
 
+  // 3b. Chat: a line typed on alice's page reaches bob's, as text, cleaned by the server.
+  await alice.bringToFront();
+  await alice.keyboard.press('Enter');
+  check(await alice.evaluate(() => document.activeElement?.id === 'chat-input'), 'Enter focuses the chat box');
+  await alice.keyboard.type('gg <b>bob</b>\u200b');
+  await alice.keyboard.press('Enter');
+  await textIncludes(bob, '#chat-lines', 'alice', 'bob sees who chatted');
+  await textIncludes(bob, '#chat-lines', 'gg <b>bob</b>', 'bob sees the line as text, not HTML');
+  await textIncludes(alice, '#chat-lines', 'gg <b>bob</b>', 'alice sees her own line');
+  check(await bob.evaluate(() => document.querySelector('#chat-lines b') === null), 'chat is never parsed as HTML');
+  check(await alice.evaluate(() => document.activeElement?.id !== 'chat-input'), 'sending returns to the game');
+  log('alice chatted and bob read it');
+
   // 4. Cutting alice's connection: the page shows it, reconnects and resumes the same seat.
   await alice.evaluate(() => {
     window.__shown = [];

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
-  DecodeError, EncodeError, Replica, SchemaCodec, decodeServerMessage, encodeAck, encodeHello,
-  encodeInput, encodeLeave, encodePing, fromHex, toHex,
+  DecodeError, EncodeError, Replica, SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello,
+  encodeInput, encodeLeave, encodeMute, encodePing, fromHex, toHex,
 } from '../../assets/web/sdk/tickwire.js';
 import {
   ARENA_GAME, arenaEntity, dequantize, encodeInput as arenaInput, quantize,
@@ -47,6 +47,10 @@ function encodeClient(m) {
       return encodeAck(m.tick);
     case 'Ping':
       return encodePing(u64(m.client_time));
+    case 'Chat':
+      return encodeChat(m.text);
+    case 'Mute':
+      return encodeMute(m.player, m.muted);
     default:
       return encodeLeave();
   }
@@ -93,10 +97,10 @@ test('golden file is populated', () => {
   assert.ok(golden.messages.length > 50);
   assert.ok(golden.invalid.length > 20);
   assert.ok(golden.replica.length > 40);
-  for (const type of ['Hello', 'Input', 'Ack', 'Ping', 'Leave']) {
+  for (const type of ['Hello', 'Input', 'Ack', 'Ping', 'Leave', 'Chat', 'Mute']) {
     assert.ok(golden.messages.some((m) => m.dir === 'client' && m.msg.type === type), type);
   }
-  for (const type of ['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded']) {
+  for (const type of ['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused']) {
     assert.ok(golden.messages.some((m) => m.dir === 'server' && m.msg.type === type), type);
   }
 });

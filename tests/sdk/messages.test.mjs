@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  DecodeError, EncodeError, SchemaCodec, decodeServerMessage, encodeAck, encodeHello, encodeInput, encodeLeave,
-  encodePing, fromHex, toHex,
+  DecodeError, EncodeError, SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput,
+  encodeLeave, encodeMute, encodePing, fromHex, toHex,
 } from '../../assets/web/sdk/tickwire.js';
 import { golden } from './vectors.mjs';
 
@@ -34,6 +34,10 @@ function encode(m) {
       return encodeAck(m.tick);
     case 'Ping':
       return encodePing(u64(m.client_time));
+    case 'Chat':
+      return encodeChat(m.text);
+    case 'Mute':
+      return encodeMute(m.player, m.muted);
     default:
       return encodeLeave();
   }
@@ -41,7 +45,7 @@ function encode(m) {
 
 test('every golden client message encodes to its bytes', () => {
   const client = protocol.messages.filter((m) => m.dir === 'client');
-  assert.deepEqual([...new Set(client.map((m) => m.msg.type))].sort(), ['Ack', 'Hello', 'Input', 'Leave', 'Ping']);
+  assert.deepEqual([...new Set(client.map((m) => m.msg.type))].sort(), ['Ack', 'Chat', 'Hello', 'Input', 'Leave', 'Mute', 'Ping']);
   for (const { msg, hex } of client) assert.equal(toHex(encode(msg)), hex, JSON.stringify(msg).slice(0, 120));
 });
 
@@ -81,6 +85,8 @@ test('every golden server message decodes, its game tails as raw bytes', () => {
         assert.deepEqual(got.header, want.header);
         break;
       case 'Reject':
+      case 'Chat':
+      case 'ChatRefused':
         assert.deepEqual(got, want);
         break;
       case 'Pong':

@@ -4,7 +4,7 @@
 // plus its input mapping, its drawing and its prediction rules.
 
 import { Connection, STATES } from './connection.js';
-import { encodeAck, encodeInput } from './messages.js';
+import { encodeAck, encodeChat, encodeInput, encodeMute } from './messages.js';
 import { Interpolator } from './interpolation.js';
 import { Replica } from './replica.js';
 import { SchemaCodec } from './schema.js';
@@ -43,6 +43,8 @@ export function socketUrl(location = globalThis.location) {
  * - `frame` `({header, world, correction})`: a State frame was applied;
  * - `event` `(event)`: a game event (its decoded form, or raw bytes);
  * - `ended` `(results)`: MatchEnded arrived;
+ * - `chat` `({seq, tick, from, name, text})`: a chat line (ours too; `from` 0 is a spectator);
+ * - `chatRefused` `({reason, limit})`: our last chat line was not delivered;
  * - `pong` `(rttMs, serverTick)`; `bytes` `(inBytes, outBytes)`;
  * - `message` `(msg, byteLength)`: every server message, after the client handled it;
  * - `frameError` `(error)`: a frame did not apply (the client resumes to get a full snapshot).
@@ -178,6 +180,19 @@ export class TickwireClient {
     return seq;
   }
 
+  /**
+   * Sends one line of chat; every player (and spectator, if the server allows) hears it as a
+   * `chat` event, ours included. Returns false when it could not be sent (not connected).
+   */
+  sendChat(text) {
+    return this.conn.send(encodeChat(text));
+  }
+
+  /** Stops (`muted` true) or resumes hearing one player's chat lines. */
+  mute(player, muted = true) {
+    return this.conn.send(encodeMute(player, muted));
+  }
+
   /** A new seat or a resume: the server starts again with a full snapshot. */
   onWelcome(msg) {
     this.replica.reset();
@@ -201,6 +216,12 @@ export class TickwireClient {
       case 'MatchEnded':
         this.results = msg.results;
         this.emit('ended', msg.results);
+        break;
+      case 'Chat':
+        this.emit('chat', msg);
+        break;
+      case 'ChatRefused':
+        this.emit('chatRefused', msg);
         break;
       default:
         break;

@@ -46,8 +46,14 @@ export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate', 'Reserved
 /** Bytes of a matchmaker reservation token (`{type: 'Reserved', match_id, token}`). */
 export const RESERVATION_TOKEN_LEN = 16;
 /** Client message tags (the first byte of each message). */
-export const CLIENT_TAGS = Object.freeze({ Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4 });
-const SERVER_TAGS = Object.freeze(['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded']);
+export const CLIENT_TAGS = Object.freeze({ Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4, Chat: 5, Mute: 6 });
+const SERVER_TAGS = Object.freeze([
+  'Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused',
+]);
+/** Reasons of a ChatRefused, by wire index. */
+export const CHAT_REFUSAL_REASONS = Object.freeze([
+  'Disabled', 'Empty', 'TooLong', 'RateLimited', 'Silenced', 'Spectator',
+]);
 
 /** Writes a session token: match id, player id, 16 secret bytes. */
 function writeToken(w, t) {
@@ -156,6 +162,29 @@ export function encodeLeave() {
 }
 
 /**
+ * `Chat{text}`: one line of in-match chat. The server cleans it (control, invisible and
+ * bidirectional characters go) and answers `Chat` to everyone who hears it or `ChatRefused`.
+ */
+export function encodeChat(text) {
+  if (typeof text !== 'string') throw new EncodeError('chat text must be a string');
+  const w = new Writer(8 + text.length * 3);
+  w.u32(CLIENT_TAGS.Chat);
+  w.string(text, 'text');
+  const bytes = w.finish();
+  if (bytes.length > CLIENT_MSG_LIMIT) throw new EncodeError(`chat line of ${bytes.length} bytes is over the limit`);
+  return bytes;
+}
+
+/** `Mute{player, muted}`: stops (true) or resumes (false) delivery of one player's chat to us. */
+export function encodeMute(player, muted) {
+  const w = new Writer(8);
+  w.u32(CLIENT_TAGS.Mute);
+  w.u32(player, 'player');
+  w.bool(muted, 'muted');
+  return w.finish();
+}
+
+/**
  * Reads the game-specific tail of a message with the game's hook, or keeps it as raw bytes.
  * The hook gets the Reader positioned at the tail; what it leaves unread is a DecodeError.
  */
@@ -173,7 +202,10 @@ function gameTail(r, hook) {
  *   packed delta body as bytes (a Replica decodes it: it needs the baseline);
  * - `Pong` `{client_time, server_tick}`;
  * - `Event` `{event}`: `game.decodeEvent(reader)`, or raw bytes;
- * - `MatchEnded` `{results}`: `game.decodeResults(reader)`, or raw bytes.
+ * - `MatchEnded` `{results}`: `game.decodeResults(reader)`, or raw bytes;
+ * - `Chat` `{seq, tick, from, name, text}`: one chat line (`from` 0: a spectator);
+ * - `ChatRefused` `{reason, limit}`: our last line was not delivered (`limit`: bytes for
+ *   TooLong, milliseconds to wait for RateLimited).
  * Anything the server's decoder would reject is a DecodeError.
  *
  * @param {ArrayBuffer|Uint8Array} data one WebSocket message
@@ -223,6 +255,12 @@ export function decodeServerMessage(data, game = {}) {
       break;
     case 'Event':
       msg = { type, event: gameTail(r, game.decodeEvent) };
+      break;
+    case 'Chat':
+      msg = { type, seq: r.u32(), tick: r.u32(), from: r.u32(), name: r.string(), text: r.string() };
+      break;
+    case 'ChatRefused':
+      msg = { type, reason: r.variant(CHAT_REFUSAL_REASONS, 'ChatRefusalReason'), limit: r.u32() };
       break;
     default:
       msg = { type, results: gameTail(r, game.decodeResults) };

@@ -282,6 +282,32 @@ export function encodeInput(input: { seq: number; ack: number; payload: Uint8Arr
 export function encodeAck(tick: number): Uint8Array;
 export function encodePing(clientTime: U64): Uint8Array;
 export function encodeLeave(): Uint8Array;
+export function encodeChat(text: string): Uint8Array;
+export function encodeMute(player: number, muted: boolean): Uint8Array;
+
+/** Why a chat line was not delivered. */
+export type ChatRefusalReason =
+  | 'Disabled' | 'Empty' | 'TooLong' | 'RateLimited' | 'Silenced' | 'Spectator';
+export const CHAT_REFUSAL_REASONS: readonly ChatRefusalReason[];
+
+/** One chat line as every listener receives it. */
+export interface ChatLine {
+  type: 'Chat';
+  /** Position in the match's chat, from 1, without gaps (but for muted players' lines). */
+  seq: number;
+  tick: number;
+  /** The sender's player id; 0 for a spectator. */
+  from: number;
+  name: string;
+  text: string;
+}
+
+/** Our chat line was refused: `limit` is bytes (TooLong) or milliseconds to wait (RateLimited). */
+export interface ChatRefused {
+  type: 'ChatRefused';
+  reason: ChatRefusalReason;
+  limit: number;
+}
 export function readToken(r: Reader): SessionToken;
 
 export interface FrameHeader {
@@ -325,7 +351,9 @@ export type ServerMessage<J = Uint8Array, E = Uint8Array, R = Uint8Array> =
   | { type: 'State'; header: FrameHeader; body: Uint8Array }
   | { type: 'Pong'; client_time: U64; server_tick: number }
   | { type: 'Event'; event: E }
-  | { type: 'MatchEnded'; results: R };
+  | { type: 'MatchEnded'; results: R }
+  | ChatLine
+  | ChatRefused;
 
 export function decodeServerMessage<J, E, R>(
   data: ArrayBuffer | Uint8Array, game?: GameProtocol<unknown, J, E, R>): ServerMessage<J, E, R>;
@@ -438,6 +466,8 @@ export interface ClientEvents<J, E, R> {
   frame: (frame: { header: FrameHeader; world: World; correction: number }) => void;
   event: (event: E) => void;
   ended: (results: R) => void;
+  chat: (line: ChatLine) => void;
+  chatRefused: (refusal: ChatRefused) => void;
   pong: (rttMs: number, serverTick: number) => void;
   bytes: (inBytes: number, outBytes: number) => void;
   message: (msg: ServerMessage<J, E, R>, byteLength: number) => void;
@@ -470,4 +500,8 @@ export class TickwireClient<I = unknown, J = Uint8Array, E = Uint8Array, R = Uin
   stats(): ClientStats;
   /** Sends one input; returns its sequence number, or null when not sent. */
   sendInput(input: I): number | null;
+  /** Sends one chat line; false when not connected. */
+  sendChat(text: string): boolean;
+  /** Stops (or resumes) hearing one player's chat. */
+  mute(player: number, muted?: boolean): boolean;
 }

@@ -47,6 +47,8 @@ pub(crate) struct Ctx {
     pub(crate) url: String,
     /// What the bots do.
     pub(crate) behavior: Behavior,
+    /// Chat lines each well-behaved bot sends, lines per minute (0: none).
+    pub(crate) chat_per_min: f64,
     /// The run's seed.
     pub(crate) seed: u64,
     /// Counters for the progress bars.
@@ -270,6 +272,7 @@ async fn session(
     stats.inputs_expected += joined_secs * f64::from(welcome.tick_rate);
     stats.inputs_sent += sent.inputs;
     stats.pings_sent += sent.pings;
+    stats.chat_sent += sent.chat;
     stats.send_errors += u64::from(sent.failed);
     stats.hostile.bursts += sent.bursts;
     stats.hostile.burst_inputs += sent.burst_inputs;
@@ -282,6 +285,7 @@ async fn session(
 struct Sent {
     inputs: u64,
     pings: u64,
+    chat: u64,
     failed: bool,
     /// Flooders: bursts and the inputs in them.
     bursts: u64,
@@ -353,6 +357,12 @@ async fn write_loop(
     inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut pings = interval(PING_INTERVAL);
     pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Chat at a random phase too, so a match's bots do not all speak on the same tick.
+    let chatting = ctx.chat_per_min > 0.0 && kind == BotKind::WellBehaved;
+    let chat_period = Duration::from_secs_f64(60.0 / ctx.chat_per_min.max(0.01));
+    let chat_phase = chat_period.mul_f64((rng.next_u64() % 1000) as f64 / 1000.0);
+    let mut chat = interval_at(Instant::now() + chat_phase, chat_period);
+    chat.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut seq: u32 = 0;
     let flooder = kind == BotKind::Flooder;
     let mut next_burst = Instant::now() + random_ms(rng, 2000, 5000);
@@ -398,6 +408,11 @@ async fn write_loop(
             _ = pings.tick() => {
                 sent.pings += 1;
                 send(writer, &ClientMsg::Ping { client_time: ctx.now_us() }).await
+            }
+            _ = chat.tick(), if chatting => {
+                sent.chat += 1;
+                let text = format!("gg from a load-test bot, line {}", sent.chat);
+                send(writer, &ClientMsg::Chat { text }).await
             }
             () = sleep_until(next_burst), if flooder => {
                 next_burst = Instant::now() + random_ms(rng, 2000, 5000);
@@ -572,6 +587,11 @@ impl Reading<'_> {
             }
             Ok(ServerMsg::MatchEnded(_)) => self.match_ended = true,
             Ok(ServerMsg::Event(_)) => {}
+            Ok(ServerMsg::Chat(_)) => {
+                stats.chat_received += 1;
+                stats.chat_bytes += bytes.len() as u64;
+            }
+            Ok(ServerMsg::ChatRefused(_)) => stats.chat_refused += 1,
             Ok(other @ (ServerMsg::Welcome(_) | ServerMsg::Reject(_))) => {
                 stats.protocol_errors += 1;
                 stats.sample_error(|| format!("unexpected after the Welcome: {other:?}"));

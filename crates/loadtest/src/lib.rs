@@ -120,6 +120,7 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
     let ctx = Arc::new(Ctx {
         url: opts.url.clone(),
         behavior: opts.behavior,
+        chat_per_min: opts.chat_per_min,
         seed: opts.seed,
         live: Live::default(),
         epoch: Instant::now(),

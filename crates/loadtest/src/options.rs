@@ -148,6 +148,10 @@ pub struct Options {
     /// figure then includes the placement.
     #[arg(long)]
     pub matchmake: bool,
+    /// Chat lines each well-behaved bot sends, lines per minute (0 = no chat), at a random
+    /// phase, so the cost of in-match chat shows in the figures.
+    #[arg(long, value_name = "LINES", default_value_t = 0.0)]
+    pub chat_per_min: f64,
     /// No progress bars and no table (the JSON file and errors are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -175,6 +179,7 @@ impl Default for Options {
             scenario: None,
             view_radius: None,
             matchmake: false,
+            chat_per_min: 0.0,
             quiet: false,
             write_floor: None,
         }
@@ -196,6 +201,11 @@ impl Options {
         }
         if o.scenario == Some(Scenario::BigMap) && o.embedded {
             o.view_radius.get_or_insert(BIG_MAP_VIEW_RADIUS);
+        }
+        if !(o.chat_per_min.is_finite() && (0.0..=6000.0).contains(&o.chat_per_min)) {
+            return Err(LoadtestError::InvalidOption(
+                "--chat-per-min must be within 0..=6000 lines per minute".into(),
+            ));
         }
         if o.view_radius.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
             return Err(LoadtestError::InvalidOption(

@@ -117,6 +117,14 @@ pub struct Figures {
     pub input_ratio: f64,
     /// Pings sent, pings.
     pub pings_sent: u64,
+    /// Chat lines sent (`--chat-per-min`), lines.
+    pub chat_sent: u64,
+    /// Chat lines received, summed over bots, lines.
+    pub chat_received: u64,
+    /// Chat bytes received per bot per second while joined, B/s.
+    pub chat_bytes_per_bot_per_s: f64,
+    /// Chat lines the server refused (rate limit and caps), lines.
+    pub chat_refused: u64,
     /// Server messages that did not decode, messages.
     pub decode_errors: u64,
     /// Frames the verifying bots applied and checked, frames.
@@ -291,6 +299,10 @@ impl Report {
             inputs_sent: s.inputs_sent,
             input_ratio: ratio(s.inputs_sent as f64, s.inputs_expected),
             pings_sent: s.pings_sent,
+            chat_sent: s.chat_sent,
+            chat_received: s.chat_received,
+            chat_bytes_per_bot_per_s: ratio(s.chat_bytes as f64, s.connected_secs),
+            chat_refused: s.chat_refused,
             decode_errors: s.decode_errors,
             verify_frames: s.verify_frames,
             verify_errors: s.verify_errors,
@@ -414,6 +426,13 @@ impl Report {
             f.input_ratio * 100.0,
             f.pings_sent
         );
+        if f.chat_sent > 0 || f.chat_received > 0 {
+            let _ = writeln!(
+                out,
+                "chat      {} sent, {} received ({:.1} B per bot per s), {} refused",
+                f.chat_sent, f.chat_received, f.chat_bytes_per_bot_per_s, f.chat_refused
+            );
+        }
         let _ = writeln!(
             out,
             "errors    {} (decode {}, verify {} of {} frames, protocol {}, join {}, lost bots {})",

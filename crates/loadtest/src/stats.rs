@@ -105,6 +105,14 @@ pub(crate) struct BotStats {
     pub(crate) inputs_expected: f64,
     /// Pings sent, pings.
     pub(crate) pings_sent: u64,
+    /// Chat lines sent, lines.
+    pub(crate) chat_sent: u64,
+    /// Chat lines received (every bot's, its own included), lines.
+    pub(crate) chat_received: u64,
+    /// Bytes of those chat messages, bytes.
+    pub(crate) chat_bytes: u64,
+    /// Chat lines the server refused, lines.
+    pub(crate) chat_refused: u64,
     /// Server messages that did not decode, messages.
     pub(crate) decode_errors: u64,
     /// Frames the verifying replica applied and checked, frames.
@@ -217,6 +225,10 @@ impl BotStats {
             inputs_sent: 0,
             inputs_expected: 0.0,
             pings_sent: 0,
+            chat_sent: 0,
+            chat_received: 0,
+            chat_bytes: 0,
+            chat_refused: 0,
             decode_errors: 0,
             verify_frames: 0,
             verify_errors: 0,
@@ -385,6 +397,10 @@ impl Totals {
         s.inputs_sent += b.inputs_sent;
         s.inputs_expected += b.inputs_expected;
         s.pings_sent += b.pings_sent;
+        s.chat_sent += b.chat_sent;
+        s.chat_received += b.chat_received;
+        s.chat_bytes += b.chat_bytes;
+        s.chat_refused += b.chat_refused;
         s.decode_errors += b.decode_errors;
         s.verify_frames += b.verify_frames;
         s.verify_errors += b.verify_errors;

@@ -9,6 +9,7 @@
 //! - [`pack`]: the bit-packed wire form of a delta body; [`bits`]: its bit-level codes.
 //! - [`schema`]: a game's declared replication schema, and the generic rows, delta and
 //!   packed body it drives ([`schema::arena`] declares today's arena layout).
+//! - [`text`]: cleaning of display text players send each other (names, chat lines).
 //! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
 //! - [`close`]: the application close codes the server uses on top of RFC 6455's.
 //!
@@ -22,6 +23,7 @@ pub mod entity;
 pub mod msg;
 pub mod pack;
 pub mod schema;
+pub mod text;
 
 pub use codec::DecodeError;
 pub use entity::{EntityKind, EntityState, EntityUpdate};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::text::sanitize_name;
+
 use crate::entity::{EntityState, EntityUpdate};
 
 /// Length in bytes of the random secret inside a [`SessionToken`].
@@ -99,6 +101,19 @@ pub enum ClientMsg {
     },
     /// Leaves the match for good (the seat is freed at once, no grace period).
     Leave,
+    /// One line of in-match chat; the match answers [`ServerMsg::Chat`] to everyone who hears
+    /// it, or [`ServerMsg::ChatRefused`] to the sender.
+    Chat {
+        /// The line, UTF-8; cleaned by the server and cut to its configured length.
+        text: String,
+    },
+    /// Stops (or resumes) delivering one player's chat lines to this client.
+    Mute {
+        /// The player whose lines this client no longer wants.
+        player: u32,
+        /// True to mute, false to unmute.
+        muted: bool,
+    },
 }
 
 /// A wall of the map: an axis-aligned box in world units.
@@ -417,6 +432,78 @@ pub enum ServerMsg {
     Event(GameEvent),
     /// The match is over; a normal close follows.
     MatchEnded(MatchResults),
+    /// One line of in-match chat, in the order the match accepted them.
+    Chat(ChatLine),
+    /// The client's last [`ClientMsg::Chat`] was not delivered.
+    ChatRefused(ChatRefusal),
+}
+
+/// One accepted line of in-match chat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    /// Position of the line in the match's chat, from 1, without gaps: a client that sees a gap
+    /// missed a line (lines of players it muted are the only ones skipped on purpose).
+    pub seq: u32,
+    /// Match tick at which the line was accepted.
+    pub tick: u32,
+    /// The sender's player id; 0 for a spectator.
+    pub from: u32,
+    /// The sender's display name at the time.
+    pub name: String,
+    /// The cleaned, filtered text.
+    pub text: String,
+}
+
+/// Why a chat line was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChatRefusalReason {
+    /// Chat is switched off for this match.
+    Disabled,
+    /// Nothing was left of the line after cleaning.
+    Empty,
+    /// The line is longer than the match allows; the limit is in the refusal.
+    TooLong,
+    /// The sender sends faster than the match allows; retry after the given time.
+    RateLimited,
+    /// An operator muted this player's chat.
+    Silenced,
+    /// Spectators may read but not send in this match.
+    Spectator,
+}
+
+impl ChatRefusalReason {
+    /// Every reason, in wire order.
+    pub const ALL: [ChatRefusalReason; 6] = [
+        Self::Disabled,
+        Self::Empty,
+        Self::TooLong,
+        Self::RateLimited,
+        Self::Silenced,
+        Self::Spectator,
+    ];
+
+    /// The reason as a snake_case metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Empty => "empty",
+            Self::TooLong => "too_long",
+            Self::RateLimited => "rate_limited",
+            Self::Silenced => "silenced",
+            Self::Spectator => "spectator",
+        }
+    }
+}
+
+/// A refused chat line; the connection stays open unless the sender floods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRefusal {
+    /// Machine-readable reason.
+    pub reason: ChatRefusalReason,
+    /// For [`ChatRefusalReason::TooLong`], the longest line accepted in bytes of UTF-8; for
+    /// [`ChatRefusalReason::RateLimited`], milliseconds until the next line is accepted; 0
+    /// otherwise.
+    pub limit: u32,
 }
 
 impl Input {
@@ -437,86 +524,6 @@ impl Input {
     pub fn fire(&self) -> bool {
         self.buttons & BUTTON_FIRE != 0
     }
-}
-
-/// Combining marks kept after one base character of a name: enough for any real script's
-/// stacked diacritics, too few to draw a "zalgo" name over its neighbours' rows.
-pub const MAX_COMBINING_MARKS: usize = 2;
-
-/// Cleans a player name so it can neither break a scoreboard or a log line nor impersonate
-/// another player with characters nobody sees: control, format (zero-width, bidirectional
-/// overrides, byte-order marks, tags), separator and invisible filler characters are removed,
-/// any Unicode space becomes one ASCII space, at most [`MAX_COMBINING_MARKS`] combining marks
-/// follow a base character, and the result is cut to [`MAX_NAME_BYTES`] bytes on a char
-/// boundary and trimmed. An empty result becomes `player`.
-pub fn sanitize_name(name: &str) -> String {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    let mut out = String::new();
-    // Marks since the last base character; `None` before the first base (a leading mark has
-    // nothing to sit on and is dropped).
-    let mut marks: Option<usize> = None;
-    for c in name.chars() {
-        let piece = match c.general_category() {
-            GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-            | GeneralCategory::Surrogate
-            | GeneralCategory::PrivateUse
-            | GeneralCategory::Unassigned => continue,
-            _ if is_invisible_filler(c) => continue,
-            GeneralCategory::SpaceSeparator => {
-                marks = None;
-                if out.is_empty() || out.ends_with(' ') {
-                    continue;
-                }
-                ' '
-            }
-            GeneralCategory::NonspacingMark
-            | GeneralCategory::SpacingMark
-            | GeneralCategory::EnclosingMark => match &mut marks {
-                Some(n) if *n < MAX_COMBINING_MARKS => {
-                    *n += 1;
-                    c
-                }
-                _ => continue,
-            },
-            _ => {
-                marks = Some(0);
-                c
-            }
-        };
-        if out.len() + piece.len_utf8() > MAX_NAME_BYTES {
-            break;
-        }
-        out.push(piece);
-    }
-    let trimmed = out.trim();
-    if trimmed.is_empty() {
-        "player".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
-}
-
-/// Letters and marks that render as nothing: Hangul fillers, the Braille blank, the combining
-/// grapheme joiner and variation selectors (Unicode's default-ignorable code points outside
-/// the format category).
-fn is_invisible_filler(c: char) -> bool {
-    matches!(
-        c,
-        '\u{115F}'
-            | '\u{1160}'
-            | '\u{3164}'
-            | '\u{FFA0}'
-            | '\u{2800}'
-            | '\u{034F}'
-            | '\u{17B4}'
-            | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{E0100}'..='\u{E01EF}'
-    )
 }
 
 /// Deserializes a `Vec` like serde does, but trusts its length prefix for at most
@@ -566,9 +573,6 @@ mod bounded_vec {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-
     use super::*;
 
     #[test]
@@ -585,57 +589,5 @@ mod tests {
         let labels: std::collections::BTreeSet<_> =
             RejectReason::ALL.iter().map(|r| r.label()).collect();
         assert_eq!(labels.len(), RejectReason::ALL.len());
-    }
-
-    #[test]
-    fn invisible_and_bidirectional_characters_cannot_impersonate() {
-        assert_eq!(sanitize_name("bys\u{200b}tander"), "bystander");
-        assert_eq!(sanitize_name("\u{feff}bystander"), "bystander");
-        assert_eq!(sanitize_name("\u{202e}rednatsyb"), "rednatsyb");
-        assert_eq!(
-            sanitize_name("by\u{2066}stan\u{2069}der\u{e0041}"),
-            "bystander"
-        );
-        assert_eq!(sanitize_name("by\u{3164}stander\u{fe0f}"), "bystander");
-        assert_eq!(sanitize_name("a\u{2028}b\u{2029}c\u{00ad}d"), "abcd");
-        assert_eq!(sanitize_name("\u{200b}\u{3164}"), "player");
-    }
-
-    #[test]
-    fn spaces_fold_and_scripts_survive() {
-        assert_eq!(sanitize_name("  ann\u{3000}\u{00a0} lee  "), "ann lee");
-        assert_eq!(sanitize_name("Zoë Ærøskøbing"), "Zoë Ærøskøbing");
-        assert_eq!(sanitize_name("日本語の名前"), "日本語の名前");
-        // Decomposed e + acute + dot below: two marks on one base are kept.
-        assert_eq!(sanitize_name("e\u{301}\u{323}"), "e\u{301}\u{323}");
-    }
-
-    #[test]
-    fn combining_marks_are_capped_per_base() {
-        let zalgo = format!("a{}b", "\u{336}".repeat(40));
-        assert_eq!(sanitize_name(&zalgo), "a\u{336}\u{336}b");
-        assert_eq!(
-            sanitize_name("\u{301}\u{301}x"),
-            "x",
-            "leading marks have no base"
-        );
-        assert_eq!(sanitize_name("a \u{301}"), "a", "a space is no base either");
-    }
-
-    proptest! {
-        #[test]
-        fn sanitized_names_are_bounded_visible_and_stable(name in any::<String>()) {
-            let clean = sanitize_name(&name);
-            prop_assert!(!clean.is_empty() && clean.len() <= MAX_NAME_BYTES);
-            prop_assert_eq!(clean.trim(), clean.as_str());
-            prop_assert!(!clean.contains("  "));
-            for c in clean.chars() {
-                prop_assert!(!matches!(
-                    c.general_category(),
-                    GeneralCategory::Control | GeneralCategory::Format | GeneralCategory::Unassigned
-                ), "{:?} survived", c);
-            }
-            prop_assert_eq!(sanitize_name(&clean), clean.clone(), "sanitizing is idempotent");
-        }
     }
 }

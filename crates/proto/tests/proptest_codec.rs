@@ -14,9 +14,9 @@ use tickwire_proto::codec::{
 };
 use tickwire_proto::delta::Replica;
 use tickwire_proto::msg::{
-    ClientMsg, Delta, EndReason, FrameHeader, GameEvent, Hello, Input, JoinTarget, MapInfo,
-    MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
-    WallRect, Welcome,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
+    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
+    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 
@@ -72,6 +72,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         any::<u32>().prop_map(|tick| ClientMsg::Ack { tick }),
         any::<u64>().prop_map(|client_time| ClientMsg::Ping { client_time }),
         Just(ClientMsg::Leave),
+        text(300).prop_map(|text| ClientMsg::Chat { text }),
+        any::<(u32, bool)>().prop_map(|(player, muted)| ClientMsg::Mute { player, muted }),
     ]
 }
 
@@ -333,6 +335,11 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         ]
         .prop_map(ServerMsg::Event),
         1 => results().prop_map(ServerMsg::MatchEnded),
+        1 => (any::<(u32, u32, u32)>(), text(24), text(300)).prop_map(
+            |((seq, tick, from), name, text)| ServerMsg::Chat(ChatLine { seq, tick, from, name, text })
+        ),
+        1 => (prop::sample::select(ChatRefusalReason::ALL.to_vec()), any::<u32>())
+            .prop_map(|(reason, limit)| ServerMsg::ChatRefused(ChatRefusal { reason, limit })),
     ]
 }
 

@@ -4,9 +4,9 @@
 use tickwire_proto::codec::{self, DecodeError};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ClientMsg, Delta, EndReason, FrameHeader, GameEvent, Hello, Input, JoinTarget, MapInfo,
-    MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
-    WallRect, Welcome,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
+    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
+    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 
@@ -154,6 +154,14 @@ fn client_examples() {
         "03 fc 40 42 0f 00",
     );
     check_client(&ClientMsg::Leave, "04");
+    check_client(&ClientMsg::Chat { text: "gg".into() }, "05 02 67 67");
+    check_client(
+        &ClientMsg::Mute {
+            player: 3,
+            muted: true,
+        },
+        "06 03 01",
+    );
 }
 
 fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32) -> FrameHeader {
@@ -335,6 +343,23 @@ fn server_examples() {
             }],
         }),
         "05 07 01 fb 28 23 01 02 03 61 6e 6e 14 14 03",
+    );
+    check_server(
+        &ServerMsg::Chat(ChatLine {
+            seq: 1,
+            tick: 300,
+            from: 2,
+            name: "ann".into(),
+            text: "gg".into(),
+        }),
+        "06 01 fb 2c 01 02 03 61 6e 6e 02 67 67",
+    );
+    check_server(
+        &ServerMsg::ChatRefused(ChatRefusal {
+            reason: ChatRefusalReason::RateLimited,
+            limit: 3000,
+        }),
+        "07 03 fb b8 0b",
     );
 }
 

@@ -2,6 +2,7 @@
 //! shooter, plus the snapshot history its state is replicated from.
 //!
 //! # Layout
+//! - [`chat`]: [`ChatRoom`], in-match chat (caps, rate limits, mutes, history) every game gets.
 //! - [`config`]: [`GameConfig`], the rules and physics constants, with validation.
 //! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
 //! - [`game`]: [`Match`], the state machine the server steps once per tick, and its reports.
@@ -17,6 +18,7 @@
 //! no iteration over hash-map order. Time advances only through [`Match::step`], so the same
 //! seed and the same sequence of calls reproduce the same snapshots bit for bit.
 
+pub mod chat;
 pub mod config;
 pub mod game;
 mod grid;
@@ -27,6 +29,7 @@ pub mod map;
 mod physics;
 pub mod rng;
 
+pub use chat::{ChatConfig, ChatConfigError, ChatRoom, Member};
 pub use config::{ConfigError, GameConfig};
 pub use game::{JoinError, Match, PlayerId, PlayerInfo, SimError, StepReport};
 pub use input::InputOutcome;
