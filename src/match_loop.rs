@@ -795,19 +795,11 @@ impl MatchTask {
             Ok(line) => {
                 counter!(family::CHAT_LINES.name).increment(1);
                 self.sim.record_chat(&line);
-                let Ok(bytes) = codec::encode_server(&ServerMsg::Chat(line.clone())) else {
-                    return;
-                };
-                let bytes = Bytes::from(bytes);
-                let mut overflowed = Vec::new();
-                for (&id, listener) in &self.clients {
-                    if !self.chat.hears(member(id, listener), &line) {
-                        continue;
-                    }
-                    if listener.outbox.send_reliable(bytes.clone()).is_err() {
-                        overflowed.push(id);
-                    }
-                }
+                let chat = &self.chat;
+                let msg = ServerMsg::Chat(line.clone());
+                let overflowed = send_reliable_to(&self.clients, &msg, |id, listener| {
+                    chat.hears(member(id, listener), &line)
+                });
                 for id in overflowed {
                     self.gone(id);
                 }
@@ -915,17 +907,7 @@ impl MatchTask {
     }
 
     fn broadcast_reliable(&mut self, msg: &ServerMsg) {
-        let Ok(bytes) = codec::encode_server(msg) else {
-            return;
-        };
-        let bytes = Bytes::from(bytes);
-        let mut overflowed = Vec::new();
-        for (conn, client) in &self.clients {
-            if client.outbox.send_reliable(bytes.clone()).is_err() {
-                overflowed.push(*conn);
-            }
-        }
-        for conn in overflowed {
+        for conn in send_reliable_to(&self.clients, msg, |_, _| true) {
             self.gone(conn);
         }
     }
@@ -1006,6 +988,25 @@ impl Client {
 }
 
 /// Records that `player`'s seat has had a frame acknowledged (it has earned its grace period).
+/// Queues `msg` on the reliable channel of every client `to` picks, encoding it once; returns
+/// the connections whose reliable queue overflowed (the caller treats them as gone).
+fn send_reliable_to(
+    clients: &BTreeMap<ConnId, Client>,
+    msg: &ServerMsg,
+    to: impl Fn(ConnId, &Client) -> bool,
+) -> Vec<ConnId> {
+    let Ok(bytes) = codec::encode_server(msg) else {
+        return Vec::new();
+    };
+    let bytes = Bytes::from(bytes);
+    clients
+        .iter()
+        .filter(|&(&id, client)| to(id, client))
+        .filter(|(_, client)| client.outbox.send_reliable(bytes.clone()).is_err())
+        .map(|(&id, _)| id)
+        .collect()
+}
+
 /// Who `client` is in the match's chat: its player, or a spectator keyed by its connection.
 fn member(conn: ConnId, client: &Client) -> Member {
     client
