@@ -9,13 +9,16 @@
 //! | the seated player count changes | `PATCH /v1beta1/counters/players` `{"count": "N"}` (a Counter named `players` in the Fleet spec) |
 //! | the drain ended (every match finished) | `POST /shutdown` `{}` |
 //!
-//! Failures are logged at WARN (at most every 5 s) and never stop the game.
+//! Each request is one HTTP/1.1 exchange on a fresh connection through hyper's client. Failures
+//! are logged at WARN (at most every 5 s) and never stop the game.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
@@ -34,9 +37,12 @@ pub enum AgonesError {
     /// The sidecar answered with a status other than 2xx.
     #[error("agones sidecar answered HTTP {0}")]
     Status(u16),
-    /// The sidecar's answer was not HTTP.
-    #[error("agones sidecar answered something that is not HTTP")]
-    BadResponse,
+    /// The exchange failed at the HTTP level (not HTTP, or the connection broke mid-answer).
+    #[error("agones sidecar: {0}")]
+    Http(#[from] hyper::Error),
+    /// The method or path given could not form an HTTP request.
+    #[error("agones sidecar: not a valid request")]
+    BadRequest,
 }
 
 /// The client of one instance's Agones sidecar.
@@ -69,25 +75,26 @@ impl Agones {
     pub async fn request(&self, method: &str, path: &str, body: &str) -> Result<(), AgonesError> {
         let timeout = Duration::from_millis(self.cfg.request_timeout_ms);
         let call = async {
-            let mut s = TcpStream::connect(("127.0.0.1", self.port)).await?;
-            let req = format!(
-                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                self.port,
-                body.len()
-            );
-            s.write_all(req.as_bytes()).await?;
-            let mut buf = Vec::new();
-            s.read_to_end(&mut buf).await?;
-            let head = String::from_utf8_lossy(&buf[..buf.len().min(64)]).into_owned();
-            let status: u16 = head
-                .strip_prefix("HTTP/1.")
-                .and_then(|r| r.get(2..5))
-                .and_then(|c| c.parse().ok())
-                .ok_or(AgonesError::BadResponse)?;
-            if (200..300).contains(&status) {
+            let stream = TcpStream::connect(("127.0.0.1", self.port)).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            // The connection task ends when the response is read and `sender` is dropped.
+            tokio::spawn(conn);
+            let req = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(hyper::header::HOST, format!("127.0.0.1:{}", self.port))
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(body.to_owned())))
+                .map_err(|_| AgonesError::BadRequest)?;
+            let resp = sender.send_request(req).await?;
+            let status = resp.status();
+            // Read the (small) body so the sidecar sees the exchange completed.
+            let _ = resp.into_body().collect().await;
+            if status.is_success() {
                 Ok(())
             } else {
-                Err(AgonesError::Status(status))
+                Err(AgonesError::Status(status.as_u16()))
             }
         };
         tokio::time::timeout(timeout, call)
