@@ -39,9 +39,6 @@ done
 mkdir -p "$OUT"
 CLK_TCK=$(getconf CLK_TCK)
 RUN_S=$(seconds "$DURATION")
-now() { date +%s.%N; }
-figure() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 CONFIG="$OUT/server.toml"
 cat >"$CONFIG" <<EOF

@@ -37,3 +37,10 @@ write_section() {
   ' "$md" >"$md.tmp"
   mv "$md.tmp" "$md"
 }
+
+# Seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+# A numeric figure of a loadtest JSON report (pretty-printed, one key per line): figure FILE KEY.
+figure() { sed -n "s/^  \"$2\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -n1; }
+# The median of the numbers on stdin, one per line (nothing for no input).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }

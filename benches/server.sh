@@ -39,9 +39,6 @@ done
 . benches/common.sh
 
 
-now() { date +%s.%N; }
-# A numeric figure of a loadtest JSON report.
-figure() { sed -n "s/^  \"$2\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -n1; }
 
 RUN_S=$(seconds "$DURATION")
 CLK_TCK=$(getconf CLK_TCK)

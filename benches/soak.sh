@@ -46,7 +46,6 @@ done
 . benches/common.sh
 
 # Median of the numbers on stdin (empty input: empty output).
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 RUN_S=$(seconds "$DURATION")
 mkdir -p "$OUT"
