@@ -30,11 +30,9 @@ BENCH_MD=BENCHMARKS.md
 BEGIN_MARK='<!-- chat.sh begin -->'
 END_MARK='<!-- chat.sh end -->'
 
-for tool in taskset awk getconf; do
-  command -v "$tool" >/dev/null || { echo "chat.sh needs $tool" >&2; exit 1; }
-done
 # shellcheck source=benches/common.sh
 . benches/common.sh
+needs taskset awk getconf
 [ -x "$BIN" ] || { echo "no $BIN: cargo build --release first" >&2; exit 1; }
 mkdir -p "$OUT"
 CLK_TCK=$(getconf CLK_TCK)

@@ -44,3 +44,10 @@ now() { date +%s.%N; }
 figure() { sed -n "s/^  \"$2\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -n1; }
 # The median of the numbers on stdin, one per line (nothing for no input).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# Exits with a message naming the script unless every tool given is on PATH: needs TOOL...
+needs() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$(basename "$0") needs $tool" >&2; exit 1; }
+  done
+}

@@ -31,12 +31,10 @@ BENCH_MD=BENCHMARKS.md
 BEGIN_MARK='<!-- server.sh begin -->'
 END_MARK='<!-- server.sh end -->'
 
-for tool in taskset awk getconf; do
-  command -v "$tool" >/dev/null || { echo "server.sh needs $tool" >&2; exit 1; }
-done
 
 # shellcheck source=benches/common.sh
 . benches/common.sh
+needs taskset awk getconf
 
 
 

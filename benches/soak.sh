@@ -38,12 +38,9 @@ BENCH_MD=BENCHMARKS.md
 BEGIN_MARK='<!-- soak.sh begin -->'
 END_MARK='<!-- soak.sh end -->'
 
-for tool in taskset awk curl sort getconf; do
-  command -v "$tool" >/dev/null || { echo "soak.sh needs $tool" >&2; exit 1; }
-done
-
 # shellcheck source=benches/common.sh
 . benches/common.sh
+needs taskset awk curl sort getconf
 
 # Median of the numbers on stdin (empty input: empty output).
 
