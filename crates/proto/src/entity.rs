@@ -14,16 +14,19 @@ pub const FLAG_ALIVE: u8 = 1;
 pub const FLAG_CONNECTED: u8 = 2;
 
 /// What an entity is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum EntityKind {
     /// A player's avatar.
+    #[default]
     Player,
     /// A projectile in flight.
     Projectile,
 }
 
 /// The full replicated state of one entity, as in a snapshot or a create.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityState {
     /// Entity id: unique within a match, never reused, never 0.
     pub id: u32,

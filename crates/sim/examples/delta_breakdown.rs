@@ -12,7 +12,7 @@ use tickwire_proto::entity::{MASK_POS, MASK_VEL};
 use tickwire_proto::msg::{Delta, Input};
 use tickwire_proto::pack;
 use tickwire_sim::interest::delta_len;
-use tickwire_sim::{ClientView, GameConfig, MapDef, Match};
+use tickwire_sim::{ClientView, GameConfig, MapDef, new_match};
 
 /// Players in the match.
 const PLAYERS: u16 = 1000;
@@ -30,7 +30,7 @@ fn main() {
         ..GameConfig::default()
     };
     let map = MapDef::big_arena(u32::from(PLAYERS), 50, 150.0);
-    let mut m = Match::new(config, map, 7).expect("valid match");
+    let mut m = new_match(config, map, 7).expect("valid match");
     let players: Vec<_> = (0..PLAYERS)
         .map(|i| m.add_player(&format!("bot-{i}")).expect("seat"))
         .collect();
@@ -63,7 +63,7 @@ fn main() {
                 aim: walk.0,
                 buttons: 0,
             };
-            m.push_input(*p, input);
+            m.push_input(*p, input.seq, input);
         }
         m.step();
         for (i, view) in views.iter_mut().enumerate() {

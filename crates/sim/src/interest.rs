@@ -99,9 +99,9 @@ use tickwire_proto::msg::Delta;
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate, pack};
 
 use crate::config::MIN_FRAME_BUDGET_BYTES;
-use crate::game::{Match, PlayerId};
+use crate::engine::{Match, PlayerId};
+use crate::game::{Game, WorldBounds};
 use crate::grid::Grid;
-use crate::map::MapDef;
 
 /// Weight, per tick, of an entity at or beyond the view radius (1 in sixteenths).
 const WEIGHT_FAR: u32 = 16;
@@ -130,9 +130,9 @@ pub(crate) struct SpatialIndex {
 
 impl SpatialIndex {
     /// An empty index for `map`, with the map's cell size.
-    pub(crate) fn new(map: &MapDef) -> SpatialIndex {
+    pub(crate) fn new(world: WorldBounds) -> SpatialIndex {
         SpatialIndex {
-            grid: Grid::new(map.width, map.height, map.cell_size),
+            grid: Grid::new(world.width, world.height, world.cell_size),
             pos: Vec::new(),
             owned: Vec::new(),
         }
@@ -657,7 +657,7 @@ impl ClientView {
 
     /// The view sent at `tick`, if still held (and the match still holds that tick's snapshot,
     /// which gives the names): exactly the world the client rebuilds from that frame.
-    pub fn sent_view(&self, tick: u32, sim: &Match) -> Option<Vec<EntityState>> {
+    pub fn sent_view<G: Game>(&self, tick: u32, sim: &Match<G>) -> Option<Vec<EntityState>> {
         let s = entry_in(&self.sent, tick)?;
         let snap = sim.snapshot_at(tick)?;
         if s.full {
@@ -674,9 +674,9 @@ impl ClientView {
     /// baseline age: the frame is then `sim.delta_since(sim.tick() - age)`, identical for every
     /// client with that age, so the server encodes it once per distinct age. Otherwise returns
     /// `None` and records nothing: call [`ClientView::frame`].
-    pub fn try_shared(
+    pub fn try_shared<G: Game>(
         &mut self,
-        sim: &Match,
+        sim: &Match<G>,
         viewer: Option<PlayerId>,
         ack: u32,
         budget_bytes: Option<usize>,
@@ -723,9 +723,9 @@ impl ClientView {
     ///   can exceed it.
     ///
     /// Calling it again in the same tick re-sends the same view (against the newest baseline).
-    pub fn frame(
+    pub fn frame<G: Game>(
         &mut self,
-        sim: &Match,
+        sim: &Match<G>,
         viewer: Option<PlayerId>,
         ack: u32,
         budget_bytes: Option<usize>,
@@ -773,9 +773,9 @@ impl ClientView {
 
     /// The frame of a client with its own view (interest management or a budget).
     #[allow(clippy::too_many_arguments)]
-    fn own_frame(
+    fn own_frame<G: Game>(
         &mut self,
-        sim: &Match,
+        sim: &Match<G>,
         viewer: Option<PlayerId>,
         base_tick: Option<u32>,
         budget_bytes: Option<usize>,
@@ -886,7 +886,7 @@ impl ClientView {
 
     /// The delta from the baseline to the whole snapshot: exactly [`Match::delta_since`] when
     /// the baseline is a shared frame or none.
-    fn whole(&mut self, sim: &Match, base_tick: Option<u32>, out: &mut Delta) {
+    fn whole<G: Game>(&mut self, sim: &Match<G>, base_tick: Option<u32>, out: &mut Delta) {
         let snap = sim.snapshot();
         let age = base_tick.map_or(0, |b| sim.tick() - b);
         match base_tick.and_then(|b| entry_in(&self.sent, b).map(|s| (b, s))) {
@@ -905,7 +905,7 @@ impl ClientView {
     }
 
     /// The delta from the baseline to the view already sent this tick.
-    fn resend(&mut self, sim: &Match, base_tick: Option<u32>, out: &mut Delta) {
+    fn resend<G: Game>(&mut self, sim: &Match<G>, base_tick: Option<u32>, out: &mut Delta) {
         let tick = sim.tick();
         if entry_in(&self.sent, tick).is_some_and(|s| s.full) {
             self.whole(sim, base_tick, out);
@@ -924,13 +924,13 @@ impl ClientView {
     }
 
     /// True when this client's relevant set is every entity.
-    fn sees_everything(&self, sim: &Match, viewer: Option<PlayerId>) -> bool {
+    fn sees_everything<G: Game>(&self, sim: &Match<G>, viewer: Option<PlayerId>) -> bool {
         sim.config().view_radius <= 0.0 || self.centre(sim, viewer).is_none()
     }
 
     /// The centre of the client's area of interest, quantized: its player's entity, else the
     /// focus.
-    fn centre(&self, sim: &Match, viewer: Option<PlayerId>) -> Option<(i32, i32)> {
+    fn centre<G: Game>(&self, sim: &Match<G>, viewer: Option<PlayerId>) -> Option<(i32, i32)> {
         let own = viewer.and_then(|id| sim.player(id)).and_then(|p| {
             let snap = sim.snapshot();
             snap.binary_search_by_key(&p.entity_id, |e| e.id)
@@ -941,9 +941,9 @@ impl ClientView {
     }
 
     /// Fills `relevant` with the relevant snapshot indices, ascending.
-    fn collect_relevant(
+    fn collect_relevant<G: Game>(
         &self,
-        sim: &Match,
+        sim: &Match<G>,
         own: Option<usize>,
         everything: bool,
         relevant: &mut Vec<u32>,
@@ -978,7 +978,7 @@ impl ClientView {
 
     /// Takes `ack` into account and drops the views older than the baseline; returns the
     /// baseline tick, if one is usable.
-    fn begin(&mut self, sim: &Match, ack: u32) -> Option<u32> {
+    fn begin<G: Game>(&mut self, sim: &Match<G>, ack: u32) -> Option<u32> {
         let tick = sim.tick();
         if self.sent.back().is_some_and(|s| s.tick > tick) {
             // Views from the future: another match, or a misuse. Start over.
@@ -1002,7 +1002,7 @@ impl ClientView {
     }
 
     /// Records the view of `tick`, evicting the oldest beyond the history length.
-    fn push(&mut self, sim: &Match, tick: u32, full: bool, view: Vec<Slot>) {
+    fn push<G: Game>(&mut self, sim: &Match<G>, tick: u32, full: bool, view: Vec<Slot>) {
         let cap = (sim.config().history_len() as usize).max(2);
         while self.sent.len() >= cap {
             if let Some(s) = self.sent.pop_front() {
@@ -1028,15 +1028,15 @@ fn entry_in(sent: &VecDeque<Sent>, tick: u32) -> Option<&Sent> {
 
 /// True when the view of `tick` can serve as a baseline: recorded, and for a shared frame its
 /// snapshot still in the match history.
-fn held(sent: &VecDeque<Sent>, sim: &Match, tick: u32) -> bool {
+fn held<G: Game>(sent: &VecDeque<Sent>, sim: &Match<G>, tick: u32) -> bool {
     entry_in(sent, tick).is_some_and(|s| !s.full || sim.snapshot_at(tick).is_some())
 }
 
 /// The view of `tick` as slots: the entry's own, or for a shared frame the snapshot of the
 /// tick converted into `scratch`.
-fn slots_of<'a>(
+fn slots_of<'a, G: Game>(
     sent: &'a VecDeque<Sent>,
-    sim: &Match,
+    sim: &Match<G>,
     tick: u32,
     scratch: &'a mut Vec<Slot>,
 ) -> Option<&'a [Slot]> {
@@ -1052,12 +1052,12 @@ fn slots_of<'a>(
 
 /// The distance at which the priority weight bottoms out (the view radius, or half the map
 /// without one), wire units.
-fn reference_radius(sim: &Match) -> f64 {
+fn reference_radius<G: Game>(sim: &Match<G>) -> f64 {
     let r = sim.config().view_radius;
     let r = if r > 0.0 {
         f64::from(r)
     } else {
-        f64::from(sim.map().width.max(sim.map().height)) / 2.0
+        f64::from(sim.world().width.max(sim.world().height)) / 2.0
     };
     (r * f64::from(POS_SCALE)).max(1.0)
 }

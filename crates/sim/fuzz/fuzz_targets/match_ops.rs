@@ -12,7 +12,7 @@ use tickwire_proto::delta::{World, apply};
 use tickwire_proto::entity::{POS_SCALE, dequantize};
 use tickwire_proto::msg::{Delta, EndReason, Input, WallRect};
 use tickwire_proto::{EntityKind, EntityState};
-use tickwire_sim::{GameConfig, MapDef, Match};
+use tickwire_sim::{GameConfig, MapDef, ArenaMatch, new_match};
 
 /// Most ticks simulated per input, ticks; keeps one execution in the milliseconds.
 const MAX_STEPS: u32 = 512;
@@ -180,7 +180,7 @@ fn run(s: &Scenario) -> Option<u64> {
         s.rules.config()
     };
     let map = s.arena.map();
-    let mut m = Match::new(config, map, s.seed).ok()?;
+    let mut m = new_match(config, map, s.seed).ok()?;
     let mut last_seq = [0u32; 256];
     let mut steps = 0u32;
     let mut replica = World::new();
@@ -213,7 +213,7 @@ fn run(s: &Scenario) -> Option<u64> {
                     aim: *aim,
                     buttons: *buttons,
                 };
-                let _ = m.push_input(u32::from(*player), input);
+                let _ = m.push_input(u32::from(*player), input.seq, input);
             }
             Op::Step(n) => {
                 for _ in 0..=*n {
@@ -244,7 +244,7 @@ fn run(s: &Scenario) -> Option<u64> {
 }
 
 /// Entities sorted by id, every position inside the arena (players a radius inside the edge).
-fn check_snapshot(m: &Match) {
+fn check_snapshot(m: &ArenaMatch) {
     let (w, h) = (m.map().width as f32, m.map().height as f32);
     let r = m.config().player_radius;
     let snapshot: &[EntityState] = m.snapshot();

@@ -5,7 +5,7 @@ use tickwire_proto::msg::{BUTTON_FIRE, Input, StateFrame};
 use tickwire_proto::{EntityKind, EntityState};
 
 use super::*;
-use crate::{GameConfig, SplitMix64};
+use crate::{ArenaMatch, WorldBounds, GameConfig, MapDef, SplitMix64, new_match};
 
 fn config(view_radius: f32, players: usize) -> GameConfig {
     GameConfig {
@@ -35,7 +35,7 @@ impl Walk {
         }
     }
 
-    fn push(&mut self, m: &mut Match) {
+    fn push(&mut self, m: &mut ArenaMatch) {
         for (i, (seq, mx, my, aim)) in self.state.iter_mut().enumerate() {
             let bits = self.rng.next_u64();
             if bits % 16 == 0 || (*mx == 0 && *my == 0) {
@@ -47,6 +47,7 @@ impl Walk {
             let fire = self.fire && i % 4 == 0 && (bits >> 32) % 8 == 0;
             m.push_input(
                 i as u32 + 1,
+                *seq,
                 Input {
                     seq: *seq,
                     ack: 0,
@@ -83,7 +84,7 @@ fn entity(id: u32, x: i32, y: i32, owner: u32) -> EntityState {
 
 /// The relevant set by brute force over the whole snapshot.
 fn brute_relevant(
-    m: &Match,
+    m: &ArenaMatch,
     viewer: Option<PlayerId>,
     focus: Option<[f32; 2]>,
 ) -> Vec<EntityState> {
@@ -145,7 +146,7 @@ impl Client {
     }
 
     /// One tick of this client: receive acks, build and check the frame, deliver frames.
-    fn tick(&mut self, m: &Match, budget: Option<usize>, rng: &mut SplitMix64, out: &mut Delta) {
+    fn tick(&mut self, m: &ArenaMatch, budget: Option<usize>, rng: &mut SplitMix64, out: &mut Delta) {
         let tick = m.tick();
         // Acks that arrived; the last to arrive wins, even if older (reordered).
         self.acks.sort_by_key(|a| a.0);
@@ -235,7 +236,7 @@ fn run_clients(
     budget: Option<usize>,
     ticks: u32,
 ) -> Vec<Client> {
-    let mut m = Match::new(
+    let mut m = new_match(
         config(view_radius, players),
         MapDef::open_arena(side, side),
         seed,
@@ -284,14 +285,14 @@ fn walking_in_and_out_of_view_creates_and_removes() {
 
 #[test]
 fn a_player_entering_the_radius_is_created_and_leaving_removed() {
-    let mut m = Match::new(config(100.0, 2), MapDef::open_arena(1000, 1000), 1).unwrap();
+    let mut m = new_match(config(100.0, 2), MapDef::open_arena(1000, 1000), 1).unwrap();
     let (a, b) = (m.add_player("a").unwrap(), m.add_player("b").unwrap());
     m.step();
     let mut view = ClientView::new();
     let mut out = Delta::default();
-    let mut at = |m: &mut Match, x: f32, view: &mut ClientView| {
-        m.place(a, Vec2::new(100.0, 100.0), Vec2::ZERO);
-        m.place(b, Vec2::new(x, 100.0), Vec2::ZERO);
+    let mut at = |m: &mut ArenaMatch, x: f32, view: &mut ClientView| {
+        m.game_mut().place(a, Vec2::new(100.0, 100.0), Vec2::ZERO);
+        m.game_mut().place(b, Vec2::new(x, 100.0), Vec2::ZERO);
         m.step();
         let ack = view.sent_view(m.tick() - 1, m).map_or(0, |_| m.tick() - 1);
         let age = view.frame(m, Some(a), ack, None, &mut out);
@@ -331,7 +332,7 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
 
 #[test]
 fn unlimited_without_interest_equals_the_shared_delta() {
-    let mut m = Match::new(config(0.0, 8), MapDef::open_arena(1000, 1000), 5).unwrap();
+    let mut m = new_match(config(0.0, 8), MapDef::open_arena(1000, 1000), 5).unwrap();
     for i in 0..8 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -373,7 +374,7 @@ fn unlimited_without_interest_equals_the_shared_delta() {
 
 #[test]
 fn switching_between_shared_and_own_frames_stays_exact() {
-    let mut m = Match::new(config(200.0, 6), MapDef::open_arena(800, 800), 9).unwrap();
+    let mut m = new_match(config(200.0, 6), MapDef::open_arena(800, 800), 9).unwrap();
     for i in 0..6 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -414,7 +415,7 @@ fn switching_between_shared_and_own_frames_stays_exact() {
 /// Steps a match of `n` players crowded in view of player 1, all always moving, and checks that
 /// every entity is sent fresh within the documented bound.
 fn starvation(n: usize, lag: u32, budget: usize) -> (u32, u32) {
-    let mut m = Match::new(config(1000.0, n), MapDef::open_arena(600, 600), 4).unwrap();
+    let mut m = new_match(config(1000.0, n), MapDef::open_arena(600, 600), 4).unwrap();
     for i in 0..n {
         m.add_player(&format!("player{i}")).unwrap();
     }
@@ -478,7 +479,7 @@ fn starvation_bound_holds_with_a_tiny_budget() {
 #[test]
 fn near_entities_are_refreshed_more_often_than_far_ones() {
     let n = 60;
-    let mut m = Match::new(config(1000.0, n), MapDef::open_arena(1000, 1000), 8).unwrap();
+    let mut m = new_match(config(1000.0, n), MapDef::open_arena(1000, 1000), 8).unwrap();
     for i in 0..n {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -490,7 +491,7 @@ fn near_entities_are_refreshed_more_often_than_far_ones() {
         walk.push(&mut m);
         m.step();
         // The viewer sits in a corner; entities are near or far from it.
-        m.place(1, Vec2::new(20.0, 20.0), Vec2::ZERO);
+        m.game_mut().place(1, Vec2::new(20.0, 20.0), Vec2::ZERO);
         let tick = m.tick();
         view.frame(&m, Some(1), tick - 1, Some(160), &mut out);
         // Refreshed this tick: the view holds the entity's current state.
@@ -632,7 +633,11 @@ proptest! {
             cell_size: cell.min(side),
             ..MapDef::open_arena(side, side)
         };
-        let mut index = SpatialIndex::new(&map);
+        let mut index = SpatialIndex::new(WorldBounds {
+            width: map.width,
+            height: map.height,
+            cell_size: map.cell_size,
+        });
         index.rebuild(&snap);
         for (cx, cy, r) in queries {
             let mut found = Vec::new();
@@ -667,7 +672,7 @@ proptest! {
 fn match_radius_query_equals_brute_force() {
     // With areas of interest on (the grid) and off (a scan).
     for view_radius in [150.0, 0.0] {
-        let mut m = Match::new(config(view_radius, 50), MapDef::open_arena(1000, 1000), 2).unwrap();
+        let mut m = new_match(config(view_radius, 50), MapDef::open_arena(1000, 1000), 2).unwrap();
         for i in 0..50 {
             m.add_player(&format!("p{i}")).unwrap();
         }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::{InputOutcome, JoinError, StepReport};
+use tickwire_proto::msg::Delta;
 use proptest::prelude::*;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
@@ -28,41 +30,43 @@ fn input(seq: u32, move_x: i8, move_y: i8, aim: u8, fire: bool) -> Input {
 }
 
 /// The quantized position of a player's entity in the current snapshot, in world units.
-fn pos_of(m: &Match, id: PlayerId) -> Vec2 {
+fn pos_of(m: &ArenaMatch, id: PlayerId) -> Vec2 {
     let eid = m.player(id).unwrap().entity_id;
     let e = m.snapshot().iter().find(|e| e.id == eid).unwrap();
     Vec2::new(dequantize(e.x), dequantize(e.y))
 }
 
 /// Steps `n` ticks, returning every event.
-fn run(m: &mut Match, n: u32) -> Vec<GameEvent> {
-    (0..n).flat_map(|_| m.step().events).collect()
+fn run(m: &mut ArenaMatch, n: u32) -> Vec<GameEvent> {
+    (0..n)
+        .flat_map(|_| m.step().all_events().collect::<Vec<_>>())
+        .collect()
 }
 
 /// A running match of two players facing each other along y = 500: 1 at x = 100, 2 at x = 300.
-fn duel(config: GameConfig) -> Match {
-    let mut m = Match::new(config, open(), 7).unwrap();
+fn duel(config: GameConfig) -> ArenaMatch {
+    let mut m = new_match(config, open(), 7).unwrap();
     let a = m.add_player("a").unwrap();
     let b = m.add_player("b").unwrap();
     m.step();
-    m.place(a, Vec2::new(100.0, 500.0), Vec2::ZERO);
-    m.place(b, Vec2::new(300.0, 500.0), Vec2::ZERO);
+    m.game_mut().place(a, Vec2::new(100.0, 500.0), Vec2::ZERO);
+    m.game_mut().place(b, Vec2::new(300.0, 500.0), Vec2::ZERO);
     m
 }
 
 /// Player 1 holds fire towards +x until a kill or `max` ticks; returns the events.
-fn shoot_until_kill(m: &mut Match, max: u32) -> Vec<GameEvent> {
+fn shoot_until_kill(m: &mut ArenaMatch, max: u32) -> Vec<GameEvent> {
     let mut events = Vec::new();
     let mut seq = m.player(1).unwrap().last_applied_seq;
     for _ in 0..max {
         seq += 1;
         assert_eq!(
-            m.push_input(1, input(seq, 0, 0, 0, true)),
+            m.push_input(1, seq, input(seq, 0, 0, 0, true)),
             InputOutcome::Queued
         );
         let r = m.step();
         let kill = r.events.iter().any(|e| matches!(e, GameEvent::Kill { .. }));
-        events.extend(r.events);
+        events.extend(r.all_events());
         if kill {
             break;
         }
@@ -74,13 +78,13 @@ fn shoot_until_kill(m: &mut Match, max: u32) -> Vec<GameEvent> {
 fn new_refuses_bad_setups() {
     let mut c = config();
     c.tick_rate = 0;
-    assert!(matches!(Match::new(c, open(), 0), Err(SimError::Config(_))));
+    assert!(matches!(new_match(c, open(), 0), Err(SimError::Config(_))));
     assert!(matches!(
-        Match::new(config(), MapDef::open_arena(0, 5), 0),
+        new_match(config(), MapDef::open_arena(0, 5), 0),
         Err(SimError::Map(_))
     ));
     assert!(matches!(
-        Match::new(config(), MapDef::open_arena(20, 1000), 0),
+        new_match(config(), MapDef::open_arena(20, 1000), 0),
         Err(SimError::MapTooSmall { .. })
     ));
 }
@@ -89,7 +93,7 @@ fn new_refuses_bad_setups() {
 fn join_leave_and_snapshot_contents() {
     let mut c = config();
     c.max_players = 2;
-    let mut m = Match::new(c, open(), 1).unwrap();
+    let mut m = new_match(c, open(), 1).unwrap();
     assert_eq!(m.tick(), 0);
     assert!(m.snapshot().is_empty());
     assert_eq!(m.add_player("  al\u{7}ice  "), Ok(1));
@@ -134,36 +138,36 @@ fn player_is_stopped_by_a_wall() {
         }],
         spawns: vec![[100.0, 500.0]],
     };
-    let mut m = Match::new(config(), map, 0).unwrap();
+    let mut m = new_match(config(), map, 0).unwrap();
     let id = m.add_player("p").unwrap();
     // Full speed into a thin wall: the sub-steps keep it on its side.
     for seq in 1..=120 {
-        m.push_input(id, input(seq, 127, 0, 0, false));
+        m.push_input(id, seq, input(seq, 127, 0, 0, false));
         m.step();
-        let p = m.positions()[0];
+        let p = m.game().positions()[0];
         assert!(p.x <= 500.0 - 16.0 + 1e-3, "tick {seq}: {p}");
     }
     assert!((pos_of(&m, id).x - 484.0).abs() < 0.2);
     // Sliding along the wall still works: the velocity component into it was removed.
-    let before = m.positions()[0];
+    let before = m.game().positions()[0];
     for seq in 121..=130 {
-        m.push_input(id, input(seq, 127, 127, 0, false));
+        m.push_input(id, seq, input(seq, 127, 127, 0, false));
         m.step();
     }
-    let after = m.positions()[0];
+    let after = m.game().positions()[0];
     assert!(after.y > before.y + 20.0 && after.x <= 484.0 + 1e-3);
 }
 
 #[test]
 fn player_cannot_leave_the_arena() {
-    let mut m = Match::new(config(), open(), 3).unwrap();
+    let mut m = new_match(config(), open(), 3).unwrap();
     let id = m.add_player("p").unwrap();
     for (seq, (mx, my)) in (1..).zip([(-128i8, -128i8), (127, 127)]) {
         for k in 0..200 {
-            m.push_input(id, input(seq * 1000 + k, mx, my, 0, false));
+            m.push_input(id, seq * 1000 + k, input(seq * 1000 + k, mx, my, 0, false));
             m.step();
         }
-        let p = m.positions()[0];
+        let p = m.game().positions()[0];
         let expect = if mx < 0 { 16.0 } else { 984.0 };
         assert_eq!(p, Vec2::splat(expect));
     }
@@ -184,8 +188,8 @@ fn projectile_hits_damage_kill_and_score() {
             victim_entity: m.player(2).unwrap().entity_id,
         }]
     );
-    assert_eq!(m.health(2), Some((0, false)));
-    let (a, b) = (m.player(1).unwrap(), m.player(2).unwrap());
+    assert_eq!(m.game().health(2), Some((0, false)));
+    let (a, b) = (m.game().stats(1).unwrap(), m.game().stats(2).unwrap());
     assert_eq!((a.kills, a.score, a.deaths), (1, 1, 0));
     assert_eq!((b.kills, b.score, b.deaths), (0, 0, 1));
     let eb = m.snapshot().iter().find(|e| e.id == 2).unwrap();
@@ -198,7 +202,7 @@ fn projectile_hits_damage_kill_and_score() {
 #[test]
 fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let mut m = duel(config());
-    m.push_input(1, input(1, 0, 0, 0, true));
+    m.push_input(1, 1, input(1, 0, 0, 0, true));
     m.step();
     let shot = m
         .snapshot()
@@ -207,10 +211,10 @@ fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let shot = shot.expect("projectile in the snapshot");
     assert_eq!((shot.owner, shot.aim, shot.hp, shot.id), (1, 0, 0, 3));
     // Release fire and wait for the one shot to land.
-    m.push_input(1, input(2, 0, 0, 0, false));
+    m.push_input(1, 2, input(2, 0, 0, 0, false));
     run(&mut m, 20);
-    assert_eq!(m.health(2), Some((75, true)));
-    assert_eq!(m.projectile_count(), 0);
+    assert_eq!(m.game().health(2), Some((75, true)));
+    assert_eq!(m.game().projectile_count(), 0);
 }
 
 #[test]
@@ -228,20 +232,20 @@ fn projectiles_stop_at_walls() {
         }],
         spawns: vec![[100.0, 500.0], [300.0, 500.0]],
     };
-    let mut m = Match::new(config(), map, 0).unwrap();
+    let mut m = new_match(config(), map, 0).unwrap();
     m.add_player("a").unwrap();
     m.add_player("b").unwrap();
     m.step();
-    m.place(1, Vec2::new(100.0, 500.0), Vec2::ZERO);
-    m.place(2, Vec2::new(300.0, 500.0), Vec2::ZERO);
+    m.game_mut().place(1, Vec2::new(100.0, 500.0), Vec2::ZERO);
+    m.game_mut().place(2, Vec2::new(300.0, 500.0), Vec2::ZERO);
     for seq in 1..=60 {
-        m.push_input(1, input(seq, 0, 0, 0, true));
+        m.push_input(1, seq, input(seq, 0, 0, 0, true));
         m.step();
-        for p in &m.positions()[2..] {
+        for p in &m.game().positions()[2..] {
             assert!(p.x < 200.0, "projectile passed the wall: {p}");
         }
     }
-    assert_eq!(m.health(2), Some((100, true)));
+    assert_eq!(m.game().health(2), Some((100, true)));
 }
 
 #[test]
@@ -252,25 +256,25 @@ fn no_damage_while_waiting() {
     assert_eq!(m.phase(), Phase::Waiting);
     let events = shoot_until_kill(&mut m, 200);
     assert!(events.is_empty());
-    assert_eq!(m.health(2), Some((100, true)));
+    assert_eq!(m.game().health(2), Some((100, true)));
     // Shots did land (and were absorbed): none is older than its flight to the target.
-    assert!(m.projectile_count() <= 2);
+    assert!(m.game().projectile_count() <= 2);
 }
 
 #[test]
 fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
     let mut m = duel(config());
     shoot_until_kill(&mut m, 200);
-    m.push_input(1, input(1000, 0, 0, 0, false));
+    m.push_input(1, 1000, input(1000, 0, 0, 0, false));
     let respawn = m.config().ticks(m.config().respawn_ms);
     assert_eq!(respawn, 60);
     run(&mut m, respawn - 1);
-    assert_eq!(m.health(2), Some((0, false)));
+    assert_eq!(m.game().health(2), Some((0, false)));
     m.step();
-    assert_eq!(m.health(2), Some((100, true)));
-    let p = m.positions()[1];
+    assert_eq!(m.game().health(2), Some((100, true)));
+    let p = m.game().positions()[1];
     assert!(
-        m.map().spawns.iter().any(|s| Vec2::from(*s) == p),
+        m.game().map().spawns.iter().any(|s| Vec2::from(*s) == p),
         "{p} is not a spawn point"
     );
     let e = m.snapshot().iter().find(|e| e.id == 2).unwrap();
@@ -281,14 +285,14 @@ fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
 fn phases_by_time() {
     let mut c = config();
     c.match_duration_secs = 1;
-    let mut m = Match::new(c, open(), 0).unwrap();
+    let mut m = new_match(c, open(), 0).unwrap();
     m.add_player("a").unwrap();
     assert!(run(&mut m, 5).is_empty());
     assert_eq!((m.phase(), m.phase_ticks_left()), (Phase::Waiting, 0));
     m.add_player("b").unwrap();
     let r = m.step();
     assert_eq!(
-        r.events,
+        r.all_events().collect::<Vec<_>>(),
         vec![GameEvent::PhaseChanged {
             phase: Phase::Running,
             ticks: 30
@@ -304,7 +308,7 @@ fn phases_by_time() {
     let r = m.step();
     assert_eq!(r.ended, Some(EndReason::TimeLimit));
     assert_eq!(
-        r.events,
+        r.all_events().collect::<Vec<_>>(),
         vec![GameEvent::PhaseChanged {
             phase: Phase::Ended,
             ticks: 0
@@ -320,6 +324,7 @@ fn phases_by_time() {
         StepReport {
             tick,
             events: vec![],
+            phase: None,
             ended: None
         }
     );
@@ -357,40 +362,40 @@ fn operator_end() {
 
 #[test]
 fn input_queue_rules() {
-    let mut m = Match::new(config(), open(), 0).unwrap();
+    let mut m = new_match(config(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     assert_eq!(
-        m.push_input(99, input(1, 0, 0, 0, false)),
+        m.push_input(99, 1, input(1, 0, 0, 0, false)),
         InputOutcome::UnknownPlayer
     );
     assert_eq!(
-        m.push_input(id, input(1025, 0, 0, 0, false)),
+        m.push_input(id, 1025, input(1025, 0, 0, 0, false)),
         InputOutcome::Rejected
     );
     assert_eq!(
-        m.push_input(id, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, input(1, 0, 0, 0, false)),
         InputOutcome::Queued
     );
     assert_eq!(
-        m.push_input(id, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, input(1, 0, 0, 0, false)),
         InputOutcome::Stale
     );
     assert_eq!(
-        m.push_input(id, input(0, 0, 0, 0, false)),
+        m.push_input(id, 0, input(0, 0, 0, 0, false)),
         InputOutcome::Stale
     );
     for seq in 2..=8 {
         assert_eq!(
-            m.push_input(id, input(seq, 127, 0, 0, false)),
+            m.push_input(id, seq, input(seq, 127, 0, 0, false)),
             InputOutcome::Queued
         );
     }
     assert_eq!(
-        m.push_input(id, input(9, 0, 0, 0, false)),
+        m.push_input(id, 9, input(9, 0, 0, 0, false)),
         InputOutcome::Dropped
     );
     assert_eq!(
-        m.push_input(id, input(u32::MAX, 0, 0, 0, false)),
+        m.push_input(id, u32::MAX, input(u32::MAX, 0, 0, 0, false)),
         InputOutcome::Rejected
     );
     let info = m.player(id).unwrap();
@@ -401,15 +406,15 @@ fn input_queue_rules() {
     // One input per tick.
     m.step();
     assert_eq!(m.player(id).unwrap().last_applied_seq, 1);
-    assert_eq!(m.queued(id), 7);
+    assert_eq!(m.queued_inputs(id), 7);
     assert_eq!(m.header_for(Some(id), 0).last_input, 1);
     assert_eq!(m.header_for(None, 0).last_input, 0);
     run(&mut m, 7);
     assert_eq!(m.player(id).unwrap().last_applied_seq, 8);
     // The queue is empty: the last input (full right) repeats and the player keeps going.
-    let x0 = m.positions()[0].x;
+    let x0 = m.game().positions()[0].x;
     run(&mut m, 5);
-    let x1 = m.positions()[0].x;
+    let x1 = m.game().positions()[0].x;
     assert!(x1 > x0 + 10.0);
     assert_eq!(m.player(id).unwrap().last_applied_seq, 8);
 }
@@ -418,11 +423,11 @@ fn input_queue_rules() {
 fn repeated_input_keeps_firing() {
     let mut c = config();
     c.min_players = 1;
-    let mut m = Match::new(c, open(), 0).unwrap();
+    let mut m = new_match(c, open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     // Enter Running first: warm-up shots are cleared when it starts.
     m.step();
-    m.push_input(id, input(1, 0, 0, 0, true));
+    m.push_input(id, 1, input(1, 0, 0, 0, true));
     // 30 ticks with a 9-tick cooldown: shots at ticks 2, 11, 20 and 29.
     let mut shots = std::collections::BTreeSet::new();
     for _ in 0..30 {
@@ -434,31 +439,31 @@ fn repeated_input_keeps_firing() {
 
 #[test]
 fn disconnected_players_stand_still_and_hold_fire() {
-    let mut m = Match::new(config(), open(), 0).unwrap();
+    let mut m = new_match(config(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
-    m.push_input(id, input(1, 127, 0, 77, false));
+    m.push_input(id, 1, input(1, 127, 0, 77, false));
     m.step();
     for seq in 2..=5 {
-        m.push_input(id, input(seq, 127, 0, 77, true));
+        m.push_input(id, seq, input(seq, 127, 0, 77, true));
     }
     m.set_connected(id, false);
-    assert_eq!(m.queued(id), 0);
+    assert_eq!(m.queued_inputs(id), 0);
     assert_eq!(
-        m.push_input(id, input(6, 127, 0, 77, true)),
+        m.push_input(id, 6, input(6, 127, 0, 77, true)),
         InputOutcome::Queued
     );
     run(&mut m, 30);
-    assert_eq!(m.queued(id), 0);
-    let p = m.positions()[0];
+    assert_eq!(m.queued_inputs(id), 0);
+    let p = m.game().positions()[0];
     run(&mut m, 5);
-    assert_eq!(m.positions()[0], p, "friction stopped it");
-    assert_eq!(m.projectile_count(), 0);
+    assert_eq!(m.game().positions()[0], p, "friction stopped it");
+    assert_eq!(m.game().projectile_count(), 0);
     assert_eq!(m.snapshot()[0].aim, 77);
     assert_eq!(m.snapshot()[0].flags, FLAG_ALIVE);
     // Reconnected: the first input is accepted whatever its sequence number.
     m.set_connected(id, true);
     assert_eq!(
-        m.push_input(id, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, input(1, 0, 0, 0, false)),
         InputOutcome::Queued
     );
     m.step();
@@ -487,7 +492,7 @@ fn scripted_inputs(seed: u64, tick: u32, players: u32) -> Vec<(PlayerId, Input)>
 #[test]
 fn determinism_same_seed_same_inputs() {
     let make = || {
-        let mut m = Match::new(config(), arena(), 0xDEAD_BEEF).unwrap();
+        let mut m = new_match(config(), arena(), 0xDEAD_BEEF).unwrap();
         for i in 0..8 {
             m.add_player(&format!("p{i}")).unwrap();
         }
@@ -500,7 +505,7 @@ fn determinism_same_seed_same_inputs() {
         for (id, i) in scripted_inputs(42, tick, 8) {
             // Every 7th input of a player goes missing: exercises the repeat path too.
             if (tick + id) % 7 != 0 {
-                assert_eq!(a.push_input(id, i), b.push_input(id, i));
+                assert_eq!(a.push_input(id, i.seq, i), b.push_input(id, i.seq, i));
             }
         }
         let (ra, rb) = (a.step(), b.step());
@@ -512,7 +517,7 @@ fn determinism_same_seed_same_inputs() {
             .count();
         assert_eq!(a.snapshot(), b.snapshot(), "tick {tick}");
         assert_eq!(a.state_hash(), b.state_hash(), "tick {tick}");
-        assert_eq!(a.positions(), b.positions());
+        assert_eq!(a.game().positions(), b.game().positions());
         projectiles += a
             .snapshot()
             .iter()
@@ -522,7 +527,7 @@ fn determinism_same_seed_same_inputs() {
     assert!(projectiles > 100, "the players shot ({projectiles})");
     assert!(kills > 0, "someone died ({kills})");
     // A different seed diverges (spawn choice), so the hash does depend on the state.
-    let mut c = Match::new(config(), arena(), 1).unwrap();
+    let mut c = new_match(config(), arena(), 1).unwrap();
     for i in 0..8 {
         c.add_player(&format!("p{i}")).unwrap();
     }
@@ -534,7 +539,7 @@ fn determinism_same_seed_same_inputs() {
 
 #[test]
 fn delta_since_uses_held_baselines_only() {
-    let mut m = Match::new(config(), open(), 5).unwrap();
+    let mut m = new_match(config(), open(), 5).unwrap();
     for i in 0..4 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -542,7 +547,7 @@ fn delta_since_uses_held_baselines_only() {
     let mut out = Delta::default();
     for tick in 1..=100u32 {
         for (id, i) in scripted_inputs(9, tick, 4) {
-            m.push_input(id, i);
+            m.push_input(id, i.seq, i);
         }
         m.step();
         // A client that acknowledges every other tick.
@@ -609,14 +614,14 @@ proptest! {
         let mut c = config();
         c.min_players = 2;
         c.respawn_ms = 100;
-        let mut m = Match::new(c, arena(), 11).unwrap();
+        let mut m = new_match(c, arena(), 11).unwrap();
         m.add_player("a").unwrap();
         m.add_player("b").unwrap();
         for op in ops {
             match op {
                 Op::Input(p, seq, move_x, move_y, aim, buttons) => {
                     let i = Input { seq, ack: seq, move_x, move_y, aim, buttons };
-                    m.push_input(u32::from(p), i);
+                    m.push_input(u32::from(p), i.seq, i);
                 }
                 Op::Step => {
                     m.step();
@@ -630,7 +635,7 @@ proptest! {
                 }
             }
             let r = m.config().player_radius;
-            for (k, p) in m.positions().iter().enumerate() {
+            for (k, p) in m.game().positions().iter().enumerate() {
                 prop_assert!(p.is_finite());
                 let margin = if k < m.player_count() { r } else { 0.0 };
                 prop_assert!(p.x >= margin && p.y >= margin, "{p}");

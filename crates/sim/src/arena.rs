@@ -1,0 +1,640 @@
+//! Arena, a top-down 2D shooter: the first game on the engine ([`Game`]). Players move with
+//! acceleration and friction, collide with walls, aim and fire projectiles; a hit costs health,
+//! a kill scores; the match ends on the score limit or the engine's time limit.
+
+use glam::Vec2;
+use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED, quantize};
+use tickwire_proto::msg::{EndReason, GameEvent, Input, Phase, PlayerResult};
+use tickwire_proto::{EntityKind, EntityState};
+
+use crate::config::{ConfigError, GameConfig};
+use crate::engine::{Match, PhaseChange, PlayerId};
+use crate::game::{Game, GameInput, SnapshotWriter, StepCtx, WorldBounds};
+use crate::grid::Grid;
+use crate::map::{MapDef, MapError};
+use crate::physics::{
+    Aabb, clamp_to_bounds, direction, resolve_circle_box, segment_box, segment_circle,
+    segment_leaves,
+};
+use crate::rng::SplitMix64;
+
+/// Most movement sub-steps per tick; [`GameConfig::validate`] bounds the top speed to match.
+const MAX_SUBSTEPS: f32 = 2.0 * crate::config::MAX_RADII_PER_TICK;
+
+/// Speed below which a player without movement intent comes to rest, world units/s.
+const MIN_SPEED: f32 = 1.0;
+
+/// Why an arena match could not be created.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// The game configuration is invalid.
+    #[error("invalid game config: {0}")]
+    Config(#[from] ConfigError),
+    /// The map is invalid.
+    #[error("invalid map: {0}")]
+    Map(#[from] MapError),
+    /// A player (diameter, world units) does not fit in the arena.
+    #[error("a player of diameter {diameter} does not fit in a {width}x{height} arena")]
+    MapTooSmall {
+        /// Player diameter, world units.
+        diameter: f32,
+        /// Arena width, world units.
+        width: u32,
+        /// Arena height, world units.
+        height: u32,
+    },
+}
+
+/// A match of arena: the engine running [`Arena`].
+pub type ArenaMatch = Match<Arena>;
+
+/// A new arena match in the Waiting phase at tick 0, after validating `config` and `map`;
+/// `seed` drives every random choice (spawn points).
+pub fn new_match(config: GameConfig, map: MapDef, seed: u64) -> Result<ArenaMatch, SimError> {
+    let arena = Arena::new(config.clone(), map, seed)?;
+    Ok(Match::new(config, arena)?)
+}
+
+impl GameInput for Input {
+    /// Movement and the fire button are released; the facing stays.
+    fn released(&self) -> Input {
+        Input {
+            aim: self.aim,
+            ..Input::default()
+        }
+    }
+}
+
+/// On the wire a phase change is one of arena's events.
+impl From<PhaseChange> for GameEvent {
+    fn from(c: PhaseChange) -> GameEvent {
+        GameEvent::PhaseChanged {
+            phase: c.phase,
+            ticks: c.ticks,
+        }
+    }
+}
+
+/// A player's score in the current phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlayerStats {
+    /// Score.
+    pub score: u32,
+    /// Kills.
+    pub kills: u32,
+    /// Deaths.
+    pub deaths: u32,
+}
+
+/// A player's simulated state.
+#[derive(Clone, Debug)]
+struct Player {
+    /// Player id.
+    id: PlayerId,
+    /// Its entity.
+    entity_id: u32,
+    /// Display name.
+    name: String,
+    /// Whether its client is connected.
+    connected: bool,
+    /// Score in the current phase.
+    stats: PlayerStats,
+    /// Centre, world units.
+    pos: Vec2,
+    /// Velocity, world units/s.
+    vel: Vec2,
+    /// Facing, 1/256 turns.
+    aim: u8,
+    /// Health, hit points.
+    hp: u8,
+    /// False between death and respawn.
+    alive: bool,
+    /// Ticks until the weapon may fire again.
+    cooldown: u32,
+    /// Ticks until respawn (dead players only).
+    respawn_in: u32,
+}
+
+/// A projectile in flight.
+#[derive(Clone, Debug)]
+struct Projectile {
+    /// Entity id.
+    id: u32,
+    /// Shooter's entity id.
+    owner_entity: u32,
+    /// Shooter's player id.
+    owner: PlayerId,
+    /// Centre, world units.
+    pos: Vec2,
+    /// Velocity, world units/s.
+    vel: Vec2,
+    /// Direction fired, 1/256 turns.
+    aim: u8,
+    /// Ticks of flight left.
+    ticks_left: u32,
+    /// Set when it hit something this tick; removed at the end of the projectile pass.
+    spent: bool,
+}
+
+/// The arena game: its rules and its world, run by the engine.
+///
+/// # Within one step
+/// Dead players count down and respawn; every player (ascending id) takes its input, turns,
+/// accelerates, moves with wall collisions and may fire; every projectile (ascending id) sweeps
+/// its path and hits the first wall or living non-owner player on it. Hits hurt only while the
+/// match runs.
+#[derive(Clone, Debug)]
+pub struct Arena {
+    /// The rules.
+    config: GameConfig,
+    /// The map.
+    map: MapDef,
+    /// Map walls as float boxes.
+    walls: Vec<Aabb>,
+    /// Arena size, world units.
+    size: Vec2,
+    /// Seconds per tick.
+    dt: f32,
+    /// Derived durations, ticks.
+    lifetime_ticks: u32,
+    /// Ticks between shots.
+    cooldown_ticks: u32,
+    /// Ticks from death to respawn (at least 1).
+    respawn_ticks: u32,
+    /// The phase of the step being simulated.
+    phase: Phase,
+    /// Spawn choice.
+    rng: SplitMix64,
+    /// Players by ascending id (hence ascending entity id too).
+    players: Vec<Player>,
+    /// Projectiles by ascending id.
+    projectiles: Vec<Projectile>,
+    /// Broadphase over players for projectile hits.
+    grid: Grid,
+    /// Reused buffer of player positions for the grid.
+    scratch_pos: Vec<Vec2>,
+}
+
+impl Arena {
+    /// The game on `map` under `config` (both validated); `seed` drives spawn points.
+    pub fn new(config: GameConfig, map: MapDef, seed: u64) -> Result<Arena, SimError> {
+        config.validate()?;
+        map.validate()?;
+        let diameter = 2.0 * config.player_radius;
+        if diameter > map.width.min(map.height) as f32 {
+            return Err(SimError::MapTooSmall {
+                diameter,
+                width: map.width,
+                height: map.height,
+            });
+        }
+        Ok(Arena {
+            walls: map.walls.iter().map(Aabb::from_wall).collect(),
+            size: Vec2::new(map.width as f32, map.height as f32),
+            dt: config.dt(),
+            lifetime_ticks: config.ticks(config.projectile_lifetime_ms).max(1),
+            cooldown_ticks: config.ticks(config.fire_cooldown_ms),
+            respawn_ticks: config.ticks(config.respawn_ms).max(1),
+            phase: Phase::Waiting,
+            rng: SplitMix64::new(seed),
+            players: Vec::new(),
+            projectiles: Vec::new(),
+            grid: Grid::new(map.width, map.height, map.cell_size),
+            scratch_pos: Vec::new(),
+            config,
+            map,
+        })
+    }
+
+    /// The rules.
+    pub fn config(&self) -> &GameConfig {
+        &self.config
+    }
+
+    /// The map.
+    pub fn map(&self) -> &MapDef {
+        &self.map
+    }
+
+    /// A player's score in the current phase.
+    pub fn stats(&self, id: PlayerId) -> Option<PlayerStats> {
+        self.index(id).map(|i| self.players[i].stats)
+    }
+
+    fn index(&self, id: PlayerId) -> Option<usize> {
+        self.players.binary_search_by_key(&id, |p| p.id).ok()
+    }
+
+    /// A spawn point chosen by the seeded RNG, kept inside the arena for the player's radius.
+    fn spawn_point(&mut self) -> Vec2 {
+        let i = self.rng.below(self.map.spawns.len());
+        let [x, y] = self.map.spawns.get(i).copied().unwrap_or([0.0, 0.0]);
+        let mut pos = Vec2::new(x, y);
+        let mut vel = Vec2::ZERO;
+        let r = self.config.player_radius;
+        // A spawn closer than a radius to a wall would overlap it: push out like a move would.
+        for wall in &self.walls {
+            resolve_circle_box(&mut pos, &mut vel, r, wall);
+        }
+        clamp_to_bounds(&mut pos, &mut vel, r, self.size);
+        pos
+    }
+
+    /// Counts down dead players and respawns those whose time is up, with full health.
+    fn respawn_dead(&mut self) {
+        for i in 0..self.players.len() {
+            if self.players[i].alive {
+                continue;
+            }
+            let p = &mut self.players[i];
+            p.respawn_in = p.respawn_in.saturating_sub(1);
+            if p.respawn_in == 0 {
+                let pos = self.spawn_point();
+                let p = &mut self.players[i];
+                p.pos = pos;
+                p.vel = Vec2::ZERO;
+                p.hp = self.config.player_max_hp;
+                p.alive = true;
+                p.cooldown = 0;
+            }
+        }
+    }
+
+    /// Applies one input per player: aim, acceleration, friction, speed cap, collision-checked
+    /// movement, and firing.
+    fn move_players(&mut self, ctx: &mut StepCtx<'_, Arena>) {
+        let c = &self.config;
+        let dt = self.dt;
+        let r = c.player_radius;
+        let damping = (1.0 - c.player_friction * dt).max(0.0);
+        for p in &mut self.players {
+            // Disconnected: stand still, keep facing, never fire.
+            let input = ctx.input(p.id).unwrap_or(Input {
+                aim: p.aim,
+                ..Input::default()
+            });
+            p.cooldown = p.cooldown.saturating_sub(1);
+            if !p.alive {
+                continue;
+            }
+            p.aim = input.aim;
+            let (mx, my) = input.move_vector();
+            p.vel += Vec2::new(mx, my) * (c.player_accel * dt);
+            p.vel *= damping;
+            let speed_sq = p.vel.dot(p.vel);
+            if speed_sq > c.player_max_speed * c.player_max_speed {
+                p.vel *= c.player_max_speed / speed_sq.sqrt();
+            } else if mx == 0.0 && my == 0.0 && speed_sq < MIN_SPEED * MIN_SPEED {
+                // Friction alone only decays geometrically; snap to rest so that an idle
+                // player's state (and its delta) really stops changing. Only without intent,
+                // so that a tiny configured acceleration can still start a player moving.
+                p.vel = Vec2::ZERO;
+            }
+            // Sub-steps of at most half a radius: a circle can then never pass a wall's middle
+            // within one sub-step, so it is always pushed back out on the side it came from.
+            let dist = p.vel.length() * dt;
+            let n = (dist / (0.5 * r)).ceil().clamp(1.0, MAX_SUBSTEPS);
+            let sub_dt = dt / n;
+            for _ in 0..n as u32 {
+                p.pos += p.vel * sub_dt;
+                for wall in &self.walls {
+                    resolve_circle_box(&mut p.pos, &mut p.vel, r, wall);
+                }
+                clamp_to_bounds(&mut p.pos, &mut p.vel, r, self.size);
+            }
+            if input.fire() && p.cooldown == 0 {
+                let Some(id) = ctx.new_entity() else {
+                    // Entity ids exhausted: no more shots rather than a reused id.
+                    continue;
+                };
+                let dir = direction(input.aim);
+                self.projectiles.push(Projectile {
+                    id,
+                    owner_entity: p.entity_id,
+                    owner: p.id,
+                    pos: p.pos,
+                    vel: dir * c.projectile_speed,
+                    aim: input.aim,
+                    ticks_left: self.lifetime_ticks,
+                    spent: false,
+                });
+                p.cooldown = self.cooldown_ticks;
+            }
+        }
+    }
+
+    /// Moves every projectile along its path for one tick; the earliest of a wall, the arena
+    /// edge or a living non-owner player on the path stops it. Hits only hurt in Running.
+    fn move_projectiles(&mut self, ctx: &mut StepCtx<'_, Arena>) {
+        if self.projectiles.is_empty() {
+            return;
+        }
+        self.scratch_pos.clear();
+        self.scratch_pos.extend(self.players.iter().map(|p| p.pos));
+        self.grid.rebuild(&self.scratch_pos);
+        let rr = self.config.projectile_radius;
+        let reach = self.config.player_radius + rr;
+        let lo = Vec2::splat(rr);
+        let hi = (self.size - Vec2::splat(rr)).max(lo);
+        for k in 0..self.projectiles.len() {
+            let proj = &self.projectiles[k];
+            let p0 = proj.pos;
+            let d = proj.vel * self.dt;
+            let mut t_block = segment_leaves(p0, d, lo, hi);
+            for wall in &self.walls {
+                if let Some(t) = segment_box(p0, d, &wall.expand(rr)) {
+                    t_block = Some(t_block.map_or(t, |b| b.min(t)));
+                }
+            }
+            // The first player on the path; ties go to the lower entity id, so the result does
+            // not depend on the order the grid lists candidates in.
+            let mut hit: Option<(f32, u32, usize)> = None;
+            let p1 = p0 + d;
+            let players = &self.players;
+            self.grid.query(
+                p0.min(p1) - Vec2::splat(reach),
+                p0.max(p1) + Vec2::splat(reach),
+                |i| {
+                    let target = &players[i];
+                    if !target.alive || target.entity_id == proj.owner_entity {
+                        return;
+                    }
+                    if let Some(t) = segment_circle(p0, d, target.pos, reach) {
+                        let better = hit.is_none_or(|(bt, bid, _)| {
+                            t < bt || (t == bt && target.entity_id < bid)
+                        });
+                        if better {
+                            hit = Some((t, target.entity_id, i));
+                        }
+                    }
+                },
+            );
+            match hit {
+                Some((t, _, victim)) if t_block.is_none_or(|b| t <= b) => {
+                    let owner = proj.owner;
+                    self.projectiles[k].spent = true;
+                    self.hit(owner, victim, ctx);
+                }
+                _ if t_block.is_some() => self.projectiles[k].spent = true,
+                _ => {
+                    let proj = &mut self.projectiles[k];
+                    proj.pos = p1;
+                    proj.ticks_left = proj.ticks_left.saturating_sub(1);
+                    proj.spent = proj.ticks_left == 0;
+                }
+            }
+        }
+        self.projectiles.retain(|p| !p.spent);
+    }
+
+    /// Applies a hit by `owner`'s projectile on the player at index `victim`.
+    fn hit(&mut self, owner: PlayerId, victim: usize, ctx: &mut StepCtx<'_, Arena>) {
+        if ctx.phase() != Phase::Running {
+            // Warm-up shots are absorbed without damage.
+            return;
+        }
+        let v = &mut self.players[victim];
+        v.hp = v.hp.saturating_sub(self.config.projectile_damage);
+        if v.hp > 0 {
+            return;
+        }
+        v.alive = false;
+        v.vel = Vec2::ZERO;
+        v.respawn_in = self.respawn_ticks;
+        v.stats.deaths += 1;
+        let (victim_id, victim_entity) = (v.id, v.entity_id);
+        let mut killer_entity = 0;
+        if let Some(k) = self.index(owner) {
+            let killer = &mut self.players[k];
+            killer.stats.kills += 1;
+            killer.stats.score += 1;
+            killer_entity = killer.entity_id;
+        }
+        ctx.emit(GameEvent::Kill {
+            killer: owner,
+            victim: victim_id,
+            killer_entity,
+            victim_entity,
+        });
+    }
+
+    /// Writes players and projectiles, merged by entity id, quantized.
+    fn write_snapshot(&self, out: &mut SnapshotWriter<'_>) {
+        let dt = self.dt;
+        let (mut i, mut j) = (0, 0);
+        // Merge players and projectiles, both sorted by entity id.
+        while i < self.players.len() || j < self.projectiles.len() {
+            let take_player = match (self.players.get(i), self.projectiles.get(j)) {
+                (Some(p), Some(q)) => p.entity_id < q.id,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_player {
+                let p = &self.players[i];
+                let mut flags = 0;
+                if p.alive {
+                    flags |= FLAG_ALIVE;
+                }
+                if p.connected {
+                    flags |= FLAG_CONNECTED;
+                }
+                write_entity(
+                    out.next(),
+                    Fields {
+                        id: p.entity_id,
+                        kind: EntityKind::Player,
+                        pos: p.pos,
+                        // A dead player stays where it fell whatever its last velocity.
+                        step: if p.alive { p.vel * dt } else { Vec2::ZERO },
+                        aim: p.aim,
+                        hp: p.hp,
+                        score: p.stats.score,
+                        flags,
+                        owner: 0,
+                        name: &p.name,
+                    },
+                );
+                i += 1;
+            } else {
+                let q = &self.projectiles[j];
+                write_entity(
+                    out.next(),
+                    Fields {
+                        id: q.id,
+                        kind: EntityKind::Projectile,
+                        pos: q.pos,
+                        step: q.vel * dt,
+                        aim: q.aim,
+                        hp: 0,
+                        score: 0,
+                        flags: FLAG_ALIVE,
+                        owner: q.owner_entity,
+                        name: "",
+                    },
+                );
+                j += 1;
+            }
+        }
+    }
+
+    /// Internal positions of every player and projectile, for invariant checks in tests.
+    #[cfg(test)]
+    pub(crate) fn positions(&self) -> Vec<Vec2> {
+        self.players
+            .iter()
+            .map(|p| p.pos)
+            .chain(self.projectiles.iter().map(|p| p.pos))
+            .collect()
+    }
+
+    /// Teleports a player and sets its velocity (tests only).
+    #[cfg(test)]
+    pub(crate) fn place(&mut self, id: PlayerId, pos: Vec2, vel: Vec2) {
+        if let Some(i) = self.index(id) {
+            self.players[i].pos = pos;
+            self.players[i].vel = vel;
+        }
+    }
+
+    /// A player's health and liveness (tests only).
+    #[cfg(test)]
+    pub(crate) fn health(&self, id: PlayerId) -> Option<(u8, bool)> {
+        self.index(id)
+            .map(|i| (self.players[i].hp, self.players[i].alive))
+    }
+
+    /// Projectiles in flight (tests only).
+    #[cfg(test)]
+    pub(crate) fn projectile_count(&self) -> usize {
+        self.projectiles.len()
+    }
+}
+
+impl Game for Arena {
+    type Input = Input;
+    type Event = GameEvent;
+    type Results = Vec<PlayerResult>;
+
+    fn world(&self) -> WorldBounds {
+        WorldBounds {
+            width: self.map.width,
+            height: self.map.height,
+            cell_size: self.map.cell_size,
+        }
+    }
+
+    /// Spawns the player's entity at a spawn point chosen by the seeded RNG.
+    fn join(&mut self, player: PlayerId, entity: u32, name: &str) {
+        let pos = self.spawn_point();
+        self.players.push(Player {
+            id: player,
+            entity_id: entity,
+            name: name.to_owned(),
+            connected: true,
+            stats: PlayerStats::default(),
+            pos,
+            vel: Vec2::ZERO,
+            aim: 0,
+            hp: self.config.player_max_hp,
+            alive: true,
+            cooldown: 0,
+            respawn_in: 0,
+        });
+    }
+
+    /// Removes the player and its projectiles in flight, so every kill has a killer still in
+    /// the match.
+    fn leave(&mut self, player: PlayerId) {
+        if let Some(i) = self.index(player) {
+            self.players.remove(i);
+        }
+        self.projectiles.retain(|p| p.owner != player);
+    }
+
+    fn set_connected(&mut self, player: PlayerId, connected: bool) {
+        if let Some(i) = self.index(player) {
+            self.players[i].connected = connected;
+        }
+    }
+
+    fn step(&mut self, ctx: &mut StepCtx<'_, Arena>) {
+        self.phase = ctx.phase();
+        self.respawn_dead();
+        self.move_players(ctx);
+        self.move_projectiles(ctx);
+    }
+
+    /// Fresh scores, and warm-up projectiles cleared so none scores.
+    fn start(&mut self) {
+        for p in &mut self.players {
+            p.stats = PlayerStats::default();
+        }
+        self.projectiles.clear();
+    }
+
+    fn end_condition(&self) -> Option<EndReason> {
+        let limit = self.config.score_limit;
+        (limit > 0 && self.players.iter().any(|p| p.stats.score >= limit))
+            .then_some(EndReason::ScoreLimit)
+    }
+
+    fn snapshot(&self, out: &mut SnapshotWriter<'_>) {
+        self.write_snapshot(out);
+    }
+
+    /// Score descending, then deaths ascending, then id ascending.
+    fn results(&self) -> Vec<PlayerResult> {
+        let mut out: Vec<PlayerResult> = self
+            .players
+            .iter()
+            .map(|p| PlayerResult {
+                player_id: p.id,
+                name: p.name.clone(),
+                score: p.stats.score,
+                kills: p.stats.kills,
+                deaths: p.stats.deaths,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then(a.deaths.cmp(&b.deaths))
+                .then(a.player_id.cmp(&b.player_id))
+        });
+        out
+    }
+}
+
+/// The replicated fields of one entity, borrowed from the simulation.
+struct Fields<'a> {
+    id: u32,
+    kind: EntityKind,
+    pos: Vec2,
+    /// Displacement per tick at the current velocity, world units.
+    step: Vec2,
+    aim: u8,
+    hp: u8,
+    score: u32,
+    flags: u8,
+    owner: u32,
+    name: &'a str,
+}
+
+/// Writes one snapshot entity, overwriting a recycled entry in place (its name string keeps
+/// its allocation).
+fn write_entity(e: &mut EntityState, f: Fields<'_>) {
+    e.id = f.id;
+    e.kind = f.kind;
+    (e.x, e.y) = (quantize(f.pos.x), quantize(f.pos.y));
+    (e.vx, e.vy) = (quantize(f.step.x), quantize(f.step.y));
+    e.aim = f.aim;
+    e.hp = f.hp;
+    e.score = f.score;
+    e.flags = f.flags;
+    e.owner = f.owner;
+    e.name.clear();
+    e.name.push_str(f.name);
+}
+
+#[cfg(test)]
+mod tests;
