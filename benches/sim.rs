@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 use tickwire_proto::codec::encode_delta;
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
-use tickwire_sim::{ClientView, GameConfig, MapDef, Match, SplitMix64};
+use tickwire_sim::{ArenaMatch, ClientView, GameConfig, MapDef, SplitMix64, new_match};
 
 /// Player counts of the step benchmark.
 const PLAYER_COUNTS: [usize; 4] = [8, 64, 512, 2048];
@@ -36,7 +36,7 @@ impl Walkers {
 
     /// Pushes one input per player: the stick and aim drift a little every tick and the fire
     /// button is held a quarter of the time.
-    fn push(&mut self, m: &mut Match) {
+    fn push(&mut self, m: &mut ArenaMatch) {
         for (i, (seq, mx, my, aim)) in self.state.iter_mut().enumerate() {
             let bits = self.rng.next_u64();
             let drift = |v: i8, b: u64| v.saturating_add((b % 41) as i8 - 20);
@@ -56,14 +56,14 @@ impl Walkers {
                     0
                 },
             };
-            m.push_input(i as u32 + 1, input);
+            m.push_input(i as u32 + 1, input.seq, input);
         }
     }
 }
 
 /// A running match of `players` players on an open arena sized for about 120 x 120 world units
 /// per player (at least 1000 x 1000), after the warm-up.
-fn setup(players: usize) -> (Match, Walkers) {
+fn setup(players: usize) -> (ArenaMatch, Walkers) {
     let config = GameConfig {
         max_players: u16::try_from(players).expect("player count fits u16"),
         match_duration_secs: 7 * 24 * 3600,
@@ -71,7 +71,7 @@ fn setup(players: usize) -> (Match, Walkers) {
         ..GameConfig::default()
     };
     let side = ((players as f64).sqrt() * 120.0).max(1000.0) as u32;
-    let mut m = Match::new(config, MapDef::open_arena(side, side), 42).expect("valid setup");
+    let mut m = new_match(config, MapDef::open_arena(side, side), 42).expect("valid setup");
     for i in 0..players {
         m.add_player(&format!("bot{i}"))
             .expect("room for every player");
@@ -130,7 +130,7 @@ const BIG_BUDGET: u32 = 8000;
 
 /// The big-map match after the warm-up, with one client view per player that has been sent
 /// the last two ticks (so the next frame has a two-tick-old baseline, the common case).
-fn setup_big(budget: u32) -> (Match, Walkers, Vec<ClientView>) {
+fn setup_big(budget: u32) -> (ArenaMatch, Walkers, Vec<ClientView>) {
     let config = GameConfig {
         max_players: BIG_PLAYERS as u16,
         match_duration_secs: 7 * 24 * 3600,
@@ -140,7 +140,7 @@ fn setup_big(budget: u32) -> (Match, Walkers, Vec<ClientView>) {
         ..GameConfig::default()
     };
     let map = MapDef::big_arena(BIG_PLAYERS as u32, BIG_VISIBLE, BIG_RADIUS);
-    let mut m = Match::new(config, map, 42).expect("valid setup");
+    let mut m = new_match(config, map, 42).expect("valid setup");
     for i in 0..BIG_PLAYERS {
         m.add_player(&format!("bot{i}"))
             .expect("room for every player");
@@ -158,7 +158,12 @@ fn setup_big(budget: u32) -> (Match, Walkers, Vec<ClientView>) {
 
 /// One frame per client (player `i + 1`, acknowledging two ticks back) plus its encoding;
 /// returns the bytes encoded.
-fn frame_all(m: &Match, views: &mut [ClientView], delta: &mut Delta, bytes: &mut Vec<u8>) -> usize {
+fn frame_all(
+    m: &ArenaMatch,
+    views: &mut [ClientView],
+    delta: &mut Delta,
+    bytes: &mut Vec<u8>,
+) -> usize {
     let budget = m.config().frame_budget_bytes();
     let ack = m.tick().saturating_sub(2);
     let mut total = 0;

@@ -404,7 +404,7 @@ impl MatchTask {
         self.shared
             .phase
             .store(phase_index(self.sim.sim().phase()), Ordering::Release);
-        for event in report.events {
+        for event in report.all_events() {
             self.broadcast_reliable(&ServerMsg::Event(event));
         }
         self.replicate();
@@ -589,7 +589,7 @@ impl MatchTask {
             tick: self.sim.sim().tick(),
             session: token,
             resumed,
-            map: self.sim.sim().map().info(),
+            map: self.sim.sim().game().map().info(),
         }
     }
 

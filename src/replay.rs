@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tickwire_proto::codec;
-use tickwire_proto::msg::{ChatLine, EndReason, Input, PlayerResult};
-use tickwire_sim::{GameConfig, InputOutcome, JoinError, MapDef, Match, PlayerId, StepReport};
+use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult};
+use tickwire_sim::{
+    ArenaMatch, GameConfig, InputOutcome, JoinError, MapDef, PlayerId, StepReport, new_match,
+};
 use tracing::warn;
 
 /// The first bytes of every replay file.
@@ -261,7 +263,7 @@ impl ReplayWriter {
 
 /// A [`Match`] whose every state-changing call is recorded into a replay.
 pub struct RecordedMatch {
-    sim: Match,
+    sim: ArenaMatch,
     writer: Option<ReplayWriter>,
     calls: Vec<Call>,
     hash_every: u32,
@@ -274,7 +276,7 @@ impl RecordedMatch {
     /// `hash_every` ticks; [`RecordedMatch::flush_due`] turns true `flush_every` after the last
     /// fsync.
     pub fn new(
-        sim: Match,
+        sim: ArenaMatch,
         writer: Option<ReplayWriter>,
         hash_every: u32,
         flush_every: Duration,
@@ -308,7 +310,7 @@ impl RecordedMatch {
     }
 
     /// The simulation, for reading.
-    pub fn sim(&self) -> &Match {
+    pub fn sim(&self) -> &ArenaMatch {
         &self.sim
     }
 
@@ -343,11 +345,11 @@ impl RecordedMatch {
     /// Records and performs `push_input`.
     pub fn push_input(&mut self, player: PlayerId, input: Input) -> InputOutcome {
         self.record(Call::Input { player, input });
-        self.sim.push_input(player, input)
+        self.sim.push_input(player, input.seq, input)
     }
 
     /// Performs `step` and writes this tick's record.
-    pub fn step(&mut self) -> StepReport {
+    pub fn step(&mut self) -> StepReport<GameEvent> {
         let report = self.sim.step();
         if self.writer.is_some() {
             let hash = (report.tick % self.hash_every == 0).then(|| self.sim.state_hash());
@@ -506,7 +508,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             "first record is not a header".into(),
         ));
     };
-    let mut sim = Match::new(game, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
+    let mut sim = new_match(game, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
     let mut hashes_checked = 0;
     let mut chat = ChatCheck::default();
     loop {
@@ -556,7 +558,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
     }
 }
 
-fn check_hash(sim: &Match, tick: u32, hash: u64) -> Result<(), ReplayError> {
+fn check_hash(sim: &ArenaMatch, tick: u32, hash: u64) -> Result<(), ReplayError> {
     if sim.tick() != tick {
         return Err(ReplayError::Mismatch {
             tick: sim.tick(),
@@ -582,7 +584,11 @@ struct ChatCheck {
     last_seq: u32,
 }
 
-fn apply_calls(sim: &mut Match, calls: &[Call], chat: &mut ChatCheck) -> Result<(), ReplayError> {
+fn apply_calls(
+    sim: &mut ArenaMatch,
+    calls: &[Call],
+    chat: &mut ChatCheck,
+) -> Result<(), ReplayError> {
     for call in calls {
         match call {
             Call::Join { name, player } => {
@@ -599,7 +605,7 @@ fn apply_calls(sim: &mut Match, calls: &[Call], chat: &mut ChatCheck) -> Result<
             }
             Call::Connected { player, connected } => sim.set_connected(*player, *connected),
             Call::Input { player, input } => {
-                sim.push_input(*player, *input);
+                sim.push_input(*player, input.seq, *input);
             }
             Call::End { reason } => sim.end(*reason),
             Call::Chat { line } => {
@@ -655,7 +661,7 @@ mod tests {
             map: map.clone(),
         };
         let writer = ReplayWriter::create(path.to_owned(), &header).unwrap();
-        let sim = Match::new(game, map, 42).unwrap();
+        let sim = new_match(game, map, 42).unwrap();
         let mut m = RecordedMatch::new(sim, Some(writer), 10, Duration::from_secs(3600));
         let a = m.add_player("ann").unwrap();
         let b = m.add_player("bob").unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
-use tickwire_sim::{GameConfig, MapDef, Match};
+use tickwire_sim::{GameConfig, MapDef, new_match};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -210,8 +210,7 @@ impl ServerState {
                 .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
                 .clone()
         };
-        Match::new(game.clone(), map.clone(), 0)
-            .map_err(|e| CreateError::Invalid(e.to_string()))?;
+        new_match(game.clone(), map.clone(), 0).map_err(|e| CreateError::Invalid(e.to_string()))?;
         self.registry
             .create(self.config.server.max_matches, |id| {
                 self.spawn_match(id, 0, game, map_name, map)
@@ -270,7 +269,7 @@ impl ServerState {
             }
         });
         let tick_rate = game.tick_rate;
-        let sim = Match::new(game, map, seed).expect("match settings validated before spawning");
+        let sim = new_match(game, map, seed).expect("match settings validated before spawning");
         let sim = RecordedMatch::new(
             sim,
             writer.flatten(),
@@ -378,7 +377,7 @@ impl Server {
                 .map_err(|e| ConfigError::Invalid(format!("net.tls_cert/tls_key: {e}")))?;
         }
         let map = config.load_map()?;
-        Match::new(config.game.clone(), map.clone(), 0)
+        new_match(config.game.clone(), map.clone(), 0)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let mut maps = BTreeMap::new();
         maps.insert(DEFAULT_MAP.to_owned(), map);

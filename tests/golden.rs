@@ -29,7 +29,7 @@ use tickwire_proto::msg::{
     ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
-use tickwire_sim::{GameConfig, Match};
+use tickwire_sim::{GameConfig, new_match};
 
 mod random_schemas;
 
@@ -1300,7 +1300,7 @@ fn movement_golden() -> Value {
     };
     let mut traces = Vec::new();
     for (seed, legs) in WALKS {
-        let mut sim = Match::new(game.clone(), map.clone(), *seed).expect("valid match");
+        let mut sim = new_match(game.clone(), map.clone(), *seed).expect("valid match");
         let player = sim.add_player("walker").expect("seat");
         sim.step();
         let start = sim.snapshot().first().expect("the player").clone();
@@ -1312,6 +1312,7 @@ fn movement_golden() -> Value {
                 seq += 1;
                 sim.push_input(
                     player,
+                    seq,
                     Input {
                         seq,
                         ack: 0,

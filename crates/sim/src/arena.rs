@@ -439,7 +439,7 @@ impl Arena {
                     flags |= FLAG_CONNECTED;
                 }
                 write_entity(
-                    out.next(),
+                    out.entity(),
                     Fields {
                         id: p.entity_id,
                         kind: EntityKind::Player,
@@ -458,7 +458,7 @@ impl Arena {
             } else {
                 let q = &self.projectiles[j];
                 write_entity(
-                    out.next(),
+                    out.entity(),
                     Fields {
                         id: q.id,
                         kind: EntityKind::Projectile,

@@ -73,10 +73,7 @@ impl<E: From<PhaseChange>> StepReport<E> {
     where
         E: Clone,
     {
-        self.events
-            .iter()
-            .cloned()
-            .chain(self.phase.map(E::from))
+        self.events.iter().cloned().chain(self.phase.map(E::from))
     }
 }
 

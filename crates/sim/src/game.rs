@@ -152,7 +152,7 @@ pub struct SnapshotWriter<'a> {
 impl SnapshotWriter<'_> {
     /// The next entity to fill in, every field to be written (a recycled one holds an old
     /// entity's values). Ids must come out strictly ascending.
-    pub fn next(&mut self) -> &mut EntityState {
+    pub fn entity(&mut self) -> &mut EntityState {
         if self.len == self.buf.len() {
             self.buf.push(EntityState::default());
         }

@@ -36,9 +36,9 @@ pub mod map;
 mod physics;
 pub mod rng;
 
+pub use arena::{Arena, ArenaMatch, PlayerStats, SimError, new_match};
 pub use chat::{ChatConfig, ChatConfigError, ChatRoom, Member};
 pub use config::{ConfigError, GameConfig};
-pub use arena::{Arena, ArenaMatch, PlayerStats, SimError, new_match};
 pub use engine::{JoinError, Match, PhaseChange, PlayerId, PlayerInfo, StepReport};
 pub use game::{Game, GameInput, SnapshotWriter, StepCtx, WorldBounds};
 pub use input::InputOutcome;

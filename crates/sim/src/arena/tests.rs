@@ -1,9 +1,9 @@
 use super::*;
 use crate::{InputOutcome, JoinError, StepReport};
-use tickwire_proto::msg::Delta;
 use proptest::prelude::*;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
+use tickwire_proto::msg::Delta;
 use tickwire_proto::msg::{BUTTON_FIRE, StateFrame, WallRect};
 
 fn config() -> GameConfig {

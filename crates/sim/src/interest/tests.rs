@@ -5,7 +5,7 @@ use tickwire_proto::msg::{BUTTON_FIRE, Input, StateFrame};
 use tickwire_proto::{EntityKind, EntityState};
 
 use super::*;
-use crate::{ArenaMatch, WorldBounds, GameConfig, MapDef, SplitMix64, new_match};
+use crate::{ArenaMatch, GameConfig, MapDef, SplitMix64, WorldBounds, new_match};
 
 fn config(view_radius: f32, players: usize) -> GameConfig {
     GameConfig {
@@ -146,7 +146,13 @@ impl Client {
     }
 
     /// One tick of this client: receive acks, build and check the frame, deliver frames.
-    fn tick(&mut self, m: &ArenaMatch, budget: Option<usize>, rng: &mut SplitMix64, out: &mut Delta) {
+    fn tick(
+        &mut self,
+        m: &ArenaMatch,
+        budget: Option<usize>,
+        rng: &mut SplitMix64,
+        out: &mut Delta,
+    ) {
         let tick = m.tick();
         // Acks that arrived; the last to arrive wins, even if older (reordered).
         self.acks.sort_by_key(|a| a.0);
