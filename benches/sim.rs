@@ -6,9 +6,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
+use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec::encode_delta;
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
-use tickwire_sim::{ArenaMatch, ClientView, GameConfig, MapDef, SplitMix64, new_match};
+use tickwire_sim::{ClientView, GameConfig, SplitMix64};
 
 /// Player counts of the step benchmark.
 const PLAYER_COUNTS: [usize; 4] = [8, 64, 512, 2048];
@@ -56,7 +57,7 @@ impl Walkers {
                     0
                 },
             };
-            m.push_input(i as u32 + 1, input.seq, input);
+            m.push_input(i as u32 + 1, input.seq, ArenaInput::from(&input));
         }
     }
 }

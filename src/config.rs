@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tickwire_arena::MapDef;
 use tickwire_net::{NetConfig, TlsConfig};
-use tickwire_sim::{ChatConfig, GameConfig, MapDef};
+use tickwire_sim::{ChatConfig, GameConfig};
 
 /// The embedded default configuration file.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../assets/server.toml");

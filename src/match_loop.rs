@@ -404,7 +404,7 @@ impl MatchTask {
         self.shared
             .phase
             .store(phase_index(self.sim.sim().phase()), Ordering::Release);
-        for event in report.all_events() {
+        for event in tickwire_arena::events(&report) {
             self.broadcast_reliable(&ServerMsg::Event(event));
         }
         self.replicate();

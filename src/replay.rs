@@ -20,11 +20,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec;
 use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult};
-use tickwire_sim::{
-    ArenaMatch, GameConfig, InputOutcome, JoinError, MapDef, PlayerId, StepReport, new_match,
-};
+use tickwire_sim::{GameConfig, InputOutcome, JoinError, PlayerId, StepReport};
 use tracing::warn;
 
 /// The first bytes of every replay file.
@@ -345,7 +344,8 @@ impl RecordedMatch {
     /// Records and performs `push_input`.
     pub fn push_input(&mut self, player: PlayerId, input: Input) -> InputOutcome {
         self.record(Call::Input { player, input });
-        self.sim.push_input(player, input.seq, input)
+        self.sim
+            .push_input(player, input.seq, ArenaInput::from(&input))
     }
 
     /// Performs `step` and writes this tick's record.
@@ -605,7 +605,7 @@ fn apply_calls(
             }
             Call::Connected { player, connected } => sim.set_connected(*player, *connected),
             Call::Input { player, input } => {
-                sim.push_input(*player, input.seq, *input);
+                sim.push_input(*player, input.seq, ArenaInput::from(input));
             }
             Call::End { reason } => sim.end(*reason),
             Call::Chat { line } => {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tickwire_arena::{MapDef, new_match};
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
-use tickwire_sim::{GameConfig, MapDef, new_match};
+use tickwire_sim::GameConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -62,11 +63,11 @@ const MATCH_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Name of the default map (the configured or embedded arena).
 pub const DEFAULT_MAP: &str = "arena";
 /// Name of the wall-less 1000 x 1000 map used by the open-arena load scenario.
-pub const OPEN_ARENA_MAP: &str = tickwire_sim::map::OPEN_ARENA_NAME;
+pub const OPEN_ARENA_MAP: &str = tickwire_arena::map::OPEN_ARENA_NAME;
 /// Name of the wall-less map built for the match's seats, so that each player has about
 /// [`BIG_MAP_VISIBLE`] others within the view radius (150 units when interest is off): the
 /// big-map load scenario.
-pub const BIG_MAP: &str = tickwire_sim::map::BIG_ARENA_NAME;
+pub const BIG_MAP: &str = tickwire_arena::map::BIG_ARENA_NAME;
 /// Players each player should have within view on [`BIG_MAP`].
 pub const BIG_MAP_VISIBLE: u32 = 50;
 /// View radius a [`BIG_MAP`] is sized for when interest management is off, world units.

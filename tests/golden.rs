@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use tickwire::Config;
+use tickwire_arena::{ArenaInput, new_match};
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, diff};
@@ -29,7 +30,7 @@ use tickwire_proto::msg::{
     ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
-use tickwire_sim::{GameConfig, new_match};
+use tickwire_sim::GameConfig;
 
 mod random_schemas;
 
@@ -1313,14 +1314,14 @@ fn movement_golden() -> Value {
                 sim.push_input(
                     player,
                     seq,
-                    Input {
+                    ArenaInput::from(&Input {
                         seq,
                         ack: 0,
                         move_x: mx,
                         move_y: my,
                         aim: 0,
                         buttons: 0,
-                    },
+                    }),
                 );
                 sim.step();
                 let e = sim.snapshot().first().expect("the player");

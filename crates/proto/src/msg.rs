@@ -506,26 +506,6 @@ pub struct ChatRefusal {
     pub limit: u32,
 }
 
-impl Input {
-    /// The movement intent as a vector of length at most 1, with -128 folded to -127.
-    pub fn move_vector(&self) -> (f32, f32) {
-        let x = f32::from(self.move_x.max(-127)) / 127.0;
-        let y = f32::from(self.move_y.max(-127)) / 127.0;
-        let len_sq = x * x + y * y;
-        if len_sq > 1.0 {
-            let len = len_sq.sqrt();
-            (x / len, y / len)
-        } else {
-            (x, y)
-        }
-    }
-
-    /// Whether the fire button is held.
-    pub fn fire(&self) -> bool {
-        self.buttons & BUTTON_FIRE != 0
-    }
-}
-
 /// Deserializes a `Vec` like serde does, but trusts its length prefix for at most
 /// [`MAX_PREALLOC_BYTES`](bounded_vec::MAX_PREALLOC_BYTES) of capacity.
 ///

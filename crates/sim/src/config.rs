@@ -38,7 +38,7 @@ const MAX_VIEW_RADIUS: f32 = 200_000.0;
 pub const MIN_FRAME_BUDGET_BYTES: usize = 128;
 /// A player may move at most this many radii per tick: movement is split into sub-steps of half
 /// a radius so a fast player cannot tunnel through a thin wall, and the sub-step count is capped.
-pub(crate) const MAX_RADII_PER_TICK: f32 = 32.0;
+pub const MAX_RADII_PER_TICK: f32 = 32.0;
 
 /// The rules and physics constants of a match.
 ///
@@ -336,7 +336,7 @@ impl GameConfig {
     }
 
     /// Length of one tick, seconds.
-    pub(crate) fn dt(&self) -> f32 {
+    pub fn dt(&self) -> f32 {
         1.0 / f32::from(self.tick_rate.max(1))
     }
 }

@@ -5,13 +5,10 @@ use tickwire_proto::entity::quantize;
 use tickwire_proto::msg::{Delta, EndReason, FrameHeader, Phase, sanitize_name};
 
 use crate::config::{ConfigError, GameConfig};
-use crate::game::{Game, StepCtx, WorldBounds};
+use crate::game::{Game, PlayerId, StepCtx, WorldBounds};
 use crate::history::History;
 use crate::input::{InputOutcome, InputQueue};
-use crate::interest::SpatialIndex;
-
-/// A player's id within a match: assigned from 1 upwards, never reused.
-pub type PlayerId = u32;
+use crate::spatial::SpatialIndex;
 
 /// Why [`Match::add_player`] refused a player.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -65,16 +62,6 @@ pub struct StepReport<E> {
     pub phase: Option<PhaseChange>,
     /// Set on the tick the match ended by its own rules.
     pub ended: Option<EndReason>,
-}
-
-impl<E: From<PhaseChange>> StepReport<E> {
-    /// Every event of the step in delivery order: the game's, then the phase change.
-    pub fn all_events(&self) -> impl Iterator<Item = E> + '_
-    where
-        E: Clone,
-    {
-        self.events.iter().cloned().chain(self.phase.map(E::from))
-    }
 }
 
 impl<E> StepReport<E> {
@@ -456,8 +443,8 @@ impl<G: Game> Match<G> {
                 .within(snap, c, radius, |i| out.push(i as usize));
             out.sort_unstable();
         } else {
-            let r2 = crate::interest::radius_sq(radius);
-            out.extend((0..snap.len()).filter(|&i| crate::interest::within_sq(&snap[i], c, r2)));
+            let r2 = crate::spatial::radius_sq(radius);
+            out.extend((0..snap.len()).filter(|&i| crate::spatial::within_sq(&snap[i], c, r2)));
         }
     }
 

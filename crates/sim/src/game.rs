@@ -23,7 +23,8 @@
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::{EndReason, Phase};
 
-use crate::engine::PlayerId;
+/// A player's id within a match: assigned from 1 upwards, never reused.
+pub type PlayerId = u32;
 
 /// One player's input for one tick, as a game defines it.
 pub trait GameInput: Copy + Default + std::fmt::Debug {

@@ -9,7 +9,7 @@ const MAX_CELLS_PER_AXIS: u32 = 256;
 
 /// Point indices bucketed by cell with a counting sort (no hashing, deterministic order).
 #[derive(Clone, Debug)]
-pub(crate) struct Grid {
+pub struct Grid {
     /// Side of a cell, world units.
     cell: f32,
     /// Cells along x.
@@ -24,7 +24,7 @@ pub(crate) struct Grid {
 
 impl Grid {
     /// A grid for a `width` x `height` arena with cells of at least `cell_size` units.
-    pub(crate) fn new(width: u32, height: u32, cell_size: u32) -> Grid {
+    pub fn new(width: u32, height: u32, cell_size: u32) -> Grid {
         let longest = width.max(height).max(1);
         let cell = cell_size.max(longest.div_ceil(MAX_CELLS_PER_AXIS)).max(1);
         let cols = width.div_ceil(cell).max(1);
@@ -52,7 +52,7 @@ impl Grid {
     }
 
     /// Rebuilds the grid from `positions` (index = player index).
-    pub(crate) fn rebuild(&mut self, positions: &[Vec2]) {
+    pub fn rebuild(&mut self, positions: &[Vec2]) {
         self.starts.fill(0);
         for p in positions {
             let c = self.index(*p);
@@ -76,7 +76,7 @@ impl Grid {
     }
 
     /// Calls `f` with every player index whose position lies in a cell touching `[min, max]`.
-    pub(crate) fn query(&self, min: Vec2, max: Vec2, mut f: impl FnMut(usize)) {
+    pub fn query(&self, min: Vec2, max: Vec2, mut f: impl FnMut(usize)) {
         let (x0, y0) = self.coords(min);
         let (x1, y1) = self.coords(max);
         for cy in y0..=y1 {

@@ -1,10 +1,10 @@
 use super::*;
-use crate::{InputOutcome, JoinError, StepReport};
 use proptest::prelude::*;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
 use tickwire_proto::msg::Delta;
 use tickwire_proto::msg::{BUTTON_FIRE, StateFrame, WallRect};
+use tickwire_sim::{InputOutcome, JoinError, StepReport};
 
 fn config() -> GameConfig {
     GameConfig::default()
@@ -15,7 +15,7 @@ fn open() -> MapDef {
 }
 
 fn arena() -> MapDef {
-    toml::from_str(include_str!("../../../../assets/maps/arena.toml")).unwrap()
+    toml::from_str(include_str!("../../../assets/maps/arena.toml")).unwrap()
 }
 
 fn input(seq: u32, move_x: i8, move_y: i8, aim: u8, fire: bool) -> Input {
@@ -39,7 +39,7 @@ fn pos_of(m: &ArenaMatch, id: PlayerId) -> Vec2 {
 /// Steps `n` ticks, returning every event.
 fn run(m: &mut ArenaMatch, n: u32) -> Vec<GameEvent> {
     (0..n)
-        .flat_map(|_| m.step().all_events().collect::<Vec<_>>())
+        .flat_map(|_| events(&m.step()).collect::<Vec<_>>())
         .collect()
 }
 
@@ -61,12 +61,12 @@ fn shoot_until_kill(m: &mut ArenaMatch, max: u32) -> Vec<GameEvent> {
     for _ in 0..max {
         seq += 1;
         assert_eq!(
-            m.push_input(1, seq, input(seq, 0, 0, 0, true)),
+            m.push_input(1, seq, ArenaInput::from(&input(seq, 0, 0, 0, true))),
             InputOutcome::Queued
         );
         let r = m.step();
         let kill = r.events.iter().any(|e| matches!(e, GameEvent::Kill { .. }));
-        events.extend(r.all_events());
+        events.extend(crate::events(&r));
         if kill {
             break;
         }
@@ -142,7 +142,7 @@ fn player_is_stopped_by_a_wall() {
     let id = m.add_player("p").unwrap();
     // Full speed into a thin wall: the sub-steps keep it on its side.
     for seq in 1..=120 {
-        m.push_input(id, seq, input(seq, 127, 0, 0, false));
+        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 0, false)));
         m.step();
         let p = m.game().positions()[0];
         assert!(p.x <= 500.0 - 16.0 + 1e-3, "tick {seq}: {p}");
@@ -151,7 +151,7 @@ fn player_is_stopped_by_a_wall() {
     // Sliding along the wall still works: the velocity component into it was removed.
     let before = m.game().positions()[0];
     for seq in 121..=130 {
-        m.push_input(id, seq, input(seq, 127, 127, 0, false));
+        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 127, 0, false)));
         m.step();
     }
     let after = m.game().positions()[0];
@@ -164,7 +164,11 @@ fn player_cannot_leave_the_arena() {
     let id = m.add_player("p").unwrap();
     for (seq, (mx, my)) in (1..).zip([(-128i8, -128i8), (127, 127)]) {
         for k in 0..200 {
-            m.push_input(id, seq * 1000 + k, input(seq * 1000 + k, mx, my, 0, false));
+            m.push_input(
+                id,
+                seq * 1000 + k,
+                ArenaInput::from(&input(seq * 1000 + k, mx, my, 0, false)),
+            );
             m.step();
         }
         let p = m.game().positions()[0];
@@ -202,7 +206,7 @@ fn projectile_hits_damage_kill_and_score() {
 #[test]
 fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let mut m = duel(config());
-    m.push_input(1, 1, input(1, 0, 0, 0, true));
+    m.push_input(1, 1, ArenaInput::from(&input(1, 0, 0, 0, true)));
     m.step();
     let shot = m
         .snapshot()
@@ -211,7 +215,7 @@ fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let shot = shot.expect("projectile in the snapshot");
     assert_eq!((shot.owner, shot.aim, shot.hp, shot.id), (1, 0, 0, 3));
     // Release fire and wait for the one shot to land.
-    m.push_input(1, 2, input(2, 0, 0, 0, false));
+    m.push_input(1, 2, ArenaInput::from(&input(2, 0, 0, 0, false)));
     run(&mut m, 20);
     assert_eq!(m.game().health(2), Some((75, true)));
     assert_eq!(m.game().projectile_count(), 0);
@@ -239,7 +243,7 @@ fn projectiles_stop_at_walls() {
     m.game_mut().place(1, Vec2::new(100.0, 500.0), Vec2::ZERO);
     m.game_mut().place(2, Vec2::new(300.0, 500.0), Vec2::ZERO);
     for seq in 1..=60 {
-        m.push_input(1, seq, input(seq, 0, 0, 0, true));
+        m.push_input(1, seq, ArenaInput::from(&input(seq, 0, 0, 0, true)));
         m.step();
         for p in &m.game().positions()[2..] {
             assert!(p.x < 200.0, "projectile passed the wall: {p}");
@@ -265,7 +269,7 @@ fn no_damage_while_waiting() {
 fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
     let mut m = duel(config());
     shoot_until_kill(&mut m, 200);
-    m.push_input(1, 1000, input(1000, 0, 0, 0, false));
+    m.push_input(1, 1000, ArenaInput::from(&input(1000, 0, 0, 0, false)));
     let respawn = m.config().ticks(m.config().respawn_ms);
     assert_eq!(respawn, 60);
     run(&mut m, respawn - 1);
@@ -292,7 +296,7 @@ fn phases_by_time() {
     m.add_player("b").unwrap();
     let r = m.step();
     assert_eq!(
-        r.all_events().collect::<Vec<_>>(),
+        events(&r).collect::<Vec<_>>(),
         vec![GameEvent::PhaseChanged {
             phase: Phase::Running,
             ticks: 30
@@ -308,7 +312,7 @@ fn phases_by_time() {
     let r = m.step();
     assert_eq!(r.ended, Some(EndReason::TimeLimit));
     assert_eq!(
-        r.all_events().collect::<Vec<_>>(),
+        events(&r).collect::<Vec<_>>(),
         vec![GameEvent::PhaseChanged {
             phase: Phase::Ended,
             ticks: 0
@@ -365,37 +369,41 @@ fn input_queue_rules() {
     let mut m = new_match(config(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     assert_eq!(
-        m.push_input(99, 1, input(1, 0, 0, 0, false)),
+        m.push_input(99, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
         InputOutcome::UnknownPlayer
     );
     assert_eq!(
-        m.push_input(id, 1025, input(1025, 0, 0, 0, false)),
+        m.push_input(id, 1025, ArenaInput::from(&input(1025, 0, 0, 0, false))),
         InputOutcome::Rejected
     );
     assert_eq!(
-        m.push_input(id, 1, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
         InputOutcome::Queued
     );
     assert_eq!(
-        m.push_input(id, 1, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
         InputOutcome::Stale
     );
     assert_eq!(
-        m.push_input(id, 0, input(0, 0, 0, 0, false)),
+        m.push_input(id, 0, ArenaInput::from(&input(0, 0, 0, 0, false))),
         InputOutcome::Stale
     );
     for seq in 2..=8 {
         assert_eq!(
-            m.push_input(id, seq, input(seq, 127, 0, 0, false)),
+            m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 0, false))),
             InputOutcome::Queued
         );
     }
     assert_eq!(
-        m.push_input(id, 9, input(9, 0, 0, 0, false)),
+        m.push_input(id, 9, ArenaInput::from(&input(9, 0, 0, 0, false))),
         InputOutcome::Dropped
     );
     assert_eq!(
-        m.push_input(id, u32::MAX, input(u32::MAX, 0, 0, 0, false)),
+        m.push_input(
+            id,
+            u32::MAX,
+            ArenaInput::from(&input(u32::MAX, 0, 0, 0, false))
+        ),
         InputOutcome::Rejected
     );
     let info = m.player(id).unwrap();
@@ -427,7 +435,7 @@ fn repeated_input_keeps_firing() {
     let id = m.add_player("p").unwrap();
     // Enter Running first: warm-up shots are cleared when it starts.
     m.step();
-    m.push_input(id, 1, input(1, 0, 0, 0, true));
+    m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, true)));
     // 30 ticks with a 9-tick cooldown: shots at ticks 2, 11, 20 and 29.
     let mut shots = std::collections::BTreeSet::new();
     for _ in 0..30 {
@@ -441,15 +449,15 @@ fn repeated_input_keeps_firing() {
 fn disconnected_players_stand_still_and_hold_fire() {
     let mut m = new_match(config(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
-    m.push_input(id, 1, input(1, 127, 0, 77, false));
+    m.push_input(id, 1, ArenaInput::from(&input(1, 127, 0, 77, false)));
     m.step();
     for seq in 2..=5 {
-        m.push_input(id, seq, input(seq, 127, 0, 77, true));
+        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 77, true)));
     }
     m.set_connected(id, false);
     assert_eq!(m.queued_inputs(id), 0);
     assert_eq!(
-        m.push_input(id, 6, input(6, 127, 0, 77, true)),
+        m.push_input(id, 6, ArenaInput::from(&input(6, 127, 0, 77, true))),
         InputOutcome::Queued
     );
     run(&mut m, 30);
@@ -463,7 +471,7 @@ fn disconnected_players_stand_still_and_hold_fire() {
     // Reconnected: the first input is accepted whatever its sequence number.
     m.set_connected(id, true);
     assert_eq!(
-        m.push_input(id, 1, input(1, 0, 0, 0, false)),
+        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
         InputOutcome::Queued
     );
     m.step();
@@ -505,7 +513,10 @@ fn determinism_same_seed_same_inputs() {
         for (id, i) in scripted_inputs(42, tick, 8) {
             // Every 7th input of a player goes missing: exercises the repeat path too.
             if (tick + id) % 7 != 0 {
-                assert_eq!(a.push_input(id, i.seq, i), b.push_input(id, i.seq, i));
+                assert_eq!(
+                    a.push_input(id, i.seq, ArenaInput::from(&i)),
+                    b.push_input(id, i.seq, ArenaInput::from(&i))
+                );
             }
         }
         let (ra, rb) = (a.step(), b.step());
@@ -547,7 +558,7 @@ fn delta_since_uses_held_baselines_only() {
     let mut out = Delta::default();
     for tick in 1..=100u32 {
         for (id, i) in scripted_inputs(9, tick, 4) {
-            m.push_input(id, i.seq, i);
+            m.push_input(id, i.seq, ArenaInput::from(&i));
         }
         m.step();
         // A client that acknowledges every other tick.
@@ -621,7 +632,7 @@ proptest! {
             match op {
                 Op::Input(p, seq, move_x, move_y, aim, buttons) => {
                     let i = Input { seq, ack: seq, move_x, move_y, aim, buttons };
-                    m.push_input(u32::from(p), i.seq, i);
+                    m.push_input(u32::from(p), i.seq, ArenaInput::from(&i));
                 }
                 Op::Step => {
                     m.step();

@@ -1,25 +1,35 @@
-//! Arena, a top-down 2D shooter: the first game on the engine ([`Game`]). Players move with
-//! acceleration and friction, collide with walls, aim and fire projectiles; a hit costs health,
-//! a kill scores; the match ends on the score limit or the engine's time limit.
+//! Arena, a top-down 2D shooter: the first game on the tickwire engine ([`Game`]), written
+//! only against the engine's public API. Players move with acceleration and friction, collide
+//! with walls, aim and fire projectiles; a hit costs health, a kill scores; the match ends on
+//! the score limit or the engine's time limit.
+//!
+//! # Layout
+//! - this module: [`Arena`], the rules as a [`Game`], and [`new_match`], an arena match.
+//! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
+//! - private: `physics` (the baked direction table, collisions, sweeps).
 
 use glam::Vec2;
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED, quantize};
 use tickwire_proto::msg::{EndReason, GameEvent, Input, Phase, PlayerResult};
 use tickwire_proto::{EntityKind, EntityState};
 
-use crate::config::{ConfigError, GameConfig};
-use crate::engine::{Match, PhaseChange, PlayerId};
-use crate::game::{Game, GameInput, SnapshotWriter, StepCtx, WorldBounds};
-use crate::grid::Grid;
-use crate::map::{MapDef, MapError};
 use crate::physics::{
     Aabb, clamp_to_bounds, direction, resolve_circle_box, segment_box, segment_circle,
     segment_leaves,
 };
-use crate::rng::SplitMix64;
+use tickwire_sim::SplitMix64;
+use tickwire_sim::config::{ConfigError, GameConfig};
+use tickwire_sim::engine::{Match, PhaseChange, StepReport};
+use tickwire_sim::game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
+use tickwire_sim::grid::Grid;
+
+pub mod map;
+mod physics;
+
+pub use map::{MapDef, MapError};
 
 /// Most movement sub-steps per tick; [`GameConfig::validate`] bounds the top speed to match.
-const MAX_SUBSTEPS: f32 = 2.0 * crate::config::MAX_RADII_PER_TICK;
+const MAX_SUBSTEPS: f32 = 2.0 * tickwire_sim::config::MAX_RADII_PER_TICK;
 
 /// Speed below which a player without movement intent comes to rest, world units/s.
 const MIN_SPEED: f32 = 1.0;
@@ -55,24 +65,76 @@ pub fn new_match(config: GameConfig, map: MapDef, seed: u64) -> Result<ArenaMatc
     Ok(Match::new(config, arena)?)
 }
 
-impl GameInput for Input {
-    /// Movement and the fire button are released; the facing stays.
-    fn released(&self) -> Input {
-        Input {
-            aim: self.aim,
-            ..Input::default()
+/// Bit of [`ArenaInput::buttons`] that fires the player's weapon.
+pub use tickwire_proto::msg::BUTTON_FIRE;
+
+/// One player's input for one tick: movement intent, facing and buttons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ArenaInput {
+    /// Horizontal movement intent, -127 (left) to 127 (right); -128 is treated as -127.
+    pub move_x: i8,
+    /// Vertical movement intent, -127 (up) to 127 (down); -128 is treated as -127.
+    pub move_y: i8,
+    /// Aim angle in 1/256 turns, 0 pointing along +x, increasing towards +y.
+    pub aim: u8,
+    /// Button bits: [`BUTTON_FIRE`]; other bits are ignored.
+    pub buttons: u8,
+}
+
+impl From<&Input> for ArenaInput {
+    /// The game's part of an input message (its sequence number and acknowledgement are the
+    /// engine's).
+    fn from(i: &Input) -> ArenaInput {
+        ArenaInput {
+            move_x: i.move_x,
+            move_y: i.move_y,
+            aim: i.aim,
+            buttons: i.buttons,
         }
     }
 }
 
-/// On the wire a phase change is one of arena's events.
-impl From<PhaseChange> for GameEvent {
-    fn from(c: PhaseChange) -> GameEvent {
-        GameEvent::PhaseChanged {
-            phase: c.phase,
-            ticks: c.ticks,
+impl ArenaInput {
+    /// The movement intent as a vector of length at most 1, with -128 folded to -127.
+    pub fn move_vector(&self) -> (f32, f32) {
+        let x = f32::from(self.move_x.max(-127)) / 127.0;
+        let y = f32::from(self.move_y.max(-127)) / 127.0;
+        let len_sq = x * x + y * y;
+        if len_sq > 1.0 {
+            let len = len_sq.sqrt();
+            (x / len, y / len)
+        } else {
+            (x, y)
         }
     }
+
+    /// Whether the fire button is held.
+    pub fn fire(&self) -> bool {
+        self.buttons & BUTTON_FIRE != 0
+    }
+}
+
+impl GameInput for ArenaInput {
+    /// Movement and the fire button are released; the facing stays.
+    fn released(&self) -> ArenaInput {
+        ArenaInput {
+            aim: self.aim,
+            ..ArenaInput::default()
+        }
+    }
+}
+
+/// Every event of a step in delivery order, as arena sends them: the game's (kills), then the
+/// engine's phase change.
+pub fn events(report: &StepReport<GameEvent>) -> impl Iterator<Item = GameEvent> + '_ {
+    report
+        .events
+        .iter()
+        .cloned()
+        .chain(report.phase.map(|c: PhaseChange| GameEvent::PhaseChanged {
+            phase: c.phase,
+            ticks: c.ticks,
+        }))
 }
 
 /// A player's score in the current phase.
@@ -269,9 +331,9 @@ impl Arena {
         let damping = (1.0 - c.player_friction * dt).max(0.0);
         for p in &mut self.players {
             // Disconnected: stand still, keep facing, never fire.
-            let input = ctx.input(p.id).unwrap_or(Input {
+            let input = ctx.input(p.id).unwrap_or(ArenaInput {
                 aim: p.aim,
-                ..Input::default()
+                ..ArenaInput::default()
             });
             p.cooldown = p.cooldown.saturating_sub(1);
             if !p.alive {
@@ -487,9 +549,9 @@ impl Arena {
             .collect()
     }
 
-    /// Teleports a player and sets its velocity (tests only).
-    #[cfg(test)]
-    pub(crate) fn place(&mut self, id: PlayerId, pos: Vec2, vel: Vec2) {
+    /// Teleports a player and sets its velocity, world units and world units/s (tests and
+    /// tools: a scripted scene).
+    pub fn place(&mut self, id: PlayerId, pos: Vec2, vel: Vec2) {
         if let Some(i) = self.index(id) {
             self.players[i].pos = pos;
             self.players[i].vel = vel;
@@ -511,7 +573,7 @@ impl Arena {
 }
 
 impl Game for Arena {
-    type Input = Input;
+    type Input = ArenaInput;
     type Event = GameEvent;
     type Results = Vec<PlayerResult>;
 

@@ -12,7 +12,8 @@ use tickwire_proto::delta::{World, apply};
 use tickwire_proto::entity::{POS_SCALE, dequantize};
 use tickwire_proto::msg::{Delta, EndReason, Input, WallRect};
 use tickwire_proto::{EntityKind, EntityState};
-use tickwire_sim::{GameConfig, MapDef, ArenaMatch, new_match};
+use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_sim::GameConfig;
 
 /// Most ticks simulated per input, ticks; keeps one execution in the milliseconds.
 const MAX_STEPS: u32 = 512;
@@ -213,7 +214,7 @@ fn run(s: &Scenario) -> Option<u64> {
                     aim: *aim,
                     buttons: *buttons,
                 };
-                let _ = m.push_input(u32::from(*player), input.seq, input);
+                let _ = m.push_input(u32::from(*player), input.seq, ArenaInput::from(&input));
             }
             Op::Step(n) => {
                 for _ in 0..=*n {

@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::f32::consts::TAU;
 
+use tickwire_arena::{ArenaInput, MapDef, new_match};
 use tickwire_proto::entity::{MASK_POS, MASK_VEL};
 use tickwire_proto::msg::{Delta, Input};
 use tickwire_proto::pack;
 use tickwire_sim::interest::delta_len;
-use tickwire_sim::{ClientView, GameConfig, MapDef, new_match};
+use tickwire_sim::{ClientView, GameConfig};
 
 /// Players in the match.
 const PLAYERS: u16 = 1000;
@@ -63,7 +64,7 @@ fn main() {
                 aim: walk.0,
                 buttons: 0,
             };
-            m.push_input(*p, input.seq, input);
+            m.push_input(*p, input.seq, ArenaInput::from(&input));
         }
         m.step();
         for (i, view) in views.iter_mut().enumerate() {
