@@ -246,7 +246,7 @@ fn run(s: &Scenario) -> Option<u64> {
 
 /// Entities sorted by id, every position inside the arena (players a radius inside the edge).
 fn check_snapshot(m: &ArenaMatch) {
-    let (w, h) = (m.map().width as f32, m.map().height as f32);
+    let (w, h) = (m.game().map().width as f32, m.game().map().height as f32);
     let r = m.config().player_radius;
     let snapshot: &[EntityState] = m.snapshot();
     assert!(
