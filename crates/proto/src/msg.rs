@@ -658,7 +658,10 @@ impl<'de> Deserialize<'de> for Payload {
         impl<'de> Visitor<'de> for Bytes {
             type Value = Payload;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "an input payload of at most {MAX_INPUT_PAYLOAD_BYTES} bytes")
+                write!(
+                    f,
+                    "an input payload of at most {MAX_INPUT_PAYLOAD_BYTES} bytes"
+                )
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Payload, E> {
                 if v.len() > MAX_INPUT_PAYLOAD_BYTES {
@@ -825,10 +828,7 @@ mod tests {
         for len in [0usize, 3, 5, MAX_INPUT_PAYLOAD_BYTES] {
             let bytes = input_bytes(&[len as u8], &vec![0; len]);
             let err = crate::codec::decode_client(&bytes).unwrap_err();
-            assert!(
-                err.to_string().contains("is 4 bytes, not"),
-                "{len}: {err}"
-            );
+            assert!(err.to_string().contains("is 4 bytes, not"), "{len}: {err}");
         }
     }
 
@@ -859,7 +859,10 @@ mod tests {
         let v2 = [0, 2, 3, b'a', b'n', b'n', 0, 0];
         assert!(crate::codec::decode_client(&v2).is_err());
         assert_eq!(crate::codec::hello_version(&v2), Some(2));
-        assert_eq!(crate::codec::hello_version(&[0, 0xfb, 0x2c, 0x01]), Some(300));
+        assert_eq!(
+            crate::codec::hello_version(&[0, 0xfb, 0x2c, 0x01]),
+            Some(300)
+        );
         assert_eq!(crate::codec::hello_version(&[1, 2, 3]), None, "an Input");
         assert_eq!(crate::codec::hello_version(&[0]), None, "truncated");
         assert_eq!(crate::codec::hello_version(&[]), None);

@@ -14,10 +14,10 @@ use tickwire_proto::codec::{
 };
 use tickwire_proto::delta::Replica;
 use tickwire_proto::msg::{
-    ARENA_INPUT_BYTES, ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
-    Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame, WallRect,
-    Welcome,
+    ARENA_INPUT_BYTES, ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason,
+    FrameHeader, GameEvent, Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES,
+    MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken,
+    StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 

@@ -105,7 +105,10 @@ fn client_examples() {
             join,
         })
     };
-    check_client(&hello(None, JoinTarget::Any), "00 03 00 00 03 61 6e 6e 00 00");
+    check_client(
+        &hello(None, JoinTarget::Any),
+        "00 03 00 00 03 61 6e 6e 00 00",
+    );
     check_client(
         &ClientMsg::Hello(Hello {
             version: 3,
