@@ -980,7 +980,7 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         .collect();
     // Over the bounds of version 3: a game name of 33 bytes (in a Hello and in a Welcome) and
     // an input payload of 65 bytes.
-    let over_name = hex(&vec![b'g'; MAX_GAME_NAME_BYTES + 1]);
+    let over_name = hex(&[b'g'; MAX_GAME_NAME_BYTES + 1]);
     let name_len = MAX_GAME_NAME_BYTES + 1;
     v.push((
         "client",
@@ -998,7 +998,10 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
     let payload_len = MAX_INPUT_PAYLOAD_BYTES + 1;
     v.push((
         "client",
-        format!("01 01 00 {payload_len:02x} {}", hex(&vec![0; payload_len])),
+        format!(
+            "01 01 00 {payload_len:02x} {}",
+            hex(&[0; MAX_INPUT_PAYLOAD_BYTES + 1])
+        ),
         "input payload over 64 bytes",
     ));
     for (why, body) in invalid_bodies() {

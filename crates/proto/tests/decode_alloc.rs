@@ -81,13 +81,14 @@ impl Rng {
 
 /// Message heads that end right before a length prefix, for each list or string a message has.
 fn heads() -> Vec<(&'static str, bool, Vec<u8>)> {
-    let mut cases = Vec::new();
     // (name, is_client, bytes up to the length prefix)
-    cases.push(("Hello.game", true, vec![HELLO, 1, 1]));
-    // Version 1, no game, no schema hash.
-    cases.push(("Hello.name", true, vec![HELLO, 1, 0, 0]));
-    cases.push(("Input.payload", true, vec![INPUT, 0, 0])); // seq, ack
-    cases.push(("Welcome.game", false, vec![WELCOME, 0]));
+    let mut cases = vec![
+        ("Hello.game", true, vec![HELLO, 1, 1]),
+        // Version 1, no game, no schema hash.
+        ("Hello.name", true, vec![HELLO, 1, 0, 0]),
+        ("Input.payload", true, vec![INPUT, 0, 0]), // seq, ack
+        ("Welcome.game", false, vec![WELCOME, 0]),
+    ];
     let mut welcome = vec![WELCOME];
     welcome.extend_from_slice(&[0; 3]); // version, empty game name, schema hash
     welcome.extend_from_slice(&[0; 5]); // ids, match, tick rate, tick
