@@ -14,6 +14,7 @@ use tickwire_proto::msg::{
     BUTTON_FIRE, ClientMsg, EndReason, FrameHeader, Hello, Input, JoinTarget, MapInfo,
     MatchResults, Phase, PlayerResult, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
+use tickwire_proto::schema::arena;
 use tickwire_proto::{EntityKind, EntityState, PROTOCOL_VERSION};
 
 /// Players in the state-frame benchmarks.
@@ -101,6 +102,8 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
             "hello",
             ClientMsg::Hello(Hello {
                 version: PROTOCOL_VERSION,
+                game: Some(arena::GAME_NAME.into()),
+                schema_hash: Some(arena::schema_hash()),
                 name: "player2".into(),
                 session: Some(token()),
                 join: JoinTarget::Any,
@@ -137,6 +140,8 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             "welcome",
             ServerMsg::Welcome(Welcome {
                 version: PROTOCOL_VERSION,
+                game: arena::GAME_NAME.into(),
+                schema_hash: arena::schema_hash(),
                 player_id: 2,
                 entity_id: 5,
                 match_id: 7,

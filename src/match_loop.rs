@@ -582,6 +582,8 @@ impl MatchTask {
     ) -> Welcome {
         Welcome {
             version: tickwire_proto::PROTOCOL_VERSION,
+            game: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
+            schema_hash: tickwire_proto::schema::arena::schema_hash(),
             player_id,
             entity_id,
             match_id: self.id,

@@ -95,6 +95,7 @@ pub enum Call {
         /// The player.
         player: PlayerId,
         /// The input as received.
+        #[serde(with = "recorded_input")]
         input: Input,
     },
     /// `end(reason)`.
@@ -637,9 +638,78 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// An input in a replay record: its six fields in order, as `TWRPLAY1` files have always held
+/// them. The wire's Input carries arena's fields as a length-prefixed payload since protocol
+/// version 3; replays keep their own layout so files recorded before that still verify.
+mod recorded_input {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use tickwire_proto::msg::Input;
+
+    /// The recorded layout (serde writes a struct's fields in order and nothing else).
+    #[derive(Serialize, Deserialize)]
+    struct Fields {
+        seq: u32,
+        ack: u32,
+        move_x: i8,
+        move_y: i8,
+        aim: u8,
+        buttons: u8,
+    }
+
+    pub(super) fn serialize<S: Serializer>(i: &Input, s: S) -> Result<S::Ok, S::Error> {
+        Fields {
+            seq: i.seq,
+            ack: i.ack,
+            move_x: i.move_x,
+            move_y: i.move_y,
+            aim: i.aim,
+            buttons: i.buttons,
+        }
+        .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Input, D::Error> {
+        let f = Fields::deserialize(d)?;
+        Ok(Input {
+            seq: f.seq,
+            ack: f.ack,
+            move_x: f.move_x,
+            move_y: f.move_y,
+            aim: f.aim,
+            buttons: f.buttons,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_input_keeps_the_replay_layout_not_the_wire_one() {
+        /// One input through the replay's encoding.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Recorded(#[serde(with = "recorded_input")] Input);
+        let input = Input {
+            seq: 300,
+            ack: 299,
+            move_x: 127,
+            move_y: -127,
+            aim: 64,
+            buttons: 1,
+        };
+        let mut bytes = Vec::new();
+        codec::encode_record(&Recorded(input), &mut bytes).unwrap();
+        // seq, ack, then the four fields with no payload length in between (the wire has `04`).
+        assert_eq!(
+            bytes,
+            [0xfb, 0x2c, 0x01, 0xfb, 0x2b, 0x01, 0x7f, 0x81, 0x40, 0x01]
+        );
+        assert_eq!(
+            codec::decode_record::<Recorded>(&bytes),
+            Ok(Recorded(input))
+        );
+    }
 
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("tw-replay-{name}-{}", std::process::id()));

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use metrics::counter;
 use tickwire_net::{Connection, Message, Outbox};
 use tickwire_proto::msg::{ClientMsg, Hello, JoinTarget, RejectReason, ServerMsg};
+use tickwire_proto::schema::arena;
 use tickwire_proto::{PROTOCOL_VERSION, close, codec};
 use tokio::sync::oneshot;
 use tracing::debug;
@@ -41,6 +42,22 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
         Ok(Ok(Some(msg))) => msg,
         Ok(_) => return,
     };
+    // The version first, from the Hello's first bytes alone: a Hello of another version may
+    // not decode as this version's, and its client should hear why.
+    if let Message::Binary(bytes) = &first {
+        if let Some(version) = codec::hello_version(bytes).filter(|&v| v != PROTOCOL_VERSION) {
+            let message = format!(
+                "protocol version mismatch: server speaks {PROTOCOL_VERSION}, client sent {version}"
+            );
+            reject(
+                &outbox,
+                RejectReason::VersionMismatch,
+                &message,
+                close::VERSION_MISMATCH,
+            );
+            return;
+        }
+    }
     let Some(ClientMsg::Hello(hello)) = decode(&outbox, first) else {
         if !outbox.is_closed() {
             reject(
@@ -52,17 +69,8 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
         }
         return;
     };
-    if hello.version != PROTOCOL_VERSION {
-        let message = format!(
-            "protocol version mismatch: server speaks {PROTOCOL_VERSION}, client sent {}",
-            hello.version
-        );
-        reject(
-            &outbox,
-            RejectReason::VersionMismatch,
-            &message,
-            close::VERSION_MISMATCH,
-        );
+    if let Err((reason, message)) = check_game(&hello) {
+        reject(&outbox, reason, &message, close::JOIN_REJECTED);
         return;
     }
     let peer = conn.peer().ip();
@@ -201,6 +209,32 @@ fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
             outbox.close(close::DECODE_ERROR, &format!("undecodable message: {e}"));
             None
         }
+    }
+}
+
+/// Refuses a Hello that names a game this server does not host, or a schema hash other than
+/// its game's; `None` for either means the default game and no check.
+fn check_game(hello: &Hello) -> Result<(), Refused> {
+    if let Some(game) = hello.game.as_deref() {
+        if game != arena::GAME_NAME {
+            // Debug formatting quotes the name and escapes whatever control characters it has.
+            let message = format!(
+                "unknown game {game:?}: this server hosts {}",
+                arena::GAME_NAME
+            );
+            return Err((RejectReason::UnknownGame, Cow::Owned(message)));
+        }
+    }
+    let server = arena::schema_hash();
+    match hello.schema_hash {
+        Some(client) if client != server => {
+            let message = format!(
+                "schema mismatch: server's {} schema is {server:08x}, client built for {client:08x}",
+                arena::GAME_NAME
+            );
+            Err((RejectReason::SchemaMismatch, Cow::Owned(message)))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -417,6 +451,41 @@ async fn ask(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hello(game: Option<&str>, schema_hash: Option<u32>) -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            game: game.map(str::to_owned),
+            schema_hash,
+            name: "ann".into(),
+            session: None,
+            join: JoinTarget::Any,
+        }
+    }
+
+    #[test]
+    fn a_hello_must_name_arena_and_its_schema_or_nothing() {
+        let hash = arena::schema_hash();
+        assert!(check_game(&hello(None, None)).is_ok());
+        assert!(check_game(&hello(Some("arena"), Some(hash))).is_ok());
+        let (reason, message) = check_game(&hello(Some("chess\n"), None)).unwrap_err();
+        assert_eq!(reason, RejectReason::UnknownGame);
+        assert_eq!(
+            message,
+            "unknown game \"chess\\n\": this server hosts arena"
+        );
+        let (reason, message) = check_game(&hello(None, Some(0))).unwrap_err();
+        assert_eq!(reason, RejectReason::SchemaMismatch);
+        assert_eq!(
+            message,
+            format!(
+                "schema mismatch: server's arena schema is {hash:08x}, client built for 00000000"
+            )
+        );
+        // The game is checked first: an unknown game has no schema to compare with.
+        let (reason, _) = check_game(&hello(Some("chess"), Some(0))).unwrap_err();
+        assert_eq!(reason, RejectReason::UnknownGame);
+    }
 
     #[test]
     fn the_message_cap_follows_the_tick_rate() {

@@ -330,6 +330,8 @@ fn reserved_hello(placed: &Value, seat: usize) -> Hello {
     let r = &placed["reservations"][seat];
     Hello {
         version: PROTOCOL_VERSION,
+        game: None,
+        schema_hash: None,
         name: r["name"].as_str().unwrap_or("p").to_owned(),
         session: None,
         join: JoinTarget::Reserved {
@@ -357,6 +359,8 @@ async fn refused(url: &str, hello: Hello) -> (RejectReason, String) {
 fn resume_hello(token: SessionToken) -> Hello {
     Hello {
         version: PROTOCOL_VERSION,
+        game: None,
+        schema_hash: None,
         name: String::new(),
         session: Some(token),
         join: JoinTarget::Any,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{TestServer, fast_config};
 use tickwire_client::{ClientError, GameClient, hello};
 use tickwire_net::client::{self, ClientConfig, ClientEvent};
-use tickwire_proto::msg::{Hello, JoinTarget, RejectReason, SessionToken};
+use tickwire_proto::msg::{Hello, RejectReason, SessionToken};
 use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -228,9 +228,7 @@ async fn bad_input_gets_the_right_close_code_and_disturbs_no_one() {
             &url,
             Hello {
                 version: 999,
-                name: "old".into(),
-                session: None,
-                join: JoinTarget::Any,
+                ..hello("old")
             },
         )
         .await

@@ -26,9 +26,11 @@ use tickwire_proto::delta::{Replica, diff};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
     ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
-    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
+    Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
+    Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame, WallRect,
+    Welcome,
 };
+use tickwire_proto::schema::arena;
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 use tickwire_sim::GameConfig;
 
@@ -104,6 +106,8 @@ fn client_json(msg: &ClientMsg) -> Value {
     match msg {
         ClientMsg::Hello(Hello {
             version,
+            game,
+            schema_hash,
             name,
             session,
             join,
@@ -116,7 +120,8 @@ fn client_json(msg: &ClientMsg) -> Value {
                     json!({"type": "Reserved", "match_id": u64j(*match_id), "token": token.to_vec()})
                 }
             };
-            json!({"type": "Hello", "version": version, "name": name,
+            json!({"type": "Hello", "version": version, "game": game,
+                   "schema_hash": schema_hash, "name": name,
                    "session": session.as_ref().map(token_json), "join": join})
         }
         ClientMsg::Input(Input {
@@ -144,6 +149,8 @@ fn server_json(msg: &ServerMsg) -> Value {
     match msg {
         ServerMsg::Welcome(Welcome {
             version,
+            game,
+            schema_hash,
             player_id,
             entity_id,
             match_id,
@@ -163,7 +170,8 @@ fn server_json(msg: &ServerMsg) -> Value {
                 .iter()
                 .map(|WallRect { x, y, w, h }| json!({"x": x, "y": y, "w": w, "h": h}))
                 .collect();
-            json!({"type": "Welcome", "version": version, "player_id": player_id,
+            json!({"type": "Welcome", "version": version, "game": game,
+                   "schema_hash": schema_hash, "player_id": player_id,
                    "entity_id": entity_id, "match_id": u64j(*match_id), "tick_rate": tick_rate,
                    "tick": tick, "session": token_json(session), "resumed": resumed,
                    "map": {"name": name, "width": width, "height": height, "walls": walls}})
@@ -310,6 +318,8 @@ fn token(match_id: u64, player_id: u32) -> SessionToken {
 fn hello(name: &str, session: Option<SessionToken>, join: JoinTarget) -> ClientMsg {
     ClientMsg::Hello(Hello {
         version: 1,
+        game: None,
+        schema_hash: None,
         name: name.into(),
         session,
         join,
@@ -358,7 +368,42 @@ fn client_messages() -> Vec<ClientMsg> {
         ),
         ClientMsg::Hello(Hello {
             version: u16::MAX,
+            game: None,
+            schema_hash: None,
             name: "v".into(),
+            session: None,
+            join: JoinTarget::Any,
+        }),
+        // What arena's page sends: its game and the hash of the schema it loaded.
+        ClientMsg::Hello(Hello {
+            version: 3,
+            game: Some("arena".into()),
+            schema_hash: Some(arena::schema_hash()),
+            name: "ann".into(),
+            session: None,
+            join: JoinTarget::Any,
+        }),
+        ClientMsg::Hello(Hello {
+            version: 3,
+            game: Some("g".repeat(MAX_GAME_NAME_BYTES)),
+            schema_hash: Some(0),
+            name: "ann".into(),
+            session: Some(token(7, 2)),
+            join: JoinTarget::Match(300),
+        }),
+        ClientMsg::Hello(Hello {
+            version: 3,
+            game: Some(String::new()),
+            schema_hash: Some(u32::MAX),
+            name: String::new(),
+            session: None,
+            join: JoinTarget::Spectate(7),
+        }),
+        ClientMsg::Hello(Hello {
+            version: 3,
+            game: None,
+            schema_hash: Some(251),
+            name: "ann".into(),
             session: None,
             join: JoinTarget::Any,
         }),
@@ -443,6 +488,8 @@ fn server_messages() -> Vec<ServerMsg> {
     let mut v = vec![
         ServerMsg::Welcome(Welcome {
             version: 1,
+            game: "arena".into(),
+            schema_hash: arena::schema_hash(),
             player_id: 2,
             entity_id: 5,
             match_id: 7,
@@ -464,6 +511,8 @@ fn server_messages() -> Vec<ServerMsg> {
         }),
         ServerMsg::Welcome(Welcome {
             version: 1,
+            game: "arena".into(),
+            schema_hash: u32::MAX,
             player_id: 3,
             entity_id: 300,
             match_id: u64::MAX,
@@ -475,6 +524,8 @@ fn server_messages() -> Vec<ServerMsg> {
         }),
         ServerMsg::Welcome(Welcome {
             version: 1,
+            game: "ゲーム ✓".into(),
+            schema_hash: 0,
             player_id: 0,
             entity_id: 0,
             match_id: 12,
@@ -522,6 +573,18 @@ fn server_messages() -> Vec<ServerMsg> {
             message: format!("{reason:?}").to_lowercase(),
         }));
     }
+    // The new reasons of version 3, with the server's messages.
+    v.push(ServerMsg::Reject(Reject {
+        reason: RejectReason::UnknownGame,
+        message: "unknown game \"chess\": this server hosts arena".into(),
+    }));
+    v.push(ServerMsg::Reject(Reject {
+        reason: RejectReason::SchemaMismatch,
+        message: format!(
+            "schema mismatch: server's arena schema is {:08x}, client built for 00000000",
+            arena::schema_hash()
+        ),
+    }));
     // PROTOCOL.md 7.7, 7.8, 7.9.
     v.push(state(
         header(1000, 2, 298, Phase::Running, 5400),
@@ -792,20 +855,57 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
             "00 fc 01 00 00 00 00 00 00",
             "u16 version with a u32 prefix",
         ),
-        ("client", "00 01 03 61 6e", "truncated name"),
-        ("client", "00 01 02 ff fe 00 00", "name is not UTF-8"),
-        ("client", "00 01 00 02 00", "Option tag 2"),
-        ("client", "00 01 00 00 04", "unknown JoinTarget variant"),
-        ("client", "00 01 00 00 01 fe", "u64 with a u128 prefix"),
+        ("client", "00 01 00 00 03 61 6e", "truncated name"),
+        ("client", "00 01 00 00 02 ff fe 00 00", "name is not UTF-8"),
+        ("client", "00 01 00 00 00 02 00", "Option tag 2"),
+        ("client", "00 01 02 00 00 00 00", "game Option tag 2"),
+        ("client", "00 01 00 02 00 00 00", "schema_hash Option tag 2"),
+        ("client", "00 01 01 05 61 72 65 6e", "truncated game name"),
         (
             "client",
-            "00 01 00 01 07 02 00 01 02",
+            "00 01 01 02 ff fe 00 00 00 00",
+            "game name is not UTF-8",
+        ),
+        (
+            "client",
+            "00 01 00 01 fd 00 00 00 00 01 00 00 00 00 00 00",
+            "schema_hash with a u64 prefix",
+        ),
+        (
+            "client",
+            "00 01 00 00 00 00 04",
+            "unknown JoinTarget variant",
+        ),
+        (
+            "client",
+            "00 01 00 00 00 00 01 fe",
+            "u64 with a u128 prefix",
+        ),
+        (
+            "client",
+            "00 01 00 00 00 01 07 02 00 01 02",
             "truncated session secret",
         ),
-        ("client", "01 01 00 00 00 00", "truncated Input"),
+        ("client", "01 01 00 04 00 00 00", "truncated Input"),
+        ("client", "01 01 00", "Input without its payload"),
         (
             "client",
-            "01 01 00 00 00 00 00 00",
+            "01 01 00 03 00 00 00",
+            "arena input payload of 3 bytes",
+        ),
+        (
+            "client",
+            "01 01 00 05 00 00 00 00 00",
+            "arena input payload of 5 bytes",
+        ),
+        (
+            "client",
+            "01 01 00 fd ff ff ff ff ff ff ff 7f",
+            "input payload length beyond any message",
+        ),
+        (
+            "client",
+            "01 01 00 04 00 00 00 00 00",
             "trailing byte after Input",
         ),
         (
@@ -818,7 +918,7 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ("server", "08", "unknown ServerMsg variant"),
         ("server", "07 06 00", "unknown ChatRefusalReason variant"),
         ("server", "06 01 01 01 00 02 67", "truncated chat line"),
-        ("server", "01 0c 00", "unknown RejectReason variant"),
+        ("server", "01 0e 00", "unknown RejectReason variant"),
         (
             "server",
             "01 01 05 66 75 6c 6c",
@@ -869,9 +969,9 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ("server", "05 07 06 00 00", "unknown EndReason variant"),
         (
             "server",
-            // tag, version, player, entity, match, tick rate, tick, token (2 + 16), resumed = 2,
-            // then an empty map.
-            "00 01 00 00 00 1e 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 00",
+            // tag, version, game "", schema hash, player, entity, match, tick rate, tick, token
+            // (2 + 16), resumed = 2, then an empty map.
+            "00 01 00 00 00 00 00 1e 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 00",
             "Welcome with resumed = 2",
         ),
     ];
@@ -879,6 +979,32 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         .into_iter()
         .map(|(dir, h, why)| (dir, h.to_owned(), why))
         .collect();
+    // Over the bounds of version 3: a game name of 33 bytes (in a Hello and in a Welcome) and
+    // an input payload of 65 bytes.
+    let over_name = hex(&[b'g'; MAX_GAME_NAME_BYTES + 1]);
+    let name_len = MAX_GAME_NAME_BYTES + 1;
+    v.push((
+        "client",
+        format!("00 01 01 {name_len:02x} {over_name} 00 00 00 00"),
+        "game name over 32 bytes",
+    ));
+    v.push((
+        "server",
+        format!(
+            "00 01 {name_len:02x} {over_name} 00 00 00 00 1e 00 00 00{} 00 00 00 00 00",
+            " 00".repeat(16)
+        ),
+        "Welcome game name over 32 bytes",
+    ));
+    let payload_len = MAX_INPUT_PAYLOAD_BYTES + 1;
+    v.push((
+        "client",
+        format!(
+            "01 01 00 {payload_len:02x} {}",
+            hex(&[0; MAX_INPUT_PAYLOAD_BYTES + 1])
+        ),
+        "input payload over 64 bytes",
+    ));
     for (why, body) in invalid_bodies() {
         v.push(("server", body, why));
     }

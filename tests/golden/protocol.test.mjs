@@ -39,7 +39,7 @@ function encodeClient(m) {
     case 'Hello': {
       const session = m.session && { ...m.session, match_id: u64(m.session.match_id), secret: Uint8Array.from(m.session.secret) };
       const join = m.join.type === 'Any' ? m.join : { ...m.join, match_id: u64(m.join.match_id) };
-      return encodeHello({ version: m.version, name: m.name, session, join, game: 'arena' });
+      return encodeHello({ version: m.version, name: m.name, session, join, game: m.game, schemaHash: m.schema_hash });
     }
     case 'Input':
       return encodeInput({ seq: m.seq, ack: m.ack, payload: arenaInput(m) });

@@ -22,7 +22,8 @@ const GAME = { name: 'test', encodeInput: (i) => Uint8Array.of(i.a, i.b) };
 
 function welcome(resumed = false, playerId = 4, entityId = 5) {
   return {
-    type: 'Welcome', player_id: playerId, entity_id: entityId, match_id: 7, tick_rate: 30, tick: 999,
+    type: 'Welcome', game: 'test', schema_hash: parseInt(codec.hash, 16),
+    player_id: playerId, entity_id: entityId, match_id: 7, tick_rate: 30, tick: 999,
     session: { match_id: 7, player_id: playerId, secret: SECRET }, resumed, join: Uint8Array.of(1, 2, 3),
   };
 }
@@ -70,8 +71,10 @@ test('a player joins, applies frames and acknowledges them in its inputs', (t) =
   const { client, storage, last } = setup(t);
   assert.equal(client.sendInput({ a: 1, b: 2 }), null, 'nothing is sent before the seat');
   last().accept();
+  // The game's name and the hash of the schema the client decodes with (served as hex).
   assert.deepEqual(last().sent[0], {
-    type: 'Hello', version: 2, name: 'ann', session: null, join: { type: 'Any' },
+    type: 'Hello', version: 3, game: 'test', schema_hash: parseInt(codec.hash, 16), name: 'ann', session: null,
+    join: { type: 'Any' },
   });
   let welcomed = null;
   client.on('welcome', (w) => {
@@ -80,6 +83,8 @@ test('a player joins, applies frames and acknowledges them in its inputs', (t) =
   last().deliver(welcome());
   assert.equal(client.state, STATES.PLAYING);
   assert.deepEqual(Array.from(welcomed.join), [1, 2, 3], "the Welcome's game tail, raw without a hook");
+  assert.equal(welcomed.game, 'test');
+  assert.equal(welcomed.schema_hash, parseInt(codec.hash, 16));
   assert.deepEqual(loadToken(storage).secret, SECRET);
   assert.equal(client.canSendInput, false, 'inputs wait for the first frame');
 
@@ -192,6 +197,26 @@ test('an undecodable message is a protocol error, not retried', (t) => {
   advance(10000);
   assert.equal(sockets.length, 1);
   client.stop();
+});
+
+test('an unknown game or another schema is refused for good, saying why', (t) => {
+  for (const [reason, message, says] of [
+    ['UnknownGame', 'unknown game "test": this server hosts arena', /does not host this game/],
+    ['SchemaMismatch', "schema mismatch: server's arena schema is 1a2b3c4d, client built for b2b95987",
+      /another version of the game.*reload/],
+  ]) {
+    const { client, sockets, last, advance } = setup(t);
+    last().accept();
+    last().deliver({ type: 'Reject', reason, message });
+    last().drop(4001, message);
+    assert.equal(client.state, STATES.REJECTED, reason);
+    assert.match(client.conn.detail, says);
+    assert.ok(client.conn.detail.includes(message), 'the server\'s message is shown');
+    advance(60000);
+    assert.equal(sockets.length, 1, 'no retry: the same Hello would be refused again');
+    client.stop();
+    t.mock.timers.reset();
+  }
 });
 
 test('a refused resume says the seat is gone; a match end forgets it', (t) => {

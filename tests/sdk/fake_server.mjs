@@ -25,7 +25,9 @@ export function encodeServer(msg) {
   w.u32(SERVER_TAGS.indexOf(msg.type));
   switch (msg.type) {
     case 'Welcome':
-      w.u16(msg.version ?? 2);
+      w.u16(msg.version ?? 3);
+      w.string(msg.game ?? 'test');
+      w.u32(msg.schema_hash ?? 0);
       w.u32(msg.player_id);
       w.u32(msg.entity_id);
       w.u64(msg.match_id);
@@ -74,16 +76,22 @@ export function decodeClient(data) {
   switch (type) {
     case 'Hello': {
       const version = r.u16();
+      const game = r.option(() => r.string());
+      const schema_hash = r.option(() => r.u32());
       const name = r.string();
       const session = r.option(() => readToken(r));
       const jt = r.variant(JOIN_TARGETS, 'JoinTarget');
       const join = jt === 'Any' ? { type: 'Any' } : { type: jt, match_id: r.u64() };
       if (jt === 'Reserved') join.token = r.raw(16);
-      msg = { type, version, name, session, join };
+      msg = { type, version, game, schema_hash, name, session, join };
       break;
     }
-    case 'Input':
-      msg = { type, seq: r.u32(), ack: r.u32(), payload: r.rest() };
+    case 'Input': {
+      const seq = r.u32();
+      const ack = r.u32();
+      msg = { type, seq, ack, payload: r.raw(r.length('payload')) };
+      break;
+    }
       break;
     case 'Ack':
       msg = { type, tick: r.u32() };

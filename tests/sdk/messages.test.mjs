@@ -1,13 +1,14 @@
 // The SDK's messages against the golden vectors of tests/golden/protocol.json: Hello, Input,
 // Ack, Ping and Leave encode to exactly today's bytes (an Input's game payload being the 4
-// bytes of arena's fields there), and every server message decodes with its generic fields as
-// recorded; game-specific tails come out as raw bytes without the game's hooks.
+// bytes of arena's fields there, behind its length), and every server message decodes with its
+// generic fields as recorded; game-specific tails come out as raw bytes without the game's hooks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  DecodeError, EncodeError, SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput,
-  encodeLeave, encodeMute, encodePing, fromHex, toHex,
+  DecodeError, EncodeError, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, PROTOCOL_VERSION, REJECT_REASONS,
+  SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput, encodeLeave, encodeMute,
+  encodePing, fromHex, toHex,
 } from '../../assets/web/sdk/tickwire.js';
 import { golden } from './vectors.mjs';
 
@@ -23,7 +24,9 @@ function encode(m) {
   switch (m.type) {
     case 'Hello': {
       const join = m.join.type === 'Any' ? m.join : { ...m.join, match_id: u64(m.join.match_id) };
-      return encodeHello({ version: m.version, name: m.name, session: token(m.session), join });
+      return encodeHello({
+        version: m.version, name: m.name, session: token(m.session), join, game: m.game, schemaHash: m.schema_hash,
+      });
     }
     case 'Input': {
       // The game's bytes: today's Input ends with arena's four fields, one byte each.
@@ -55,15 +58,34 @@ test('the Hello and Input framing refuse what the wire cannot carry', () => {
   assert.throws(() => encodeInput({ seq: 1.5, ack: 0, payload }), EncodeError);
   assert.throws(() => encodeInput({ seq: 1, ack: 0, payload: [1, 2] }), EncodeError);
   assert.throws(() => encodeInput({ seq: 1, ack: 0, payload: new Uint8Array(17000) }), EncodeError);
+  assert.throws(() => encodeInput({ seq: 1, ack: 0, payload: new Uint8Array(MAX_INPUT_PAYLOAD_BYTES + 1) }), EncodeError);
+  // At the bound: the length, then the bytes.
+  const full = encodeInput({ seq: 1, ack: 0, payload: new Uint8Array(MAX_INPUT_PAYLOAD_BYTES) });
+  assert.deepEqual(Array.from(full.subarray(0, 4)), [1, 1, 0, MAX_INPUT_PAYLOAD_BYTES]);
+  assert.equal(full.length, 4 + MAX_INPUT_PAYLOAD_BYTES);
   assert.throws(() => encodePing(-1), EncodeError);
   assert.throws(() => encodePing(2n ** 64n), EncodeError);
   assert.throws(() => encodeHello({ name: 'a', join: { type: 'Nope' } }), EncodeError);
   assert.throws(() => encodeHello({
     name: 'a', session: { match_id: 1, player_id: 1, secret: new Uint8Array(15) },
   }), EncodeError);
-  // The game name and schema hash are accepted and not on the wire yet.
+  // The game name and the schema hash (hex from /schema.json, or a number) are on the wire.
+  assert.equal(PROTOCOL_VERSION, 3);
   assert.equal(toHex(encodeHello({ name: 'ann', game: 'arena', schemaHash: 'b2b95987' })),
-    toHex(encodeHello({ name: 'ann' })));
+    '00 03 01 05 61 72 65 6e 61 01 fc 87 59 b9 b2 03 61 6e 6e 00 00');
+  assert.equal(toHex(encodeHello({ name: 'ann', game: 'arena', schemaHash: 0xb2b95987 })),
+    toHex(encodeHello({ name: 'ann', game: 'arena', schemaHash: 'B2B95987' })));
+  assert.equal(toHex(encodeHello({ name: 'ann' })), '00 03 00 00 03 61 6e 6e 00 00');
+  assert.ok(encodeHello({ name: 'a', game: 'g'.repeat(MAX_GAME_NAME_BYTES) }));
+  assert.throws(() => encodeHello({ name: 'a', game: 'g'.repeat(MAX_GAME_NAME_BYTES + 1) }), EncodeError);
+  assert.throws(() => encodeHello({ name: 'a', game: 'é'.repeat(17) }), EncodeError, '34 bytes of UTF-8');
+  assert.throws(() => encodeHello({ name: 'a', game: 7 }), EncodeError);
+  for (const schemaHash of ['b2b9598', 'b2b959870', 'xyz', -1, 2 ** 32, 1.5]) {
+    assert.throws(() => encodeHello({ name: 'a', schemaHash }), EncodeError, String(schemaHash));
+  }
+  // The refusals of version 3, at their wire indexes.
+  assert.equal(REJECT_REASONS.indexOf('UnknownGame'), 0x0c);
+  assert.equal(REJECT_REASONS.indexOf('SchemaMismatch'), 0x0d);
 });
 
 test('every golden server message decodes, its game tails as raw bytes', () => {

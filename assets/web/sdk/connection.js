@@ -421,6 +421,8 @@ export class Connection {
       Full: 'The server is full.',
       NoSuchMatch: this.isSpectator ? 'There is no such match to watch.' : 'There is no such match.',
       VersionMismatch: 'This page speaks another protocol version than the server: reload it.',
+      UnknownGame: 'This server does not host this game.',
+      SchemaMismatch: 'This page was built for another version of the game than the server runs: reload it.',
     }[reason] ?? `The server refused to join (${reason}).`;
     this.setState(STATES.REJECTED, `${text} (${message})`);
   }

@@ -4,19 +4,23 @@
 // MatchEnded, which it decodes with hooks, or which come out as raw bytes.
 //
 // The framing of Hello and of Input is each in ONE function below (`encodeHello`,
-// `encodeInput`), so the coming protocol change (Hello naming a game and carrying the schema
-// hash, Input carrying the game's input as a length-prefixed payload) is a change there only.
+// `encodeInput`). Since protocol version 3 a Hello names its game and the schema hash it was
+// built for, and an Input carries the game's input as a length-prefixed payload.
 
 import { DecodeError, EncodeError, Reader, Writer, toBytes } from './wire.js';
 
 /** The protocol version this client speaks. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest client message the server accepts, bytes. */
 export const CLIENT_MSG_LIMIT = 16 * 1024;
 /** Largest server message a client accepts, bytes. */
 export const SERVER_MSG_LIMIT = 8 * 1024 * 1024;
 /** Length of a session secret, bytes. */
 export const SECRET_LEN = 16;
+/** Longest game name a Hello or Welcome carries, bytes of UTF-8 (longer does not decode). */
+export const MAX_GAME_NAME_BYTES = 32;
+/** Longest game input payload an Input carries, bytes (longer does not decode). */
+export const MAX_INPUT_PAYLOAD_BYTES = 64;
 
 /** Close codes (PROTOCOL.md §6). */
 export const CLOSE = Object.freeze({
@@ -40,6 +44,7 @@ export const PHASES = Object.freeze(['Waiting', 'Running', 'Ended']);
 export const REJECT_REASONS = Object.freeze([
   'VersionMismatch', 'Full', 'NoSuchMatch', 'BadSession', 'SeatExpired', 'Draining', 'Malformed',
   'AddressLimit', 'BadReservation', 'SeatElsewhere', 'InstanceGone', 'ClusterUnavailable',
+  'UnknownGame', 'SchemaMismatch',
 ]);
 /** Join targets of a Hello, by wire index. */
 export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate', 'Reserved']);
@@ -83,24 +88,51 @@ function reservationToken(token) {
   return bytes;
 }
 
+/** A schema hash as the u32 the wire carries: 8 hex digits (as `/schema.json` gives it) or a number. */
+export function schemaHashValue(hash) {
+  if (typeof hash === 'string') {
+    if (!/^[0-9a-f]{8}$/i.test(hash)) throw new EncodeError('schemaHash must be 8 hex digits');
+    return parseInt(hash, 16);
+  }
+  if (!Number.isInteger(hash) || hash < 0 || hash > 0xffffffff) {
+    throw new EncodeError('schemaHash must be 8 hex digits or a u32');
+  }
+  return hash;
+}
+
 /**
  * The Hello that opens every connection. Its whole framing is here.
  *
- * Today's bytes: tag `00`, `version` (u16 varint), `name` (string), `session`
+ * Bytes: tag `00`, `version` (u16 varint), `game` (Option<String>: the game's name, at most
+ * MAX_GAME_NAME_BYTES; null joins the server's default game), `schemaHash`
+ * (Option<u32>: the hash of the schema the client decodes with, as `/schema.json`'s 8 hex
+ * digits or a number; null skips the server's check), `name` (string), `session`
  * (Option<SessionToken>: resumes the seat, `join` is then ignored), `join` (`{type: 'Any'}`,
  * `{type: 'Match', match_id}`, `{type: 'Spectate', match_id}` or `{type: 'Reserved', match_id,
  * token}` with the 16 token bytes of a matchmaker reservation, as bytes or 32 hex digits).
  *
- * `game` (the game's name) and `schemaHash` (the hex hash of `/schema.json`) are accepted and
- * not sent yet: the next protocol version carries them, and writing them is then this
- * function's only change.
- *
  * @returns {Uint8Array}
  */
 export function encodeHello({ version = PROTOCOL_VERSION, name, session = null, join = { type: 'Any' }, game = null, schemaHash = null }) {
-  const w = new Writer(32);
+  const w = new Writer(48);
   w.u32(CLIENT_TAGS.Hello);
   w.u16(version, 'version');
+  if (game == null) {
+    w.byte(0);
+  } else {
+    if (typeof game !== 'string') throw new EncodeError('game must be a string');
+    if (utf8Length(game) > MAX_GAME_NAME_BYTES) {
+      throw new EncodeError(`game name is over ${MAX_GAME_NAME_BYTES} bytes`);
+    }
+    w.byte(1);
+    w.string(game, 'game');
+  }
+  if (schemaHash == null) {
+    w.byte(0);
+  } else {
+    w.byte(1);
+    w.u32(schemaHashValue(schemaHash), 'schemaHash');
+  }
   w.string(name, 'name');
   if (session == null) {
     w.byte(0);
@@ -119,25 +151,42 @@ export function encodeHello({ version = PROTOCOL_VERSION, name, session = null, 
 /**
  * One input of the local player. Its whole framing is here.
  *
- * Today's bytes: tag `01`, `seq` (u32 varint: 1, 2, 3, …), `ack` (u32 varint: the newest
- * state tick applied), then `payload`, the game's own input fields exactly as the game's
- * `encodeInput` wrote them (arena: move_x, move_y, aim, buttons; 4 bytes), with no length.
- * The next protocol version prefixes the payload with its length (`w.u64(payload.length)`
- * before `w.bytes(payload)`); that line is this function's only change.
+ * Bytes: tag `01`, `seq` (u32 varint: 1, 2, 3, …), `ack` (u32 varint: the newest state tick
+ * applied), then `payload`, the game's own input exactly as the game's `encodeInput` wrote it
+ * (arena: move_x, move_y, aim, buttons; 4 bytes), as a byte string: its length (varint), then
+ * the bytes, at most MAX_INPUT_PAYLOAD_BYTES.
  *
  * @param {{seq: number, ack: number, payload: Uint8Array}} input
  * @returns {Uint8Array}
  */
 export function encodeInput({ seq, ack, payload }) {
   if (!(payload instanceof Uint8Array)) throw new EncodeError('the game input must be a Uint8Array');
-  const w = new Writer(8 + payload.length);
+  if (payload.length > MAX_INPUT_PAYLOAD_BYTES) {
+    throw new EncodeError(`the game input of ${payload.length} bytes is over ${MAX_INPUT_PAYLOAD_BYTES}`);
+  }
+  const w = new Writer(12 + payload.length);
   w.u32(CLIENT_TAGS.Input);
   w.u32(seq, 'seq');
   w.u32(ack, 'ack');
+  w.u64(payload.length, 'payload length');
   w.bytes(payload);
-  const bytes = w.finish();
-  if (bytes.length > CLIENT_MSG_LIMIT) throw new EncodeError(`input of ${bytes.length} bytes is over the limit`);
-  return bytes;
+  return w.finish();
+}
+
+const utf8 = new TextEncoder();
+
+/** Bytes of `s` in UTF-8. */
+function utf8Length(s) {
+  return utf8.encode(s).length;
+}
+
+/** A game name (Welcome), refused over MAX_GAME_NAME_BYTES as the Rust decoder does. */
+function readGameName(r) {
+  const name = r.string();
+  if (utf8Length(name) > MAX_GAME_NAME_BYTES) {
+    throw new DecodeError(`game name is over ${MAX_GAME_NAME_BYTES} bytes`);
+  }
+  return name;
 }
 
 /** `Ack{tick}`: what a client that sends no inputs (a spectator) acknowledges with. */
@@ -194,8 +243,9 @@ function gameTail(r, hook) {
 
 /**
  * Decodes one server message into a plain object tagged with `type`:
- * - `Welcome` `{version, player_id, entity_id, match_id, tick_rate, tick, session, resumed,
- *   join}`, where `join` is the game's join information (`game.decodeJoinInfo(reader)`, arena:
+ * - `Welcome` `{version, game, schema_hash, player_id, entity_id, match_id, tick_rate, tick,
+ *   session, resumed, join}` (`game`: the game joined; `schema_hash`: its schema's hash as a
+ *   number, the u32 of `/schema.json`'s hex), where `join` is the game's join information (`game.decodeJoinInfo(reader)`, arena:
  *   its map), or its raw bytes;
  * - `Reject` `{reason, message}`;
  * - `State` `{header: {tick, baseline_age, last_input, phase, phase_ticks_left}, body}`, the
@@ -224,6 +274,8 @@ export function decodeServerMessage(data, game = {}) {
       msg = {
         type,
         version: r.u16(),
+        game: readGameName(r),
+        schema_hash: r.u32(),
         player_id: r.u32(),
         entity_id: r.u32(),
         match_id: r.u64(),

@@ -241,6 +241,10 @@ export const PROTOCOL_VERSION: number;
 export const CLIENT_MSG_LIMIT: number;
 export const SERVER_MSG_LIMIT: number;
 export const SECRET_LEN: number;
+/** Longest game name a Hello or Welcome carries, bytes of UTF-8 (32). */
+export const MAX_GAME_NAME_BYTES: number;
+/** Longest game input payload an Input carries, bytes (64). */
+export const MAX_INPUT_PAYLOAD_BYTES: number;
 export const CLOSE: Readonly<Record<
   'NORMAL' | 'GOING_AWAY' | 'PROTOCOL_ERROR' | 'UNSUPPORTED_DATA' | 'ABNORMAL' | 'DECODE_ERROR'
   | 'POLICY' | 'TOO_BIG' | 'INTERNAL_ERROR' | 'IDLE_TIMEOUT' | 'JOIN_REJECTED' | 'SESSION_REPLACED', number>>;
@@ -248,7 +252,11 @@ export type Phase = 'Waiting' | 'Running' | 'Ended';
 export const PHASES: readonly Phase[];
 export type RejectReason =
   | 'VersionMismatch' | 'Full' | 'NoSuchMatch' | 'BadSession' | 'SeatExpired' | 'Draining' | 'Malformed' | 'AddressLimit'
-  | 'BadReservation' | 'SeatElsewhere' | 'InstanceGone' | 'ClusterUnavailable';
+  | 'BadReservation' | 'SeatElsewhere' | 'InstanceGone' | 'ClusterUnavailable'
+  /** The Hello named a game the server does not host; the message names the ones it does. */
+  | 'UnknownGame'
+  /** The Hello's schema hash is not the server's; the message gives both hashes. */
+  | 'SchemaMismatch';
 export const REJECT_REASONS: readonly RejectReason[];
 export const JOIN_TARGETS: readonly ('Any' | 'Match' | 'Spectate' | 'Reserved')[];
 export const RESERVATION_TOKEN_LEN: number;
@@ -271,14 +279,17 @@ export interface HelloFields {
   name: string;
   session?: SessionToken | null;
   join?: JoinTarget;
-  /** Not sent yet: the next protocol version names the game. */
+  /** The game to join (at most 32 bytes of UTF-8); null: the server's default game. */
   game?: string | null;
-  /** Not sent yet: the next protocol version carries the schema hash. */
-  schemaHash?: string | null;
+  /** The schema hash the client decodes with: `/schema.json`'s 8 hex digits, or the u32; null: no check. */
+  schemaHash?: string | number | null;
 }
 
 export function encodeHello(hello: HelloFields): Uint8Array;
+/** Sends `payload` (the game's input, at most MAX_INPUT_PAYLOAD_BYTES) behind its length. */
 export function encodeInput(input: { seq: number; ack: number; payload: Uint8Array }): Uint8Array;
+/** A schema hash as the wire's u32: from 8 hex digits or a number; EncodeError otherwise. */
+export function schemaHashValue(hash: string | number): number;
 export function encodeAck(tick: number): Uint8Array;
 export function encodePing(clientTime: U64): Uint8Array;
 export function encodeLeave(): Uint8Array;
@@ -320,7 +331,7 @@ export interface FrameHeader {
 
 /** What a game layer supplies for its own parts of the protocol. */
 export interface GameProtocol<I = unknown, J = Uint8Array, E = Uint8Array, R = Uint8Array> {
-  /** The game's name (sent in the Hello once the protocol carries it). */
+  /** The game's name, sent in the Hello (none: the server's default game). */
   name?: string;
   /** The bytes of the game's input fields (required to play). */
   encodeInput?(input: I): Uint8Array;
@@ -335,6 +346,10 @@ export interface GameProtocol<I = unknown, J = Uint8Array, E = Uint8Array, R = U
 export interface Welcome<J = Uint8Array> {
   type: 'Welcome';
   version: number;
+  /** The game joined. */
+  game: string;
+  /** The hash of the game's schema, as a number (`/schema.json` gives it as 8 hex digits). */
+  schema_hash: number;
   player_id: number;
   entity_id: number;
   match_id: U64;

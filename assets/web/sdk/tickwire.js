@@ -12,10 +12,10 @@ export { ApplyError, MAX_STRINGS, MAX_WORLDS, Replica, applyDelta } from './repl
 export { Interpolator, lerpWrapping, toWorldUnits } from './interpolation.js';
 export { Predictor } from './prediction.js';
 export {
-  CHAT_REFUSAL_REASONS, CLIENT_MSG_LIMIT, CLIENT_TAGS, CLOSE, JOIN_TARGETS, PHASES,
-  PROTOCOL_VERSION, REJECT_REASONS, RESERVATION_TOKEN_LEN, SECRET_LEN, SERVER_MSG_LIMIT,
-  decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput, encodeLeave, encodeMute,
-  encodePing, readToken,
+  CHAT_REFUSAL_REASONS, CLIENT_MSG_LIMIT, CLIENT_TAGS, CLOSE, JOIN_TARGETS, MAX_GAME_NAME_BYTES,
+  MAX_INPUT_PAYLOAD_BYTES, PHASES, PROTOCOL_VERSION, REJECT_REASONS, RESERVATION_TOKEN_LEN,
+  SECRET_LEN, SERVER_MSG_LIMIT, decodeServerMessage, encodeAck, encodeChat, encodeHello,
+  encodeInput, encodeLeave, encodeMute, encodePing, readToken, schemaHashValue,
 } from './messages.js';
 export {
   Connection, SESSION_KEY, STATES, backoffDelay, clearToken, loadToken, saveToken,

@@ -18,6 +18,7 @@ use tickwire_proto::delta::{ApplyError, Replica};
 use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, JoinTarget, RejectReason, ServerMsg, Welcome,
 };
+use tickwire_proto::schema::arena;
 
 /// Why a client stopped.
 #[derive(Debug, thiserror::Error)]
@@ -90,10 +91,13 @@ impl std::fmt::Debug for GameClient {
 /// How long [`GameClient::connect`] waits for the Welcome.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A Hello for protocol version [`PROTOCOL_VERSION`] joining any match.
+/// A Hello for protocol version [`PROTOCOL_VERSION`] joining any match of arena, checking the
+/// server's schema is the one this client's decoder was built for.
 pub fn hello(name: &str) -> Hello {
     Hello {
         version: PROTOCOL_VERSION,
+        game: Some(arena::GAME_NAME.to_owned()),
+        schema_hash: Some(arena::schema_hash()),
         name: name.to_owned(),
         session: None,
         join: JoinTarget::Any,
@@ -113,6 +117,7 @@ impl GameClient {
         config: &ClientConfig,
     ) -> Result<Self, ClientError> {
         let mut ws = client::connect(url, config).await?;
+        let asked = (hello.game.clone(), hello.schema_hash);
         ws.send_binary(&encode(&ClientMsg::Hello(hello))?).await?;
         let welcome = tokio::time::timeout(WELCOME_TIMEOUT, async {
             match recv_msg(&mut ws).await? {
@@ -126,6 +131,17 @@ impl GameClient {
         })
         .await
         .map_err(|_| ClientError::Timeout("Welcome"))??;
+        // A server that accepted the Hello joined what it named; anything else is a server bug
+        // this client's decoder must not run into.
+        let (game, schema_hash) = asked;
+        if game.is_some_and(|g| g != welcome.game)
+            || schema_hash.is_some_and(|h| h != welcome.schema_hash)
+        {
+            return Err(ClientError::Unexpected(format!(
+                "Welcome to game {:?} with schema {:08x}, not the one asked for",
+                welcome.game, welcome.schema_hash
+            )));
+        }
         Ok(Self {
             ws,
             replica: Replica::new(),
@@ -143,6 +159,16 @@ impl GameClient {
     /// The Welcome received.
     pub fn welcome(&self) -> &Welcome {
         &self.welcome
+    }
+
+    /// The game joined, as the Welcome named it.
+    pub fn game(&self) -> &str {
+        &self.welcome.game
+    }
+
+    /// The hash of the joined game's schema, as the Welcome gave it.
+    pub fn schema_hash(&self) -> u32 {
+        self.welcome.schema_hash
     }
 
     /// The rebuilt world.

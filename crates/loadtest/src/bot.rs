@@ -757,6 +757,8 @@ mod tests {
     fn welcome() -> Welcome {
         Welcome {
             version: 1,
+            game: "arena".into(),
+            schema_hash: 0,
             player_id: 1,
             entity_id: 5,
             match_id: 1,

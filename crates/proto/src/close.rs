@@ -6,7 +6,8 @@
 pub const VERSION_MISMATCH: u16 = 1002;
 /// A message did not decode as a client message of this protocol.
 pub const DECODE_ERROR: u16 = 1007;
-/// The join was refused (match full, bad session, seat expired, draining); a Reject precedes it.
+/// The join was refused (match full, bad session, seat expired, draining, unknown game, schema
+/// mismatch, …); a Reject precedes it.
 pub const JOIN_REJECTED: u16 = 4001;
 /// Another connection resumed this seat with its session token; this one is replaced.
 pub const SESSION_REPLACED: u16 = 4002;

@@ -24,6 +24,9 @@ fn record_config() -> RecordConfig {
 /// The wire tag of [`ServerMsg::State`] (its variant index as a varint).
 const STATE_TAG: u8 = 2;
 
+/// The wire tag of [`ClientMsg::Hello`].
+const HELLO_TAG: u32 = 0;
+
 type ClientConfig = Configuration<LittleEndian, Varint, Limit<CLIENT_MSG_LIMIT>>;
 type ServerConfig = Configuration<LittleEndian, Varint, Limit<SERVER_MSG_LIMIT>>;
 
@@ -91,6 +94,19 @@ fn encode_into<T: serde::Serialize, C: config::Config>(
 /// Decodes one client message, rejecting trailing bytes and anything over [`CLIENT_MSG_LIMIT`].
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
     decode(bytes, CLIENT_MSG_LIMIT, client_config())
+}
+
+/// The protocol version a client message claims when it starts like a Hello, read from its tag
+/// and version alone; `None` when it does not.
+///
+/// Every version's Hello begins with the tag and the version, but what follows changes between
+/// versions, so a Hello of another version may not decode as this one: the server reads the
+/// version this way to answer it with a version mismatch rather than a decode error.
+pub fn hello_version(bytes: &[u8]) -> Option<u16> {
+    let bytes = &bytes[..bytes.len().min(CLIENT_MSG_LIMIT)];
+    let ((tag, version), _): ((u32, u16), usize) =
+        bincode::serde::decode_from_slice(bytes, client_config()).ok()?;
+    (tag == HELLO_TAG).then_some(version)
 }
 
 /// Decodes one server message, rejecting trailing bytes and anything over [`SERVER_MSG_LIMIT`].

@@ -30,4 +30,4 @@ pub use entity::{EntityKind, EntityState, EntityUpdate};
 pub use msg::{ClientMsg, ServerMsg};
 
 /// The protocol version this build speaks; a Hello with any other version is rejected.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

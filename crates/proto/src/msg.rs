@@ -1,6 +1,9 @@
 //! Every message of the protocol. One WebSocket binary message carries exactly one
 //! [`ClientMsg`] or [`ServerMsg`], encoded by [`crate::codec`].
 
+use std::fmt;
+
+use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 pub use crate::text::sanitize_name;
@@ -15,6 +18,18 @@ pub const MAX_NAME_BYTES: usize = 24;
 
 /// Bit of [`Input::buttons`] that fires the player's weapon.
 pub const BUTTON_FIRE: u8 = 1;
+
+/// Longest game name a [`Hello`] or [`Welcome`] may carry, in bytes of UTF-8; the decoder
+/// refuses a longer one (names are short identifiers such as `arena`).
+pub const MAX_GAME_NAME_BYTES: usize = 32;
+
+/// Longest game input payload an [`Input`] may carry on the wire, in bytes; the decoder refuses
+/// a longer length prefix before reading any of the payload. Room for a richer game's input
+/// than arena's 4 bytes, small enough that a flood of inputs costs the server little.
+pub const MAX_INPUT_PAYLOAD_BYTES: usize = 64;
+
+/// Bytes of arena's input payload: `move_x`, `move_y`, `aim`, `buttons`, one byte each.
+pub const ARENA_INPUT_BYTES: usize = 4;
 
 /// The credential that lets a client resume its seat after a dropped connection.
 ///
@@ -57,6 +72,13 @@ pub const RESERVATION_TOKEN_LEN: usize = 16;
 pub struct Hello {
     /// Must equal [`crate::PROTOCOL_VERSION`].
     pub version: u16,
+    /// The game to join, at most [`MAX_GAME_NAME_BYTES`] bytes; `None` joins the server's
+    /// default game.
+    #[serde(deserialize_with = "game_name::deserialize_opt")]
+    pub game: Option<String>,
+    /// CRC-32 of the replication schema the client was built for ([`crate::schema::Schema::hash`]);
+    /// `None` when the client does not check (it reads the schema the server serves).
+    pub schema_hash: Option<u32>,
     /// Display name (at most [`MAX_NAME_BYTES`] bytes are kept).
     pub name: String,
     /// Present to resume a seat after a dropped connection; `join` is then ignored.
@@ -66,7 +88,12 @@ pub struct Hello {
 }
 
 /// One tick's worth of player input, also carrying the client's acknowledgement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// On the wire `seq` and `ack` are the engine's framing and the rest is the game's input as a
+/// length-prefixed byte string (at most [`MAX_INPUT_PAYLOAD_BYTES`]): for arena the
+/// [`ARENA_INPUT_BYTES`] of [`Input::payload`]. The engine never looks inside the payload, so
+/// another game changes only what the bytes hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Input {
     /// Client sequence number, increasing by one per input; the server applies each at most once.
     pub seq: u32,
@@ -148,6 +175,11 @@ pub struct MapInfo {
 pub struct Welcome {
     /// The server's protocol version.
     pub version: u16,
+    /// The game joined, at most [`MAX_GAME_NAME_BYTES`] bytes.
+    #[serde(deserialize_with = "game_name::deserialize")]
+    pub game: String,
+    /// CRC-32 of the game's replication schema, the hash `/schema.json` serves.
+    pub schema_hash: u32,
     /// This client's player id in the match (0 for a spectator).
     pub player_id: u32,
     /// The entity this player controls (0 for a spectator).
@@ -196,11 +228,16 @@ pub enum RejectReason {
     /// The cluster directory (Redis) cannot be reached, so a reservation or a session from
     /// another instance cannot be checked; retry later.
     ClusterUnavailable,
+    /// The Hello names a game this server does not host; the message names the ones it does.
+    UnknownGame,
+    /// The Hello's schema hash is not the hash of the game's schema; the message gives the
+    /// server's hash and the client's.
+    SchemaMismatch,
 }
 
 impl RejectReason {
     /// Every reason, in wire order.
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 14] = [
         Self::VersionMismatch,
         Self::Full,
         Self::NoSuchMatch,
@@ -213,6 +250,8 @@ impl RejectReason {
         Self::SeatElsewhere,
         Self::InstanceGone,
         Self::ClusterUnavailable,
+        Self::UnknownGame,
+        Self::SchemaMismatch,
     ];
 
     /// The reason as a snake_case metric label value.
@@ -230,6 +269,8 @@ impl RejectReason {
             Self::SeatElsewhere => "seat_elsewhere",
             Self::InstanceGone => "instance_gone",
             Self::ClusterUnavailable => "cluster_unavailable",
+            Self::UnknownGame => "unknown_game",
+            Self::SchemaMismatch => "schema_mismatch",
         }
     }
 }
@@ -302,22 +343,19 @@ impl Serialize for Delta {
 }
 
 impl<'de> Deserialize<'de> for Delta {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Delta, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Delta, D::Error> {
         /// Reads the byte string as a sequence of bytes (the same encoding), so that a length
         /// prefix reserves nothing the bytes themselves do not back.
         struct Packed;
-        impl<'de> serde::de::Visitor<'de> for Packed {
+        impl<'de> Visitor<'de> for Packed {
             type Value = Delta;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a packed delta body")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Delta, E> {
                 crate::pack::decode(v).map_err(E::custom)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Delta, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Delta, A::Error> {
                 let mut bytes = Vec::with_capacity(
                     seq.size_hint()
                         .unwrap_or(0)
@@ -506,6 +544,168 @@ pub struct ChatRefusal {
     pub limit: u32,
 }
 
+impl Input {
+    /// Arena's input payload: `move_x`, `move_y` (two's complement), `aim`, `buttons`.
+    pub fn payload(&self) -> [u8; ARENA_INPUT_BYTES] {
+        [
+            self.move_x.to_le_bytes()[0],
+            self.move_y.to_le_bytes()[0],
+            self.aim,
+            self.buttons,
+        ]
+    }
+
+    /// The input of `seq` and `ack` carrying arena's `payload`; `None` unless it is exactly
+    /// [`ARENA_INPUT_BYTES`] long.
+    pub fn from_payload(seq: u32, ack: u32, payload: &[u8]) -> Option<Input> {
+        let [move_x, move_y, aim, buttons] = *payload else {
+            return None;
+        };
+        Some(Input {
+            seq,
+            ack,
+            move_x: i8::from_le_bytes([move_x]),
+            move_y: i8::from_le_bytes([move_y]),
+            aim,
+            buttons,
+        })
+    }
+}
+
+/// The wire form of [`Input`]: `seq`, `ack`, then the payload as a byte string.
+impl Serialize for Input {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        /// The payload as a byte string (a length, then the bytes).
+        struct Payload<'a>(&'a [u8]);
+        impl Serialize for Payload<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(&self.seq)?;
+        t.serialize_element(&self.ack)?;
+        t.serialize_element(&Payload(&self.payload()))?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Input, D::Error> {
+        /// Reads `seq`, `ack` and the bounded payload, then arena's fields from the payload.
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Input;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an input: seq, ack and the game's payload")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
+                let missing = |i| A::Error::invalid_length(i, &self);
+                let n: u32 = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let ack: u32 = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let payload: Payload = seq.next_element()?.ok_or_else(|| missing(2))?;
+                Input::from_payload(n, ack, payload.bytes()).ok_or_else(|| {
+                    A::Error::custom(format_args!(
+                        "arena's input payload is {ARENA_INPUT_BYTES} bytes, not {}",
+                        payload.len
+                    ))
+                })
+            }
+        }
+        d.deserialize_tuple(3, Fields)
+    }
+}
+
+/// A decoded input payload: at most [`MAX_INPUT_PAYLOAD_BYTES`], held inline so that decoding
+/// one allocates nothing.
+struct Payload {
+    /// The bytes; only the first `len` are the payload.
+    buf: [u8; MAX_INPUT_PAYLOAD_BYTES],
+    /// The payload's length.
+    len: usize,
+}
+
+impl Payload {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Payload, D::Error> {
+        /// Reads the byte string as a sequence of bytes (the same encoding, as for [`Delta`]),
+        /// refusing a length prefix over the bound before reading any element.
+        struct Bytes;
+        impl<'de> Visitor<'de> for Bytes {
+            type Value = Payload;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "an input payload of at most {MAX_INPUT_PAYLOAD_BYTES} bytes"
+                )
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Payload, E> {
+                if v.len() > MAX_INPUT_PAYLOAD_BYTES {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                let mut p = Payload {
+                    buf: [0; MAX_INPUT_PAYLOAD_BYTES],
+                    len: v.len(),
+                };
+                p.buf[..v.len()].copy_from_slice(v);
+                Ok(p)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload, A::Error> {
+                if let Some(n) = seq.size_hint().filter(|&n| n > MAX_INPUT_PAYLOAD_BYTES) {
+                    return Err(A::Error::invalid_length(n, &self));
+                }
+                let mut p = Payload {
+                    buf: [0; MAX_INPUT_PAYLOAD_BYTES],
+                    len: 0,
+                };
+                while let Some(b) = seq.next_element::<u8>()? {
+                    // A format without a length prefix is bounded here instead.
+                    let Some(slot) = p.buf.get_mut(p.len) else {
+                        return Err(A::Error::invalid_length(p.len + 1, &self));
+                    };
+                    *slot = b;
+                    p.len += 1;
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_seq(Bytes)
+    }
+}
+
+/// Decodes game names, refusing one over [`MAX_GAME_NAME_BYTES`].
+mod game_name {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    use super::MAX_GAME_NAME_BYTES;
+
+    fn checked<E: Error>(name: String) -> Result<String, E> {
+        if name.len() > MAX_GAME_NAME_BYTES {
+            return Err(E::custom(format_args!(
+                "game name of {} bytes is over the {MAX_GAME_NAME_BYTES}-byte bound",
+                name.len()
+            )));
+        }
+        Ok(name)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        checked(String::deserialize(d)?)
+    }
+
+    pub(super) fn deserialize_opt<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        Option::<String>::deserialize(d)?.map(checked).transpose()
+    }
+}
+
 /// Deserializes a `Vec` like serde does, but trusts its length prefix for at most
 /// [`MAX_PREALLOC_BYTES`](bounded_vec::MAX_PREALLOC_BYTES) of capacity.
 ///
@@ -569,5 +769,84 @@ mod tests {
         let labels: std::collections::BTreeSet<_> =
             RejectReason::ALL.iter().map(|r| r.label()).collect();
         assert_eq!(labels.len(), RejectReason::ALL.len());
+    }
+
+    fn input_bytes(len_prefix: &[u8], payload: &[u8]) -> Vec<u8> {
+        // Tag 1 (Input), seq 7, ack 6, then the payload's length prefix and bytes.
+        let mut bytes = vec![1, 7, 6];
+        bytes.extend_from_slice(len_prefix);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn an_input_is_seq_ack_and_a_length_prefixed_payload() {
+        let input = Input {
+            seq: 7,
+            ack: 6,
+            move_x: -1,
+            move_y: 127,
+            aim: 64,
+            buttons: BUTTON_FIRE,
+        };
+        let bytes = crate::codec::encode_client(&ClientMsg::Input(input)).unwrap();
+        assert_eq!(bytes, input_bytes(&[4], &[0xff, 0x7f, 64, 1]));
+        assert_eq!(
+            crate::codec::decode_client(&bytes),
+            Ok(ClientMsg::Input(input))
+        );
+    }
+
+    #[test]
+    fn an_input_payload_over_the_bound_is_a_decode_error() {
+        let over = MAX_INPUT_PAYLOAD_BYTES + 1;
+        let bytes = input_bytes(&[over as u8], &vec![0; over]);
+        let err = crate::codec::decode_client(&bytes).unwrap_err();
+        assert!(err.to_string().contains("at most 64 bytes"), "{err}");
+        // A prefix far past the bound, with nothing behind it, fails on the prefix alone.
+        let huge = input_bytes(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0x40], &[]);
+        assert!(crate::codec::decode_client(&huge).is_err());
+        // Within the bound but not arena's 4 bytes: also refused, with the reason.
+        for len in [0usize, 3, 5, MAX_INPUT_PAYLOAD_BYTES] {
+            let bytes = input_bytes(&[len as u8], &vec![0; len]);
+            let err = crate::codec::decode_client(&bytes).unwrap_err();
+            assert!(err.to_string().contains("is 4 bytes, not"), "{len}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_game_name_over_the_bound_is_a_decode_error() {
+        let hello = |game: &str| {
+            ClientMsg::Hello(Hello {
+                version: crate::PROTOCOL_VERSION,
+                game: Some(game.into()),
+                schema_hash: None,
+                name: "ann".into(),
+                session: None,
+                join: JoinTarget::Any,
+            })
+        };
+        let longest = "g".repeat(MAX_GAME_NAME_BYTES);
+        let bytes = crate::codec::encode_client(&hello(&longest)).unwrap();
+        assert_eq!(crate::codec::decode_client(&bytes), Ok(hello(&longest)));
+        let bytes = crate::codec::encode_client(&hello(&format!("{longest}g"))).unwrap();
+        let err = crate::codec::decode_client(&bytes).unwrap_err();
+        assert!(err.to_string().contains("32-byte bound"), "{err}");
+    }
+
+    #[test]
+    fn a_hello_of_any_version_names_its_version() {
+        // A version 2 Hello (no game, no schema hash) does not decode as version 3, but its
+        // version is still readable, so it can be answered with a version mismatch.
+        let v2 = [0, 2, 3, b'a', b'n', b'n', 0, 0];
+        assert!(crate::codec::decode_client(&v2).is_err());
+        assert_eq!(crate::codec::hello_version(&v2), Some(2));
+        assert_eq!(
+            crate::codec::hello_version(&[0, 0xfb, 0x2c, 0x01]),
+            Some(300)
+        );
+        assert_eq!(crate::codec::hello_version(&[1, 2, 3]), None, "an Input");
+        assert_eq!(crate::codec::hello_version(&[0]), None, "truncated");
+        assert_eq!(crate::codec::hello_version(&[]), None);
     }
 }

@@ -24,6 +24,7 @@ const HUGE: u64 = 1 << 60;
 
 /// Wire tags (variant indexes) of the messages used below.
 const HELLO: u8 = 0;
+const INPUT: u8 = 1;
 const WELCOME: u8 = 0;
 const REJECT: u8 = 1;
 const STATE: u8 = 2;
@@ -80,11 +81,17 @@ impl Rng {
 
 /// Message heads that end right before a length prefix, for each list or string a message has.
 fn heads() -> Vec<(&'static str, bool, Vec<u8>)> {
-    let mut cases = Vec::new();
     // (name, is_client, bytes up to the length prefix)
-    cases.push(("Hello.name", true, vec![HELLO, 1]));
+    let mut cases = vec![
+        ("Hello.game", true, vec![HELLO, 1, 1]),
+        // Version 1, no game, no schema hash.
+        ("Hello.name", true, vec![HELLO, 1, 0, 0]),
+        ("Input.payload", true, vec![INPUT, 0, 0]), // seq, ack
+        ("Welcome.game", false, vec![WELCOME, 0]),
+    ];
     let mut welcome = vec![WELCOME];
-    welcome.extend_from_slice(&[0; 6]); // version, ids, match, tick rate, tick
+    welcome.extend_from_slice(&[0; 3]); // version, empty game name, schema hash
+    welcome.extend_from_slice(&[0; 5]); // ids, match, tick rate, tick
     welcome.extend_from_slice(&[0; 18]); // session: match, player, 16-byte secret
     welcome.push(0); // resumed
     cases.push(("Welcome.map.name", false, welcome.clone()));

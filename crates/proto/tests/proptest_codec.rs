@@ -14,9 +14,10 @@ use tickwire_proto::codec::{
 };
 use tickwire_proto::delta::Replica;
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
-    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
+    ARENA_INPUT_BYTES, ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason,
+    FrameHeader, GameEvent, Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES,
+    MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken,
+    StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 
@@ -25,6 +26,11 @@ use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 /// Any Unicode text of up to `max` chars (so up to 4 × `max` bytes).
 fn text(max: usize) -> impl Strategy<Value = String> {
     vec(any::<char>(), 0..=max).prop_map(String::from_iter)
+}
+
+/// A game name within [`MAX_GAME_NAME_BYTES`] (up to 8 chars of up to 4 bytes).
+fn game_name() -> impl Strategy<Value = String> {
+    text(MAX_GAME_NAME_BYTES / 4)
 }
 
 fn token() -> impl Strategy<Value = SessionToken> {
@@ -60,14 +66,24 @@ fn input() -> impl Strategy<Value = Input> {
 
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
-        (any::<u16>(), text(40), option::of(token()), join_target()).prop_map(
-            |(version, name, session, join)| ClientMsg::Hello(Hello {
-                version,
-                name,
-                session,
-                join,
-            })
-        ),
+        (
+            any::<u16>(),
+            option::of(game_name()),
+            option::of(any::<u32>()),
+            text(40),
+            option::of(token()),
+            join_target()
+        )
+            .prop_map(|(version, game, schema_hash, name, session, join)| {
+                ClientMsg::Hello(Hello {
+                    version,
+                    game,
+                    schema_hash,
+                    name,
+                    session,
+                    join,
+                })
+            }),
         input().prop_map(ClientMsg::Input),
         any::<u32>().prop_map(|tick| ClientMsg::Ack { tick }),
         any::<u64>().prop_map(|client_time| ClientMsg::Ping { client_time }),
@@ -234,6 +250,7 @@ fn map_info() -> impl Strategy<Value = MapInfo> {
 fn welcome() -> impl Strategy<Value = Welcome> {
     (
         any::<(u16, u32, u32, u64, u16, u32)>(),
+        (game_name(), any::<u32>()),
         token(),
         any::<bool>(),
         map_info(),
@@ -241,12 +258,15 @@ fn welcome() -> impl Strategy<Value = Welcome> {
         .prop_map(
             |(
                 (version, player_id, entity_id, match_id, tick_rate, tick),
+                (game, schema_hash),
                 session,
                 resumed,
                 map,
             )| {
                 Welcome {
                     version,
+                    game,
+                    schema_hash,
                     player_id,
                     entity_id,
                     match_id,
@@ -274,6 +294,8 @@ fn reject_reason() -> impl Strategy<Value = RejectReason> {
         Just(RejectReason::SeatElsewhere),
         Just(RejectReason::InstanceGone),
         Just(RejectReason::ClusterUnavailable),
+        Just(RejectReason::UnknownGame),
+        Just(RejectReason::SchemaMismatch),
     ]
 }
 
@@ -485,6 +507,68 @@ proptest! {
             decode_server(&bytes),
             Err(DecodeError::TooLarge { len, limit: SERVER_MSG_LIMIT })
         );
+    }
+}
+
+proptest! {
+    #[test]
+    fn an_input_payload_over_the_bound_is_an_error_never_a_panic(
+        seq in any::<u32>(),
+        ack in any::<u32>(),
+        len in (MAX_INPUT_PAYLOAD_BYTES as u64 + 1)..=u64::MAX,
+        payload in vec(any::<u8>(), 0..(4 * MAX_INPUT_PAYLOAD_BYTES)),
+    ) {
+        // An Input whose payload length prefix is over the bound, followed by anything: a
+        // Malformed decode error, whatever the bytes behind the prefix are.
+        let mut bytes = vec![1];
+        for v in [u64::from(seq), u64::from(ack), len] {
+            varint(&mut bytes, v);
+        }
+        bytes.extend_from_slice(&payload);
+        prop_assert!(matches!(decode_client(&bytes), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_input_payload_within_the_bound_decodes_only_as_arena_s_four_bytes(
+        seq in any::<u32>(),
+        ack in any::<u32>(),
+        payload in vec(any::<u8>(), 0..=MAX_INPUT_PAYLOAD_BYTES),
+    ) {
+        let mut bytes = vec![1];
+        for v in [u64::from(seq), u64::from(ack), payload.len() as u64] {
+            varint(&mut bytes, v);
+        }
+        bytes.extend_from_slice(&payload);
+        match decode_client(&bytes) {
+            Ok(ClientMsg::Input(input)) => {
+                prop_assert_eq!(payload.len(), ARENA_INPUT_BYTES);
+                prop_assert_eq!((input.seq, input.ack), (seq, ack));
+                prop_assert_eq!(&input.payload()[..], &payload[..]);
+            }
+            other => {
+                prop_assert_ne!(payload.len(), ARENA_INPUT_BYTES);
+                prop_assert!(matches!(other, Err(DecodeError::Malformed(_))), "{:?}", other);
+            }
+        }
+    }
+}
+
+/// bincode's varint of an unsigned value (PROTOCOL.md 2.1).
+fn varint(out: &mut Vec<u8>, v: u64) {
+    match v {
+        0..=250 => out.push(v as u8),
+        251..=0xFFFF => {
+            out.push(251);
+            out.extend_from_slice(&(v as u16).to_le_bytes());
+        }
+        0x1_0000..=0xFFFF_FFFF => {
+            out.push(252);
+            out.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        _ => {
+            out.push(253);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 }
 

@@ -97,25 +97,43 @@ fn primitives() {
 fn client_examples() {
     let hello = |session, join| {
         ClientMsg::Hello(Hello {
-            version: 2,
+            version: 3,
+            game: None,
+            schema_hash: None,
             name: "ann".into(),
             session,
             join,
         })
     };
-    check_client(&hello(None, JoinTarget::Any), "00 02 03 61 6e 6e 00 00");
     check_client(
-        &hello(None, JoinTarget::Match(300)),
-        "00 02 03 61 6e 6e 00 01 fb 2c 01",
+        &hello(None, JoinTarget::Any),
+        "00 03 00 00 03 61 6e 6e 00 00",
     );
     check_client(
         &ClientMsg::Hello(Hello {
-            version: 2,
+            version: 3,
+            game: Some("arena".into()),
+            schema_hash: Some(0xb2b9_5987),
+            name: "ann".into(),
+            session: None,
+            join: JoinTarget::Any,
+        }),
+        "00 03 01 05 61 72 65 6e 61 01 fc 87 59 b9 b2 03 61 6e 6e 00 00",
+    );
+    check_client(
+        &hello(None, JoinTarget::Match(300)),
+        "00 03 00 00 03 61 6e 6e 00 01 fb 2c 01",
+    );
+    check_client(
+        &ClientMsg::Hello(Hello {
+            version: 3,
+            game: None,
+            schema_hash: None,
             name: String::new(),
             session: None,
             join: JoinTarget::Spectate(7),
         }),
-        "00 02 00 00 02 07",
+        "00 03 00 00 00 00 02 07",
     );
     let mut reservation = [0u8; 16];
     for (i, b) in reservation.iter_mut().enumerate() {
@@ -129,11 +147,11 @@ fn client_examples() {
                 token: reservation,
             },
         ),
-        "00 02 03 61 6e 6e 00 03 fb 2c 01 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f",
+        "00 03 00 00 03 61 6e 6e 00 03 fb 2c 01 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f",
     );
     check_client(
         &hello(Some(token()), JoinTarget::Any),
-        "00 02 03 61 6e 6e 01 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00",
+        "00 03 00 00 03 61 6e 6e 01 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00",
     );
     check_client(
         &ClientMsg::Input(Input {
@@ -144,7 +162,7 @@ fn client_examples() {
             aim: 64,
             buttons: 1,
         }),
-        "01 fb 2c 01 fb 2b 01 7f 81 40 01",
+        "01 fb 2c 01 fb 2b 01 04 7f 81 40 01",
     );
     check_client(&ClientMsg::Ack { tick: 299 }, "02 fb 2b 01");
     check_client(
@@ -178,7 +196,9 @@ fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32
 fn server_examples() {
     check_server(
         &ServerMsg::Welcome(Welcome {
-            version: 2,
+            version: 3,
+            game: "arena".into(),
+            schema_hash: 0xb2b9_5987,
             player_id: 2,
             entity_id: 5,
             match_id: 7,
@@ -198,7 +218,7 @@ fn server_examples() {
                 }],
             },
         }),
-        "00 02 02 05 07 1e fb e8 03 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00 \
+        "00 03 05 61 72 65 6e 61 fc 87 59 b9 b2 02 05 07 1e fb e8 03 07 02 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 00 \
          05 61 72 65 6e 61 fb 80 02 fb e0 01 01 c8 27 10 80",
     );
     check_server(
@@ -207,6 +227,13 @@ fn server_examples() {
             message: "full".into(),
         }),
         "01 01 04 66 75 6c 6c",
+    );
+    check_server(
+        &ServerMsg::Reject(Reject {
+            reason: RejectReason::SchemaMismatch,
+            message: "stale".into(),
+        }),
+        "01 0d 05 73 74 61 6c 65",
     );
     // The brief's example: the entity at baseline index 1 ends up (+2, -1) away from where
     // its velocity predicted it, against the frame two ticks back.
@@ -379,7 +406,10 @@ fn documented_errors() {
     // Unknown variant index, truncated message, bad bool / option tag.
     assert!(codec::decode_client(&unhex("05")).is_err());
     assert!(codec::decode_client(&unhex("02 fb 2b")).is_err());
-    assert!(codec::decode_client(&unhex("00 01 00 02 00")).is_err());
+    assert!(codec::decode_client(&unhex("00 03 02 00 03 61 6e 6e 00 00")).is_err());
+    // An Input payload that is not arena's 4 bytes, or over the 64-byte bound.
+    assert!(codec::decode_client(&unhex("01 01 00 03 00 00 00")).is_err());
+    assert!(codec::decode_client(&unhex("01 01 00 41")).is_err());
     // A packed delta with non-zero padding, or a trailing byte inside its byte string.
     assert!(codec::decode_server(&unhex("02 01 00 00 00 00 03 00 00 0f")).is_err());
     assert!(codec::decode_server(&unhex("02 01 00 00 00 00 04 00 00 07 00")).is_err());

@@ -5,12 +5,22 @@
 //! and short masks), so a delta through [`super::body`] has the bytes [`crate::pack`] writes.
 //! The bridge goes away once arena is a game of its own on the engine.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::rows::{EntityRow, RowDelta};
 use super::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
 use crate::entity::{EntityKind, EntityState, EntityUpdate, POS_SCALE};
 use crate::msg::{Delta, MAX_NAME_BYTES};
+
+/// Arena's game name: what a Hello names to join it, what a Welcome reports, and its schema's
+/// name.
+pub const GAME_NAME: &str = "arena";
+
+/// Arena's schema hash, computed once (a Hello's check compares against it).
+pub fn schema_hash() -> u32 {
+    static HASH: LazyLock<u32> = LazyLock::new(|| arena_schema().hash());
+    *HASH
+}
 
 /// Value slots of an arena row, in declaration order (`name` is string slot 0).
 const X: usize = 0;
@@ -70,7 +80,7 @@ fn fields() -> Vec<Field> {
 pub fn arena_schema() -> Schema {
     let group = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let decl = SchemaDecl {
-        name: "arena".into(),
+        name: GAME_NAME.into(),
         groups: group(&["VEL", "POS", "AIM", "HP", "MISC"]),
         short_masks: vec![group(&["POS"]), group(&["VEL"]), group(&["VEL", "POS"])],
         kinds: vec![
