@@ -6,10 +6,18 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
-use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec::encode_delta;
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
-use tickwire_sim::{ClientView, GameConfig, SplitMix64};
+use tickwire_sim::{ClientView, MatchConfig, SplitMix64};
+
+/// Arena's rules without a score limit, so a long run never ends by score.
+fn unlimited() -> ArenaConfig {
+    ArenaConfig {
+        score_limit: 0,
+        ..ArenaConfig::default()
+    }
+}
 
 /// Player counts of the step benchmark.
 const PLAYER_COUNTS: [usize; 4] = [8, 64, 512, 2048];
@@ -65,14 +73,13 @@ impl Walkers {
 /// A running match of `players` players on an open arena sized for about 120 x 120 world units
 /// per player (at least 1000 x 1000), after the warm-up.
 fn setup(players: usize) -> (ArenaMatch, Walkers) {
-    let config = GameConfig {
+    let config = MatchConfig {
         max_players: u16::try_from(players).expect("player count fits u16"),
         match_duration_secs: 7 * 24 * 3600,
-        score_limit: 0,
-        ..GameConfig::default()
+        ..MatchConfig::default()
     };
     let side = ((players as f64).sqrt() * 120.0).max(1000.0) as u32;
-    let mut m = new_match(config, MapDef::open_arena(side, side), 42).expect("valid setup");
+    let mut m = new_match(config, unlimited(), MapDef::open_arena(side, side), 42).expect("valid setup");
     for i in 0..players {
         m.add_player(&format!("bot{i}"))
             .expect("room for every player");
@@ -132,16 +139,15 @@ const BIG_BUDGET: u32 = 8000;
 /// The big-map match after the warm-up, with one client view per player that has been sent
 /// the last two ticks (so the next frame has a two-tick-old baseline, the common case).
 fn setup_big(budget: u32) -> (ArenaMatch, Walkers, Vec<ClientView>) {
-    let config = GameConfig {
+    let config = MatchConfig {
         max_players: BIG_PLAYERS as u16,
         match_duration_secs: 7 * 24 * 3600,
-        score_limit: 0,
         view_radius: BIG_RADIUS,
         replication_budget_bytes_per_sec: budget,
-        ..GameConfig::default()
+        ..MatchConfig::default()
     };
     let map = MapDef::big_arena(BIG_PLAYERS as u32, BIG_VISIBLE, BIG_RADIUS);
-    let mut m = new_match(config, map, 42).expect("valid setup");
+    let mut m = new_match(config, unlimited(), map, 42).expect("valid setup");
     for i in 0..BIG_PLAYERS {
         m.add_player(&format!("bot{i}"))
             .expect("room for every player");

@@ -32,7 +32,7 @@ use tickwire_proto::msg::{
 };
 use tickwire_proto::schema::arena;
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
-use tickwire_sim::GameConfig;
+use tickwire_sim::MatchConfig;
 
 mod random_schemas;
 
@@ -1421,13 +1421,13 @@ const WALKS: &[(u64, &[Leg])] = &[
 fn movement_golden() -> Value {
     let config = Config::default();
     let map = config.load_map().expect("default map");
-    let game = GameConfig {
+    let game = MatchConfig {
         min_players: 2,
         ..config.game.clone()
     };
     let mut traces = Vec::new();
     for (seed, legs) in WALKS {
-        let mut sim = new_match(game.clone(), map.clone(), *seed).expect("valid match");
+        let mut sim = new_match(game.clone(), ArenaConfig::default(), map.clone(), *seed).expect("valid match");
         let player = sim.add_player("walker").expect("seat");
         sim.step();
         let start = sim.snapshot().first().expect("the player").clone();

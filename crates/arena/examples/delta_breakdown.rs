@@ -8,12 +8,20 @@
 use std::collections::BTreeMap;
 use std::f32::consts::TAU;
 
-use tickwire_arena::{ArenaInput, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, MapDef, new_match};
 use tickwire_proto::entity::{MASK_POS, MASK_VEL};
 use tickwire_proto::msg::{Delta, Input};
 use tickwire_proto::pack;
 use tickwire_sim::interest::delta_len;
-use tickwire_sim::{ClientView, GameConfig};
+use tickwire_sim::{ClientView, MatchConfig};
+
+/// Arena's rules without a score limit, so a long run never ends by score.
+fn unlimited() -> ArenaConfig {
+    ArenaConfig {
+        score_limit: 0,
+        ..ArenaConfig::default()
+    }
+}
 
 /// Players in the match.
 const PLAYERS: u16 = 1000;
@@ -23,15 +31,14 @@ const WATCHED: usize = 50;
 const TICKS: u32 = 600;
 
 fn main() {
-    let config = GameConfig {
+    let config = MatchConfig {
         max_players: PLAYERS,
         min_players: 1,
         view_radius: 150.0,
-        score_limit: 0,
-        ..GameConfig::default()
+        ..MatchConfig::default()
     };
     let map = MapDef::big_arena(u32::from(PLAYERS), 50, 150.0);
-    let mut m = new_match(config, map, 7).expect("valid match");
+    let mut m = new_match(config, unlimited(), map, 7).expect("valid match");
     let players: Vec<_> = (0..PLAYERS)
         .map(|i| m.add_player(&format!("bot-{i}")).expect("seat"))
         .collect();

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - this module: [`Arena`], the rules as a [`Game`], and [`new_match`], an arena match.
+//! - [`config`]: [`ArenaConfig`], arena's own rules (the `[arena]` section), with validation.
 //! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
 //! - private: `physics` (the baked direction table, collisions, sweeps).
 
@@ -18,18 +19,20 @@ use crate::physics::{
     segment_leaves,
 };
 use tickwire_sim::SplitMix64;
-use tickwire_sim::config::{ConfigError, GameConfig};
+use tickwire_sim::config::{ConfigError, MatchConfig};
 use tickwire_sim::engine::{Match, PhaseChange, StepReport};
 use tickwire_sim::game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
 use tickwire_sim::grid::Grid;
 
+pub mod config;
 pub mod map;
 mod physics;
 
+pub use config::{ArenaConfig, ArenaConfigError};
 pub use map::{MapDef, MapError};
 
-/// Most movement sub-steps per tick; [`GameConfig::validate`] bounds the top speed to match.
-const MAX_SUBSTEPS: f32 = 2.0 * tickwire_sim::config::MAX_RADII_PER_TICK;
+/// Most movement sub-steps per tick; [`ArenaConfig::validate`] bounds the top speed to match.
+const MAX_SUBSTEPS: f32 = 2.0 * config::MAX_RADII_PER_TICK;
 
 /// Speed below which a player without movement intent comes to rest, world units/s.
 const MIN_SPEED: f32 = 1.0;
@@ -37,9 +40,12 @@ const MIN_SPEED: f32 = 1.0;
 /// Why an arena match could not be created.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SimError {
-    /// The game configuration is invalid.
+    /// The engine's rules are invalid.
     #[error("invalid game config: {0}")]
-    Config(#[from] ConfigError),
+    Rules(#[from] ConfigError),
+    /// Arena's rules are invalid.
+    #[error("invalid arena config: {0}")]
+    Config(#[from] ArenaConfigError),
     /// The map is invalid.
     #[error("invalid map: {0}")]
     Map(#[from] MapError),
@@ -58,11 +64,17 @@ pub enum SimError {
 /// A match of arena: the engine running [`Arena`].
 pub type ArenaMatch = Match<Arena>;
 
-/// A new arena match in the Waiting phase at tick 0, after validating `config` and `map`;
-/// `seed` drives every random choice (spawn points).
-pub fn new_match(config: GameConfig, map: MapDef, seed: u64) -> Result<ArenaMatch, SimError> {
-    let arena = Arena::new(config.clone(), map, seed)?;
-    Ok(Match::new(config, arena)?)
+/// A new arena match in the Waiting phase at tick 0 under the engine's `rules` and arena's
+/// `config` on `map`, after validating all three; `seed` drives every random choice (spawn
+/// points).
+pub fn new_match(
+    rules: MatchConfig,
+    config: ArenaConfig,
+    map: MapDef,
+    seed: u64,
+) -> Result<ArenaMatch, SimError> {
+    let arena = Arena::new(&rules, config, map, seed)?;
+    Ok(Match::new(rules, arena)?)
 }
 
 /// Bit of [`ArenaInput::buttons`] that fires the player's weapon.
@@ -207,8 +219,8 @@ struct Projectile {
 /// match runs.
 #[derive(Clone, Debug)]
 pub struct Arena {
-    /// The rules.
-    config: GameConfig,
+    /// Arena's rules.
+    config: ArenaConfig,
     /// The map.
     map: MapDef,
     /// Map walls as float boxes.
@@ -238,9 +250,16 @@ pub struct Arena {
 }
 
 impl Arena {
-    /// The game on `map` under `config` (both validated); `seed` drives spawn points.
-    pub fn new(config: GameConfig, map: MapDef, seed: u64) -> Result<Arena, SimError> {
-        config.validate()?;
+    /// The game on `map` under arena's `config` at the tick rate of the engine's `rules` (all
+    /// validated); `seed` drives spawn points.
+    pub fn new(
+        rules: &MatchConfig,
+        config: ArenaConfig,
+        map: MapDef,
+        seed: u64,
+    ) -> Result<Arena, SimError> {
+        rules.validate()?;
+        config.validate(rules)?;
         map.validate()?;
         let diameter = 2.0 * config.player_radius;
         if diameter > map.width.min(map.height) as f32 {
@@ -253,10 +272,10 @@ impl Arena {
         Ok(Arena {
             walls: map.walls.iter().map(Aabb::from_wall).collect(),
             size: Vec2::new(map.width as f32, map.height as f32),
-            dt: config.dt(),
-            lifetime_ticks: config.ticks(config.projectile_lifetime_ms).max(1),
-            cooldown_ticks: config.ticks(config.fire_cooldown_ms),
-            respawn_ticks: config.ticks(config.respawn_ms).max(1),
+            dt: rules.dt(),
+            lifetime_ticks: rules.ticks(config.projectile_lifetime_ms).max(1),
+            cooldown_ticks: rules.ticks(config.fire_cooldown_ms),
+            respawn_ticks: rules.ticks(config.respawn_ms).max(1),
             phase: Phase::Waiting,
             rng: SplitMix64::new(seed),
             players: Vec::new(),
@@ -268,8 +287,8 @@ impl Arena {
         })
     }
 
-    /// The rules.
-    pub fn config(&self) -> &GameConfig {
+    /// Arena's rules.
+    pub fn config(&self) -> &ArenaConfig {
         &self.config
     }
 

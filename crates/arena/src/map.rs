@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(map.spawns.len(), 8);
         assert!((6..=10).contains(&map.walls.len()));
         // Every spawn leaves room for a default player (radius 16) without touching a wall.
-        let r = crate::GameConfig::default().player_radius;
+        let r = crate::ArenaConfig::default().player_radius;
         for &[x, y] in &map.spawns {
             for w in &map.walls {
                 let cx = x.clamp(w.x as f32, (w.x + w.w) as f32);

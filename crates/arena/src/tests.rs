@@ -6,8 +6,8 @@ use tickwire_proto::msg::Delta;
 use tickwire_proto::msg::{BUTTON_FIRE, StateFrame, WallRect};
 use tickwire_sim::{InputOutcome, JoinError, StepReport};
 
-fn config() -> GameConfig {
-    GameConfig::default()
+fn config() -> MatchConfig {
+    MatchConfig::default()
 }
 
 fn open() -> MapDef {
@@ -44,8 +44,13 @@ fn run(m: &mut ArenaMatch, n: u32) -> Vec<GameEvent> {
 }
 
 /// A running match of two players facing each other along y = 500: 1 at x = 100, 2 at x = 300.
-fn duel(config: GameConfig) -> ArenaMatch {
-    let mut m = new_match(config, open(), 7).unwrap();
+fn duel(config: MatchConfig) -> ArenaMatch {
+    duel_with(config, ArenaConfig::default())
+}
+
+/// Two players facing each other on the open map, under `arena`'s rules.
+fn duel_with(config: MatchConfig, arena: ArenaConfig) -> ArenaMatch {
+    let mut m = new_match(config, arena, open(), 7).unwrap();
     let a = m.add_player("a").unwrap();
     let b = m.add_player("b").unwrap();
     m.step();
@@ -78,13 +83,24 @@ fn shoot_until_kill(m: &mut ArenaMatch, max: u32) -> Vec<GameEvent> {
 fn new_refuses_bad_setups() {
     let mut c = config();
     c.tick_rate = 0;
-    assert!(matches!(new_match(c, open(), 0), Err(SimError::Config(_))));
     assert!(matches!(
-        new_match(config(), MapDef::open_arena(0, 5), 0),
+        new_match(c, ArenaConfig::default(), open(), 0),
+        Err(SimError::Rules(_))
+    ));
+    let slow = ArenaConfig {
+        player_accel: -1.0,
+        ..ArenaConfig::default()
+    };
+    assert!(matches!(
+        new_match(config(), slow, open(), 0),
+        Err(SimError::Config(_))
+    ));
+    assert!(matches!(
+        new_match(config(), ArenaConfig::default(), MapDef::open_arena(0, 5), 0),
         Err(SimError::Map(_))
     ));
     assert!(matches!(
-        new_match(config(), MapDef::open_arena(20, 1000), 0),
+        new_match(config(), ArenaConfig::default(), MapDef::open_arena(20, 1000), 0),
         Err(SimError::MapTooSmall { .. })
     ));
 }
@@ -93,7 +109,7 @@ fn new_refuses_bad_setups() {
 fn join_leave_and_snapshot_contents() {
     let mut c = config();
     c.max_players = 2;
-    let mut m = new_match(c, open(), 1).unwrap();
+    let mut m = new_match(c, ArenaConfig::default(), open(), 1).unwrap();
     assert_eq!(m.tick(), 0);
     assert!(m.snapshot().is_empty());
     assert_eq!(m.add_player("  al\u{7}ice  "), Ok(1));
@@ -138,7 +154,7 @@ fn player_is_stopped_by_a_wall() {
         }],
         spawns: vec![[100.0, 500.0]],
     };
-    let mut m = new_match(config(), map, 0).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), map, 0).unwrap();
     let id = m.add_player("p").unwrap();
     // Full speed into a thin wall: the sub-steps keep it on its side.
     for seq in 1..=120 {
@@ -160,7 +176,7 @@ fn player_is_stopped_by_a_wall() {
 
 #[test]
 fn player_cannot_leave_the_arena() {
-    let mut m = new_match(config(), open(), 3).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), open(), 3).unwrap();
     let id = m.add_player("p").unwrap();
     for (seq, (mx, my)) in (1..).zip([(-128i8, -128i8), (127, 127)]) {
         for k in 0..200 {
@@ -236,7 +252,7 @@ fn projectiles_stop_at_walls() {
         }],
         spawns: vec![[100.0, 500.0], [300.0, 500.0]],
     };
-    let mut m = new_match(config(), map, 0).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), map, 0).unwrap();
     m.add_player("a").unwrap();
     m.add_player("b").unwrap();
     m.step();
@@ -270,7 +286,7 @@ fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
     let mut m = duel(config());
     shoot_until_kill(&mut m, 200);
     m.push_input(1, 1000, ArenaInput::from(&input(1000, 0, 0, 0, false)));
-    let respawn = m.config().ticks(m.config().respawn_ms);
+    let respawn = m.config().ticks(m.game().config().respawn_ms);
     assert_eq!(respawn, 60);
     run(&mut m, respawn - 1);
     assert_eq!(m.game().health(2), Some((0, false)));
@@ -289,7 +305,7 @@ fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
 fn phases_by_time() {
     let mut c = config();
     c.match_duration_secs = 1;
-    let mut m = new_match(c, open(), 0).unwrap();
+    let mut m = new_match(c, ArenaConfig::default(), open(), 0).unwrap();
     m.add_player("a").unwrap();
     assert!(run(&mut m, 5).is_empty());
     assert_eq!((m.phase(), m.phase_ticks_left()), (Phase::Waiting, 0));
@@ -337,9 +353,13 @@ fn phases_by_time() {
 
 #[test]
 fn phases_by_score_limit() {
-    let mut c = config();
-    c.score_limit = 1;
-    let mut m = duel(c);
+    let mut m = duel_with(
+        config(),
+        ArenaConfig {
+            score_limit: 1,
+            ..ArenaConfig::default()
+        },
+    );
     let events = shoot_until_kill(&mut m, 200);
     assert_eq!(events.len(), 2);
     assert_eq!(
@@ -366,7 +386,7 @@ fn operator_end() {
 
 #[test]
 fn input_queue_rules() {
-    let mut m = new_match(config(), open(), 0).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     assert_eq!(
         m.push_input(99, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
@@ -431,7 +451,7 @@ fn input_queue_rules() {
 fn repeated_input_keeps_firing() {
     let mut c = config();
     c.min_players = 1;
-    let mut m = new_match(c, open(), 0).unwrap();
+    let mut m = new_match(c, ArenaConfig::default(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     // Enter Running first: warm-up shots are cleared when it starts.
     m.step();
@@ -447,7 +467,7 @@ fn repeated_input_keeps_firing() {
 
 #[test]
 fn disconnected_players_stand_still_and_hold_fire() {
-    let mut m = new_match(config(), open(), 0).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     m.push_input(id, 1, ArenaInput::from(&input(1, 127, 0, 77, false)));
     m.step();
@@ -500,7 +520,7 @@ fn scripted_inputs(seed: u64, tick: u32, players: u32) -> Vec<(PlayerId, Input)>
 #[test]
 fn determinism_same_seed_same_inputs() {
     let make = || {
-        let mut m = new_match(config(), arena(), 0xDEAD_BEEF).unwrap();
+        let mut m = new_match(config(), ArenaConfig::default(), arena(), 0xDEAD_BEEF).unwrap();
         for i in 0..8 {
             m.add_player(&format!("p{i}")).unwrap();
         }
@@ -538,7 +558,7 @@ fn determinism_same_seed_same_inputs() {
     assert!(projectiles > 100, "the players shot ({projectiles})");
     assert!(kills > 0, "someone died ({kills})");
     // A different seed diverges (spawn choice), so the hash does depend on the state.
-    let mut c = new_match(config(), arena(), 1).unwrap();
+    let mut c = new_match(config(), ArenaConfig::default(), arena(), 1).unwrap();
     for i in 0..8 {
         c.add_player(&format!("p{i}")).unwrap();
     }
@@ -550,7 +570,7 @@ fn determinism_same_seed_same_inputs() {
 
 #[test]
 fn delta_since_uses_held_baselines_only() {
-    let mut m = new_match(config(), open(), 5).unwrap();
+    let mut m = new_match(config(), ArenaConfig::default(), open(), 5).unwrap();
     for i in 0..4 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -624,8 +644,11 @@ proptest! {
     fn arbitrary_inputs_keep_the_world_sane(ops in proptest::collection::vec(op(), 0..400)) {
         let mut c = config();
         c.min_players = 2;
-        c.respawn_ms = 100;
-        let mut m = new_match(c, arena(), 11).unwrap();
+        let a = ArenaConfig {
+            respawn_ms: 100,
+            ..ArenaConfig::default()
+        };
+        let mut m = new_match(c, a, arena(), 11).unwrap();
         m.add_player("a").unwrap();
         m.add_player("b").unwrap();
         for op in ops {
@@ -645,7 +668,7 @@ proptest! {
                     m.remove_player(u32::from(p));
                 }
             }
-            let r = m.config().player_radius;
+            let r = m.game().config().player_radius;
             for (k, p) in m.game().positions().iter().enumerate() {
                 prop_assert!(p.is_finite());
                 let margin = if k < m.player_count() { r } else { 0.0 };

@@ -3,14 +3,22 @@
 
 use glam::Vec2;
 use proptest::prelude::*;
-use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::delta::Replica;
 use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input, StateFrame};
 use tickwire_proto::{EntityKind, EntityState, codec::encode_delta};
 use tickwire_sim::config::MIN_FRAME_BUDGET_BYTES;
 use tickwire_sim::interest::{delta_len, overdue_ticks};
-use tickwire_sim::{ClientView, GameConfig, PlayerId, SplitMix64};
+use tickwire_sim::{ClientView, MatchConfig, PlayerId, SplitMix64};
+
+/// Arena's rules without a score limit, so a long run never ends by score.
+fn unlimited() -> ArenaConfig {
+    ArenaConfig {
+        score_limit: 0,
+        ..ArenaConfig::default()
+    }
+}
 
 /// The relevance predicate, written out: the quantized position is within `radius` world units
 /// of the quantized centre (inclusive).
@@ -23,13 +31,12 @@ fn within(e: &EntityState, (cx, cy): (i32, i32), radius: f32) -> bool {
     (dx * dx + dy * dy) as f64 <= r * r
 }
 
-fn config(view_radius: f32, players: usize) -> GameConfig {
-    GameConfig {
+fn config(view_radius: f32, players: usize) -> MatchConfig {
+    MatchConfig {
         max_players: players as u16,
         min_players: 1,
-        score_limit: 0,
         view_radius,
-        ..GameConfig::default()
+        ..MatchConfig::default()
     }
 }
 
@@ -236,7 +243,7 @@ fn run_clients(
     ticks: u32,
 ) -> Vec<Client> {
     let mut m = new_match(
-        config(view_radius, players),
+        config(view_radius, players), unlimited(),
         MapDef::open_arena(side, side),
         seed,
     )
@@ -284,7 +291,7 @@ fn walking_in_and_out_of_view_creates_and_removes() {
 
 #[test]
 fn a_player_entering_the_radius_is_created_and_leaving_removed() {
-    let mut m = new_match(config(100.0, 2), MapDef::open_arena(1000, 1000), 1).unwrap();
+    let mut m = new_match(config(100.0, 2), unlimited(), MapDef::open_arena(1000, 1000), 1).unwrap();
     let (a, b) = (m.add_player("a").unwrap(), m.add_player("b").unwrap());
     m.step();
     let mut view = ClientView::new();
@@ -331,7 +338,7 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
 
 #[test]
 fn unlimited_without_interest_equals_the_shared_delta() {
-    let mut m = new_match(config(0.0, 8), MapDef::open_arena(1000, 1000), 5).unwrap();
+    let mut m = new_match(config(0.0, 8), unlimited(), MapDef::open_arena(1000, 1000), 5).unwrap();
     for i in 0..8 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -373,7 +380,7 @@ fn unlimited_without_interest_equals_the_shared_delta() {
 
 #[test]
 fn switching_between_shared_and_own_frames_stays_exact() {
-    let mut m = new_match(config(200.0, 6), MapDef::open_arena(800, 800), 9).unwrap();
+    let mut m = new_match(config(200.0, 6), unlimited(), MapDef::open_arena(800, 800), 9).unwrap();
     for i in 0..6 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -414,7 +421,7 @@ fn switching_between_shared_and_own_frames_stays_exact() {
 /// Steps a match of `n` players crowded in view of player 1, all always moving, and checks that
 /// every entity is sent fresh within the documented bound.
 fn starvation(n: usize, lag: u32, budget: usize) -> (u32, u32) {
-    let mut m = new_match(config(1000.0, n), MapDef::open_arena(600, 600), 4).unwrap();
+    let mut m = new_match(config(1000.0, n), unlimited(), MapDef::open_arena(600, 600), 4).unwrap();
     for i in 0..n {
         m.add_player(&format!("player{i}")).unwrap();
     }
@@ -478,7 +485,7 @@ fn starvation_bound_holds_with_a_tiny_budget() {
 #[test]
 fn near_entities_are_refreshed_more_often_than_far_ones() {
     let n = 60;
-    let mut m = new_match(config(1000.0, n), MapDef::open_arena(1000, 1000), 8).unwrap();
+    let mut m = new_match(config(1000.0, n), unlimited(), MapDef::open_arena(1000, 1000), 8).unwrap();
     for i in 0..n {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -537,7 +544,7 @@ proptest! {
 fn match_radius_query_equals_brute_force() {
     // With areas of interest on (the grid) and off (a scan).
     for view_radius in [150.0, 0.0] {
-        let mut m = new_match(config(view_radius, 50), MapDef::open_arena(1000, 1000), 2).unwrap();
+        let mut m = new_match(config(view_radius, 50), unlimited(), MapDef::open_arena(1000, 1000), 2).unwrap();
         for i in 0..50 {
             m.add_player(&format!("p{i}")).unwrap();
         }

@@ -1,4 +1,5 @@
-//! The rules of a match: tick rate, player counts, timings and physics constants.
+//! The engine's rules of a match: tick rate, player counts, duration, input queue limits,
+//! snapshot history and replication. A game's own rules live in its own crate.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +9,6 @@ const MIN_TICK_RATE: u16 = 1;
 const MAX_TICK_RATE: u16 = 240;
 /// Longest accepted running phase, seconds (one week), which keeps tick counts far from `u32::MAX`.
 const MAX_MATCH_SECS: u32 = 7 * 24 * 3600;
-/// Longest accepted duration of any millisecond setting (one hour), ms.
-const MAX_MS: u32 = 3_600_000;
 /// Most snapshots the history may keep; bounds memory per match.
 const MAX_HISTORY_TICKS: u32 = tickwire_proto::delta::MAX_WORLDS as u32;
 
@@ -22,30 +21,19 @@ pub const AUTO_HISTORY_SECS: u32 = 2;
 pub const MIN_AUTO_HISTORY_TICKS: u32 = 64;
 /// Most inputs a player's queue may hold.
 const MAX_QUEUED_INPUTS: usize = 1024;
-/// Largest accepted length (radii), world units.
-const MAX_RADIUS: f32 = 1000.0;
-/// Largest accepted speed, world units per second.
-const MAX_SPEED: f32 = 100_000.0;
-/// Largest accepted acceleration, world units per second squared.
-const MAX_ACCEL: f32 = 1_000_000.0;
-/// Largest accepted friction, 1/s.
-const MAX_FRICTION: f32 = 1000.0;
 /// Largest accepted view radius, world units: beyond the diagonal of the largest map.
 const MAX_VIEW_RADIUS: f32 = 200_000.0;
 /// Smallest replication budget of one frame, bytes: room for the own player's update plus the
 /// largest create (a player with a 24-byte name is about 60 bytes), so a frame always makes
 /// progress. Budgets passed to [`crate::interest::ClientView::frame`] are raised to it.
 pub const MIN_FRAME_BUDGET_BYTES: usize = 128;
-/// A player may move at most this many radii per tick: movement is split into sub-steps of half
-/// a radius so a fast player cannot tunnel through a thin wall, and the sub-step count is capped.
-pub const MAX_RADII_PER_TICK: f32 = 32.0;
 
-/// The rules and physics constants of a match.
+/// The engine's rules of a match, whatever the game.
 ///
 /// Every field has a default, so a TOML `[game]` section only needs the fields it changes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct GameConfig {
+pub struct MatchConfig {
     /// Simulation ticks per second, Hz (1..=240, default 30).
     pub tick_rate: u16,
     /// Most players in one match, players (default 16).
@@ -54,42 +42,18 @@ pub struct GameConfig {
     pub min_players: u16,
     /// Length of the Running phase, seconds (default 300).
     pub match_duration_secs: u32,
-    /// Score (kills) that ends the match, kills (default 20; 0 = no limit).
-    pub score_limit: u32,
-    /// Player circle radius, world units (default 16).
-    pub player_radius: f32,
-    /// Acceleration at full stick, world units/s² (default 2000).
-    pub player_accel: f32,
-    /// Velocity damping, 1/s: each tick velocity is scaled by `1 - friction / tick_rate` (default 6).
-    pub player_friction: f32,
-    /// Top speed, world units/s (default 300).
-    pub player_max_speed: f32,
-    /// Projectile speed, world units/s (default 700).
-    pub projectile_speed: f32,
-    /// Projectile circle radius, world units (default 4).
-    pub projectile_radius: f32,
-    /// Projectile lifetime, milliseconds (default 1200).
-    pub projectile_lifetime_ms: u32,
-    /// Time between two shots of one player, milliseconds (default 300).
-    pub fire_cooldown_ms: u32,
-    /// Health taken by one hit, hit points (default 25).
-    pub projectile_damage: u8,
-    /// Health of a fresh player, hit points (default 100).
-    pub player_max_hp: u8,
-    /// Time from death to respawn, milliseconds (default 2000).
-    pub respawn_ms: u32,
     /// Inputs a player's queue holds before new ones are dropped, inputs (default 8).
     pub max_queued_inputs: usize,
     /// Largest accepted jump of an input's sequence number past the last received one,
     /// sequence numbers (default 1024).
     pub max_seq_jump: u32,
     /// Snapshots kept for delta baselines, ticks (default 0 = derived from the tick rate, see
-    /// [`GameConfig::history_len`]; otherwise at least one second of ticks). Also the most sent
+    /// [`MatchConfig::history_len`]; otherwise at least one second of ticks). Also the most sent
     /// views a [`crate::interest::ClientView`] keeps.
     pub history_ticks: u32,
     /// Area of interest: a client receives the entities within this distance of its player,
     /// world units (0..=200000, default 0 = interest management off: every client receives
-    /// every entity). Its own player and projectiles are always included; a spectator sees
+    /// every entity). Its own entity and the entities it owns are always included; a spectator sees
     /// everything unless the server gives it a focus point.
     pub view_radius: f32,
     /// Replication budget per client, bytes of state delta per second (default 0 = unlimited;
@@ -99,25 +63,13 @@ pub struct GameConfig {
     pub replication_budget_bytes_per_sec: u32,
 }
 
-impl Default for GameConfig {
+impl Default for MatchConfig {
     fn default() -> Self {
         Self {
             tick_rate: 30,
             max_players: 16,
             min_players: 2,
             match_duration_secs: 300,
-            score_limit: 20,
-            player_radius: 16.0,
-            player_accel: 2000.0,
-            player_friction: 6.0,
-            player_max_speed: 300.0,
-            projectile_speed: 700.0,
-            projectile_radius: 4.0,
-            projectile_lifetime_ms: 1200,
-            fire_cooldown_ms: 300,
-            projectile_damage: 25,
-            player_max_hp: 100,
-            respawn_ms: 2000,
             max_queued_inputs: 8,
             max_seq_jump: 1024,
             history_ticks: 0,
@@ -127,7 +79,7 @@ impl Default for GameConfig {
     }
 }
 
-/// Why a [`GameConfig`] was refused.
+/// Why a [`MatchConfig`] was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     /// The tick rate is outside 1..=240 Hz.
@@ -164,20 +116,11 @@ pub enum ConfigError {
         /// Ticks in one second.
         needed: u32,
     },
-    /// A player at top speed would move more than the sub-stepping can keep collision-safe.
-    #[error(
-        "player_max_speed {speed} units/s moves more than {MAX_RADII_PER_TICK} radii per tick at {tick_rate} Hz"
-    )]
-    TooFast {
-        /// The configured top speed, units/s.
-        speed: f32,
-        /// The configured tick rate, Hz.
-        tick_rate: u16,
-    },
 }
 
-/// Checks `value` is within `min..=max` (NaN never is).
-fn range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), ConfigError> {
+/// Checks `value` of the setting `field` is within `min..=max` (NaN never is); games validate
+/// their own settings with it too.
+pub fn range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), ConfigError> {
     if value >= min && value <= max {
         Ok(())
     } else {
@@ -190,8 +133,9 @@ fn range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), Conf
     }
 }
 
-/// Checks a float is finite and within `(0, max]` (or `[0, max]` when `zero_ok`).
-fn positive(field: &'static str, value: f32, max: f32, zero_ok: bool) -> Result<(), ConfigError> {
+/// Checks a float setting `field` is finite and within `(0, max]` (or `[0, max]` when
+/// `zero_ok`); games validate their own settings with it too.
+pub fn positive(field: &'static str, value: f32, max: f32, zero_ok: bool) -> Result<(), ConfigError> {
     let ok = value.is_finite() && value <= max && (value > 0.0 || (zero_ok && value == 0.0));
     if ok {
         Ok(())
@@ -209,7 +153,7 @@ fn positive(field: &'static str, value: f32, max: f32, zero_ok: bool) -> Result<
     }
 }
 
-impl GameConfig {
+impl MatchConfig {
     /// Checks every setting is in its accepted range, so the simulation never sees a value that
     /// could make it divide by zero, overflow or produce non-finite positions.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -234,28 +178,6 @@ impl GameConfig {
             1.0,
             f64::from(MAX_MATCH_SECS),
         )?;
-        positive("player_radius", self.player_radius, MAX_RADIUS, false)?;
-        positive("player_accel", self.player_accel, MAX_ACCEL, true)?;
-        positive("player_friction", self.player_friction, MAX_FRICTION, true)?;
-        positive("player_max_speed", self.player_max_speed, MAX_SPEED, false)?;
-        positive("projectile_speed", self.projectile_speed, MAX_SPEED, false)?;
-        positive(
-            "projectile_radius",
-            self.projectile_radius,
-            MAX_RADIUS,
-            false,
-        )?;
-        let ms = |field, v: u32, min: f64| range(field, f64::from(v), min, f64::from(MAX_MS));
-        ms("projectile_lifetime_ms", self.projectile_lifetime_ms, 1.0)?;
-        ms("fire_cooldown_ms", self.fire_cooldown_ms, 0.0)?;
-        ms("respawn_ms", self.respawn_ms, 0.0)?;
-        range(
-            "projectile_damage",
-            f64::from(self.projectile_damage),
-            1.0,
-            255.0,
-        )?;
-        range("player_max_hp", f64::from(self.player_max_hp), 1.0, 255.0)?;
         range(
             "max_queued_inputs",
             self.max_queued_inputs as f64,
@@ -290,14 +212,6 @@ impl GameConfig {
                 min_budget,
                 f64::from(u32::MAX),
             )?;
-        }
-        if self.player_max_speed / f32::from(self.tick_rate)
-            > MAX_RADII_PER_TICK * self.player_radius
-        {
-            return Err(ConfigError::TooFast {
-                speed: self.player_max_speed,
-                tick_rate: self.tick_rate,
-            });
         }
         Ok(())
     }
@@ -347,12 +261,12 @@ mod tests {
 
     #[test]
     fn default_is_valid() {
-        GameConfig::default().validate().unwrap();
+        MatchConfig::default().validate().unwrap();
     }
 
     #[test]
     fn ticks_round_up() {
-        let c = GameConfig::default();
+        let c = MatchConfig::default();
         assert_eq!(c.ticks(0), 0);
         assert_eq!(c.ticks(1), 1);
         assert_eq!(c.ticks(1000), 30);
@@ -366,8 +280,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_values() {
-        let bad = |f: fn(&mut GameConfig)| {
-            let mut c = GameConfig::default();
+        let bad = |f: fn(&mut MatchConfig)| {
+            let mut c = MatchConfig::default();
             f(&mut c);
             c.validate().unwrap_err()
         };
@@ -393,15 +307,7 @@ mod tests {
             ConfigError::HistoryTooShort { needed: 120, .. }
         ));
         for f in [
-            (|c: &mut GameConfig| c.player_radius = f32::NAN) as fn(&mut GameConfig),
-            |c| c.player_radius = 0.0,
-            |c| c.player_max_speed = f32::INFINITY,
-            |c| c.player_accel = -1.0,
-            |c| c.projectile_speed = 0.0,
-            |c| c.projectile_lifetime_ms = 0,
-            |c| c.projectile_damage = 0,
-            |c| c.player_max_hp = 0,
-            |c| c.max_queued_inputs = 0,
+            (|c: &mut MatchConfig| c.max_queued_inputs = 0) as fn(&mut MatchConfig),
             |c| c.max_seq_jump = 0,
             |c| c.match_duration_secs = 0,
             |c| c.view_radius = -1.0,
@@ -411,26 +317,19 @@ mod tests {
         ] {
             assert!(matches!(bad(f), ConfigError::OutOfRange { .. }));
         }
-        assert!(matches!(
-            bad(|c| {
-                c.tick_rate = 1;
-                c.player_max_speed = 10_000.0;
-            }),
-            ConfigError::TooFast { .. }
-        ));
     }
 
     #[test]
     fn a_derived_history_follows_the_tick_rate() {
-        let at = |rate: u16| GameConfig {
+        let at = |rate: u16| MatchConfig {
             tick_rate: rate,
-            ..GameConfig::default()
+            ..MatchConfig::default()
         };
         assert_eq!(at(30).history_len(), 64);
         assert_eq!(at(60).history_len(), 120);
         assert_eq!(at(240).history_len(), 480);
         at(240).validate().unwrap();
-        let explicit = GameConfig {
+        let explicit = MatchConfig {
             history_ticks: 300,
             ..at(240)
         };
@@ -439,11 +338,11 @@ mod tests {
 
     #[test]
     fn partial_toml_uses_defaults() {
-        let c: GameConfig = toml::from_str("tick_rate = 60\nhistory_ticks = 120").unwrap();
+        let c: MatchConfig = toml::from_str("tick_rate = 60\nhistory_ticks = 120").unwrap();
         assert_eq!(c.tick_rate, 60);
         assert_eq!(c.max_players, 16);
         c.validate().unwrap();
-        assert!(toml::from_str::<GameConfig>("bogus = 1").is_err());
+        assert!(toml::from_str::<MatchConfig>("bogus = 1").is_err());
         assert_eq!(
             (c.view_radius, c.replication_budget_bytes_per_sec),
             (0.0, 0)
@@ -452,19 +351,19 @@ mod tests {
 
     #[test]
     fn interest_settings() {
-        let c: GameConfig =
+        let c: MatchConfig =
             toml::from_str("view_radius = 150.0\nreplication_budget_bytes_per_sec = 8000").unwrap();
         c.validate().unwrap();
         assert_eq!(c.frame_budget_bytes(), Some(266));
-        assert_eq!(GameConfig::default().frame_budget_bytes(), None);
-        let tight = GameConfig {
+        assert_eq!(MatchConfig::default().frame_budget_bytes(), None);
+        let tight = MatchConfig {
             replication_budget_bytes_per_sec: 3840,
-            ..GameConfig::default()
+            ..MatchConfig::default()
         };
         tight.validate().unwrap();
         assert_eq!(tight.frame_budget_bytes(), Some(MIN_FRAME_BUDGET_BYTES));
         // An integer radius is accepted too (as from an environment variable).
-        let int: GameConfig = toml::from_str("view_radius = 150").unwrap();
+        let int: MatchConfig = toml::from_str("view_radius = 150").unwrap();
         assert_eq!(int.view_radius, 150.0);
     }
 }

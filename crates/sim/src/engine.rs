@@ -4,7 +4,7 @@ use tickwire_proto::EntityState;
 use tickwire_proto::entity::quantize;
 use tickwire_proto::msg::{Delta, EndReason, FrameHeader, Phase, sanitize_name};
 
-use crate::config::{ConfigError, GameConfig};
+use crate::config::{ConfigError, MatchConfig};
 use crate::game::{Game, PlayerId, StepCtx, WorldBounds};
 use crate::history::History;
 use crate::input::{InputOutcome, InputQueue};
@@ -113,7 +113,7 @@ struct Seat<I> {
 #[derive(Clone, Debug)]
 pub struct Match<G: Game> {
     /// The engine's rules.
-    config: GameConfig,
+    config: MatchConfig,
     /// The game.
     game: G,
     /// The world's extent.
@@ -143,7 +143,7 @@ pub struct Match<G: Game> {
 impl<G: Game> Match<G> {
     /// Creates a match in the Waiting phase at tick 0 around `game`, after validating
     /// `config`.
-    pub fn new(config: GameConfig, game: G) -> Result<Match<G>, ConfigError> {
+    pub fn new(config: MatchConfig, game: G) -> Result<Match<G>, ConfigError> {
         config.validate()?;
         let world = game.world();
         Ok(Match {
@@ -164,7 +164,7 @@ impl<G: Game> Match<G> {
     }
 
     /// The engine's rules.
-    pub fn config(&self) -> &GameConfig {
+    pub fn config(&self) -> &MatchConfig {
         &self.config
     }
 
@@ -430,7 +430,7 @@ impl<G: Game> Match<G> {
     /// id) of the entities whose quantized position is within `radius` world units of `center`
     /// (world units, quantized first), inclusive.
     ///
-    /// With areas of interest on ([`GameConfig::view_radius`] > 0) the match keeps a uniform
+    /// With areas of interest on ([`MatchConfig::view_radius`] > 0) the match keeps a uniform
     /// grid over the snapshot (cell side [`WorldBounds::cell_size`]) and only the cells near
     /// `center` are visited, so the cost grows with the entities nearby, not with the world;
     /// otherwise this scans the snapshot.

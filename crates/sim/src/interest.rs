@@ -8,7 +8,7 @@
 //!
 //! # Relevance
 //! The **relevant set** of a client at a tick is:
-//! * every entity, when [`GameConfig::view_radius`](crate::GameConfig::view_radius) is 0
+//! * every entity, when [`MatchConfig::view_radius`](crate::MatchConfig::view_radius) is 0
 //!   (interest management off) or when the client has no centre (a spectator without a focus,
 //!   see [`ClientView::set_focus`]);
 //! * otherwise its own player entity, the projectiles it owns, the entities pinned with
@@ -1183,7 +1183,7 @@ pub struct AdaptiveBudget {
 
 impl AdaptiveBudget {
     /// A controller starting at (and never above) `max_per_frame` bytes; see
-    /// [`GameConfig::frame_budget_bytes`](crate::GameConfig::frame_budget_bytes).
+    /// [`MatchConfig::frame_budget_bytes`](crate::MatchConfig::frame_budget_bytes).
     pub fn new(max_per_frame: usize) -> AdaptiveBudget {
         let max = max_per_frame.max(MIN_FRAME_BUDGET_BYTES);
         AdaptiveBudget { max, current: max }

@@ -8,7 +8,7 @@
 //! - [`game`]: [`Game`], what a game implements, and what the engine hands it ([`StepCtx`],
 //!   [`SnapshotWriter`]).
 //! - [`chat`]: [`ChatRoom`], in-match chat (caps, rate limits, mutes, history) every game gets.
-//! - [`config`]: [`GameConfig`], the rules and physics constants, with validation.
+//! - [`config`]: [`MatchConfig`], the rules and physics constants, with validation.
 //! - [`input`]: [`InputOutcome`], what happened to a pushed input.
 //! - [`interest`]: [`ClientView`], each client's replicated view: area of interest, priorities
 //!   and byte budget.
@@ -34,7 +34,7 @@ pub mod rng;
 mod spatial;
 
 pub use chat::{ChatConfig, ChatConfigError, ChatRoom, Member};
-pub use config::{ConfigError, GameConfig};
+pub use config::{ConfigError, MatchConfig};
 pub use engine::{JoinError, Match, PhaseChange, PlayerInfo, StepReport};
 pub use game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
 pub use input::InputOutcome;

@@ -13,7 +13,7 @@ use tickwire_proto::entity::{POS_SCALE, dequantize};
 use tickwire_proto::msg::{Delta, EndReason, Input, WallRect};
 use tickwire_proto::{EntityKind, EntityState};
 use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
-use tickwire_sim::GameConfig;
+use tickwire_sim::MatchConfig;
 
 /// Most ticks simulated per input, ticks; keeps one execution in the milliseconds.
 const MAX_STEPS: u32 = 512;
@@ -90,7 +90,7 @@ impl Arena {
     }
 }
 
-/// Rules as small numbers; anything `GameConfig::validate` refuses just ends the case.
+/// Rules as small numbers; anything `MatchConfig::validate` refuses just ends the case.
 #[derive(Arbitrary, Debug)]
 struct Rules {
     tick_rate: u8,
@@ -116,8 +116,8 @@ struct Rules {
 }
 
 impl Rules {
-    fn config(&self) -> GameConfig {
-        GameConfig {
+    fn config(&self) -> MatchConfig {
+        MatchConfig {
             tick_rate: u16::from(self.tick_rate),
             max_players: u16::from(self.max_players),
             min_players: u16::from(self.min_players),
@@ -138,7 +138,7 @@ impl Rules {
             max_seq_jump: u32::from(self.max_seq_jump),
             history_ticks: u32::from(self.history_ticks),
             // Settings added later keep their defaults until the fuzzer learns about them.
-            ..GameConfig::default()
+            ..MatchConfig::default()
         }
     }
 }
@@ -176,12 +176,12 @@ struct Scenario {
 /// (None when the rules or map were refused).
 fn run(s: &Scenario) -> Option<u64> {
     let config = if s.default_rules {
-        GameConfig::default()
+        MatchConfig::default()
     } else {
         s.rules.config()
     };
     let map = s.arena.map();
-    let mut m = new_match(config, map, s.seed).ok()?;
+    let mut m = new_match(config, ArenaConfig::default(), map, s.seed).ok()?;
     let mut last_seq = [0u32; 256];
     let mut steps = 0u32;
     let mut replica = World::new();
