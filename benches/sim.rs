@@ -79,7 +79,8 @@ fn setup(players: usize) -> (ArenaMatch, Walkers) {
         ..MatchConfig::default()
     };
     let side = ((players as f64).sqrt() * 120.0).max(1000.0) as u32;
-    let mut m = new_match(config, unlimited(), MapDef::open_arena(side, side), 42).expect("valid setup");
+    let mut m =
+        new_match(config, unlimited(), MapDef::open_arena(side, side), 42).expect("valid setup");
     for i in 0..players {
         m.add_player(&format!("bot{i}"))
             .expect("room for every player");

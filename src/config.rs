@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tickwire_arena::MapDef;
+use tickwire_arena::{ArenaConfig, MapDef};
 use tickwire_net::{NetConfig, TlsConfig};
-use tickwire_sim::{ChatConfig, GameConfig};
+use tickwire_sim::{ChatConfig, MatchConfig};
 
 /// The embedded default configuration file.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../assets/server.toml");
@@ -30,9 +30,13 @@ pub struct Config {
     /// In-match chat, for every game.
     #[serde(default)]
     pub chat: ChatConfig,
-    /// The game's rules and tick rate.
+    /// The engine's rules of every match: tick rate, players, duration, input limits,
+    /// replication.
     #[serde(default)]
-    pub game: GameConfig,
+    pub game: MatchConfig,
+    /// Arena's own rules: score limit, movement and weapon constants.
+    #[serde(default)]
+    pub arena: ArenaConfig,
     /// Cluster mode: Redis directory and matchmaker (off while `redis_url` is empty).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterSection,
@@ -186,7 +190,9 @@ pub enum ConfigError {
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "TICKWIRE_";
-const SECTIONS: [&str; 6] = ["server", "net", "admin", "game", "cluster", "agones"];
+const SECTIONS: [&str; 8] = [
+    "server", "net", "admin", "chat", "game", "arena", "cluster", "agones",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -276,6 +282,9 @@ impl Config {
         self.game
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("game: {e}")))?;
+        self.arena
+            .validate(&self.game)
+            .map_err(|e| ConfigError::Invalid(format!("arena: {e}")))?;
         self.cluster.validate().map_err(ConfigError::Invalid)?;
         self.agones.validate().map_err(ConfigError::Invalid)?;
         self.chat

@@ -107,11 +107,11 @@ impl Embedded {
         }
         let bots = opts.bots as usize;
         let per_match = opts.per_match;
+        // Kills must not end a match mid-run (walk-shoot would reach the default limit).
+        cfg.arena.score_limit = 0;
         let game = &mut cfg.game;
         game.max_players = per_match;
         game.min_players = game.min_players.clamp(1, per_match);
-        // Kills must not end a match mid-run (walk-shoot would reach the default limit).
-        game.score_limit = 0;
         let run_secs = f64::from(opts.bots) / opts.ramp + opts.duration.as_secs_f64();
         let needed_secs = (run_secs + MATCH_TIME_MARGIN_SECS).ceil() as u32;
         game.match_duration_secs = game.match_duration_secs.max(needed_secs);

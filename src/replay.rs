@@ -20,14 +20,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec;
 use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult};
-use tickwire_sim::{GameConfig, InputOutcome, JoinError, PlayerId, StepReport};
+use tickwire_sim::{InputOutcome, JoinError, MatchConfig, PlayerId, StepReport};
 use tracing::warn;
 
 /// The first bytes of every replay file.
-pub const MAGIC: &[u8; 8] = b"TWRPLAY1";
+pub const MAGIC: &[u8; 8] = b"TWRPLAY2";
 /// Directory of the replay files inside the data directory.
 pub const REPLAYS_DIR: &str = "replays";
 /// Extension of a replay file, named `{match id}.bin`.
@@ -112,6 +112,9 @@ pub enum Call {
 }
 
 /// One record of a replay file.
+// The header is one record per file and a tick record is short-lived, so the size difference
+// costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record {
     /// Everything needed to rebuild the match.
@@ -122,10 +125,16 @@ pub enum Record {
         seed: u64,
         /// Unix time the match started, milliseconds.
         started_at_ms: u64,
+        /// The game's registered name.
+        game_name: String,
+        /// Hash of the game's replication schema when it was recorded.
+        schema_hash: u32,
         /// Map name.
         map_name: String,
-        /// The rules.
-        game: GameConfig,
+        /// The engine's rules.
+        game: MatchConfig,
+        /// The game's own rules.
+        arena: ArenaConfig,
         /// The map.
         map: MapDef,
     },
@@ -499,8 +508,11 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
     let Record::Header {
         match_id,
         seed,
+        game_name,
+        schema_hash,
         map_name,
         game,
+        arena,
         map,
         ..
     } = header
@@ -509,7 +521,20 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             "first record is not a header".into(),
         ));
     };
-    let mut sim = new_match(game, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
+    if game_name != tickwire_proto::schema::arena::GAME_NAME {
+        return Err(ReplayError::BadHeader(format!(
+            "recorded game {game_name:?} is not registered in this binary (it hosts {})",
+            tickwire_proto::schema::arena::GAME_NAME
+        )));
+    }
+    let ours = tickwire_proto::schema::arena::schema_hash();
+    if schema_hash != ours {
+        return Err(ReplayError::BadHeader(format!(
+            "recorded with {game_name} schema {schema_hash:08x}, this binary's is {ours:08x}"
+        )));
+    }
+    let mut sim =
+        new_match(game, arena, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
     let mut hashes_checked = 0;
     let mut chat = ChatCheck::default();
     loop {
@@ -720,18 +745,21 @@ mod tests {
     /// Records a two-player match of `ticks` ticks with inputs into `path`; returns the file's
     /// bytes.
     fn record(path: &Path, ticks: u32) -> Vec<u8> {
-        let game = GameConfig::default();
+        let game = MatchConfig::default();
         let map = MapDef::open_arena(1000, 1000);
         let header = Record::Header {
             match_id: 1,
             seed: 42,
             started_at_ms: 0,
+            game_name: tickwire_proto::schema::arena::GAME_NAME.into(),
+            schema_hash: tickwire_proto::schema::arena::schema_hash(),
             map_name: "open-arena".into(),
             game: game.clone(),
+            arena: ArenaConfig::default(),
             map: map.clone(),
         };
         let writer = ReplayWriter::create(path.to_owned(), &header).unwrap();
-        let sim = new_match(game, map, 42).unwrap();
+        let sim = new_match(game, ArenaConfig::default(), map, 42).unwrap();
         let mut m = RecordedMatch::new(sim, Some(writer), 10, Duration::from_secs(3600));
         let a = m.add_player("ann").unwrap();
         let b = m.add_player("bob").unwrap();
@@ -754,6 +782,38 @@ mod tests {
         m.end(EndReason::Admin);
         m.finish().unwrap();
         std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_replay_of_another_game_or_schema_is_refused_by_name() {
+        let d = dir("foreign");
+        for (name, hash, want) in [
+            (
+                "chess",
+                tickwire_proto::schema::arena::schema_hash(),
+                "\"chess\" is not registered",
+            ),
+            ("arena", 0, "schema 00000000"),
+        ] {
+            let path = d.join(format!("{name}-{hash}.bin"));
+            let header = Record::Header {
+                match_id: 1,
+                seed: 7,
+                started_at_ms: 0,
+                game_name: name.into(),
+                schema_hash: hash,
+                map_name: "open-arena".into(),
+                game: MatchConfig::default(),
+                arena: ArenaConfig::default(),
+                map: MapDef::open_arena(1000, 1000),
+            };
+            drop(ReplayWriter::create(path.clone(), &header).unwrap());
+            match verify(&path) {
+                Err(ReplayError::BadHeader(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
@@ -824,8 +884,11 @@ mod tests {
             match_id: 1,
             seed: 7,
             started_at_ms: 0,
+            game_name: tickwire_proto::schema::arena::GAME_NAME.into(),
+            schema_hash: tickwire_proto::schema::arena::schema_hash(),
             map_name: "open-arena".into(),
-            game: GameConfig::default(),
+            game: MatchConfig::default(),
+            arena: ArenaConfig::default(),
             map: MapDef::open_arena(1000, 1000),
         };
         let writer = ReplayWriter::create(path.clone(), &header).unwrap();

@@ -12,7 +12,7 @@ use tickwire_arena::{MapDef, new_match};
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
-use tickwire_sim::GameConfig;
+use tickwire_sim::MatchConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -211,7 +211,8 @@ impl ServerState {
                 .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
                 .clone()
         };
-        new_match(game.clone(), map.clone(), 0).map_err(|e| CreateError::Invalid(e.to_string()))?;
+        new_match(game.clone(), self.config.arena.clone(), map.clone(), 0)
+            .map_err(|e| CreateError::Invalid(e.to_string()))?;
         self.registry
             .create(self.config.server.max_matches, |id| {
                 self.spawn_match(id, 0, game, map_name, map)
@@ -223,7 +224,7 @@ impl ServerState {
         self: &Arc<Self>,
         id: u64,
         reserved: u32,
-        game: GameConfig,
+        game: MatchConfig,
         map_name: &str,
         map: MapDef,
     ) -> MatchHandle {
@@ -249,8 +250,11 @@ impl ServerState {
                 match_id: id,
                 seed,
                 started_at_ms: created_at_ms,
+                game_name: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
+                schema_hash: tickwire_proto::schema::arena::schema_hash(),
                 map_name: map_name.to_owned(),
                 game: game.clone(),
+                arena: self.config.arena.clone(),
                 map: map.clone(),
             };
             let path = crate::replay::replay_path(&server.data_dir, id);
@@ -270,7 +274,8 @@ impl ServerState {
             }
         });
         let tick_rate = game.tick_rate;
-        let sim = new_match(game, map, seed).expect("match settings validated before spawning");
+        let sim = new_match(game, self.config.arena.clone(), map, seed)
+            .expect("match settings validated before spawning");
         let sim = RecordedMatch::new(
             sim,
             writer.flatten(),
@@ -341,7 +346,7 @@ impl Handler for GameHandler {
         if crate::cluster::http::is_matchmaker_path(req.uri().path()) {
             crate::cluster::http::serve(&self.state, req).await
         } else {
-            crate::web::serve(&req, &self.state.config.game)
+            crate::web::serve(&req, &self.state.config.game, &self.state.config.arena)
         }
     }
 
@@ -378,7 +383,7 @@ impl Server {
                 .map_err(|e| ConfigError::Invalid(format!("net.tls_cert/tls_key: {e}")))?;
         }
         let map = config.load_map()?;
-        new_match(config.game.clone(), map.clone(), 0)
+        new_match(config.game.clone(), config.arena.clone(), map.clone(), 0)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let mut maps = BTreeMap::new();
         maps.insert(DEFAULT_MAP.to_owned(), map);

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tickwire_sim::GameConfig;
+use tickwire_arena::ArenaConfig;
+use tickwire_sim::MatchConfig;
 
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -92,8 +93,9 @@ fn etag(body: &[u8]) -> String {
     format!("\"{:016x}-{:x}\"", fnv1a(body), body.len())
 }
 
-/// The `/game.json` document: the rules the client's prediction and HUD need.
-pub fn game_json(game: &GameConfig) -> String {
+/// The `/game.json` document: the rules the client's prediction and HUD need, from the
+/// engine's `game` and arena's `arena` settings.
+pub fn game_json(game: &MatchConfig, arena: &ArenaConfig) -> String {
     format!(
         concat!(
             "{{\"tick_rate\":{},\"player_radius\":{},\"player_accel\":{},",
@@ -102,16 +104,16 @@ pub fn game_json(game: &GameConfig) -> String {
             "\"min_players\":{},\"score_limit\":{},\"match_duration_secs\":{}}}"
         ),
         game.tick_rate,
-        game.player_radius,
-        game.player_accel,
-        game.player_friction,
-        game.player_max_speed,
-        game.projectile_speed,
-        game.projectile_radius,
-        game.player_max_hp,
+        arena.player_radius,
+        arena.player_accel,
+        arena.player_friction,
+        arena.player_max_speed,
+        arena.projectile_speed,
+        arena.projectile_radius,
+        arena.player_max_hp,
         game.max_players,
         game.min_players,
-        game.score_limit,
+        arena.score_limit,
         game.match_duration_secs,
     )
 }
@@ -207,7 +209,11 @@ pub fn schema_markdown() -> String {
 
 /// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
 /// `/game.json`, `/schema.json`, 404 for anything else, 405 for methods other than GET and HEAD.
-pub fn serve<B>(req: &Request<B>, game: &GameConfig) -> Response<Full<Bytes>> {
+pub fn serve<B>(
+    req: &Request<B>,
+    game: &MatchConfig,
+    arena: &ArenaConfig,
+) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         resp.headers_mut()
@@ -219,7 +225,7 @@ pub fn serve<B>(req: &Request<B>, game: &GameConfig) -> Response<Full<Bytes>> {
         p => p,
     };
     if path == "/game.json" {
-        return file_response(req, JSON, Bytes::from(game_json(game)));
+        return file_response(req, JSON, Bytes::from(game_json(game, arena)));
     }
     if path == "/schema.json" {
         return file_response(req, JSON, Bytes::from(schema_json()));
@@ -237,7 +243,7 @@ mod tests {
 
     fn get(method: Method, uri: &str) -> Response<Full<Bytes>> {
         let req = Request::builder().method(method).uri(uri).body(()).unwrap();
-        serve(&req, &GameConfig::default())
+        serve(&req, &MatchConfig::default(), &ArenaConfig::default())
     }
 
     fn body(resp: Response<Full<Bytes>>) -> Bytes {
@@ -339,7 +345,7 @@ mod tests {
                 .header(header::IF_NONE_MATCH, given.as_str())
                 .body(())
                 .unwrap();
-            let resp = serve(&req, &GameConfig::default());
+            let resp = serve(&req, &MatchConfig::default(), &ArenaConfig::default());
             assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{given}");
             assert_eq!(header_of(&resp, header::ETAG), tag);
             assert!(body(resp).is_empty());
@@ -349,7 +355,10 @@ mod tests {
             .header(header::IF_NONE_MATCH, "\"other\"")
             .body(())
             .unwrap();
-        assert_eq!(serve(&req, &GameConfig::default()).status(), StatusCode::OK);
+        assert_eq!(
+            serve(&req, &MatchConfig::default(), &ArenaConfig::default()).status(),
+            StatusCode::OK
+        );
     }
 
     #[test]
@@ -366,18 +375,18 @@ mod tests {
         let resp = get(Method::GET, "/game.json");
         assert_eq!(header_of(&resp, header::CONTENT_TYPE), JSON);
         let v: serde_json::Value = serde_json::from_slice(&body(resp)).unwrap();
-        let g = GameConfig::default();
+        let (g, a) = (MatchConfig::default(), ArenaConfig::default());
         assert_eq!(v["tick_rate"], u64::from(g.tick_rate));
-        assert_eq!(v["player_radius"], f64::from(g.player_radius));
-        assert_eq!(v["player_max_speed"], f64::from(g.player_max_speed));
-        assert_eq!(v["player_friction"], f64::from(g.player_friction));
+        assert_eq!(v["player_radius"], f64::from(a.player_radius));
+        assert_eq!(v["player_max_speed"], f64::from(a.player_max_speed));
+        assert_eq!(v["player_friction"], f64::from(a.player_friction));
         assert_eq!(v["min_players"], u64::from(g.min_players));
         // Fractional values survive as the same f32.
-        let odd = GameConfig {
+        let odd = ArenaConfig {
             player_friction: 0.1,
-            ..GameConfig::default()
+            ..ArenaConfig::default()
         };
-        let v: serde_json::Value = serde_json::from_str(&game_json(&odd)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&game_json(&g, &odd)).unwrap();
         assert_eq!(v["player_friction"].as_f64().unwrap() as f32, 0.1f32);
     }
 

@@ -1427,7 +1427,8 @@ fn movement_golden() -> Value {
     };
     let mut traces = Vec::new();
     for (seed, legs) in WALKS {
-        let mut sim = new_match(game.clone(), ArenaConfig::default(), map.clone(), *seed).expect("valid match");
+        let mut sim =
+            new_match(game.clone(), config.arena.clone(), map.clone(), *seed).expect("valid match");
         let player = sim.add_player("walker").expect("seat");
         sim.step();
         let start = sim.snapshot().first().expect("the player").clone();
@@ -1465,10 +1466,10 @@ fn movement_golden() -> Value {
         "about": "Written by tests/golden.rs from the real simulation; replayed by tests/golden/predict.test.mjs. Regenerate: TICKWIRE_BLESS=1 cargo test --test golden",
         "physics": {
             "tick_rate": game.tick_rate,
-            "player_radius": game.player_radius,
-            "player_accel": game.player_accel,
-            "player_friction": game.player_friction,
-            "player_max_speed": game.player_max_speed,
+            "player_radius": config.arena.player_radius,
+            "player_accel": config.arena.player_accel,
+            "player_friction": config.arena.player_friction,
+            "player_max_speed": config.arena.player_max_speed,
         },
         "map": {
             "width": m.width,

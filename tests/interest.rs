@@ -27,8 +27,8 @@ fn dist(a: &EntityState, b: &EntityState) -> f32 {
 async fn rebuilt_world_is_the_filtered_server_world_as_players_walk_in_and_out() {
     let mut cfg = fast_config();
     cfg.game.view_radius = RADIUS;
-    cfg.game.player_max_speed = 600.0;
-    cfg.game.player_accel = 8000.0;
+    cfg.arena.player_max_speed = 600.0;
+    cfg.arena.player_accel = 8000.0;
     let server = TestServer::start(cfg).await;
     let spec = MatchSpec {
         map: Some("open-arena".into()),

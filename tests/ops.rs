@@ -425,7 +425,7 @@ fn config_precedence_and_errors_through_the_binary() {
     let file = dir.join("server.toml");
     std::fs::write(
         &file,
-        "[game]\ntick_rate = 20\nmax_players = 10\nscore_limit = 5\n",
+        "[game]\ntick_rate = 20\nmax_players = 10\n\n[arena]\nscore_limit = 5\n",
     )
     .unwrap();
     let run = |args: &[&str], env: &[(&str, &str)]| {
@@ -461,9 +461,9 @@ fn config_precedence_and_errors_through_the_binary() {
     assert_eq!(game["tick_rate"].as_integer(), Some(40), "env beats file");
     assert_eq!(game["max_players"].as_integer(), Some(12), "flag beats env");
     assert_eq!(
-        game["score_limit"].as_integer(),
+        printed["arena"]["score_limit"].as_integer(),
         Some(5),
-        "file beats defaults"
+        "file beats defaults, in the game's own section"
     );
     assert_eq!(
         game["min_players"].as_integer(),

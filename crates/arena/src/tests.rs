@@ -96,11 +96,21 @@ fn new_refuses_bad_setups() {
         Err(SimError::Config(_))
     ));
     assert!(matches!(
-        new_match(config(), ArenaConfig::default(), MapDef::open_arena(0, 5), 0),
+        new_match(
+            config(),
+            ArenaConfig::default(),
+            MapDef::open_arena(0, 5),
+            0
+        ),
         Err(SimError::Map(_))
     ));
     assert!(matches!(
-        new_match(config(), ArenaConfig::default(), MapDef::open_arena(20, 1000), 0),
+        new_match(
+            config(),
+            ArenaConfig::default(),
+            MapDef::open_arena(20, 1000),
+            0
+        ),
         Err(SimError::MapTooSmall { .. })
     ));
 }

@@ -243,7 +243,8 @@ fn run_clients(
     ticks: u32,
 ) -> Vec<Client> {
     let mut m = new_match(
-        config(view_radius, players), unlimited(),
+        config(view_radius, players),
+        unlimited(),
         MapDef::open_arena(side, side),
         seed,
     )
@@ -291,7 +292,13 @@ fn walking_in_and_out_of_view_creates_and_removes() {
 
 #[test]
 fn a_player_entering_the_radius_is_created_and_leaving_removed() {
-    let mut m = new_match(config(100.0, 2), unlimited(), MapDef::open_arena(1000, 1000), 1).unwrap();
+    let mut m = new_match(
+        config(100.0, 2),
+        unlimited(),
+        MapDef::open_arena(1000, 1000),
+        1,
+    )
+    .unwrap();
     let (a, b) = (m.add_player("a").unwrap(), m.add_player("b").unwrap());
     m.step();
     let mut view = ClientView::new();
@@ -338,7 +345,13 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
 
 #[test]
 fn unlimited_without_interest_equals_the_shared_delta() {
-    let mut m = new_match(config(0.0, 8), unlimited(), MapDef::open_arena(1000, 1000), 5).unwrap();
+    let mut m = new_match(
+        config(0.0, 8),
+        unlimited(),
+        MapDef::open_arena(1000, 1000),
+        5,
+    )
+    .unwrap();
     for i in 0..8 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -380,7 +393,13 @@ fn unlimited_without_interest_equals_the_shared_delta() {
 
 #[test]
 fn switching_between_shared_and_own_frames_stays_exact() {
-    let mut m = new_match(config(200.0, 6), unlimited(), MapDef::open_arena(800, 800), 9).unwrap();
+    let mut m = new_match(
+        config(200.0, 6),
+        unlimited(),
+        MapDef::open_arena(800, 800),
+        9,
+    )
+    .unwrap();
     for i in 0..6 {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -421,7 +440,13 @@ fn switching_between_shared_and_own_frames_stays_exact() {
 /// Steps a match of `n` players crowded in view of player 1, all always moving, and checks that
 /// every entity is sent fresh within the documented bound.
 fn starvation(n: usize, lag: u32, budget: usize) -> (u32, u32) {
-    let mut m = new_match(config(1000.0, n), unlimited(), MapDef::open_arena(600, 600), 4).unwrap();
+    let mut m = new_match(
+        config(1000.0, n),
+        unlimited(),
+        MapDef::open_arena(600, 600),
+        4,
+    )
+    .unwrap();
     for i in 0..n {
         m.add_player(&format!("player{i}")).unwrap();
     }
@@ -485,7 +510,13 @@ fn starvation_bound_holds_with_a_tiny_budget() {
 #[test]
 fn near_entities_are_refreshed_more_often_than_far_ones() {
     let n = 60;
-    let mut m = new_match(config(1000.0, n), unlimited(), MapDef::open_arena(1000, 1000), 8).unwrap();
+    let mut m = new_match(
+        config(1000.0, n),
+        unlimited(),
+        MapDef::open_arena(1000, 1000),
+        8,
+    )
+    .unwrap();
     for i in 0..n {
         m.add_player(&format!("p{i}")).unwrap();
     }
@@ -544,7 +575,13 @@ proptest! {
 fn match_radius_query_equals_brute_force() {
     // With areas of interest on (the grid) and off (a scan).
     for view_radius in [150.0, 0.0] {
-        let mut m = new_match(config(view_radius, 50), unlimited(), MapDef::open_arena(1000, 1000), 2).unwrap();
+        let mut m = new_match(
+            config(view_radius, 50),
+            unlimited(),
+            MapDef::open_arena(1000, 1000),
+            2,
+        )
+        .unwrap();
         for i in 0..50 {
             m.add_player(&format!("p{i}")).unwrap();
         }

@@ -135,7 +135,12 @@ pub fn range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), 
 
 /// Checks a float setting `field` is finite and within `(0, max]` (or `[0, max]` when
 /// `zero_ok`); games validate their own settings with it too.
-pub fn positive(field: &'static str, value: f32, max: f32, zero_ok: bool) -> Result<(), ConfigError> {
+pub fn positive(
+    field: &'static str,
+    value: f32,
+    max: f32,
+    zero_ok: bool,
+) -> Result<(), ConfigError> {
     let ok = value.is_finite() && value <= max && (value > 0.0 || (zero_ok && value == 0.0));
     if ok {
         Ok(())
