@@ -9,7 +9,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec::encode_delta;
 use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
-use tickwire_sim::{ClientView, MatchConfig, SplitMix64};
+use tickwire_sim::{ClientView, FrameScratch, MatchConfig, SplitMix64};
 
 /// Arena's rules without a score limit, so a long run never ends by score.
 fn unlimited() -> ArenaConfig {
@@ -156,10 +156,11 @@ fn setup_big(budget: u32) -> (ArenaMatch, Walkers, Vec<ClientView>) {
     let mut walkers = Walkers::new(BIG_PLAYERS, 7);
     let mut views = vec![ClientView::new(); BIG_PLAYERS];
     let mut delta = Delta::default();
+    let mut scratch = FrameScratch::default();
     for _ in 0..WARMUP_TICKS {
         walkers.push(&mut m);
         m.step();
-        frame_all(&m, &mut views, &mut delta, &mut Vec::new());
+        frame_all(&m, &mut views, &mut scratch, &mut delta, &mut Vec::new());
     }
     (m, walkers, views)
 }
@@ -169,6 +170,7 @@ fn setup_big(budget: u32) -> (ArenaMatch, Walkers, Vec<ClientView>) {
 fn frame_all(
     m: &ArenaMatch,
     views: &mut [ClientView],
+    scratch: &mut FrameScratch,
     delta: &mut Delta,
     bytes: &mut Vec<u8>,
 ) -> usize {
@@ -176,7 +178,7 @@ fn frame_all(
     let ack = m.tick().saturating_sub(2);
     let mut total = 0;
     for (i, view) in views.iter_mut().enumerate() {
-        view.frame(m, Some(i as u32 + 1), ack, budget, delta);
+        view.frame(m, Some(i as u32 + 1), ack, budget, scratch, delta);
         bytes.clear();
         encode_delta(delta, bytes).expect("delta encodes");
         total += bytes.len();
@@ -192,6 +194,7 @@ fn interest(c: &mut Criterion) {
     for (name, budget) in [("unlimited", 0), ("budget_8000", BIG_BUDGET)] {
         let (mut m, mut walkers, mut views) = setup_big(budget);
         let mut delta = Delta::default();
+        let mut scratch = FrameScratch::default();
         let mut bytes = Vec::with_capacity(64 * 1024);
         // One client's frame (a clone of its view, so every run builds the same tick).
         {
@@ -200,7 +203,7 @@ fn interest(c: &mut Criterion) {
             let ack = m.tick() - 1;
             let s = {
                 let mut v = view.clone();
-                v.frame(&m, Some(1), ack, budget, &mut delta);
+                v.frame(&m, Some(1), ack, budget, &mut scratch, &mut delta);
                 *v.stats()
             };
             eprintln!(
@@ -214,7 +217,14 @@ fn interest(c: &mut Criterion) {
                 b.iter_batched(
                     || view.clone(),
                     |mut v| {
-                        let age = v.frame(&m, Some(1), black_box(ack), budget, &mut delta);
+                        let age = v.frame(
+                            &m,
+                            Some(1),
+                            black_box(ack),
+                            budget,
+                            &mut scratch,
+                            &mut delta,
+                        );
                         (v, age)
                     },
                     BatchSize::SmallInput,
@@ -240,7 +250,7 @@ fn interest(c: &mut Criterion) {
             });
         }
         // The whole tick: step, then a frame and its encoding for each of the 1,000 clients.
-        let total = frame_all(&m, &mut views, &mut delta, &mut bytes);
+        let total = frame_all(&m, &mut views, &mut scratch, &mut delta, &mut bytes);
         let relevant: usize = views.iter().map(|v| v.stats().relevant).sum();
         let deferring = views.iter().filter(|v| v.stats().deferred > 0).count();
         eprintln!(
@@ -254,7 +264,13 @@ fn interest(c: &mut Criterion) {
             b.iter(|| {
                 walkers.push(&mut m);
                 m.step();
-                black_box(frame_all(&m, &mut views, &mut delta, &mut bytes))
+                black_box(frame_all(
+                    &m,
+                    &mut views,
+                    &mut scratch,
+                    &mut delta,
+                    &mut bytes,
+                ))
             })
         });
     }

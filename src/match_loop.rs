@@ -20,7 +20,9 @@ use tickwire_proto::msg::{
     SessionToken, Welcome,
 };
 use tickwire_proto::{EntityState, close};
-use tickwire_sim::{AdaptiveBudget, ChatConfig, ChatRoom, ClientView, Member, PlayerId};
+use tickwire_sim::{
+    AdaptiveBudget, ChatConfig, ChatRoom, ClientView, FrameScratch, Member, PlayerId,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
@@ -261,6 +263,8 @@ pub struct MatchTask {
     empty_since: Option<u32>,
     end_requested: Option<EndReason>,
     scratch: Delta,
+    /// Working buffers every client view of the match shares while its frame is built.
+    frame_scratch: FrameScratch,
     frame_buf: Vec<u8>,
     delta_cache: Vec<(u32, Vec<u8>)>,
     chat: ChatRoom,
@@ -296,6 +300,7 @@ impl MatchTask {
             empty_since: Some(0),
             end_requested: None,
             scratch: Delta::default(),
+            frame_scratch: FrameScratch::default(),
             frame_buf: Vec::with_capacity(1024),
             delta_cache: Vec::new(),
             chat,
@@ -884,6 +889,7 @@ impl MatchTask {
                         client.player,
                         client.ack,
                         budget,
+                        &mut self.frame_scratch,
                         &mut self.scratch,
                     );
                     own_body.clear();

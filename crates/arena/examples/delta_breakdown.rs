@@ -13,7 +13,7 @@ use tickwire_proto::entity::{MASK_POS, MASK_VEL};
 use tickwire_proto::msg::{Delta, Input};
 use tickwire_proto::pack;
 use tickwire_sim::interest::delta_len;
-use tickwire_sim::{ClientView, MatchConfig};
+use tickwire_sim::{ClientView, FrameScratch, MatchConfig};
 
 /// Arena's rules without a score limit, so a long run never ends by score.
 fn unlimited() -> ArenaConfig {
@@ -53,6 +53,7 @@ fn main() {
     let mut walks = vec![(0u8, 0u32); players.len()];
     let mut views: Vec<ClientView> = (0..WATCHED).map(|_| ClientView::new()).collect();
     let mut out = Delta::default();
+    let mut scratch = FrameScratch::default();
     let (mut frames, mut bytes, mut create_bytes, mut update_bytes) = (0usize, 0, 0, 0);
     let (mut creates, mut elided, mut removes, mut updates) = (0usize, 0, 0, 0);
     let mut masks: BTreeMap<&str, usize> = BTreeMap::new();
@@ -75,7 +76,14 @@ fn main() {
         }
         m.step();
         for (i, view) in views.iter_mut().enumerate() {
-            let age = view.frame(&m, Some(players[i * 20]), m.tick() - 1, None, &mut out);
+            let age = view.frame(
+                &m,
+                Some(players[i * 20]),
+                m.tick() - 1,
+                None,
+                &mut scratch,
+                &mut out,
+            );
             if t <= TICKS / 2 || age == 0 {
                 continue;
             }

@@ -10,7 +10,7 @@ use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input, StateFrame};
 use tickwire_proto::{EntityKind, EntityState, codec::encode_delta};
 use tickwire_sim::config::MIN_FRAME_BUDGET_BYTES;
 use tickwire_sim::interest::{delta_len, overdue_ticks};
-use tickwire_sim::{ClientView, MatchConfig, PlayerId, SplitMix64};
+use tickwire_sim::{ClientView, FrameScratch, MatchConfig, PlayerId, SplitMix64};
 
 /// Arena's rules without a score limit, so a long run never ends by score.
 fn unlimited() -> ArenaConfig {
@@ -165,7 +165,14 @@ impl Client {
             1 => tick + 3, // a tick from the future: ignored
             _ => self.ack,
         };
-        let age = self.view.frame(m, self.viewer, ack, budget, out);
+        let age = self.view.frame(
+            m,
+            self.viewer,
+            ack,
+            budget,
+            &mut FrameScratch::default(),
+            out,
+        );
         let stats = *self.view.stats();
         assert_eq!(stats.tick, tick);
         assert_eq!(stats.baseline_age, age);
@@ -308,7 +315,14 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
         m.game_mut().place(b, Vec2::new(x, 100.0), Vec2::ZERO);
         m.step();
         let ack = view.sent_view(m.tick() - 1, m).map_or(0, |_| m.tick() - 1);
-        let age = view.frame(m, Some(a), ack, None, &mut out);
+        let age = view.frame(
+            m,
+            Some(a),
+            ack,
+            None,
+            &mut FrameScratch::default(),
+            &mut out,
+        );
         (age, out.clone())
     };
     let (age, d) = at(&mut m, 500.0, &mut view);
@@ -327,16 +341,23 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
     // A spectator focused elsewhere sees nobody; unfocused, everybody.
     let mut spec = ClientView::new();
     spec.set_focus(Some([900.0, 900.0]));
-    spec.frame(&m, None, 0, None, &mut out);
+    spec.frame(&m, None, 0, None, &mut FrameScratch::default(), &mut out);
     assert!(out.created.is_empty());
     spec.set_focus(None);
     m.step();
-    spec.frame(&m, None, m.tick() - 1, None, &mut out);
+    spec.frame(
+        &m,
+        None,
+        m.tick() - 1,
+        None,
+        &mut FrameScratch::default(),
+        &mut out,
+    );
     assert_eq!(out.created.len(), 2);
     // Pinned entities are relevant anywhere.
     let mut pinned = ClientView::new();
     pinned.set_pinned(&[2, 99]);
-    pinned.frame(&m, Some(a), 0, None, &mut out);
+    pinned.frame(&m, Some(a), 0, None, &mut FrameScratch::default(), &mut out);
     assert_eq!(
         out.created.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![1, 2]
@@ -378,7 +399,14 @@ fn unlimited_without_interest_equals_the_shared_delta() {
                 assert!(view.stats().shared);
                 continue;
             }
-            let age = view.frame(&m, viewer, acks[k], None, &mut mine);
+            let age = view.frame(
+                &m,
+                viewer,
+                acks[k],
+                None,
+                &mut FrameScratch::default(),
+                &mut mine,
+            );
             let expected = m.delta_since(acks[k], &mut shared);
             assert_eq!(age, expected);
             assert_eq!(m.delta_since(tick - age, &mut shared), age);
@@ -419,7 +447,14 @@ fn switching_between_shared_and_own_frames_stays_exact() {
                 m.delta_since(m.tick() - age, &mut out);
                 age
             }
-            None => view.frame(&m, None, ack, budget, &mut out),
+            None => view.frame(
+                &m,
+                None,
+                ack,
+                budget,
+                &mut FrameScratch::default(),
+                &mut out,
+            ),
         };
         let frame = StateFrame {
             header: m.header_for(None, age),
@@ -429,12 +464,29 @@ fn switching_between_shared_and_own_frames_stays_exact() {
         let sent = view.sent_view(m.tick(), &m).unwrap();
         assert_eq!(world.values().cloned().collect::<Vec<_>>(), sent);
         // Calling again in the same tick re-sends the same view.
-        let again = view.frame(&m, None, ack, budget, &mut out);
+        let again = view.frame(
+            &m,
+            None,
+            ack,
+            budget,
+            &mut FrameScratch::default(),
+            &mut out,
+        );
         assert_eq!(again, age);
         assert_eq!(view.sent_view(m.tick(), &m).unwrap(), sent);
     }
     view.reset();
-    assert_eq!(view.frame(&m, None, m.tick() - 1, None, &mut out), 0);
+    assert_eq!(
+        view.frame(
+            &m,
+            None,
+            m.tick() - 1,
+            None,
+            &mut FrameScratch::default(),
+            &mut out
+        ),
+        0
+    );
 }
 
 /// Steps a match of `n` players crowded in view of player 1, all always moving, and checks that
@@ -464,7 +516,14 @@ fn starvation(n: usize, lag: u32, budget: usize) -> (u32, u32) {
         m.step();
         let tick = m.tick();
         let ack = tick.saturating_sub(lag);
-        view.frame(&m, Some(1), ack, Some(budget), &mut out);
+        view.frame(
+            &m,
+            Some(1),
+            ack,
+            Some(budget),
+            &mut FrameScratch::default(),
+            &mut out,
+        );
         let s = *view.stats();
         assert_eq!(s.relevant, n, "everybody is in view");
         max_mand = max_mand.max(s.mandatory_bytes);
@@ -530,7 +589,14 @@ fn near_entities_are_refreshed_more_often_than_far_ones() {
         // The viewer sits in a corner; entities are near or far from it.
         m.game_mut().place(1, Vec2::new(20.0, 20.0), Vec2::ZERO);
         let tick = m.tick();
-        view.frame(&m, Some(1), tick - 1, Some(160), &mut out);
+        view.frame(
+            &m,
+            Some(1),
+            tick - 1,
+            Some(160),
+            &mut FrameScratch::default(),
+            &mut out,
+        );
         // Refreshed this tick: the view holds the entity's current state.
         let sent = view.sent_view(tick, &m).expect("this tick's view");
         for e in m.snapshot() {

@@ -89,7 +89,6 @@
 //! that case, records the frame and returns the age, so the server can keep encoding once per
 //! distinct age; otherwise it calls [`ClientView::frame`].
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use tickwire_proto::delta::diff_into;
@@ -387,11 +386,11 @@ pub struct FrameStats {
     pub max_wait: u32,
 }
 
-/// Buffers a frame needs only while it is built. They are shared by every [`ClientView`] on a
-/// thread (the server builds its clients' frames one after the other), so they stay in cache
-/// and a view holds only its own state.
+/// Buffers a frame needs only while it is built. The server owns one per match and lends it
+/// to every [`ClientView::frame`] of the tick (frames are built one after the other), so they
+/// stay in cache, allocate nothing in the steady state, and a view holds only its own state.
 #[derive(Debug, Default)]
-struct Scratch {
+pub struct FrameScratch {
     /// Relevant snapshot indices.
     relevant: Vec<u32>,
     /// Candidates in id order.
@@ -404,25 +403,6 @@ struct Scratch {
     base: Vec<Slot>,
     /// A shared previous view converted to slots.
     prev: Vec<Slot>,
-}
-
-thread_local! {
-    /// This thread's [`Scratch`].
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Runs `f` with this thread's scratch buffers (fresh ones if they are already in use).
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut f = Some(f);
-    let shared = SCRATCH.with(|cell| {
-        cell.try_borrow_mut()
-            .ok()
-            .map(|mut scratch| (f.take().expect("not yet called"))(&mut scratch))
-    });
-    match shared {
-        Some(r) => r,
-        None => (f.take().expect("not yet called"))(&mut Scratch::default()),
-    }
 }
 
 /// The replication state of one client: the views it was sent and the priorities of the
@@ -623,6 +603,7 @@ impl ClientView {
     /// * `budget_bytes`: the most bytes of delta body to send (`None` = unlimited), raised to
     ///   [`MIN_FRAME_BUDGET_BYTES`]. Only the never-deferred part (removals, the own player)
     ///   can exceed it.
+    /// * `scratch`: working buffers, shared by every view of the match (see [`FrameScratch`]).
     ///
     /// Calling it again in the same tick re-sends the same view (against the newest baseline).
     pub fn frame<G: Game>(
@@ -631,6 +612,7 @@ impl ClientView {
         viewer: Option<PlayerId>,
         ack: u32,
         budget_bytes: Option<usize>,
+        scratch: &mut FrameScratch,
         out: &mut Delta,
     ) -> u32 {
         let tick = sim.tick();
@@ -639,7 +621,7 @@ impl ClientView {
         let snap = sim.snapshot();
         if self.sent.back().is_some_and(|s| s.tick == tick) {
             // A second call in one tick: the same view again.
-            self.resend(sim, base_tick, out);
+            self.resend(sim, base_tick, scratch, out);
             self.stats.baseline_age = age;
             return age;
         }
@@ -658,17 +640,15 @@ impl ClientView {
             self.push(sim, tick, true, Vec::new());
             return age;
         }
-        with_scratch(|scratch| {
-            self.own_frame(
-                sim,
-                viewer,
-                base_tick,
-                budget_bytes,
-                everything,
-                scratch,
-                out,
-            )
-        });
+        self.own_frame(
+            sim,
+            viewer,
+            base_tick,
+            budget_bytes,
+            everything,
+            scratch,
+            out,
+        );
         self.stats.baseline_age = age;
         age
     }
@@ -682,7 +662,7 @@ impl ClientView {
         base_tick: Option<u32>,
         budget_bytes: Option<usize>,
         everything: bool,
-        scratch: &mut Scratch,
+        scratch: &mut FrameScratch,
         out: &mut Delta,
     ) {
         let tick = sim.tick();
@@ -693,7 +673,7 @@ impl ClientView {
             .and_then(|p| snap.binary_search_by_key(&p.entity_id, |e| e.id).ok());
         self.collect_relevant(sim, own, everything, &mut scratch.relevant);
         let centre = self.centre(sim, viewer);
-        let Scratch {
+        let FrameScratch {
             relevant,
             cands,
             order,
@@ -807,21 +787,25 @@ impl ClientView {
     }
 
     /// The delta from the baseline to the view already sent this tick.
-    fn resend<G: Game>(&mut self, sim: &Match<G>, base_tick: Option<u32>, out: &mut Delta) {
+    fn resend<G: Game>(
+        &mut self,
+        sim: &Match<G>,
+        base_tick: Option<u32>,
+        scratch: &mut FrameScratch,
+        out: &mut Delta,
+    ) {
         let tick = sim.tick();
         if entry_in(&self.sent, tick).is_some_and(|s| s.full) {
             self.whole(sim, base_tick, out);
             return;
         }
         let sent = &self.sent;
-        with_scratch(|scratch| {
-            let base: &[Slot] = base_tick
-                .and_then(|b| slots_of(sent, sim, b, &mut scratch.base))
-                .unwrap_or(&[]);
-            let view = entry_in(sent, tick).map_or(&[][..], |s| &s.view);
-            let age = base_tick.map_or(0, |b| tick - b);
-            emit(base, age, with_entities(view, sim.snapshot()), None, out);
-        });
+        let base: &[Slot] = base_tick
+            .and_then(|b| slots_of(sent, sim, b, &mut scratch.base))
+            .unwrap_or(&[]);
+        let view = entry_in(sent, tick).map_or(&[][..], |s| &s.view);
+        let age = base_tick.map_or(0, |b| tick - b);
+        emit(base, age, with_entities(view, sim.snapshot()), None, out);
         self.names.elide(tick, out);
     }
 

@@ -38,5 +38,5 @@ pub use config::{ConfigError, MatchConfig};
 pub use engine::{JoinError, Match, PhaseChange, PlayerInfo, StepReport};
 pub use game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
 pub use input::InputOutcome;
-pub use interest::{AdaptiveBudget, ClientView, FrameStats};
+pub use interest::{AdaptiveBudget, ClientView, FrameScratch, FrameStats};
 pub use rng::SplitMix64;
