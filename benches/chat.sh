@@ -55,8 +55,10 @@ listen = ""
 [game]
 tick_rate = 30
 max_players = $BOTS
-score_limit = 0
 match_duration_secs = 86400
+
+[arena]
+score_limit = 0
 EOF
 
 SERVER_PID=""

@@ -16,6 +16,8 @@
 #   TICK_RATE=30              server tick rate, Hz
 #   SERVER_CORE=0 LOADTEST_CORE=1   CPUs to pin to
 #   OUT=target/bench-server   where JSON reports and logs go
+#   BIN=path/to/tickwire      a binary to measure instead of building this checkout's
+#   WRITE_MD=0                print the table only (for A/B runs of two binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,11 +44,15 @@ RUN_S=$(seconds "$DURATION")
 CLK_TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT"
 
-echo "== cargo build --release"
-cargo build --release --quiet
-BIN=target/release/tickwire
+if [ -z "${BIN:-}" ]; then
+  echo "== cargo build --release"
+  cargo build --release --quiet
+  BIN=target/release/tickwire
+fi
+WRITE_MD=${WRITE_MD:-1}
 
-# The server under test: matches of PER_MATCH, connection limits above every bot (they all
+# The server under test (walking bots never fire, so arena's score limit never ends a match,
+# and the config suits binaries from before and after [arena] existed): matches of PER_MATCH, connection limits above every bot (they all
 # come from 127.0.0.1), no replays, no admin port, a throw-away data directory.
 CONFIG="$OUT/server.toml"
 cat >"$CONFIG" <<EOF
@@ -68,7 +74,6 @@ listen = ""
 [game]
 tick_rate = $TICK_RATE
 max_players = $PER_MATCH
-score_limit = 0
 match_duration_secs = 86400
 EOF
 
@@ -164,6 +169,10 @@ EOF
 fi
 TABLE_FILE="$OUT/table.md"
 printf '%s\n' "$TABLE" >"$TABLE_FILE"
+if [ "$WRITE_MD" = 0 ]; then
+  cat "$TABLE_FILE"
+  exit 0
+fi
 write_section "$BENCH_MD" "Server cost (benches/server.sh)" "$BEGIN_MARK" "$END_MARK" "$TABLE_FILE"
 echo "== wrote the table into $BENCH_MD"
 cat "$TABLE_FILE"
