@@ -8,7 +8,7 @@
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `GET /matches` | every running match as JSON |
 //! | `GET /matches/{id}` | one match, 404 when unknown |
-//! | `POST /matches` | create a match from `{"map", "tick_rate", "max_players"}` (all optional; an empty body is `{}`); 201 with its id |
+//! | `POST /matches` | create a match from `{"game", "map", "tick_rate", "max_players"}` (all optional; an empty body is `{}`); 201 with its id |
 //! | `DELETE /matches/{id}` | end it gracefully (results written, clients get results and close 1000); 202 |
 //! | `GET /cluster` | cluster mode: every live instance (URL, capacity, load, players, draining, matches) and every matchmaker queue (tickets, players, oldest and mean wait); 404 when cluster mode is off, 503 while Redis is unreachable |
 //! | `GET /matches/{id}/chat` | the match's recent chat lines, oldest first (`chat.history_lines`) |
@@ -77,6 +77,8 @@ pub struct MatchView {
     pub tick_rate: u16,
     /// 99th percentile of recent tick work, milliseconds.
     pub tick_p99_ms: f64,
+    /// The game it plays.
+    pub game: String,
     /// Map name.
     pub map: String,
     /// Unix time of creation, milliseconds.
@@ -87,6 +89,8 @@ pub struct MatchView {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMatch {
+    /// The game to play (default: the server's default game).
+    pub game: Option<String>,
     /// Map name (`arena`, `open-arena`, `big-map`: sized for `max_players`).
     pub map: Option<String>,
     /// Ticks per second.
@@ -178,6 +182,7 @@ fn view(m: &MatchHandle) -> MatchView {
         tick: s.tick.load(Ordering::Acquire),
         tick_rate: s.tick_rate,
         tick_p99_ms: s.tick_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        game: s.game.clone(),
         map: s.map_name.clone(),
         created_at_ms: s.created_at_ms,
     }
@@ -489,15 +494,17 @@ async fn create_match(
         }
     };
     let spec = MatchSpec {
+        game: body.game,
         map: body.map,
         tick_rate: body.tick_rate,
         max_players: body.max_players,
     };
     match admin.state.create_match(&spec) {
         Ok(m) => (StatusCode::CREATED, Json(view(&m))).into_response(),
-        Err(e @ CreateError::UnknownMap(_)) | Err(e @ CreateError::Invalid(_)) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
+        Err(
+            e
+            @ (CreateError::UnknownGame(_) | CreateError::UnknownMap(_) | CreateError::Invalid(_)),
+        ) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

@@ -148,6 +148,7 @@ impl Embedded {
             // Joins go to the open match with the fewest free seats: this one, until full.
             let map = if big_map { BIG_MAP } else { OPEN_ARENA_MAP };
             let spec = MatchSpec {
+                game: None,
                 map: Some(map.to_owned()),
                 tick_rate: Some(tick_rate),
                 max_players: Some(per_match),

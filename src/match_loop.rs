@@ -29,7 +29,7 @@ use tracing::{debug, error, info, warn};
 use crate::address::SeatClaim;
 use crate::registry::{MatchShared, Registry};
 use crate::replay::RecordedMatch;
-use crate::results::{MatchRecord, PlayerRecord, ResultsError, reason_name};
+use crate::results::{MatchRecord, ResultsError, reason_name};
 use crate::session_token;
 use crate::telemetry::family;
 
@@ -937,13 +937,15 @@ impl MatchTask {
         let ticks = self.shared.tick.load(Ordering::Acquire);
         let record = MatchRecord {
             match_id: self.id,
+            game: self.shared.game.clone(),
             map: self.settings.map_name.clone(),
             reason: reason_name(reason).to_owned(),
             started_at_ms: self.started_at_ms,
             ended_at_ms: unix_ms(),
             ticks,
             tick_rate: self.shared.tick_rate,
-            players: results.iter().map(PlayerRecord::from).collect(),
+            // Arena's table always serialises; an empty value keeps the line if one cannot.
+            results: serde_json::to_value(&results).unwrap_or_default(),
         };
         // Durable before anyone hears the match ended.
         let recorded = run_blocking(|| (self.on_results)(&record)).is_ok();

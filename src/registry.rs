@@ -33,6 +33,8 @@ pub struct MatchShared {
     pub created_at_ms: u64,
     /// Simulation rate, Hz.
     pub tick_rate: u16,
+    /// The game's registered name.
+    pub game: String,
     /// Map name.
     pub map_name: String,
     /// 99th percentile of recent tick work, microseconds.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use tickwire_proto::msg::{EndReason, PlayerResult};
+use tickwire_proto::msg::EndReason;
 
 /// File name of the results log inside the data directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
@@ -41,6 +41,9 @@ pub enum ResultsError {
 pub struct MatchRecord {
     /// The match id.
     pub match_id: u64,
+    /// The game's registered name (empty in lines written before games had names).
+    #[serde(default)]
+    pub game: String,
     /// Map name.
     pub map: String,
     /// Why it ended (`Aborted` when its simulation failed).
@@ -53,35 +56,9 @@ pub struct MatchRecord {
     pub ticks: u32,
     /// Simulation rate, Hz.
     pub tick_rate: u16,
-    /// Players with their scores, best first.
-    pub players: Vec<PlayerRecord>,
-}
-
-/// A player's line in a [`MatchRecord`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlayerRecord {
-    /// Player id within the match.
-    pub player_id: u32,
-    /// Display name.
-    pub name: String,
-    /// Final score.
-    pub score: u32,
-    /// Kills.
-    pub kills: u32,
-    /// Deaths.
-    pub deaths: u32,
-}
-
-impl From<&PlayerResult> for PlayerRecord {
-    fn from(p: &PlayerResult) -> Self {
-        Self {
-            player_id: p.player_id,
-            name: p.name.clone(),
-            score: p.score,
-            kills: p.kills,
-            deaths: p.deaths,
-        }
-    }
+    /// The game's own results, as the game serialises them (arena: its players with their
+    /// scores, best first).
+    pub results: serde_json::Value,
 }
 
 /// The stored name of an end reason.
@@ -209,13 +186,10 @@ mod tests {
             ended_at_ms: 2,
             ticks: 3,
             tick_rate: 30,
-            players: vec![PlayerRecord {
-                player_id: 1,
-                name: "ann".into(),
-                score: 2,
-                kills: 2,
-                deaths: 0,
-            }],
+            game: "arena".into(),
+            results: serde_json::json!([
+                {"player_id": 1, "name": "ann", "score": 2, "kills": 2, "deaths": 0}
+            ]),
         }
     }
 

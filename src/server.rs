@@ -76,6 +76,8 @@ pub const BIG_MAP_DEFAULT_RADIUS: f32 = 150.0;
 /// A match to create: overrides of the configured rules.
 #[derive(Clone, Debug, Default)]
 pub struct MatchSpec {
+    /// The game's registered name; default the server's (today `arena`, the only one).
+    pub game: Option<String>,
     /// Map name (see [`ServerState::maps`]); default [`DEFAULT_MAP`].
     pub map: Option<String>,
     /// Ticks per second.
@@ -87,6 +89,9 @@ pub struct MatchSpec {
 /// Why a match could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
+    /// No game of that name is registered.
+    #[error("unknown game {0:?}: this server hosts {GAME}", GAME = tickwire_proto::schema::arena::GAME_NAME)]
+    UnknownGame(String),
     /// The map name is unknown.
     #[error("unknown map {0:?}")]
     UnknownMap(String),
@@ -188,6 +193,11 @@ impl ServerState {
     pub fn create_match(self: &Arc<Self>, spec: &MatchSpec) -> Result<MatchHandle, CreateError> {
         if self.is_draining() {
             return Err(CreateError::Draining);
+        }
+        if let Some(name) = spec.game.as_deref() {
+            if name != tickwire_proto::schema::arena::GAME_NAME {
+                return Err(CreateError::UnknownGame(name.to_owned()));
+            }
         }
         let mut game = self.config.game.clone();
         if let Some(rate) = spec.tick_rate {
@@ -292,6 +302,7 @@ impl ServerState {
             open: AtomicBool::new(true),
             created_at_ms,
             tick_rate,
+            game: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
             map_name: map_name.to_owned(),
             tick_p99_us: AtomicU64::new(0),
         });

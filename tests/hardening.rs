@@ -548,6 +548,43 @@ async fn posting_a_match_with_an_empty_body_creates_one() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_match_names_its_game_and_an_unknown_game_is_refused_by_name() {
+    let server = TestServer::start(config()).await;
+    let admin = start_admin(&server).await;
+    let json = [("Content-Type", "application/json")];
+    let (status, text) = request(
+        "127.0.0.1",
+        admin,
+        "POST",
+        "/matches",
+        &json,
+        "{\"game\": \"arena\"}",
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    assert!(text.contains("\"game\":\"arena\""), "{text}");
+    let (status, text) = request(
+        "127.0.0.1",
+        admin,
+        "POST",
+        "/matches",
+        &json,
+        "{\"game\": \"chess\"}",
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("unknown game") && text.contains("chess") && text.contains("hosts arena"),
+        "the refusal names the game asked for and the one hosted: {text}"
+    );
+    let (status, text) = request("127.0.0.1", admin, "GET", "/matches", &[], "").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"game\":\"arena\""), "{text}");
+    assert_eq!(server.handle.match_ids().len(), 1);
+    server.stop().await;
+}
+
 /// Runs the binary with `args` and `env` for at most `wait`; returns (exit status if it
 /// ended, stderr).
 fn run_binary(args: &[&str], env: &[(&str, &str)], wait: Duration) -> (Option<i32>, String) {

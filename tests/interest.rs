@@ -31,6 +31,7 @@ async fn rebuilt_world_is_the_filtered_server_world_as_players_walk_in_and_out()
     cfg.arena.player_accel = 8000.0;
     let server = TestServer::start(cfg).await;
     let spec = MatchSpec {
+        game: None,
         map: Some("open-arena".into()),
         ..MatchSpec::default()
     };
@@ -260,6 +261,7 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
     // aims anew and fires) far exceed the floor.
     const BUSY: u8 = 32;
     let spec = MatchSpec {
+        game: None,
         map: Some("open-arena".into()),
         max_players: Some(u16::from(BUSY) + 1),
         ..MatchSpec::default()

@@ -374,8 +374,14 @@ async fn ended_match_writes_results_and_a_verifiable_replay() {
     assert_eq!(rec.reason, "admin");
     assert_eq!(rec.map, "arena");
     assert!(rec.ticks >= 100 && rec.ended_at_ms >= rec.started_at_ms);
-    assert_eq!(rec.players.len(), 2);
-    assert_eq!(rec.players.len(), ended.players.len());
+    assert_eq!(rec.game, "arena");
+    let players = rec
+        .results
+        .as_array()
+        .expect("arena's results are its players");
+    assert_eq!(players.len(), 2);
+    assert_eq!(players.len(), ended.players.len());
+    assert_eq!(players[0]["name"], ended.players[0].name.as_str());
 
     let replay = dir.join("replays").join(format!("{id}.bin"));
     let outcome = tickwire::replay::verify(&replay).unwrap();
@@ -579,7 +585,7 @@ async fn sigterm_drains_closes_1001_and_writes_results() {
             .find(|r| r.match_id == id)
             .expect("results line per match");
         assert_eq!(rec.reason, "shutdown");
-        assert_eq!(rec.players.len(), 3);
+        assert_eq!(rec.results.as_array().map(Vec::len), Some(3));
     }
     assert_replays_verify(&dir);
 }

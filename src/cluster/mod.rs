@@ -424,6 +424,7 @@ impl Cluster {
             ));
         }
         let spec = MatchSpec {
+            game: None,
             max_players: Some(u16::try_from(capacity).unwrap_or(u16::MAX)),
             ..MatchSpec::default()
         };
