@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tickwire_arena::MapDef;
 use tickwire_net::{NetConfig, TlsConfig};
-use tickwire_sim::{ChatConfig, GameConfig};
+use tickwire_sim::{ChatConfig, GameConfig, RequestConfig};
 
 /// The embedded default configuration file.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../assets/server.toml");
@@ -30,6 +30,9 @@ pub struct Config {
     /// In-match chat, for every game.
     #[serde(default)]
     pub chat: ChatConfig,
+    /// Game-defined requests' rate and flood limits, for every game.
+    #[serde(default)]
+    pub requests: RequestConfig,
     /// The game's rules and tick rate.
     #[serde(default)]
     pub game: GameConfig,
@@ -279,6 +282,9 @@ impl Config {
         self.cluster.validate().map_err(ConfigError::Invalid)?;
         self.agones.validate().map_err(ConfigError::Invalid)?;
         self.chat
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.requests
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let n = &self.net;

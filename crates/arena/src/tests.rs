@@ -329,7 +329,8 @@ fn phases_by_time() {
             tick,
             events: vec![],
             phase: None,
-            ended: None
+            ended: None,
+            answers: vec![],
         }
     );
     assert_eq!(m.add_player("late"), Err(JoinError::Ended));
