@@ -852,6 +852,35 @@ mod tests {
         assert_eq!(labels.len(), RejectReason::ALL.len());
     }
 
+    #[test]
+    fn request_refusal_reasons_are_all_listed_with_distinct_labels() {
+        for (i, reason) in RequestRefusalReason::ALL.iter().enumerate() {
+            let mut bytes = Vec::new();
+            crate::codec::encode_record(reason, &mut bytes).unwrap();
+            assert_eq!(bytes, vec![i as u8]);
+        }
+        let past = [RequestRefusalReason::ALL.len() as u8];
+        assert!(crate::codec::decode_record::<RequestRefusalReason>(&past).is_err());
+        let labels: std::collections::BTreeSet<_> = RequestRefusalReason::ALL
+            .iter()
+            .map(|r| r.label())
+            .collect();
+        assert_eq!(labels.len(), RequestRefusalReason::ALL.len());
+    }
+
+    #[test]
+    fn a_request_payload_claiming_more_than_it_holds_is_a_decode_error() {
+        // Tag 7 (Request), id 1, a length of 2^60 and two bytes: refused without reserving it.
+        let bytes = [7, 1, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0x10, 1, 2];
+        assert!(crate::codec::decode_client(&bytes).is_err());
+        let ok = crate::codec::encode_client(&ClientMsg::Request {
+            id: 1,
+            payload: vec![1; 1000],
+        })
+        .unwrap();
+        assert_eq!(ok[..4], [7, 1, 0xfb, 0xe8]);
+    }
+
     fn input_bytes(len_prefix: &[u8], payload: &[u8]) -> Vec<u8> {
         // Tag 1 (Input), seq 7, ack 6, then the payload's length prefix and bytes.
         let mut bytes = vec![1, 7, 6];
