@@ -421,6 +421,9 @@ impl MatchTask {
         for event in tickwire_arena::events(&report) {
             self.broadcast_reliable(&ServerMsg::Event(event));
         }
+        for (player, event) in &report.private {
+            self.send_to_player(*player, &ServerMsg::Event(event.clone()));
+        }
         self.replicate();
         self.expire_seats(tick);
         self.close_stalled(tick);
@@ -894,13 +897,18 @@ impl MatchTask {
                 ServerMsg::RequestRefused(refusal.clone())
             }
         };
-        let Some(conn) = self.seats.get(&answer.player).and_then(|s| s.conn) else {
+        self.send_to_player(answer.player, &msg);
+    }
+
+    /// Queues `msg` on the reliable channel of `player`'s connection, if it has one.
+    fn send_to_player(&mut self, player: PlayerId, msg: &ServerMsg) {
+        let Some(conn) = self.seats.get(&player).and_then(|s| s.conn) else {
             return;
         };
         let delivered = self
             .clients
             .get(&conn)
-            .is_some_and(|c| send_msg(&c.outbox, &msg));
+            .is_some_and(|c| send_msg(&c.outbox, msg));
         if !delivered {
             self.gone(conn);
         }

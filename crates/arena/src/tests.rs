@@ -328,6 +328,7 @@ fn phases_by_time() {
         StepReport {
             tick,
             events: vec![],
+            private: vec![],
             phase: None,
             ended: None,
             answers: vec![],

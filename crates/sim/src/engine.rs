@@ -62,8 +62,11 @@ pub struct PhaseChange {
 pub struct StepReport<E> {
     /// The tick just simulated (the current tick when nothing was simulated).
     pub tick: u32,
-    /// The game's events of this tick, in the order it emitted them.
+    /// The game's events of this tick for every client, in the order it emitted them.
     pub events: Vec<E>,
+    /// The game's events of this tick for one player each ([`StepCtx::emit_to`]), in the
+    /// order it emitted them; delivered after [`StepReport::events`].
+    pub private: Vec<(PlayerId, E)>,
     /// The phase change at the end of this tick, if any (after the game's events).
     pub phase: Option<PhaseChange>,
     /// Set on the tick the match ended by its own rules.
@@ -79,6 +82,7 @@ impl<E> StepReport<E> {
         StepReport {
             tick,
             events: Vec::new(),
+            private: Vec::new(),
             phase: None,
             ended: None,
             answers: Vec::new(),
@@ -445,6 +449,7 @@ impl<G: Game> Match<G> {
             inputs: &self.step_inputs,
             next_entity: &mut self.next_entity,
             events: &mut report.events,
+            private: &mut report.private,
         };
         // Requests first, in arrival order: what they change is what this tick simulates.
         for Pending {
@@ -739,6 +744,11 @@ mod tests {
             if request == 0 {
                 return Err(Refusal::new("zero"));
             }
+            if request == 9 {
+                // A secret for the sender alone.
+                ctx.emit_to(player, 9);
+                return Ok(Vec::new());
+            }
             ctx.emit(u16::from(request));
             Ok(vec![request])
         }
@@ -777,6 +787,10 @@ mod tests {
             })
         );
         assert!(m.step().answers.is_empty(), "each request is answered once");
+        m.push_request(b, 14, &[9]).unwrap();
+        m.push_request(a, 15, &[4]).unwrap();
+        let r = m.step();
+        assert_eq!((r.events, r.private), (vec![4, u16::MAX], vec![(b, 9)]));
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub trait Game {
     /// Handles one request of `player`, at the start of the step of `ctx`'s tick (before
     /// [`Game::step`], in arrival order). `Ok` is the reply payload for the sender (may be
     /// empty); `Err` refuses it with a short reason. Events emitted through `ctx` are the
-    /// tick's reliable events, for every client. The default refuses every request.
+    /// tick's reliable events, for every client ([`StepCtx::emit`]) or for some players
+    /// ([`StepCtx::emit_to`]). The default refuses every request.
     fn request(
         &mut self,
         ctx: &mut StepCtx<'_, Self>,
@@ -135,6 +136,8 @@ pub struct StepCtx<'a, G: Game + ?Sized> {
     pub(crate) next_entity: &'a mut u32,
     /// Events emitted so far this tick.
     pub(crate) events: &'a mut Vec<G::Event>,
+    /// Events for one player each, emitted so far this tick.
+    pub(crate) private: &'a mut Vec<(PlayerId, G::Event)>,
 }
 
 impl<G: Game + ?Sized> StepCtx<'_, G> {
@@ -165,9 +168,17 @@ impl<G: Game + ?Sized> StepCtx<'_, G> {
         Some(id)
     }
 
-    /// Emits a reliable event, delivered after this tick's frame in emission order.
+    /// Emits a reliable event for every client, delivered before this tick's frame in
+    /// emission order.
     pub fn emit(&mut self, event: G::Event) {
         self.events.push(event);
+    }
+
+    /// Emits a reliable event for `player` alone (a team's secret, a private hint), delivered
+    /// after this tick's events for everyone, in emission order; dropped when the player has
+    /// no connection.
+    pub fn emit_to(&mut self, player: PlayerId, event: G::Event) {
+        self.private.push((player, event));
     }
 }
 

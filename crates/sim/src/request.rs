@@ -11,7 +11,8 @@
 //!   [`Game::request`](crate::Game::request) at the start of the next step, before
 //!   [`Game::step`](crate::Game::step). What the game answers comes out in
 //!   [`StepReport::answers`](crate::StepReport::answers); what it emits through the step's
-//!   context is an ordinary reliable event of that tick.
+//!   context is an ordinary reliable event of that tick, for everyone or for chosen players
+//!   ([`StepCtx::emit_to`](crate::StepCtx::emit_to)).
 //!
 //! Sans-IO like the rest of the crate: the rate is counted in ticks, never read from a clock,
 //! so a replay of the same pushes gives the same refusals and answers.
