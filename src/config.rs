@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tickwire_arena::{ArenaConfig, MapDef};
 use tickwire_net::{NetConfig, TlsConfig};
-use tickwire_sim::{ChatConfig, MatchConfig};
+use tickwire_sim::{ChatConfig, MatchConfig, RequestConfig};
 
 /// The embedded default configuration file.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../assets/server.toml");
@@ -30,6 +30,9 @@ pub struct Config {
     /// In-match chat, for every game.
     #[serde(default)]
     pub chat: ChatConfig,
+    /// Game-defined requests' rate and flood limits, for every game.
+    #[serde(default)]
+    pub requests: RequestConfig,
     /// The engine's rules of every match: tick rate, players, duration, input limits,
     /// replication.
     #[serde(default)]
@@ -288,6 +291,9 @@ impl Config {
         self.cluster.validate().map_err(ConfigError::Invalid)?;
         self.agones.validate().map_err(ConfigError::Invalid)?;
         self.chat
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.requests
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let n = &self.net;

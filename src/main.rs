@@ -153,12 +153,14 @@ fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {
     match tickwire::replay::verify(file) {
         Ok(outcome) => {
             println!(
-                "match {} on {}: {} ticks replayed, {} state hashes verified, {} chat lines in order",
+                "match {} on {}: {} ticks replayed, {} state hashes verified, {} chat lines in order, {} requests and {} answers reproduced",
                 outcome.match_id,
                 outcome.map_name,
                 outcome.ticks,
                 outcome.hashes_checked,
-                outcome.chat_lines
+                outcome.chat_lines,
+                outcome.requests,
+                outcome.answers
             );
             println!(
                 "{:>6}  {:<24} {:>6} {:>6} {:>6}",

@@ -16,8 +16,8 @@ use metrics::{counter, gauge, histogram};
 use tickwire_net::Outbox;
 use tickwire_proto::codec;
 use tickwire_proto::msg::{
-    ChatLine, Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason, ServerMsg,
-    SessionToken, Welcome,
+    ChatLine, Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason,
+    RequestRefusalReason, ServerMsg, SessionToken, Welcome,
 };
 use tickwire_proto::{EntityState, close};
 use tickwire_sim::{
@@ -123,6 +123,15 @@ pub enum MatchCmd {
         conn: ConnId,
         /// The line as received.
         text: String,
+    },
+    /// One game-defined request from a connection.
+    Request {
+        /// The connection.
+        conn: ConnId,
+        /// The client's id for it, echoed in the answer.
+        id: u32,
+        /// The game's bytes as received.
+        payload: Vec<u8>,
     },
     /// A connection stops or resumes hearing one player's chat.
     Mute {
@@ -409,8 +418,16 @@ impl MatchTask {
         self.shared
             .phase
             .store(phase_index(self.sim.sim().phase()), Ordering::Release);
+        // Each sender hears its answer before the tick's events (an emote's among them), and
+        // both before the tick's frame.
+        for answer in &report.answers {
+            self.answer(answer);
+        }
         for event in tickwire_arena::events(&report) {
             self.broadcast_reliable(&ServerMsg::Event(event));
+        }
+        for (player, event) in &report.private {
+            self.send_to_player(*player, &ServerMsg::Event(event.clone()));
         }
         self.replicate();
         self.expire_seats(tick);
@@ -522,6 +539,7 @@ impl MatchTask {
                 }
             }
             MatchCmd::Chat { conn, text } => self.chat(conn, &text),
+            MatchCmd::Request { conn, id, payload } => self.request(conn, id, &payload),
             MatchCmd::Mute {
                 conn,
                 player,
@@ -826,6 +844,78 @@ impl MatchTask {
                     self.gone(conn);
                 }
             }
+        }
+    }
+
+    /// Takes one request from `conn` for the game: queued for the next tick (answered then, by
+    /// [`MatchTask::answer`]), or refused now (closing the sender when it floods).
+    fn request(&mut self, conn: ConnId, id: u32, payload: &[u8]) {
+        let Some(client) = self.clients.get(&conn) else {
+            return;
+        };
+        let outcome = match client.player {
+            Some(player) => self.sim.push_request(player, id, payload),
+            // Spectators have no seat for the game to act on; not counted towards a flood,
+            // since the engine keeps no record of them (the message cap still bounds them).
+            None => Err(tickwire_sim::Refused {
+                refusal: tickwire_proto::msg::RequestRefusal {
+                    id,
+                    reason: RequestRefusalReason::NotPlayer,
+                    limit: 0,
+                    message: String::new(),
+                },
+                flood: false,
+            }),
+        };
+        let refused = match outcome {
+            Ok(()) => {
+                counter!(family::REQUESTS.name).increment(1);
+                return;
+            }
+            Err(refused) => refused,
+        };
+        let reason = refused.refusal.reason;
+        counter!(family::REQUEST_REFUSALS.name, "reason" => reason.label()).increment(1);
+        if refused.flood {
+            counter!(family::REQUEST_FLOOD_DISCONNECTS.name).increment(1);
+            client.outbox.close(
+                tickwire_net::close::POLICY_VIOLATION,
+                "requests refused too often (flood)",
+            );
+            return;
+        }
+        if !send_msg(&client.outbox, &ServerMsg::RequestRefused(refused.refusal)) {
+            self.gone(conn);
+        }
+    }
+
+    /// Sends the game's answer to a request to its sender's connection, if it still has one.
+    fn answer(&mut self, answer: &tickwire_sim::Answer) {
+        let msg = match &answer.result {
+            Ok(payload) => ServerMsg::Reply {
+                id: answer.id,
+                payload: payload.clone(),
+            },
+            Err(refusal) => {
+                counter!(family::REQUEST_REFUSALS.name, "reason" => refusal.reason.label())
+                    .increment(1);
+                ServerMsg::RequestRefused(refusal.clone())
+            }
+        };
+        self.send_to_player(answer.player, &msg);
+    }
+
+    /// Queues `msg` on the reliable channel of `player`'s connection, if it has one.
+    fn send_to_player(&mut self, player: PlayerId, msg: &ServerMsg) {
+        let Some(conn) = self.seats.get(&player).and_then(|s| s.conn) else {
+            return;
+        };
+        let delivered = self
+            .clients
+            .get(&conn)
+            .is_some_and(|c| send_msg(&c.outbox, msg));
+        if !delivered {
+            self.gone(conn);
         }
     }
 

@@ -1,5 +1,5 @@
 //! Replays: every match writes the calls it makes into its simulation (joins, leaves, link
-//! changes, inputs, ends) tick by tick, with periodic state hashes, to `replays/{id}.bin`.
+//! changes, inputs, requests, ends) tick by tick, with periodic state hashes, to `replays/{id}.bin`.
 //! Because the simulation is deterministic, re-running the calls reproduces every hash.
 //!
 //! # Durability
@@ -14,6 +14,7 @@
 //! `tickwire_proto::codec::encode_record`. The first record is [`Record::Header`]. A record is
 //! written per tick, so memory stays bounded by one tick's calls.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,8 +23,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec;
-use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult};
-use tickwire_sim::{InputOutcome, JoinError, MatchConfig, PlayerId, StepReport};
+use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult, RequestRefusal};
+use tickwire_sim::{
+    Answer, InputOutcome, JoinError, MatchConfig, PlayerId, Refused, RequestConfig,
+    RequestConfigError, StepReport,
+};
 use tracing::warn;
 
 /// The first bytes of every replay file.
@@ -108,6 +112,32 @@ pub enum Call {
     Chat {
         /// The line as delivered.
         line: ChatLine,
+    },
+    /// `set_request_config(config)`, before the first step.
+    RequestLimits {
+        /// The limits.
+        config: RequestConfig,
+    },
+    /// `push_request(player, id, payload)`, with the refusal it got at once (`None`: queued).
+    Request {
+        /// The sender.
+        player: PlayerId,
+        /// The client's id for it.
+        id: u32,
+        /// The payload as received.
+        payload: Vec<u8>,
+        /// The refusal sent at once, if any.
+        refused: Option<RequestRefusal>,
+    },
+    /// The game's answer to a request, made by the step before this record's calls; verifying
+    /// re-simulates it and compares.
+    Answer {
+        /// The sender.
+        player: PlayerId,
+        /// The client's id for it.
+        id: u32,
+        /// The reply payload or the game's refusal.
+        result: Result<Vec<u8>, RequestRefusal>,
     },
 }
 
@@ -351,6 +381,31 @@ impl RecordedMatch {
         self.sim.set_connected(player, connected);
     }
 
+    /// Records and performs `set_request_config` (before the first step, so a replay applies
+    /// the same limits).
+    pub fn set_request_config(&mut self, config: RequestConfig) -> Result<(), RequestConfigError> {
+        self.sim.set_request_config(config.clone())?;
+        self.record(Call::RequestLimits { config });
+        Ok(())
+    }
+
+    /// Records and performs `push_request`, with the refusal it got at once.
+    pub fn push_request(
+        &mut self,
+        player: PlayerId,
+        id: u32,
+        payload: &[u8],
+    ) -> Result<(), Refused> {
+        let outcome = self.sim.push_request(player, id, payload);
+        self.record(Call::Request {
+            player,
+            id,
+            payload: payload.to_vec(),
+            refused: outcome.as_ref().err().map(|r| r.refusal.clone()),
+        });
+        outcome
+    }
+
     /// Records and performs `push_input`.
     pub fn push_input(&mut self, player: PlayerId, input: Input) -> InputOutcome {
         self.record(Call::Input { player, input });
@@ -368,6 +423,13 @@ impl RecordedMatch {
                 hash,
             };
             self.write(&record);
+            // Made by this step, so filed with the next record's calls (and checked there).
+            self.calls
+                .extend(report.answers.iter().map(|a: &Answer| Call::Answer {
+                    player: a.player,
+                    id: a.id,
+                    result: a.result.clone(),
+                }));
         }
         report
     }
@@ -425,6 +487,10 @@ pub struct ReplayOutcome {
     pub hashes_checked: u32,
     /// Chat lines replayed, each at its recorded tick and in order.
     pub chat_lines: u32,
+    /// Requests replayed, each refused or queued as recorded.
+    pub requests: u32,
+    /// Answers to requests re-simulated, each equal to the recorded one.
+    pub answers: u32,
     /// Final results.
     pub results: Vec<PlayerResult>,
 }
@@ -537,6 +603,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
         new_match(game, arena, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
     let mut hashes_checked = 0;
     let mut chat = ChatCheck::default();
+    let mut requests = RequestCheck::default();
     loop {
         let tick = sim.tick();
         let record_offset = records.offset;
@@ -555,15 +622,18 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                 });
             }
             Some(Record::Tick { calls, hash }) => {
-                apply_calls(&mut sim, &calls, &mut chat)?;
-                sim.step();
+                apply_calls(&mut sim, &calls, &mut chat, &mut requests)?;
+                requests.all_answered(tick)?;
+                let report = sim.step();
+                requests.pending.extend(report.answers);
                 if let Some(hash) = hash {
                     check_hash(&sim, sim.tick(), hash)?;
                     hashes_checked += 1;
                 }
             }
             Some(Record::Final { calls, tick, hash }) => {
-                apply_calls(&mut sim, &calls, &mut chat)?;
+                apply_calls(&mut sim, &calls, &mut chat, &mut requests)?;
+                requests.all_answered(tick)?;
                 check_hash(&sim, tick, hash)?;
                 hashes_checked += 1;
                 if !records.at_end()? {
@@ -577,6 +647,8 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                     ticks: sim.tick(),
                     hashes_checked,
                     chat_lines: chat.lines,
+                    requests: requests.requests,
+                    answers: requests.answers,
                     results: sim.results(),
                 });
             }
@@ -610,10 +682,38 @@ struct ChatCheck {
     last_seq: u32,
 }
 
+/// What verifying has seen of the requests so far.
+#[derive(Default)]
+struct RequestCheck {
+    /// Requests replayed.
+    requests: u32,
+    /// Answers compared.
+    answers: u32,
+    /// Answers the last step made that the recording has not shown yet.
+    pending: VecDeque<Answer>,
+}
+
+impl RequestCheck {
+    /// Fails when the last step answered a request that the recording does not have.
+    fn all_answered(&self, tick: u32) -> Result<(), ReplayError> {
+        match self.pending.front() {
+            None => Ok(()),
+            Some(a) => Err(ReplayError::Mismatch {
+                tick,
+                what: format!(
+                    "request {} of player {} was answered, the recording has no answer",
+                    a.id, a.player
+                ),
+            }),
+        }
+    }
+}
+
 fn apply_calls(
     sim: &mut ArenaMatch,
     calls: &[Call],
     chat: &mut ChatCheck,
+    requests: &mut RequestCheck,
 ) -> Result<(), ReplayError> {
     for call in calls {
         match call {
@@ -646,6 +746,48 @@ fn apply_calls(
                 }
                 chat.last_seq = line.seq;
                 chat.lines += 1;
+            }
+            Call::RequestLimits { config } => {
+                sim.set_request_config(config.clone())
+                    .map_err(|e| ReplayError::Mismatch {
+                        tick: sim.tick(),
+                        what: format!("recorded request limits are invalid: {e}"),
+                    })?;
+            }
+            Call::Request {
+                player,
+                id,
+                payload,
+                refused,
+            } => {
+                let got = sim
+                    .push_request(*player, *id, payload)
+                    .err()
+                    .map(|r| r.refusal);
+                if &got != refused {
+                    return Err(ReplayError::Mismatch {
+                        tick: sim.tick(),
+                        what: format!(
+                            "request {id} of player {player} got {got:?}, recorded {refused:?}"
+                        ),
+                    });
+                }
+                requests.requests += 1;
+            }
+            Call::Answer { player, id, result } => {
+                let expected = Answer {
+                    player: *player,
+                    id: *id,
+                    result: result.clone(),
+                };
+                let got = requests.pending.pop_front();
+                if got.as_ref() != Some(&expected) {
+                    return Err(ReplayError::Mismatch {
+                        tick: sim.tick(),
+                        what: format!("answer {got:?}, recorded {expected:?}"),
+                    });
+                }
+                requests.answers += 1;
             }
         }
     }

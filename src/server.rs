@@ -286,12 +286,14 @@ impl ServerState {
         let tick_rate = game.tick_rate;
         let sim = new_match(game, self.config.arena.clone(), map, seed)
             .expect("match settings validated before spawning");
-        let sim = RecordedMatch::new(
+        let mut sim = RecordedMatch::new(
             sim,
             writer.flatten(),
             server.replay_hash_interval_ticks,
             Duration::from_millis(server.replay_flush_interval_ms),
         );
+        sim.set_request_config(self.config.requests.clone())
+            .expect("request limits validated with the config");
         let shared = Arc::new(MatchShared {
             id,
             seats: AtomicU32::new(reserved),

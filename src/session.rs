@@ -158,6 +158,25 @@ async fn serve_client(
                 }
                 continue;
             }
+            // Like chat: a request must be answered, so it waits for room rather than vanish.
+            ClientMsg::Request {
+                id: request,
+                payload,
+            } => {
+                if handle
+                    .tx
+                    .send(MatchCmd::Request {
+                        conn: id,
+                        id: request,
+                        payload,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
             ClientMsg::Mute { player, muted } => MatchCmd::Mute {
                 conn: id,
                 player,

@@ -112,7 +112,7 @@ pub fn prometheus_with(idle_timeout: Duration) -> Option<PrometheusHandle> {
 /// lines and zero series, and every recording site names its family from here.
 pub mod family {
     use tickwire_net::metric::{Family, Kind};
-    use tickwire_proto::msg::{ChatRefusalReason, RejectReason};
+    use tickwire_proto::msg::{ChatRefusalReason, RejectReason, RequestRefusalReason};
     use tickwire_sim::InputOutcome;
 
     use crate::address::AddressRefusal;
@@ -280,6 +280,27 @@ pub mod family {
         Kind::Counter,
         "Connections closed 1008 for more refused chat lines in the flood window than chat.flood_refusals.",
     );
+    /// Requests accepted and handed to the game.
+    pub const REQUESTS: Family = Family::new(
+        "tickwire_requests_total",
+        Kind::Counter,
+        "Game requests accepted by a match and queued for the game.",
+    );
+    /// Requests refused, by reason.
+    pub const REQUEST_REFUSALS: Family = Family::new(
+        "tickwire_request_refusals_total",
+        Kind::Counter,
+        "Game requests answered with RequestRefused, by reason (the refusal's reason in snake_case).",
+    )
+    .labelled(&[("reason", || {
+        RequestRefusalReason::ALL.iter().map(|r| r.label()).collect()
+    })]);
+    /// Connections closed for requests refused too often.
+    pub const REQUEST_FLOOD_DISCONNECTS: Family = Family::new(
+        "tickwire_request_flood_disconnects_total",
+        Kind::Counter,
+        "Connections closed 1008 for more refused requests in the flood window than requests.flood_refusals.",
+    );
     /// Matches by phase (set when /metrics is scraped).
     pub const MATCHES: Family = Family::new(
         "tickwire_matches",
@@ -373,6 +394,9 @@ pub mod family {
         CHAT_LINES,
         CHAT_REFUSALS,
         CHAT_FLOOD_DISCONNECTS,
+        REQUESTS,
+        REQUEST_REFUSALS,
+        REQUEST_FLOOD_DISCONNECTS,
         MATCHES,
         CONNECTIONS_OPEN,
     ];

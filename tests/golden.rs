@@ -27,8 +27,8 @@ use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
     ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
     Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
-    Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame, WallRect,
-    Welcome,
+    Phase, PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
+    SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::schema::arena;
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
@@ -142,6 +142,9 @@ fn client_json(msg: &ClientMsg) -> Value {
         ClientMsg::Mute { player, muted } => {
             json!({"type": "Mute", "player": player, "muted": muted})
         }
+        ClientMsg::Request { id, payload } => {
+            json!({"type": "Request", "id": id, "payload": payload})
+        }
     }
 }
 
@@ -220,6 +223,9 @@ fn server_json(msg: &ServerMsg) -> Value {
                 GameEvent::PhaseChanged { phase, ticks } => {
                     json!({"type": "PhaseChanged", "phase": phase_name(*phase), "ticks": ticks})
                 }
+                GameEvent::Emote { player, kind } => {
+                    json!({"type": "Emote", "player": player, "kind": kind})
+                }
             };
             json!({"type": "Event", "event": event})
         }
@@ -259,6 +265,14 @@ fn server_json(msg: &ServerMsg) -> Value {
         ServerMsg::ChatRefused(ChatRefusal { reason, limit }) => {
             json!({"type": "ChatRefused", "reason": format!("{reason:?}"), "limit": limit})
         }
+        ServerMsg::Reply { id, payload } => json!({"type": "Reply", "id": id, "payload": payload}),
+        ServerMsg::RequestRefused(RequestRefusal {
+            id,
+            reason,
+            limit,
+            message,
+        }) => json!({"type": "RequestRefused", "id": id, "reason": format!("{reason:?}"),
+                     "limit": limit, "message": message}),
     }
 }
 
@@ -448,6 +462,17 @@ fn client_messages() -> Vec<ClientMsg> {
         u64::MAX,
     ] {
         v.push(ClientMsg::Ping { client_time });
+    }
+    // Requests: arena's emote, an empty payload, ids across the varint forms, and a payload of
+    // 300 bytes (a three-byte length; the engine refuses it as too large, the wire does not).
+    for (id, payload) in [
+        (1, vec![0, 3]),
+        (0, vec![]),
+        (250, vec![0xff]),
+        (65_536, vec![7; 300]),
+        (u32::MAX, vec![0, 255]),
+    ] {
+        v.push(ClientMsg::Request { id, payload });
     }
     v
 }
@@ -839,6 +864,35 @@ fn server_messages() -> Vec<ServerMsg> {
         };
         v.push(ServerMsg::ChatRefused(ChatRefusal { reason, limit }));
     }
+    // Arena's answer to an emote is the tick it was shown at (u32 little-endian).
+    v.push(ServerMsg::Reply {
+        id: 1,
+        payload: 301u32.to_le_bytes().to_vec(),
+    });
+    v.push(ServerMsg::Reply {
+        id: u32::MAX,
+        payload: Vec::new(),
+    });
+    for (i, reason) in RequestRefusalReason::ALL.into_iter().enumerate() {
+        let (limit, message) = match reason {
+            RequestRefusalReason::TooLarge => (256, ""),
+            RequestRefusalReason::RateLimited => (200, ""),
+            RequestRefusalReason::Malformed => (0, "unknown request tag 7"),
+            RequestRefusalReason::Refused => (0, "unknown emote kind 9; kinds are 0..=7"),
+            RequestRefusalReason::NotPlayer => (0, ""),
+        };
+        v.push(ServerMsg::RequestRefused(RequestRefusal {
+            id: 250 + i as u32,
+            reason,
+            limit,
+            message: message.into(),
+        }));
+    }
+    v.push(ServerMsg::Event(GameEvent::Emote { player: 2, kind: 5 }));
+    v.push(ServerMsg::Event(GameEvent::Emote {
+        player: 70_000,
+        kind: 255,
+    }));
     v
 }
 
@@ -846,7 +900,14 @@ fn server_messages() -> Vec<ServerMsg> {
 fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
     let fixed = vec![
         ("client", "", "empty message"),
-        ("client", "07", "unknown ClientMsg variant"),
+        ("client", "07", "truncated Request (no id)"),
+        ("client", "08", "unknown ClientMsg variant"),
+        (
+            "client",
+            "07 01 03 00",
+            "Request payload shorter than its length",
+        ),
+        ("client", "07 01 01 00 00", "trailing byte after Request"),
         ("client", "05 03 67 67", "truncated chat text"),
         ("client", "06 03 02", "Mute with bool 2"),
         ("client", "ff", "invalid varint prefix"),
@@ -915,7 +976,14 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
         ),
         ("client", "03 fb 01", "truncated varint"),
         ("client", "04 00", "trailing byte after Leave"),
-        ("server", "08", "unknown ServerMsg variant"),
+        ("server", "08", "truncated Reply (no id)"),
+        ("server", "0a", "unknown ServerMsg variant"),
+        (
+            "server",
+            "09 01 05 00 00",
+            "unknown RequestRefusalReason variant",
+        ),
+        ("server", "09 01 03 00 02 6f", "truncated refusal message"),
         ("server", "07 06 00", "unknown ChatRefusalReason variant"),
         ("server", "06 01 01 01 00 02 67", "truncated chat line"),
         ("server", "01 0e 00", "unknown RejectReason variant"),
@@ -960,7 +1028,8 @@ fn invalid_vectors() -> Vec<(&'static str, String, &'static str)> {
             "delta body with a trailing byte",
         ),
         ("server", "03 00", "truncated Pong"),
-        ("server", "04 02 00 00", "unknown GameEvent variant"),
+        ("server", "04 03 00 00", "unknown GameEvent variant"),
+        ("server", "04 02 01", "Emote without its kind"),
         (
             "server",
             "04 01 03 00",

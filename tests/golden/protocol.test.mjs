@@ -10,10 +10,11 @@ import { readFileSync } from 'node:fs';
 
 import {
   DecodeError, EncodeError, Replica, SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello,
-  encodeInput, encodeLeave, encodeMute, encodePing, fromHex, toHex,
+  encodeInput, encodeLeave, encodeMute, encodePing, encodeRequest, fromHex, toHex,
 } from '../../assets/web/sdk/tickwire.js';
 import {
-  ARENA_GAME, arenaEntity, dequantize, encodeInput as arenaInput, quantize,
+  ARENA_GAME, EMOTE_NAMES, arenaEntity, dequantize, encodeEmote, encodeInput as arenaInput, quantize,
+  replyTick,
 } from '../../assets/web/js/arena.js';
 
 const load = (name) => JSON.parse(readFileSync(new URL(`./${name}`, import.meta.url), 'utf8'));
@@ -51,6 +52,8 @@ function encodeClient(m) {
       return encodeChat(m.text);
     case 'Mute':
       return encodeMute(m.player, m.muted);
+    case 'Request':
+      return encodeRequest(m.id, Uint8Array.from(m.payload));
     default:
       return encodeLeave();
   }
@@ -97,10 +100,10 @@ test('golden file is populated', () => {
   assert.ok(golden.messages.length > 50);
   assert.ok(golden.invalid.length > 20);
   assert.ok(golden.replica.length > 40);
-  for (const type of ['Hello', 'Input', 'Ack', 'Ping', 'Leave', 'Chat', 'Mute']) {
+  for (const type of ['Hello', 'Input', 'Ack', 'Ping', 'Leave', 'Chat', 'Mute', 'Request']) {
     assert.ok(golden.messages.some((m) => m.dir === 'client' && m.msg.type === type), type);
   }
-  for (const type of ['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused']) {
+  for (const type of ['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused', 'Reply', 'RequestRefused']) {
     assert.ok(golden.messages.some((m) => m.dir === 'server' && m.msg.type === type), type);
   }
 });
@@ -121,6 +124,16 @@ test('every invalid server vector is rejected', () => {
   for (const { dir, hex, why } of golden.invalid.filter((v) => v.dir === 'server')) {
     assert.throws(() => decodeServer(fromHex(hex)), DecodeError, `${dir} ${hex}: ${why}`);
   }
+});
+
+test("arena's emote request is the golden payload and its reply the tick", () => {
+  const emote = golden.messages.find((m) => m.dir === 'client' && m.msg.type === 'Request' && m.msg.id === 1);
+  assert.equal(toHex(encodeRequest(1, encodeEmote(3))), emote.hex);
+  const reply = golden.messages.find((m) => m.dir === 'server' && m.msg.type === 'Reply' && m.msg.id === 1);
+  assert.equal(replyTick(decodeServerMessage(fromHex(reply.hex)).payload), 301);
+  assert.equal(EMOTE_NAMES.length, 8);
+  assert.throws(() => encodeEmote(256), EncodeError);
+  assert.throws(() => replyTick(Uint8Array.of(1, 2)), DecodeError);
 });
 
 test("arena's input refuses values its fields cannot carry", () => {

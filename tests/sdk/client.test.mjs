@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  DecodeError, Predictor, STATES, SESSION_KEY, SchemaCodec, TickwireClient, backoffDelay, fromHex,
-  loadToken,
+  DecodeError, Predictor, RequestError, STATES, SESSION_KEY, SchemaCodec, TickwireClient, backoffDelay,
+  fromHex, loadToken,
 } from '../../assets/web/sdk/tickwire.js';
 import { MemoryStorage, fakeSocketClass } from './fake_server.mjs';
 import { golden } from './vectors.mjs';
@@ -280,5 +280,37 @@ test('a bad served schema or a bad body raises DecodeError', (t) => {
   last().deliver(frame(1000, 0, 0, Uint8Array.of(0xff)));
   assert.ok(errors[0] instanceof DecodeError, `${errors[0]}`);
   assert.equal(client.state, STATES.RECONNECTING, 'a resume brings a full snapshot');
+  client.stop();
+});
+
+test('sendRequest resolves with the reply, rejects with the refusal, and fails on a drop', async (t) => {
+  const { client, last } = setup(t);
+  await assert.rejects(client.sendRequest(Uint8Array.of(0, 1)), (e) => e instanceof RequestError && e.reason === 'NotConnected');
+  last().accept();
+  last().deliver(welcome());
+  const events = [];
+  client.on('reply', (m) => events.push(m.type));
+  client.on('requestRefused', (m) => events.push(m.type));
+  const first = client.sendRequest(Uint8Array.of(0, 3));
+  const second = client.sendRequest(Uint8Array.of(9));
+  const third = client.sendRequest(new Uint8Array(300));
+  assert.deepEqual(last().sent.slice(-3).map((m) => [m.type, m.id, m.payload.length]), [
+    ['Request', 1, 2], ['Request', 2, 1], ['Request', 3, 300],
+  ]);
+  // Answers settle their own request, whatever order they come in.
+  last().deliver({ type: 'RequestRefused', id: 2, reason: 'Malformed', message: 'unknown request tag 9' });
+  last().deliver({ type: 'Reply', id: 1, payload: Uint8Array.of(45, 1, 0, 0) });
+  last().deliver({ type: 'RequestRefused', id: 3, reason: 'TooLarge', limit: 256 });
+  assert.deepEqual(Array.from(await first), [45, 1, 0, 0]);
+  await assert.rejects(second, (e) => e instanceof RequestError && e.reason === 'Malformed'
+    && e.refusal.message === 'unknown request tag 9' && /unknown request tag 9/.test(e.message));
+  await assert.rejects(third, (e) => e.reason === 'TooLarge' && e.limit === 256);
+  assert.deepEqual(events, ['RequestRefused', 'Reply', 'RequestRefused']);
+  // A drop before the answer: the promise fails rather than waiting for ever.
+  const lost = client.sendRequest(Uint8Array.of(0, 1));
+  assert.equal(last().sent.at(-1).id, 4);
+  last().drop(1006);
+  await assert.rejects(lost, (e) => e.reason === 'ConnectionLost');
+  assert.equal(client.pending.size, 0);
   client.stop();
 });

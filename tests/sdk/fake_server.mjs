@@ -4,11 +4,13 @@
 // server message.
 
 import {
-  JOIN_TARGETS, PHASES, REJECT_REASONS, Reader, Writer, readToken, toBytes,
+  JOIN_TARGETS, PHASES, REJECT_REASONS, REQUEST_REFUSAL_REASONS, Reader, Writer, readToken, toBytes,
 } from '../../assets/web/sdk/tickwire.js';
 
-const SERVER_TAGS = ['Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded'];
-const CLIENT_TAGS = ['Hello', 'Input', 'Ack', 'Ping', 'Leave'];
+const SERVER_TAGS = [
+  'Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused', 'Reply', 'RequestRefused',
+];
+const CLIENT_TAGS = ['Hello', 'Input', 'Ack', 'Ping', 'Leave', 'Chat', 'Mute', 'Request'];
 
 function writeToken(w, t) {
   w.u64(t.match_id);
@@ -62,6 +64,17 @@ export function encodeServer(msg) {
     case 'MatchEnded':
       w.bytes(msg.results);
       break;
+    case 'Reply':
+      w.u32(msg.id);
+      w.u64(msg.payload.length);
+      w.bytes(msg.payload);
+      break;
+    case 'RequestRefused':
+      w.u32(msg.id);
+      w.u32(REQUEST_REFUSAL_REASONS.indexOf(msg.reason));
+      w.u32(msg.limit ?? 0);
+      w.string(msg.message ?? '');
+      break;
     default:
       throw new Error(`unknown server message ${msg.type}`);
   }
@@ -98,6 +111,9 @@ export function decodeClient(data) {
       break;
     case 'Ping':
       msg = { type, client_time: r.u64() };
+      break;
+    case 'Request':
+      msg = { type, id: r.u32(), payload: r.raw(r.length('payload')) };
       break;
     default:
       msg = { type };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import {
   DecodeError, EncodeError, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, PROTOCOL_VERSION, REJECT_REASONS,
   SchemaCodec, decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput, encodeLeave, encodeMute,
-  encodePing, fromHex, toHex,
+  encodePing, encodeRequest, fromHex, toHex,
 } from '../../assets/web/sdk/tickwire.js';
 import { golden } from './vectors.mjs';
 
@@ -41,6 +41,8 @@ function encode(m) {
       return encodeChat(m.text);
     case 'Mute':
       return encodeMute(m.player, m.muted);
+    case 'Request':
+      return encodeRequest(m.id, Uint8Array.from(m.payload));
     default:
       return encodeLeave();
   }
@@ -48,7 +50,7 @@ function encode(m) {
 
 test('every golden client message encodes to its bytes', () => {
   const client = protocol.messages.filter((m) => m.dir === 'client');
-  assert.deepEqual([...new Set(client.map((m) => m.msg.type))].sort(), ['Ack', 'Chat', 'Hello', 'Input', 'Leave', 'Mute', 'Ping']);
+  assert.deepEqual([...new Set(client.map((m) => m.msg.type))].sort(), ['Ack', 'Chat', 'Hello', 'Input', 'Leave', 'Mute', 'Ping', 'Request']);
   for (const { msg, hex } of client) assert.equal(toHex(encode(msg)), hex, JSON.stringify(msg).slice(0, 120));
 });
 
@@ -109,7 +111,11 @@ test('every golden server message decodes, its game tails as raw bytes', () => {
       case 'Reject':
       case 'Chat':
       case 'ChatRefused':
+      case 'RequestRefused':
         assert.deepEqual(got, want);
+        break;
+      case 'Reply':
+        assert.deepEqual({ ...got, payload: Array.from(got.payload) }, want);
         break;
       case 'Pong':
         assert.equal(String(got.client_time), String(want.client_time));

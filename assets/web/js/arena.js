@@ -3,7 +3,7 @@
 // fields as the page draws them. Everything else (framing, State bodies, the replica) is the
 // SDK's, driven by the schema the server serves.
 
-import { EncodeError } from '../sdk/tickwire.js';
+import { DecodeError, EncodeError } from '../sdk/tickwire.js';
 
 /** Arena's wire positions are world units times this (its schema's `scale`). */
 export const POS_SCALE = 8;
@@ -14,7 +14,11 @@ export const FLAG_CONNECTED = 2;
 /** Input button bit: fire. */
 export const BUTTON_FIRE = 1;
 
-const EVENT_TAGS = Object.freeze(['Kill', 'PhaseChanged']);
+const EVENT_TAGS = Object.freeze(['Kill', 'PhaseChanged', 'Emote']);
+/** Arena's emotes, by kind (an Emote request's second byte). */
+export const EMOTE_NAMES = Object.freeze([
+  'wave', 'laugh', 'taunt', 'thanks', 'sorry', 'good game', 'help', 'cheer',
+]);
 const PHASES = Object.freeze(['Waiting', 'Running', 'Ended']);
 const END_REASONS = Object.freeze([
   'TimeLimit', 'ScoreLimit', 'Admin', 'Shutdown', 'Abandoned', 'Aborted',
@@ -47,12 +51,37 @@ export function decodeMap(r) {
   return { name, width, height, walls };
 }
 
-/** An arena event: `{type: 'Kill', killer, victim, killer_entity, victim_entity}` or `{type: 'PhaseChanged', phase, ticks}`. */
+/**
+ * An arena event: `{type: 'Kill', killer, victim, killer_entity, victim_entity}`,
+ * `{type: 'PhaseChanged', phase, ticks}` or `{type: 'Emote', player, kind}`.
+ */
 export function decodeEvent(r) {
   const type = r.variant(EVENT_TAGS, 'GameEvent');
-  return type === 'Kill'
-    ? { type, killer: r.u32(), victim: r.u32(), killer_entity: r.u32(), victim_entity: r.u32() }
-    : { type, phase: r.variant(PHASES, 'Phase'), ticks: r.u32() };
+  switch (type) {
+    case 'Kill':
+      return { type, killer: r.u32(), victim: r.u32(), killer_entity: r.u32(), victim_entity: r.u32() };
+    case 'PhaseChanged':
+      return { type, phase: r.variant(PHASES, 'Phase'), ticks: r.u32() };
+    default:
+      return { type, player: r.u32(), kind: r.u8() };
+  }
+}
+
+/**
+ * Arena's one request, an emote (PROTOCOL.md §4.4): tag `00`, then `kind` (0..=7, see
+ * EMOTE_NAMES). Send it with `client.sendRequest`; the reply is the tick it was shown at.
+ */
+export function encodeEmote(kind) {
+  checkInt(kind, 0, 255, 'emote kind');
+  return Uint8Array.of(0, kind);
+}
+
+/** The tick of arena's reply to an emote: its 4 payload bytes, little-endian. */
+export function replyTick(payload) {
+  if (!(payload instanceof Uint8Array) || payload.length !== 4) {
+    throw new DecodeError(`an emote's reply is 4 bytes, not ${payload?.length}`);
+  }
+  return new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
 }
 
 /** Arena's results: `{match_id, reason, ticks, players: [{player_id, name, score, kills, deaths}]}`. */

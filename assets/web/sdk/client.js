@@ -4,7 +4,7 @@
 // plus its input mapping, its drawing and its prediction rules.
 
 import { Connection, STATES } from './connection.js';
-import { encodeAck, encodeChat, encodeInput, encodeMute } from './messages.js';
+import { encodeAck, encodeChat, encodeInput, encodeMute, encodeRequest } from './messages.js';
 import { Interpolator } from './interpolation.js';
 import { Replica } from './replica.js';
 import { SchemaCodec } from './schema.js';
@@ -22,6 +22,22 @@ export async function loadSchema(url = 'schema.json', fetchImpl = globalThis.fet
 /** The WebSocket URL of the game server that served `location` (`ws[s]://host/ws`). */
 export function socketUrl(location = globalThis.location) {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+}
+
+/**
+ * Why a `sendRequest` promise was rejected: the server's refusal (`reason` one of
+ * REQUEST_REFUSAL_REASONS, with its `limit` and `message` and the whole `refusal`), or
+ * `NotConnected` (it could not be sent) or `ConnectionLost` (the link dropped before the
+ * answer; the request may or may not have been handled).
+ */
+export class RequestError extends Error {
+  constructor(reason, message, refusal = null) {
+    super(message);
+    this.name = 'RequestError';
+    this.reason = reason;
+    this.limit = refusal?.limit ?? 0;
+    this.refusal = refusal;
+  }
 }
 
 /**
@@ -45,6 +61,8 @@ export function socketUrl(location = globalThis.location) {
  * - `ended` `(results)`: MatchEnded arrived;
  * - `chat` `({seq, tick, from, name, text})`: a chat line (ours too; `from` 0 is a spectator);
  * - `chatRefused` `({reason, limit})`: our last chat line was not delivered;
+ * - `reply` `({id, payload})`, `requestRefused` `({id, reason, limit, message})`: the answer
+ *   to one of our requests (also settles its `sendRequest` promise);
  * - `pong` `(rttMs, serverTick)`; `bytes` `(inBytes, outBytes)`;
  * - `message` `(msg, byteLength)`: every server message, after the client handled it;
  * - `frameError` `(error)`: a frame did not apply (the client resumes to get a full snapshot).
@@ -67,6 +85,10 @@ export class TickwireClient {
     this.framesApplied = 0;
     this.firstFrame = false;
     this.results = null;
+    /** The newest request id used (ids are u32 and wrap). */
+    this.requestId = 0;
+    /** Requests waiting for their answer: id → {resolve, reject}. */
+    this.pending = new Map();
     this.now = options.now ?? (() => performance.now());
     this.conn = new Connection({
       ...options,
@@ -76,7 +98,11 @@ export class TickwireClient {
       callbacks: {
         onWelcome: (msg) => this.onWelcome(msg),
         onMessage: (msg, n) => this.onMessage(msg, n),
-        onState: (s, detail) => this.emit('state', s, detail),
+        onState: (s, detail) => {
+          // Answers come on the connection that carried the request: once it is gone, none will.
+          if (s !== STATES.PLAYING && s !== STATES.SPECTATING) this.failRequests(`connection ${s}`);
+          this.emit('state', s, detail);
+        },
         onPong: (rtt, tick) => this.emit('pong', rtt, tick),
         onBytes: (i, o) => this.emit('bytes', i, o),
       },
@@ -193,6 +219,30 @@ export class TickwireClient {
     return this.conn.send(encodeMute(player, muted));
   }
 
+  /**
+   * Sends a game-defined request (`payload`: the game's bytes, see the game's documentation;
+   * the server refuses more than MAX_REQUEST_BYTES). Resolves with the reply's payload
+   * (Uint8Array) when the game answers, in tick order; rejects with a RequestError when it is
+   * refused (`reason`: Malformed, TooLarge, RateLimited with `limit` ms to wait, Refused with
+   * the game's `message`, NotPlayer), could not be sent, or the connection dropped first.
+   */
+  sendRequest(payload) {
+    const id = (this.requestId + 1) >>> 0;
+    const bytes = encodeRequest(id, payload);
+    if (!this.conn.send(bytes)) {
+      return Promise.reject(new RequestError('NotConnected', 'not connected: the request was not sent'));
+    }
+    this.requestId = id;
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  /** Rejects every request still waiting for its answer (internal). */
+  failRequests(why) {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(new RequestError('ConnectionLost', `no answer: ${why}`));
+  }
+
   /** A new seat or a resume: the server starts again with a full snapshot. */
   onWelcome(msg) {
     this.replica.reset();
@@ -223,6 +273,21 @@ export class TickwireClient {
       case 'ChatRefused':
         this.emit('chatRefused', msg);
         break;
+      case 'Reply': {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        p?.resolve(msg.payload);
+        this.emit('reply', msg);
+        break;
+      }
+      case 'RequestRefused': {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        const why = msg.message ? `${msg.reason}: ${msg.message}` : msg.reason;
+        p?.reject(new RequestError(msg.reason, `request ${msg.id} refused (${why})`, msg));
+        this.emit('requestRefused', msg);
+        break;
+      }
       default:
         break;
     }

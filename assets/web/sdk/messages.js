@@ -51,10 +51,22 @@ export const JOIN_TARGETS = Object.freeze(['Any', 'Match', 'Spectate', 'Reserved
 /** Bytes of a matchmaker reservation token (`{type: 'Reserved', match_id, token}`). */
 export const RESERVATION_TOKEN_LEN = 16;
 /** Client message tags (the first byte of each message). */
-export const CLIENT_TAGS = Object.freeze({ Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4, Chat: 5, Mute: 6 });
+export const CLIENT_TAGS = Object.freeze({
+  Hello: 0, Input: 1, Ack: 2, Ping: 3, Leave: 4, Chat: 5, Mute: 6, Request: 7,
+});
 const SERVER_TAGS = Object.freeze([
-  'Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused',
+  'Welcome', 'Reject', 'State', 'Pong', 'Event', 'MatchEnded', 'Chat', 'ChatRefused', 'Reply',
+  'RequestRefused',
 ]);
+/** Reasons of a RequestRefused, by wire index. */
+export const REQUEST_REFUSAL_REASONS = Object.freeze([
+  'Malformed', 'TooLarge', 'RateLimited', 'Refused', 'NotPlayer',
+]);
+/**
+ * Longest request payload the server hands its game, bytes; a longer one is answered
+ * `RequestRefused{TooLarge}` (the wire carries it; only the message limit bounds it).
+ */
+export const MAX_REQUEST_BYTES = 256;
 /** Reasons of a ChatRefused, by wire index. */
 export const CHAT_REFUSAL_REASONS = Object.freeze([
   'Disabled', 'Empty', 'TooLong', 'RateLimited', 'Silenced', 'Spectator',
@@ -234,6 +246,23 @@ export function encodeMute(player, muted) {
 }
 
 /**
+ * `Request{id, payload}`: a game-defined request (a team pick, an emote). `id` (u32) is ours
+ * and comes back in the `Reply` or `RequestRefused`; `payload` is the game's bytes behind
+ * their length.
+ */
+export function encodeRequest(id, payload) {
+  if (!(payload instanceof Uint8Array)) throw new EncodeError('request payload must be a Uint8Array');
+  const w = new Writer(12 + payload.length);
+  w.u32(CLIENT_TAGS.Request);
+  w.u32(id, 'id');
+  w.u64(payload.length, 'payload length');
+  w.bytes(payload);
+  const bytes = w.finish();
+  if (bytes.length > CLIENT_MSG_LIMIT) throw new EncodeError(`request of ${bytes.length} bytes is over the limit`);
+  return bytes;
+}
+
+/**
  * Reads the game-specific tail of a message with the game's hook, or keeps it as raw bytes.
  * The hook gets the Reader positioned at the tail; what it leaves unread is a DecodeError.
  */
@@ -255,7 +284,11 @@ function gameTail(r, hook) {
  * - `MatchEnded` `{results}`: `game.decodeResults(reader)`, or raw bytes;
  * - `Chat` `{seq, tick, from, name, text}`: one chat line (`from` 0: a spectator);
  * - `ChatRefused` `{reason, limit}`: our last line was not delivered (`limit`: bytes for
- *   TooLong, milliseconds to wait for RateLimited).
+ *   TooLong, milliseconds to wait for RateLimited);
+ * - `Reply` `{id, payload}`: the game's answer to our request `id` (payload: bytes);
+ * - `RequestRefused` `{id, reason, limit, message}`: our request `id` was refused (`limit`:
+ *   bytes for TooLarge, milliseconds to wait for RateLimited; `message`: the game's reason for
+ *   Refused, the decoder's for Malformed).
  * Anything the server's decoder would reject is a DecodeError.
  *
  * @param {ArrayBuffer|Uint8Array} data one WebSocket message
@@ -313,6 +346,18 @@ export function decodeServerMessage(data, game = {}) {
       break;
     case 'ChatRefused':
       msg = { type, reason: r.variant(CHAT_REFUSAL_REASONS, 'ChatRefusalReason'), limit: r.u32() };
+      break;
+    case 'Reply':
+      msg = { type, id: r.u32(), payload: r.raw(r.length('payload')) };
+      break;
+    case 'RequestRefused':
+      msg = {
+        type,
+        id: r.u32(),
+        reason: r.variant(REQUEST_REFUSAL_REASONS, 'RequestRefusalReason'),
+        limit: r.u32(),
+        message: r.string(),
+      };
       break;
     default:
       msg = { type, results: gameTail(r, game.decodeResults) };

@@ -260,7 +260,7 @@ export type RejectReason =
 export const REJECT_REASONS: readonly RejectReason[];
 export const JOIN_TARGETS: readonly ('Any' | 'Match' | 'Spectate' | 'Reserved')[];
 export const RESERVATION_TOKEN_LEN: number;
-export const CLIENT_TAGS: Readonly<Record<'Hello' | 'Input' | 'Ack' | 'Ping' | 'Leave', number>>;
+export const CLIENT_TAGS: Readonly<Record<'Hello' | 'Input' | 'Ack' | 'Ping' | 'Leave' | 'Chat' | 'Mute' | 'Request', number>>;
 
 export interface SessionToken {
   match_id: U64;
@@ -295,6 +295,43 @@ export function encodePing(clientTime: U64): Uint8Array;
 export function encodeLeave(): Uint8Array;
 export function encodeChat(text: string): Uint8Array;
 export function encodeMute(player: number, muted: boolean): Uint8Array;
+/** `Request{id, payload}`: a game-defined request; `id` (u32) comes back in its answer. */
+export function encodeRequest(id: number, payload: Uint8Array): Uint8Array;
+/** Longest request payload the server hands its game (256); longer ones are refused TooLarge. */
+export const MAX_REQUEST_BYTES: number;
+
+/** Why a request was refused. */
+export type RequestRefusalReason = 'Malformed' | 'TooLarge' | 'RateLimited' | 'Refused' | 'NotPlayer';
+export const REQUEST_REFUSAL_REASONS: readonly RequestRefusalReason[];
+
+/** The game's answer to our request `id`. */
+export interface Reply {
+  type: 'Reply';
+  id: number;
+  payload: Uint8Array;
+}
+
+/**
+ * Our request `id` was refused: `limit` is bytes (TooLarge) or milliseconds to wait
+ * (RateLimited); `message` the game's reason (Refused) or the decoder's (Malformed).
+ */
+export interface RequestRefused {
+  type: 'RequestRefused';
+  id: number;
+  reason: RequestRefusalReason;
+  limit: number;
+  message: string;
+}
+
+/** Why a `sendRequest` promise was rejected: the server's refusal, or it never got an answer. */
+export class RequestError extends Error {
+  readonly name: 'RequestError';
+  readonly reason: RequestRefusalReason | 'NotConnected' | 'ConnectionLost';
+  /** The refusal's limit (0 when not refused by the server). */
+  readonly limit: number;
+  /** The server's refusal, or null. */
+  readonly refusal: RequestRefused | null;
+}
 
 /** Why a chat line was not delivered. */
 export type ChatRefusalReason =
@@ -368,7 +405,9 @@ export type ServerMessage<J = Uint8Array, E = Uint8Array, R = Uint8Array> =
   | { type: 'Event'; event: E }
   | { type: 'MatchEnded'; results: R }
   | ChatLine
-  | ChatRefused;
+  | ChatRefused
+  | Reply
+  | RequestRefused;
 
 export function decodeServerMessage<J, E, R>(
   data: ArrayBuffer | Uint8Array, game?: GameProtocol<unknown, J, E, R>): ServerMessage<J, E, R>;
@@ -483,6 +522,8 @@ export interface ClientEvents<J, E, R> {
   ended: (results: R) => void;
   chat: (line: ChatLine) => void;
   chatRefused: (refusal: ChatRefused) => void;
+  reply: (reply: Reply) => void;
+  requestRefused: (refusal: RequestRefused) => void;
   pong: (rttMs: number, serverTick: number) => void;
   bytes: (inBytes: number, outBytes: number) => void;
   message: (msg: ServerMessage<J, E, R>, byteLength: number) => void;
@@ -519,4 +560,9 @@ export class TickwireClient<I = unknown, J = Uint8Array, E = Uint8Array, R = Uin
   sendChat(text: string): boolean;
   /** Stops (or resumes) hearing one player's chat. */
   mute(player: number, muted?: boolean): boolean;
+  /**
+   * Sends a game-defined request; resolves with the game's reply payload (in tick order), or
+   * rejects with a RequestError (refused, not sent, or the connection dropped first).
+   */
+  sendRequest(payload: Uint8Array): Promise<Uint8Array>;
 }

@@ -13,11 +13,12 @@ export { Interpolator, lerpWrapping, toWorldUnits } from './interpolation.js';
 export { Predictor } from './prediction.js';
 export {
   CHAT_REFUSAL_REASONS, CLIENT_MSG_LIMIT, CLIENT_TAGS, CLOSE, JOIN_TARGETS, MAX_GAME_NAME_BYTES,
-  MAX_INPUT_PAYLOAD_BYTES, PHASES, PROTOCOL_VERSION, REJECT_REASONS, RESERVATION_TOKEN_LEN,
-  SECRET_LEN, SERVER_MSG_LIMIT, decodeServerMessage, encodeAck, encodeChat, encodeHello,
-  encodeInput, encodeLeave, encodeMute, encodePing, readToken, schemaHashValue,
+  MAX_INPUT_PAYLOAD_BYTES, MAX_REQUEST_BYTES, PHASES, PROTOCOL_VERSION, REJECT_REASONS,
+  REQUEST_REFUSAL_REASONS, RESERVATION_TOKEN_LEN, SECRET_LEN, SERVER_MSG_LIMIT,
+  decodeServerMessage, encodeAck, encodeChat, encodeHello, encodeInput, encodeLeave, encodeMute,
+  encodePing, encodeRequest, readToken, schemaHashValue,
 } from './messages.js';
 export {
   Connection, SESSION_KEY, STATES, backoffDelay, clearToken, loadToken, saveToken,
 } from './connection.js';
-export { TickwireClient, loadSchema, socketUrl } from './client.js';
+export { RequestError, TickwireClient, loadSchema, socketUrl } from './client.js';

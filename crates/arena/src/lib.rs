@@ -7,6 +7,7 @@
 //! - this module: [`Arena`], the rules as a [`Game`], and [`new_match`], an arena match.
 //! - [`config`]: [`ArenaConfig`], arena's own rules (the `[arena]` section), with validation.
 //! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
+//! - [`requests`]: [`ArenaRequest`], arena's one request (an emote) and its payload.
 //! - private: `physics` (the baked direction table, collisions, sweeps).
 
 use glam::Vec2;
@@ -23,13 +24,16 @@ use tickwire_sim::config::{ConfigError, MatchConfig};
 use tickwire_sim::engine::{Match, PhaseChange, StepReport};
 use tickwire_sim::game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
 use tickwire_sim::grid::Grid;
+use tickwire_sim::request::{Refusal, RequestError};
 
 pub mod config;
 pub mod map;
 mod physics;
+pub mod requests;
 
 pub use config::{ArenaConfig, ArenaConfigError};
 pub use map::{MapDef, MapError};
+pub use requests::{ArenaRequest, EMOTE_KINDS};
 
 /// Most movement sub-steps per tick; [`ArenaConfig::validate`] bounds the top speed to match.
 const MAX_SUBSTEPS: f32 = 2.0 * config::MAX_RADII_PER_TICK;
@@ -595,6 +599,31 @@ impl Game for Arena {
     type Input = ArenaInput;
     type Event = GameEvent;
     type Results = Vec<PlayerResult>;
+    type Request = ArenaRequest;
+
+    fn decode_request(bytes: &[u8]) -> Result<ArenaRequest, RequestError> {
+        ArenaRequest::decode(bytes)
+    }
+
+    /// An emote of a known kind becomes a [`GameEvent::Emote`] for everyone, and the reply is
+    /// the tick it was shown at (`u32` little-endian).
+    fn request(
+        &mut self,
+        ctx: &mut StepCtx<'_, Arena>,
+        player: PlayerId,
+        request: ArenaRequest,
+    ) -> Result<Vec<u8>, Refusal> {
+        match request {
+            ArenaRequest::Emote { kind } if kind < EMOTE_KINDS => {
+                ctx.emit(GameEvent::Emote { player, kind });
+                Ok(ctx.tick().to_le_bytes().to_vec())
+            }
+            ArenaRequest::Emote { kind } => Err(Refusal::new(format!(
+                "unknown emote kind {kind}; kinds are 0..={}",
+                EMOTE_KINDS - 1
+            ))),
+        }
+    }
 
     fn world(&self) -> WorldBounds {
         WorldBounds {

@@ -354,8 +354,10 @@ fn phases_by_time() {
         StepReport {
             tick,
             events: vec![],
+            private: vec![],
             phase: None,
-            ended: None
+            ended: None,
+            answers: vec![],
         }
     );
     assert_eq!(m.add_player("late"), Err(JoinError::Ended));

@@ -592,7 +592,13 @@ impl Reading<'_> {
                 stats.chat_bytes += bytes.len() as u64;
             }
             Ok(ServerMsg::ChatRefused(_)) => stats.chat_refused += 1,
-            Ok(other @ (ServerMsg::Welcome(_) | ServerMsg::Reject(_))) => {
+            // The bot sends no requests, so an answer to one is as wrong as a second Welcome.
+            Ok(
+                other @ (ServerMsg::Welcome(_)
+                | ServerMsg::Reject(_)
+                | ServerMsg::Reply { .. }
+                | ServerMsg::RequestRefused(_)),
+            ) => {
                 stats.protocol_errors += 1;
                 stats.sample_error(|| format!("unexpected after the Welcome: {other:?}"));
                 stats.live_error(&self.ctx.live);

@@ -141,6 +141,17 @@ pub enum ClientMsg {
         /// True to mute, false to unmute.
         muted: bool,
     },
+    /// A game-defined request beside the per-tick inputs (pick a team, an emote): the match
+    /// hands it to the game at the start of the next tick and answers [`ServerMsg::Reply`] or
+    /// [`ServerMsg::RequestRefused`] with the same `id` (players only).
+    Request {
+        /// Chosen by the client and echoed in the answer, so answers can be matched to requests.
+        id: u32,
+        /// The game's bytes. The wire bounds them only by the message limit; the engine refuses
+        /// a payload over its request bound with [`RequestRefusalReason::TooLarge`].
+        #[serde(deserialize_with = "bounded_vec::deserialize")]
+        payload: Vec<u8>,
+    },
 }
 
 /// A wall of the map: an axis-aligned box in world units.
@@ -448,6 +459,13 @@ pub enum GameEvent {
         /// Ticks the phase lasts (0 when open-ended).
         ticks: u32,
     },
+    /// A player showed an emote (arena's one request), seen by every client.
+    Emote {
+        /// The sender's player id.
+        player: u32,
+        /// Which emote, `0..arena's emote count`.
+        kind: u8,
+    },
 }
 
 /// Messages from the server to a client.
@@ -474,6 +492,69 @@ pub enum ServerMsg {
     Chat(ChatLine),
     /// The client's last [`ClientMsg::Chat`] was not delivered.
     ChatRefused(ChatRefusal),
+    /// The game's answer to this client's [`ClientMsg::Request`] `id`, sent in tick order.
+    Reply {
+        /// The request's id, as the client chose it.
+        id: u32,
+        /// The game's bytes (may be empty).
+        #[serde(deserialize_with = "bounded_vec::deserialize")]
+        payload: Vec<u8>,
+    },
+    /// This client's [`ClientMsg::Request`] was not handled, or the game said no.
+    RequestRefused(RequestRefusal),
+}
+
+/// Why a request was not answered with a [`ServerMsg::Reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RequestRefusalReason {
+    /// The payload is not a request of this game; the message says why.
+    Malformed,
+    /// The payload is longer than the engine accepts; the limit (bytes) is in the refusal.
+    TooLarge,
+    /// The sender sends faster than the match allows; retry after the given milliseconds.
+    RateLimited,
+    /// The game refused the request; the message is the game's short reason.
+    Refused,
+    /// Only a seated player may send requests (spectators may not).
+    NotPlayer,
+}
+
+impl RequestRefusalReason {
+    /// Every reason, in wire order.
+    pub const ALL: [RequestRefusalReason; 5] = [
+        Self::Malformed,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::Refused,
+        Self::NotPlayer,
+    ];
+
+    /// The reason as a snake_case metric label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Refused => "refused",
+            Self::NotPlayer => "not_player",
+        }
+    }
+}
+
+/// A refused request; the connection stays open unless the sender floods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRefusal {
+    /// The request's id, as the client chose it.
+    pub id: u32,
+    /// Machine-readable reason.
+    pub reason: RequestRefusalReason,
+    /// For [`RequestRefusalReason::TooLarge`], the longest payload accepted in bytes; for
+    /// [`RequestRefusalReason::RateLimited`], milliseconds until the next request is accepted;
+    /// 0 otherwise.
+    pub limit: u32,
+    /// For [`RequestRefusalReason::Refused`] the game's short reason, for
+    /// [`RequestRefusalReason::Malformed`] the decoder's; empty otherwise.
+    pub message: String,
 }
 
 /// One accepted line of in-match chat.
@@ -769,6 +850,35 @@ mod tests {
         let labels: std::collections::BTreeSet<_> =
             RejectReason::ALL.iter().map(|r| r.label()).collect();
         assert_eq!(labels.len(), RejectReason::ALL.len());
+    }
+
+    #[test]
+    fn request_refusal_reasons_are_all_listed_with_distinct_labels() {
+        for (i, reason) in RequestRefusalReason::ALL.iter().enumerate() {
+            let mut bytes = Vec::new();
+            crate::codec::encode_record(reason, &mut bytes).unwrap();
+            assert_eq!(bytes, vec![i as u8]);
+        }
+        let past = [RequestRefusalReason::ALL.len() as u8];
+        assert!(crate::codec::decode_record::<RequestRefusalReason>(&past).is_err());
+        let labels: std::collections::BTreeSet<_> = RequestRefusalReason::ALL
+            .iter()
+            .map(|r| r.label())
+            .collect();
+        assert_eq!(labels.len(), RequestRefusalReason::ALL.len());
+    }
+
+    #[test]
+    fn a_request_payload_claiming_more_than_it_holds_is_a_decode_error() {
+        // Tag 7 (Request), id 1, a length of 2^60 and two bytes: refused without reserving it.
+        let bytes = [7, 1, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0x10, 1, 2];
+        assert!(crate::codec::decode_client(&bytes).is_err());
+        let ok = crate::codec::encode_client(&ClientMsg::Request {
+            id: 1,
+            payload: vec![1; 1000],
+        })
+        .unwrap();
+        assert_eq!(ok[..4], [7, 1, 0xfb, 0xe8]);
     }
 
     fn input_bytes(len_prefix: &[u8], payload: &[u8]) -> Vec<u8> {

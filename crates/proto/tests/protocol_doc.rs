@@ -6,7 +6,7 @@ use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
     ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
     Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
-    ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
+    RequestRefusal, RequestRefusalReason, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 
@@ -173,6 +173,20 @@ fn client_examples() {
     );
     check_client(&ClientMsg::Leave, "04");
     check_client(&ClientMsg::Chat { text: "gg".into() }, "05 02 67 67");
+    check_client(
+        &ClientMsg::Request {
+            id: 1,
+            payload: vec![0, 3],
+        },
+        "07 01 02 00 03",
+    );
+    check_client(
+        &ClientMsg::Request {
+            id: 300,
+            payload: vec![],
+        },
+        "07 fb 2c 01 00",
+    );
     check_client(
         &ClientMsg::Mute {
             player: 3,
@@ -380,6 +394,35 @@ fn server_examples() {
             text: "gg".into(),
         }),
         "06 01 fb 2c 01 02 03 61 6e 6e 02 67 67",
+    );
+    check_server(
+        &ServerMsg::Reply {
+            id: 1,
+            payload: 301u32.to_le_bytes().to_vec(),
+        },
+        "08 01 04 2d 01 00 00",
+    );
+    check_server(
+        &ServerMsg::RequestRefused(RequestRefusal {
+            id: 1,
+            reason: RequestRefusalReason::TooLarge,
+            limit: 256,
+            message: String::new(),
+        }),
+        "09 01 01 fb 00 01 00",
+    );
+    check_server(
+        &ServerMsg::RequestRefused(RequestRefusal {
+            id: 2,
+            reason: RequestRefusalReason::Refused,
+            limit: 0,
+            message: "no".into(),
+        }),
+        "09 02 03 00 02 6e 6f",
+    );
+    check_server(
+        &ServerMsg::Event(GameEvent::Emote { player: 2, kind: 5 }),
+        "04 02 02 05",
     );
     check_server(
         &ServerMsg::ChatRefused(ChatRefusal {

@@ -2,12 +2,18 @@
 
 use tickwire_proto::EntityState;
 use tickwire_proto::entity::quantize;
-use tickwire_proto::msg::{Delta, EndReason, FrameHeader, Phase, sanitize_name};
+use tickwire_proto::msg::{
+    Delta, EndReason, FrameHeader, Phase, RequestRefusalReason, sanitize_name,
+};
 
 use crate::config::{ConfigError, MatchConfig};
 use crate::game::{Game, PlayerId, StepCtx, WorldBounds};
 use crate::history::History;
 use crate::input::{InputOutcome, InputQueue};
+use crate::request::{
+    Answer, Limiter, Limits, MAX_REQUEST_BYTES, Refused, RequestConfig, RequestConfigError,
+    RequestError, refusal,
+};
 use crate::spatial::SpatialIndex;
 
 /// Why [`Match::add_player`] refused a player.
@@ -56,12 +62,18 @@ pub struct PhaseChange {
 pub struct StepReport<E> {
     /// The tick just simulated (the current tick when nothing was simulated).
     pub tick: u32,
-    /// The game's events of this tick, in the order it emitted them.
+    /// The game's events of this tick for every client, in the order it emitted them.
     pub events: Vec<E>,
+    /// The game's events of this tick for one player each ([`StepCtx::emit_to`]), in the
+    /// order it emitted them; delivered after [`StepReport::events`].
+    pub private: Vec<(PlayerId, E)>,
     /// The phase change at the end of this tick, if any (after the game's events).
     pub phase: Option<PhaseChange>,
     /// Set on the tick the match ended by its own rules.
     pub ended: Option<EndReason>,
+    /// The game's answers to the requests delivered this tick, in arrival order; each goes to
+    /// its sender only.
+    pub answers: Vec<Answer>,
 }
 
 impl<E> StepReport<E> {
@@ -70,8 +82,10 @@ impl<E> StepReport<E> {
         StepReport {
             tick,
             events: Vec::new(),
+            private: Vec::new(),
             phase: None,
             ended: None,
+            answers: Vec::new(),
         }
     }
 }
@@ -83,6 +97,19 @@ struct Seat<I> {
     info: PlayerInfo,
     /// Pending inputs.
     inputs: InputQueue<I>,
+    /// Request rate and flood bookkeeping.
+    requests: Limiter,
+}
+
+/// A decoded request waiting for the next step.
+#[derive(Clone, Debug)]
+struct Pending<R> {
+    /// Its sender.
+    player: PlayerId,
+    /// The client's id for it.
+    id: u32,
+    /// The game's request.
+    request: R,
 }
 
 /// One authoritative match of the game `G`: a deterministic state machine advanced one tick
@@ -95,7 +122,8 @@ struct Seat<I> {
 /// # Order of calls
 /// 1. [`Match::new`] once, with a validated config and the game.
 /// 2. Between ticks, as things happen: [`Match::add_player`], [`Match::remove_player`],
-///    [`Match::set_connected`] and [`Match::push_input`] (any number, in arrival order).
+///    [`Match::set_connected`], [`Match::push_input`] and [`Match::push_request`] (any number,
+///    in arrival order).
 /// 3. Once per tick: [`Match::step`]; forward its [`StepReport::events`] then its
 ///    [`StepReport::phase`]; stop when [`StepReport::ended`] is set.
 /// 4. After each step, per client: [`Match::baseline_age`] for its acknowledged tick,
@@ -106,7 +134,8 @@ struct Seat<I> {
 ///
 /// # Within one step
 /// The tick advances; every connected seat (ascending id) takes its input for the tick from
-/// its queue; the game steps ([`Game::step`]); then the phase advances: waiting becomes
+/// its queue; the requests accepted since the last step go to the game in arrival order
+/// ([`Game::request`]); the game steps ([`Game::step`]); then the phase advances: waiting becomes
 /// running once `min_players` are connected ([`Game::start`]), running ends on the game's end
 /// condition ([`Game::end_condition`]) or the time limit; last the game writes the snapshot
 /// ([`Game::snapshot`]), which is filed in the history and indexed for areas of interest.
@@ -138,6 +167,12 @@ pub struct Match<G: Game> {
     history: History,
     /// Grid over the current snapshot, for areas of interest.
     interest: SpatialIndex,
+    /// The request limits as configured.
+    request_config: RequestConfig,
+    /// The request limits in ticks.
+    request_limits: Limits,
+    /// Requests accepted since the last step, in arrival order.
+    requests: Vec<Pending<G::Request>>,
 }
 
 impl<G: Game> Match<G> {
@@ -146,7 +181,11 @@ impl<G: Game> Match<G> {
     pub fn new(config: MatchConfig, game: G) -> Result<Match<G>, ConfigError> {
         config.validate()?;
         let world = game.world();
+        let request_config = RequestConfig::default();
         Ok(Match {
+            request_limits: Limits::new(&request_config, config.tick_rate),
+            request_config,
+            requests: Vec::new(),
             interest: SpatialIndex::new(world),
             history: History::new(config.history_len() as usize),
             config,
@@ -166,6 +205,20 @@ impl<G: Game> Match<G> {
     /// The engine's rules.
     pub fn config(&self) -> &MatchConfig {
         &self.config
+    }
+
+    /// Replaces the request limits ([`RequestConfig::default`] until then), after validating
+    /// them; players already seated keep the credit they have.
+    pub fn set_request_config(&mut self, config: RequestConfig) -> Result<(), RequestConfigError> {
+        config.validate()?;
+        self.request_limits = Limits::new(&config, self.config.tick_rate);
+        self.request_config = config;
+        Ok(())
+    }
+
+    /// The request limits in force.
+    pub fn request_config(&self) -> &RequestConfig {
+        &self.request_config
     }
 
     /// The game.
@@ -246,6 +299,7 @@ impl<G: Game> Match<G> {
                 inputs_rejected: 0,
             },
             inputs: InputQueue::default(),
+            requests: Limiter::new(&self.request_limits, self.tick),
         });
         Ok(id)
     }
@@ -256,6 +310,8 @@ impl<G: Game> Match<G> {
             return false;
         };
         self.seats.remove(i);
+        // Nobody is left to answer.
+        self.requests.retain(|r| r.player != id);
         self.game.leave(id);
         true
     }
@@ -301,6 +357,72 @@ impl<G: Game> Match<G> {
         outcome
     }
 
+    /// Takes one request of a seated player between ticks: `payload` is the game's bytes and
+    /// `id` the client's, echoed in the answer. `Ok` queues it for the next step, where the game
+    /// answers it ([`StepReport::answers`]). `Err` refuses it now, checked in this order: over
+    /// [`MAX_REQUEST_BYTES`] (TooLarge), over the player's rate (RateLimited, charged per
+    /// request, refused or not), not decoded by [`Game::decode_request`] (Malformed; a game
+    /// without requests answers Refused). When [`Refused::flood`] is set the caller closes the
+    /// sender's connection.
+    pub fn push_request(
+        &mut self,
+        player: PlayerId,
+        id: u32,
+        payload: &[u8],
+    ) -> Result<(), Refused> {
+        let tick = self.tick;
+        let Some(i) = self.index(player) else {
+            return Err(Refused {
+                refusal: refusal(id, RequestRefusalReason::NotPlayer, 0, ""),
+                flood: false,
+            });
+        };
+        let limits = &self.request_limits;
+        let seat = &mut self.seats[i];
+        let checked = if payload.len() > MAX_REQUEST_BYTES {
+            Err(refusal(
+                id,
+                RequestRefusalReason::TooLarge,
+                MAX_REQUEST_BYTES as u32,
+                "",
+            ))
+        } else if let Err(wait_ms) = seat.requests.charge(limits, tick) {
+            Err(refusal(id, RequestRefusalReason::RateLimited, wait_ms, ""))
+        } else {
+            match G::decode_request(payload) {
+                Ok(request) => Ok(request),
+                Err(RequestError::Malformed(why)) => {
+                    Err(refusal(id, RequestRefusalReason::Malformed, 0, &why))
+                }
+                Err(e @ RequestError::Unsupported) => Err(refusal(
+                    id,
+                    RequestRefusalReason::Refused,
+                    0,
+                    &e.to_string(),
+                )),
+            }
+        };
+        match checked {
+            Ok(request) => {
+                self.requests.push(Pending {
+                    player,
+                    id,
+                    request,
+                });
+                Ok(())
+            }
+            Err(refusal) => Err(Refused {
+                refusal,
+                flood: seat.requests.refused(limits, tick),
+            }),
+        }
+    }
+
+    /// Requests accepted and waiting for the next step.
+    pub fn queued_requests(&self) -> usize {
+        self.requests.len()
+    }
+
     /// Inputs a player has queued (0 for an unknown player).
     pub fn queued_inputs(&self, id: PlayerId) -> usize {
         self.index(id).map_or(0, |i| self.seats[i].inputs.len())
@@ -327,7 +449,21 @@ impl<G: Game> Match<G> {
             inputs: &self.step_inputs,
             next_entity: &mut self.next_entity,
             events: &mut report.events,
+            private: &mut report.private,
         };
+        // Requests first, in arrival order: what they change is what this tick simulates.
+        for Pending {
+            player,
+            id,
+            request,
+        } in self.requests.drain(..)
+        {
+            let result = self
+                .game
+                .request(&mut ctx, player, request)
+                .map_err(|r| refusal(id, RequestRefusalReason::Refused, 0, r.reason()));
+            report.answers.push(Answer { player, id, result });
+        }
         self.game.step(&mut ctx);
         self.advance_phase(&mut report);
         self.record_snapshot();
@@ -553,5 +689,211 @@ impl Fnv {
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickwire_proto::msg::RequestRefusal;
+
+    use super::*;
+    use crate::game::SnapshotWriter;
+    use crate::request::Refusal;
+
+    /// A game whose requests are one byte: it logs each with its tick, refuses 0, replies with
+    /// the byte and emits it; each step emits `u16::MAX` after the requests.
+    #[derive(Clone, Debug, Default)]
+    struct Echo {
+        log: Vec<(u32, PlayerId, u8)>,
+    }
+
+    impl Game for Echo {
+        type Input = ();
+        type Event = u16;
+        type Results = ();
+        type Request = u8;
+
+        fn world(&self) -> WorldBounds {
+            WorldBounds {
+                width: 100,
+                height: 100,
+                cell_size: 10,
+            }
+        }
+        fn join(&mut self, _: PlayerId, _: u32, _: &str) {}
+        fn leave(&mut self, _: PlayerId) {}
+        fn step(&mut self, ctx: &mut StepCtx<'_, Self>) {
+            ctx.emit(u16::MAX);
+        }
+        fn start(&mut self) {}
+        fn snapshot(&self, _: &mut SnapshotWriter<'_>) {}
+        fn results(&self) {}
+        fn decode_request(bytes: &[u8]) -> Result<u8, RequestError> {
+            match bytes {
+                [b] => Ok(*b),
+                _ => Err(RequestError::Malformed(format!("{} bytes", bytes.len()))),
+            }
+        }
+        fn request(
+            &mut self,
+            ctx: &mut StepCtx<'_, Self>,
+            player: PlayerId,
+            request: u8,
+        ) -> Result<Vec<u8>, Refusal> {
+            self.log.push((ctx.tick(), player, request));
+            if request == 0 {
+                return Err(Refusal::new("zero"));
+            }
+            if request == 9 {
+                // A secret for the sender alone.
+                ctx.emit_to(player, 9);
+                return Ok(Vec::new());
+            }
+            ctx.emit(u16::from(request));
+            Ok(vec![request])
+        }
+    }
+
+    impl crate::game::GameInput for () {}
+
+    fn echo() -> Match<Echo> {
+        Match::new(MatchConfig::default(), Echo::default()).unwrap()
+    }
+
+    #[test]
+    fn requests_are_handled_at_the_next_step_in_arrival_order_before_the_step() {
+        let mut m = echo();
+        let a = m.add_player("a").unwrap();
+        let b = m.add_player("b").unwrap();
+        m.step();
+        assert_eq!(m.push_request(b, 10, &[2]), Ok(()));
+        assert_eq!(m.push_request(a, 11, &[1]), Ok(()));
+        assert_eq!(m.push_request(b, 12, &[0]), Ok(()));
+        assert_eq!(m.push_request(a, 13, &[3]), Ok(()));
+        assert!(m.game().log.is_empty(), "nothing is handled between ticks");
+        let r = m.step();
+        assert_eq!(m.game().log, [(2, b, 2), (2, a, 1), (2, b, 0), (2, a, 3)]);
+        assert_eq!(r.events, [2, 1, 3, u16::MAX]);
+        let ids: Vec<_> = r.answers.iter().map(|x| (x.player, x.id)).collect();
+        assert_eq!(ids, [(b, 10), (a, 11), (b, 12), (a, 13)]);
+        assert_eq!(r.answers[0].result, Ok(vec![2]));
+        assert_eq!(
+            r.answers[2].result,
+            Err(RequestRefusal {
+                id: 12,
+                reason: RequestRefusalReason::Refused,
+                limit: 0,
+                message: "zero".into(),
+            })
+        );
+        assert!(m.step().answers.is_empty(), "each request is answered once");
+        m.push_request(b, 14, &[9]).unwrap();
+        m.push_request(a, 15, &[4]).unwrap();
+        let r = m.step();
+        assert_eq!((r.events, r.private), (vec![4, u16::MAX], vec![(b, 9)]));
+    }
+
+    #[test]
+    fn size_and_decoding_are_refused_at_once_and_a_leaver_s_requests_are_dropped() {
+        let mut m = echo();
+        let a = m.add_player("a").unwrap();
+        let b = m.add_player("b").unwrap();
+        let big = m
+            .push_request(a, 1, &[0; MAX_REQUEST_BYTES + 1])
+            .unwrap_err();
+        assert_eq!(
+            (big.refusal.reason, big.refusal.limit, big.flood),
+            (
+                RequestRefusalReason::TooLarge,
+                MAX_REQUEST_BYTES as u32,
+                false
+            )
+        );
+        let bad = m.push_request(a, 2, &[1, 2]).unwrap_err();
+        assert_eq!(
+            (
+                bad.refusal.id,
+                bad.refusal.reason,
+                bad.refusal.message.as_str()
+            ),
+            (2, RequestRefusalReason::Malformed, "2 bytes")
+        );
+        let nobody = m.push_request(99, 3, &[1]).unwrap_err();
+        assert_eq!(nobody.refusal.reason, RequestRefusalReason::NotPlayer);
+        m.push_request(b, 4, &[1]).unwrap();
+        m.push_request(a, 5, &[1]).unwrap();
+        m.remove_player(b);
+        let r = m.step();
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!((r.answers[0].player, r.answers[0].id), (a, 5));
+    }
+
+    #[test]
+    fn the_rate_is_per_player_in_ticks_and_a_flood_is_flagged() {
+        let mut m = echo();
+        m.set_request_config(RequestConfig {
+            per_second: 10,
+            burst: 2,
+            flood_refusals: 3,
+            flood_window_secs: 10,
+        })
+        .unwrap();
+        let a = m.add_player("a").unwrap();
+        let b = m.add_player("b").unwrap();
+        m.push_request(a, 1, &[1]).unwrap();
+        m.push_request(a, 2, &[1]).unwrap();
+        let limited = m.push_request(a, 3, &[1]).unwrap_err();
+        // 10/s at 30 Hz: one per 3 ticks, 100 ms.
+        assert_eq!(
+            (limited.refusal.reason, limited.refusal.limit),
+            (RequestRefusalReason::RateLimited, 100)
+        );
+        // Another player's rate is its own.
+        m.push_request(b, 1, &[1]).unwrap();
+        for _ in 0..3 {
+            m.step();
+        }
+        m.push_request(a, 4, &[1]).unwrap();
+        // Refusals of any reason count towards the flood: 1 so far, the 4th past 3 floods.
+        assert!(!m.push_request(a, 5, &[1]).unwrap_err().flood);
+        assert!(!m.push_request(a, 6, &[]).unwrap_err().flood);
+        assert!(m.push_request(a, 7, &[1]).unwrap_err().flood);
+        assert!(
+            m.set_request_config(RequestConfig {
+                burst: 0,
+                ..RequestConfig::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_game_without_requests_refuses_every_one() {
+        /// A game that writes nothing about requests but the type.
+        #[derive(Clone, Debug)]
+        struct Mute;
+        impl Game for Mute {
+            type Input = ();
+            type Event = ();
+            type Results = ();
+            type Request = crate::request::NoRequest;
+            fn world(&self) -> WorldBounds {
+                Echo::default().world()
+            }
+            fn join(&mut self, _: PlayerId, _: u32, _: &str) {}
+            fn leave(&mut self, _: PlayerId) {}
+            fn step(&mut self, _: &mut StepCtx<'_, Self>) {}
+            fn start(&mut self) {}
+            fn snapshot(&self, _: &mut SnapshotWriter<'_>) {}
+            fn results(&self) {}
+        }
+        let mut m = Match::new(MatchConfig::default(), Mute).unwrap();
+        let a = m.add_player("a").unwrap();
+        let r = m.push_request(a, 1, &[1]).unwrap_err();
+        assert_eq!(
+            (r.refusal.reason, r.refusal.message.as_str()),
+            (RequestRefusalReason::Refused, "this game takes no requests")
+        );
+        assert!(m.step().answers.is_empty());
     }
 }

@@ -10,9 +10,11 @@
 //! # Order of calls (made by [`crate::Match`], never by the server)
 //! 1. [`Game::world`] once, when the match is created.
 //! 2. Between ticks, as things happen: [`Game::join`] (after the engine has given the player
-//!    its seat and entity id), [`Game::leave`], [`Game::set_connected`].
+//!    its seat and entity id), [`Game::leave`], [`Game::set_connected`]; and
+//!    [`Game::decode_request`] for each request that passed the engine's size and rate checks.
 //! 3. Once per tick, with the tick already advanced and every seat's input for it taken from
-//!    its queue: [`Game::step`]; then, when the match is waiting and enough players are
+//!    its queue: [`Game::request`] for each request accepted since the last step, in arrival
+//!    order; [`Game::step`]; then, when the match is waiting and enough players are
 //!    connected, [`Game::start`]; when it is running, [`Game::end_condition`]; last
 //!    [`Game::snapshot`].
 //! 4. Whenever the server asks: [`Game::results`].
@@ -22,6 +24,8 @@
 
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::{EndReason, Phase};
+
+use crate::request::{Refusal, RequestError};
 
 /// A player's id within a match: assigned from 1 upwards, never reused.
 pub type PlayerId = u32;
@@ -55,6 +59,10 @@ pub trait Game {
     type Event;
     /// The final table, written to the results log.
     type Results;
+    /// A request of the game (see [`crate::request`]); a game that takes none names
+    /// [`NoRequest`](crate::request::NoRequest) and keeps the default decoder and handler
+    /// (stable Rust has no defaults for associated types).
+    type Request: Clone + std::fmt::Debug;
 
     /// The world's extent, for areas of interest.
     fn world(&self) -> WorldBounds;
@@ -70,6 +78,29 @@ pub trait Game {
     /// player are not handed to [`Game::step`].
     fn set_connected(&mut self, player: PlayerId, connected: bool) {
         let _ = (player, connected);
+    }
+
+    /// Decodes a request's payload, at most [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES)
+    /// long. It must not panic on any bytes: they come straight from a client. The default
+    /// takes no requests.
+    fn decode_request(bytes: &[u8]) -> Result<Self::Request, RequestError> {
+        let _ = bytes;
+        Err(RequestError::Unsupported)
+    }
+
+    /// Handles one request of `player`, at the start of the step of `ctx`'s tick (before
+    /// [`Game::step`], in arrival order). `Ok` is the reply payload for the sender (may be
+    /// empty); `Err` refuses it with a short reason. Events emitted through `ctx` are the
+    /// tick's reliable events, for every client ([`StepCtx::emit`]) or for some players
+    /// ([`StepCtx::emit_to`]). The default refuses every request.
+    fn request(
+        &mut self,
+        ctx: &mut StepCtx<'_, Self>,
+        player: PlayerId,
+        request: Self::Request,
+    ) -> Result<Vec<u8>, Refusal> {
+        let _ = (ctx, player, request);
+        Err(Refusal::new("this game takes no requests"))
     }
 
     /// Advances the world by one tick, reading each player's input from `ctx`.
@@ -105,6 +136,8 @@ pub struct StepCtx<'a, G: Game + ?Sized> {
     pub(crate) next_entity: &'a mut u32,
     /// Events emitted so far this tick.
     pub(crate) events: &'a mut Vec<G::Event>,
+    /// Events for one player each, emitted so far this tick.
+    pub(crate) private: &'a mut Vec<(PlayerId, G::Event)>,
 }
 
 impl<G: Game + ?Sized> StepCtx<'_, G> {
@@ -135,9 +168,17 @@ impl<G: Game + ?Sized> StepCtx<'_, G> {
         Some(id)
     }
 
-    /// Emits a reliable event, delivered after this tick's frame in emission order.
+    /// Emits a reliable event for every client, delivered before this tick's frame in
+    /// emission order.
     pub fn emit(&mut self, event: G::Event) {
         self.events.push(event);
+    }
+
+    /// Emits a reliable event for `player` alone (a team's secret, a private hint), delivered
+    /// after this tick's events for everyone, in emission order; dropped when the player has
+    /// no connection.
+    pub fn emit_to(&mut self, player: PlayerId, event: G::Event) {
+        self.private.push((player, event));
     }
 }
 

@@ -8,7 +8,9 @@
 //! - [`game`]: [`Game`], what a game implements, and what the engine hands it ([`StepCtx`],
 //!   [`SnapshotWriter`]).
 //! - [`chat`]: [`ChatRoom`], in-match chat (caps, rate limits, mutes, history) every game gets.
-//! - [`config`]: [`MatchConfig`], the rules and physics constants, with validation.
+//! - [`request`]: game-defined requests beside the inputs: the size bound, per-player rate
+//!   limits and flood detection ([`RequestConfig`]), the answers ([`Answer`]).
+//! - [`config`]: [`MatchConfig`], the engine's rules of a match, with validation.
 //! - [`input`]: [`InputOutcome`], what happened to a pushed input.
 //! - [`interest`]: [`ClientView`], each client's replicated view: area of interest, priorities
 //!   and byte budget.
@@ -30,6 +32,7 @@ pub mod grid;
 mod history;
 pub mod input;
 pub mod interest;
+pub mod request;
 pub mod rng;
 mod spatial;
 
@@ -39,4 +42,8 @@ pub use engine::{JoinError, Match, PhaseChange, PlayerInfo, StepReport};
 pub use game::{Game, GameInput, PlayerId, SnapshotWriter, StepCtx, WorldBounds};
 pub use input::InputOutcome;
 pub use interest::{AdaptiveBudget, ClientView, FrameScratch, FrameStats};
+pub use request::{
+    Answer, MAX_REQUEST_BYTES, NoRequest, Refusal, Refused, RequestConfig, RequestConfigError,
+    RequestError,
+};
 pub use rng::SplitMix64;
