@@ -447,6 +447,7 @@ impl<G: Game> Match<G> {
             tick,
             phase: self.phase,
             inputs: &self.step_inputs,
+            next_input: std::cell::Cell::new(0),
             next_entity: &mut self.next_entity,
             events: &mut report.events,
             private: &mut report.private,
@@ -755,6 +756,69 @@ mod tests {
     }
 
     impl crate::game::GameInput for () {}
+
+    impl crate::game::GameInput for u8 {}
+
+    /// A game that reads its players' inputs in a given order, to check lookups in any order.
+    #[derive(Clone, Debug, Default)]
+    struct Order {
+        ask: Vec<PlayerId>,
+        seen: Vec<Option<u8>>,
+    }
+
+    impl Game for Order {
+        type Input = u8;
+        type Event = ();
+        type Results = ();
+        type Request = crate::request::NoRequest;
+
+        fn world(&self) -> WorldBounds {
+            WorldBounds {
+                width: 100,
+                height: 100,
+                cell_size: 10,
+            }
+        }
+        fn join(&mut self, _: PlayerId, _: u32, _: &str) {}
+        fn leave(&mut self, _: PlayerId) {}
+        fn step(&mut self, ctx: &mut StepCtx<'_, Self>) {
+            self.seen = self.ask.iter().map(|&p| ctx.input(p)).collect();
+        }
+        fn start(&mut self) {}
+        fn snapshot(&self, _: &mut SnapshotWriter<'_>) {}
+        fn results(&self) {}
+    }
+
+    #[test]
+    fn inputs_are_found_in_any_order() {
+        let game = Order {
+            ask: vec![1, 2, 3, 3, 1, 99, 2, 4],
+            ..Order::default()
+        };
+        let mut m = Match::new(MatchConfig::default(), game).unwrap();
+        for name in ["a", "b", "c", "d"] {
+            m.add_player(name).unwrap();
+        }
+        m.set_connected(4, false);
+        for (p, v) in [(1, 10), (2, 20), (3, 30), (4, 40)] {
+            m.push_input(p, 1, v);
+        }
+        m.step();
+        assert_eq!(
+            m.game().seen,
+            [
+                Some(10),
+                Some(20),
+                Some(30),
+                Some(30),
+                Some(10),
+                None,
+                Some(20),
+                None
+            ],
+            "in order, repeated, backwards, unknown and disconnected players"
+        );
+    }
 
     fn echo() -> Match<Echo> {
         Match::new(MatchConfig::default(), Echo::default()).unwrap()

@@ -132,6 +132,9 @@ pub struct StepCtx<'a, G: Game + ?Sized> {
     pub(crate) phase: Phase,
     /// This tick's input per seat, by ascending player id (`None`: disconnected).
     pub(crate) inputs: &'a [(PlayerId, Option<G::Input>)],
+    /// Where the next [`StepCtx::input`] looks first: just after the last one found, so a
+    /// game that walks its players in id order (the common case) never searches.
+    pub(crate) next_input: std::cell::Cell<usize>,
     /// The next entity id to hand out.
     pub(crate) next_entity: &'a mut u32,
     /// Events emitted so far this tick.
@@ -154,10 +157,16 @@ impl<G: Game + ?Sized> StepCtx<'_, G> {
     /// `player`'s input for this tick: the oldest queued one, or the last one repeated when
     /// none arrived in time; `None` when the player is disconnected or not seated.
     pub fn input(&self, player: PlayerId) -> Option<G::Input> {
-        self.inputs
-            .binary_search_by_key(&player, |&(id, _)| id)
-            .ok()
-            .and_then(|i| self.inputs[i].1)
+        let guess = self.next_input.get();
+        let i = match self.inputs.get(guess) {
+            Some(&(id, _)) if id == player => guess,
+            _ => self
+                .inputs
+                .binary_search_by_key(&player, |&(id, _)| id)
+                .ok()?,
+        };
+        self.next_input.set(i + 1);
+        self.inputs[i].1
     }
 
     /// A new entity id (ids are shared with the players' entities and never reused), or

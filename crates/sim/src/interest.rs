@@ -19,7 +19,7 @@
 //!
 //! The match phase is in every frame header, so it needs no entity. With `view_radius > 0`,
 //! [`Match`] keeps a uniform grid over the snapshot (cell side =
-//! [`MapDef::cell_size`](crate::MapDef::cell_size)), rebuilt after every step, so the radius
+//! [`WorldBounds::cell_size`](crate::WorldBounds::cell_size)), rebuilt after every step, so the radius
 //! query touches only the cells around the centre ([`Match::entities_within`]).
 //!
 //! # The view and the delta
