@@ -344,44 +344,6 @@ pub struct Delta {
     pub names_elided: Vec<u32>,
 }
 
-impl Serialize for Delta {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Sized for a typical frame; sizing it exactly would price the body twice.
-        let mut packed = Vec::with_capacity(256);
-        crate::pack::encode(self, &mut packed).map_err(serde::ser::Error::custom)?;
-        s.serialize_bytes(&packed)
-    }
-}
-
-impl<'de> Deserialize<'de> for Delta {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Delta, D::Error> {
-        /// Reads the byte string as a sequence of bytes (the same encoding), so that a length
-        /// prefix reserves nothing the bytes themselves do not back.
-        struct Packed;
-        impl<'de> Visitor<'de> for Packed {
-            type Value = Delta;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a packed delta body")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Delta, E> {
-                crate::pack::decode(v).map_err(E::custom)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Delta, A::Error> {
-                let mut bytes = Vec::with_capacity(
-                    seq.size_hint()
-                        .unwrap_or(0)
-                        .min(bounded_vec::MAX_PREALLOC_BYTES),
-                );
-                while let Some(b) = seq.next_element::<u8>()? {
-                    bytes.push(b);
-                }
-                self.visit_bytes(&bytes)
-            }
-        }
-        d.deserialize_seq(Packed)
-    }
-}
-
 /// One state frame: the header for this client plus a delta from its acknowledged baseline.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFrame {
@@ -794,7 +756,7 @@ mod game_name {
 /// 2^60 walls made a client allocate 1 MiB before finding out the bytes were not there. Past
 /// the cap the vector grows as elements actually arrive, so memory follows the input, which the
 /// codec's byte limit bounds. The wire format is unchanged.
-mod bounded_vec {
+pub(crate) mod bounded_vec {
     use std::fmt;
     use std::marker::PhantomData;
 
@@ -802,7 +764,7 @@ mod bounded_vec {
 
     /// Most capacity reserved up front from a length prefix, in bytes: a whole list of a busy
     /// snapshot, a sixteenth of what serde would reserve.
-    pub(super) const MAX_PREALLOC_BYTES: usize = 64 * 1024;
+    pub(crate) const MAX_PREALLOC_BYTES: usize = 64 * 1024;
 
     pub(super) fn deserialize<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
     where

@@ -12,6 +12,11 @@ use crate::entity::{
     EntityKind, EntityState, EntityUpdate, MASK_AIM, MASK_BITS, MASK_HP, MASK_MISC, MASK_POS,
     MASK_VEL,
 };
+use std::fmt;
+
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
 use crate::msg::{Delta, MAX_NAME_BYTES};
 
 /// Exp-Golomb order of a created entity's velocity components.
@@ -547,6 +552,46 @@ pub fn decode(bytes: &[u8]) -> Result<Delta, PackError> {
     }
     r.finish()?;
     Ok(delta)
+}
+
+/// On the wire a [`Delta`] is one byte string: its packed body. The serde impls live here, with
+/// the packing, so that the message types do not depend on the codec of their bodies.
+impl Serialize for Delta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Sized for a typical frame; sizing it exactly would price the body twice.
+        let mut packed = Vec::with_capacity(256);
+        encode(self, &mut packed).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&packed)
+    }
+}
+
+impl<'de> Deserialize<'de> for Delta {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Delta, D::Error> {
+        /// Reads the byte string as a sequence of bytes (the same encoding), so that a length
+        /// prefix reserves nothing the bytes themselves do not back.
+        struct Packed;
+        impl<'de> Visitor<'de> for Packed {
+            type Value = Delta;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a packed delta body")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Delta, E> {
+                decode(v).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Delta, A::Error> {
+                let mut bytes = Vec::with_capacity(
+                    seq.size_hint()
+                        .unwrap_or(0)
+                        .min(crate::msg::bounded_vec::MAX_PREALLOC_BYTES),
+                );
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                self.visit_bytes(&bytes)
+            }
+        }
+        d.deserialize_seq(Packed)
+    }
 }
 
 #[cfg(test)]
