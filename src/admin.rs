@@ -55,7 +55,7 @@ use tracing::warn;
 use crate::address::{AddressBook, AddressLimits, AddressRefusal};
 use crate::match_loop::MatchCmd;
 use crate::registry::MatchHandle;
-use crate::server::{CreateError, MatchSpec, ServerState};
+use crate::state::{CreateError, MatchSpec, ServerState};
 use crate::telemetry::family;
 
 /// One match as the admin API describes it.

@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`config`]: the typed configuration and its embedded defaults.
 //! - [`server`]: [`Server`], [`run`] and the shutdown sequence.
+//! - [`state`]: `ServerState`, what the listener, sessions, admin API and cluster share:
+//!   configuration, registry, seat placement, match creation, results.
 //! - [`registry`]: running matches by id and seat placement.
 //! - [`match_ids`]: match ids unique for the life of a data directory.
 //! - [`match_loop`]: one match's fixed-rate task.
@@ -37,6 +39,7 @@ pub mod results;
 pub mod server;
 pub mod session;
 pub mod session_token;
+pub mod state;
 pub mod telemetry;
 pub mod web;
 

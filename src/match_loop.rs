@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -27,7 +27,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::address::SeatClaim;
-use crate::registry::{MatchShared, Registry};
 use crate::replay::RecordedMatch;
 use crate::results::{MatchRecord, ResultsError, reason_name};
 use crate::session_token;
@@ -63,6 +62,56 @@ pub struct Joined {
     pub player_id: Option<PlayerId>,
     /// The new seat's session secret (a fresh join; `None` for resumes and spectators).
     pub secret: Option<[u8; tickwire_proto::msg::SESSION_SECRET_LEN]>,
+}
+
+/// Shared, lock-free facts about one match, read by placement and the admin side.
+#[derive(Debug)]
+pub struct MatchShared {
+    /// The match id.
+    pub id: u64,
+    /// Seats taken or reserved.
+    pub seats: AtomicU32,
+    /// Seats the match has.
+    pub max_seats: u32,
+    /// Spectators watching.
+    pub spectators: AtomicU32,
+    /// The match's current tick.
+    pub tick: AtomicU32,
+    /// Phase as its wire index (0 waiting, 1 running, 2 ended).
+    pub phase: AtomicU8,
+    /// False once the match ends or drains: no new seats.
+    pub open: AtomicBool,
+    /// Unix time in milliseconds when the match was created.
+    pub created_at_ms: u64,
+    /// Simulation rate, Hz.
+    pub tick_rate: u16,
+    /// The game's registered name.
+    pub game: String,
+    /// Map name.
+    pub map_name: String,
+    /// 99th percentile of recent tick work, microseconds.
+    pub tick_p99_us: AtomicU64,
+}
+
+impl MatchShared {
+    /// Reserves one seat if the match is open and has room.
+    pub fn try_reserve(&self) -> bool {
+        if !self.open.load(Ordering::Acquire) {
+            return false;
+        }
+        self.seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s < self.max_seats).then_some(s + 1)
+            })
+            .is_ok()
+    }
+
+    /// Returns a reserved or taken seat.
+    pub fn release(&self) {
+        let _ = self
+            .seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| s.checked_sub(1));
+    }
 }
 
 /// Messages to a match task.
@@ -259,7 +308,6 @@ pub struct MatchTask {
     sim: RecordedMatch,
     shared: Arc<MatchShared>,
     rx: mpsc::Receiver<MatchCmd>,
-    registry: Arc<Registry>,
     settings: MatchSettings,
     shutdown: watch::Receiver<Lifecycle>,
     on_results: ResultsHook,
@@ -285,7 +333,6 @@ impl MatchTask {
         sim: RecordedMatch,
         shared: Arc<MatchShared>,
         rx: mpsc::Receiver<MatchCmd>,
-        registry: Arc<Registry>,
         settings: MatchSettings,
         shutdown: watch::Receiver<Lifecycle>,
         on_results: ResultsHook,
@@ -296,7 +343,6 @@ impl MatchTask {
             sim,
             shared,
             rx,
-            registry,
             settings,
             shutdown,
             on_results,
@@ -1067,7 +1113,6 @@ impl MatchTask {
         while let Ok(cmd) = self.rx.try_recv() {
             reject_late(cmd, &self.shared);
         }
-        self.registry.remove(self.id);
         info!(match_id = self.id, ?reason, ticks, "match ended");
         record
     }

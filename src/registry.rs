@@ -4,7 +4,7 @@
 //! the match's seat counter, then the join is sent to the match's mailbox.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use dashmap::DashMap;
 use tokio::sync::mpsc;
@@ -12,55 +12,7 @@ use tokio::sync::mpsc;
 use crate::match_ids::{MatchIdError, MatchIds};
 use crate::match_loop::MatchCmd;
 
-/// Shared, lock-free facts about one match, read by placement and the admin side.
-#[derive(Debug)]
-pub struct MatchShared {
-    /// The match id.
-    pub id: u64,
-    /// Seats taken or reserved.
-    pub seats: AtomicU32,
-    /// Seats the match has.
-    pub max_seats: u32,
-    /// Spectators watching.
-    pub spectators: AtomicU32,
-    /// The match's current tick.
-    pub tick: AtomicU32,
-    /// Phase as its wire index (0 waiting, 1 running, 2 ended).
-    pub phase: AtomicU8,
-    /// False once the match ends or drains: no new seats.
-    pub open: AtomicBool,
-    /// Unix time in milliseconds when the match was created.
-    pub created_at_ms: u64,
-    /// Simulation rate, Hz.
-    pub tick_rate: u16,
-    /// The game's registered name.
-    pub game: String,
-    /// Map name.
-    pub map_name: String,
-    /// 99th percentile of recent tick work, microseconds.
-    pub tick_p99_us: AtomicU64,
-}
-
-impl MatchShared {
-    /// Reserves one seat if the match is open and has room.
-    pub fn try_reserve(&self) -> bool {
-        if !self.open.load(Ordering::Acquire) {
-            return false;
-        }
-        self.seats
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s < self.max_seats).then_some(s + 1)
-            })
-            .is_ok()
-    }
-
-    /// Returns a reserved or taken seat.
-    pub fn release(&self) {
-        let _ = self
-            .seats
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| s.checked_sub(1));
-    }
-}
+pub use crate::match_loop::MatchShared;
 
 /// A running match as the rest of the server sees it.
 #[derive(Clone, Debug)]

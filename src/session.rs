@@ -23,7 +23,7 @@ use crate::address::{AddressRefusal, SeatClaim};
 use crate::match_loop::{ConnId, Joined, MatchCmd, reject, send_msg};
 use crate::rate_limit::RateLimit;
 use crate::registry::MatchHandle;
-use crate::server::ServerState;
+use crate::state::ServerState;
 use crate::telemetry::family;
 
 /// Drives one connection from its first message to its end.

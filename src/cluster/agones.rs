@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use super::AgonesSection;
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// Why a sidecar request failed.
 #[derive(Debug, thiserror::Error)]

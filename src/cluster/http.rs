@@ -27,7 +27,7 @@ use tickwire_net::PeerAddr;
 use super::Cluster;
 use super::directory::DirectoryError;
 use super::matchmaker;
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// The URL path prefix the matchmaker answers on.
 pub const PATH: &str = "/matchmake";

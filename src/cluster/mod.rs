@@ -35,7 +35,7 @@ pub use config::{AgonesSection, ClusterSection};
 use directory::{DirectoryError, Redis};
 
 use crate::registry::MatchHandle;
-use crate::server::{MatchSpec, ServerState};
+use crate::state::{MatchSpec, ServerState};
 use crate::telemetry::family;
 
 /// How long the directory remembers which instance issued a session, for resumes presented
