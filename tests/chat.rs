@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, data_dir, fast_config, http, json, start_admin};
-use tickwire_client::{ClientError, Event, GameClient, hello};
+use common::{TestServer, closed_with, data_dir, fast_config, http, json, spectator, start_admin};
+use tickwire_client::{Event, GameClient};
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, Hello, JoinTarget, ServerMsg,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, ServerMsg,
 };
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -53,33 +53,6 @@ async fn say(c: &mut GameClient, text: &str) {
     c.send(&ClientMsg::Chat { text: text.into() })
         .await
         .unwrap();
-}
-
-/// Reads until the server closes the connection; returns the close code.
-async fn closed_with(c: &mut GameClient) -> u16 {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match c.next_event().await {
-                Ok(_) => {}
-                Err(ClientError::Closed { code, .. }) => return code,
-                Err(e) => panic!("unexpected: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("closed in time")
-}
-
-async fn spectator(server: &TestServer, match_id: u64) -> GameClient {
-    GameClient::connect(
-        &server.url(),
-        Hello {
-            join: JoinTarget::Spectate(match_id),
-            ..hello("watcher")
-        },
-    )
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

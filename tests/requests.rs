@@ -6,12 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, data_dir, fast_config};
+use common::{TestServer, closed_with, data_dir, fast_config, spectator};
 use tickwire_arena::ArenaRequest;
-use tickwire_client::{ClientError, Event, GameClient, hello};
+use tickwire_client::{Event, GameClient};
 use tickwire_proto::msg::{
-    ClientMsg, EndReason, GameEvent, Hello, JoinTarget, RequestRefusal, RequestRefusalReason,
-    ServerMsg,
+    ClientMsg, EndReason, GameEvent, RequestRefusal, RequestRefusalReason, ServerMsg,
 };
 use tickwire_sim::MAX_REQUEST_BYTES;
 
@@ -75,33 +74,6 @@ async fn request(c: &mut GameClient, id: u32, payload: Vec<u8>) {
 
 async fn emote(c: &mut GameClient, id: u32, kind: u8) {
     request(c, id, ArenaRequest::Emote { kind }.payload()).await;
-}
-
-/// Reads until the server closes the connection; returns the close code.
-async fn closed_with(c: &mut GameClient) -> u16 {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match c.next_event().await {
-                Ok(_) => {}
-                Err(ClientError::Closed { code, .. }) => return code,
-                Err(e) => panic!("unexpected: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("closed in time")
-}
-
-async fn spectator(server: &TestServer, match_id: u64) -> GameClient {
-    GameClient::connect(
-        &server.url(),
-        Hello {
-            join: JoinTarget::Spectate(match_id),
-            ..hello("watcher")
-        },
-    )
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

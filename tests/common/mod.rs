@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tickwire::{Config, Server, ServerHandle};
-use tickwire_client::{GameClient, hello};
+use tickwire_client::{ClientError, GameClient, hello};
 use tickwire_proto::msg::{Hello, JoinTarget};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -222,4 +222,32 @@ pub fn dechunk(mut s: &str) -> String {
 
 pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Reads until the server closes the connection; returns the close code.
+pub async fn closed_with(c: &mut GameClient) -> u16 {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match c.next_event().await {
+                Ok(_) => {}
+                Err(ClientError::Closed { code, .. }) => return code,
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time")
+}
+
+/// A spectator of `match_id` on `server`.
+pub async fn spectator(server: &TestServer, match_id: u64) -> GameClient {
+    GameClient::connect(
+        &server.url(),
+        Hello {
+            join: JoinTarget::Spectate(match_id),
+            ..hello("watcher")
+        },
+    )
+    .await
+    .unwrap()
 }
