@@ -21,6 +21,8 @@ const FAIL_IF_EXIT: u8 = 3;
 const FLOOR_DURATION: Duration = Duration::from_secs(2);
 /// Connections allowed beyond the bots on an embedded server, connections.
 const CONNECTION_HEADROOM: usize = 16;
+/// Seats the embedded server's scenario match has beyond the bots, seats.
+const SEAT_HEADROOM: u16 = 16;
 /// Match time beyond the run so no match ends during it, seconds.
 const MATCH_TIME_MARGIN_SECS: f64 = 120.0;
 /// How long the embedded server may take to stop, as a duration.
@@ -147,11 +149,15 @@ impl Embedded {
         if open_arena || big_map {
             // Joins go to the open match with the fewest free seats: this one, until full.
             let map = if big_map { BIG_MAP } else { OPEN_ARENA_MAP };
+            // Seats beyond the bots: a bot whose join timed out on its side (a busy machine, a
+            // debug build) joins again while the server still holds the seat it never heard
+            // of; without room it would be placed in a new default match on another map.
+            let seats = per_match.saturating_add(SEAT_HEADROOM);
             let spec = MatchSpec {
                 game: None,
                 map: Some(map.to_owned()),
                 tick_rate: Some(tick_rate),
-                max_players: Some(per_match),
+                max_players: Some(seats),
             };
             server
                 .handle()
