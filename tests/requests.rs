@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, closed_with, data_dir, fast_config, spectator};
+use common::{TestServer, closed_with, data_dir, fast_config, spectator, watch_for_a_second};
 use tickwire_arena::ArenaRequest;
 use tickwire_client::{Event, GameClient};
 use tickwire_proto::msg::{
@@ -302,21 +302,10 @@ async fn a_request_flood_closes_only_the_flooder() {
     }
     assert_eq!(closed_with(&mut flooder).await, 1008);
     // The bystander kept one frame per tick and saw the emotes that were accepted.
-    let (mut frames, mut emotes, mut last) = (0u32, 0u32, first);
-    while started.elapsed() < Duration::from_secs(1) {
-        match bystander.next_event().await.unwrap() {
-            Event::State { header, .. } => {
-                bystander
-                    .send(&ClientMsg::Ack { tick: header.tick })
-                    .await
-                    .unwrap();
-                frames += 1;
-                last = header.tick;
-            }
-            Event::Msg(ServerMsg::Event(GameEvent::Emote { .. })) => emotes += 1,
-            Event::Msg(_) => {}
-        }
-    }
+    let (frames, emotes, last) = watch_for_a_second(&mut bystander, started, first, |m| {
+        matches!(m, ServerMsg::Event(GameEvent::Emote { .. }))
+    })
+    .await;
     let ticks = last - first;
     assert_eq!(emotes, burst, "the burst was shown, nothing after it");
     assert!(ticks >= 20, "the match kept ticking ({ticks} ticks)");

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tickwire::{Config, Server, ServerHandle};
-use tickwire_client::{ClientError, GameClient, hello};
-use tickwire_proto::msg::{Hello, JoinTarget};
+use tickwire_client::{ClientError, Event, GameClient, hello};
+use tickwire_proto::msg::{ClientMsg, Hello, JoinTarget, ServerMsg};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -250,4 +250,31 @@ pub async fn spectator(server: &TestServer, match_id: u64) -> GameClient {
     )
     .await
     .unwrap()
+}
+
+/// What a bystander saw while another client flooded: it reads for one second from `started`,
+/// acknowledging every State frame, and returns the State frames, the messages `counts`
+/// picked out, and the newest tick.
+pub async fn watch_for_a_second(
+    bystander: &mut GameClient,
+    started: tokio::time::Instant,
+    first: u32,
+    counts: impl Fn(&ServerMsg) -> bool,
+) -> (u32, u32, u32) {
+    let (mut frames, mut counted, mut last) = (0u32, 0u32, first);
+    while started.elapsed() < Duration::from_secs(1) {
+        match bystander.next_event().await.unwrap() {
+            Event::State { header, .. } => {
+                bystander
+                    .send(&ClientMsg::Ack { tick: header.tick })
+                    .await
+                    .unwrap();
+                frames += 1;
+                last = header.tick;
+            }
+            Event::Msg(m) if counts(&m) => counted += 1,
+            Event::Msg(_) => {}
+        }
+    }
+    (frames, counted, last)
 }
