@@ -5,6 +5,9 @@
 //! profiler per decode makes each measurement cover that decode alone. dhat allows a single
 //! profiler at a time, so everything runs in one `#[test]`.
 
+mod common;
+
+use common::varint;
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec::{decode_client, decode_server};
 use tickwire_proto::schema::arena::arena_schema;
@@ -29,25 +32,6 @@ const WELCOME: u8 = 0;
 const REJECT: u8 = 1;
 const STATE: u8 = 2;
 const MATCH_ENDED: u8 = 5;
-
-/// bincode's varint: one byte below 251, else a marker and a little-endian integer.
-fn varint(out: &mut Vec<u8>, v: u64) {
-    match v {
-        0..=250 => out.push(v as u8),
-        251..=0xFFFF => {
-            out.push(251);
-            out.extend_from_slice(&(v as u16).to_le_bytes());
-        }
-        0x1_0000..=0xFFFF_FFFF => {
-            out.push(252);
-            out.extend_from_slice(&(v as u32).to_le_bytes());
-        }
-        _ => {
-            out.push(253);
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-}
 
 /// `prefix`, padded with bytes from `fill` to [`INPUT_BYTES`] in all.
 fn input(prefix: &[u8], fill: impl FnMut() -> u8) -> Vec<u8> {

@@ -4,6 +4,9 @@
 //! The delta diff/apply round trip has its own property test in `src/delta.rs`; the bound on
 //! what a decode may allocate is measured in `tests/decode_alloc.rs`.
 
+mod common;
+
+use common::varint;
 use std::collections::BTreeSet;
 
 use proptest::collection::{btree_set, vec};
@@ -549,25 +552,6 @@ proptest! {
                 prop_assert_ne!(payload.len(), ARENA_INPUT_BYTES);
                 prop_assert!(matches!(other, Err(DecodeError::Malformed(_))), "{:?}", other);
             }
-        }
-    }
-}
-
-/// bincode's varint of an unsigned value (PROTOCOL.md 2.1).
-fn varint(out: &mut Vec<u8>, v: u64) {
-    match v {
-        0..=250 => out.push(v as u8),
-        251..=0xFFFF => {
-            out.push(251);
-            out.extend_from_slice(&(v as u16).to_le_bytes());
-        }
-        0x1_0000..=0xFFFF_FFFF => {
-            out.push(252);
-            out.extend_from_slice(&(v as u32).to_le_bytes());
-        }
-        _ => {
-            out.push(253);
-            out.extend_from_slice(&v.to_le_bytes());
         }
     }
 }
