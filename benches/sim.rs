@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
-use tickwire_proto::codec::encode_delta;
-use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input};
+use tickwire_proto::codec::encode_rows;
+use tickwire_proto::msg::{BUTTON_FIRE, Input};
+use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::{ClientView, FrameScratch, MatchConfig, SplitMix64};
 
 /// Arena's rules without a score limit, so a long run never ends by score.
@@ -111,7 +112,7 @@ fn sim_step(c: &mut Criterion) {
 fn delta(c: &mut Criterion) {
     let mut group = c.benchmark_group("delta");
     let (m, _) = setup(DELTA_PLAYERS);
-    let mut delta = Delta::default();
+    let mut delta = RowDelta::default();
     let mut bytes = Vec::with_capacity(16 * 1024);
     group.throughput(Throughput::Elements(DELTA_PLAYERS as u64));
     // A client two ticks behind (the common case) and one needing a full snapshot.
@@ -120,7 +121,7 @@ fn delta(c: &mut Criterion) {
             b.iter(|| {
                 let age = m.delta_since(black_box(ack), &mut delta);
                 bytes.clear();
-                encode_delta(&delta, &mut bytes).expect("delta encodes");
+                encode_rows(m.schema(), &delta, |_| Some(0), &mut bytes).expect("delta encodes");
                 black_box((age, bytes.len()))
             })
         });
@@ -155,7 +156,7 @@ fn setup_big(budget: u32) -> (ArenaMatch, Walkers, Vec<ClientView>) {
     }
     let mut walkers = Walkers::new(BIG_PLAYERS, 7);
     let mut views = vec![ClientView::new(); BIG_PLAYERS];
-    let mut delta = Delta::default();
+    let mut delta = RowDelta::default();
     let mut scratch = FrameScratch::default();
     for _ in 0..WARMUP_TICKS {
         walkers.push(&mut m);
@@ -171,7 +172,7 @@ fn frame_all(
     m: &ArenaMatch,
     views: &mut [ClientView],
     scratch: &mut FrameScratch,
-    delta: &mut Delta,
+    delta: &mut RowDelta,
     bytes: &mut Vec<u8>,
 ) -> usize {
     let budget = m.config().frame_budget_bytes();
@@ -180,7 +181,7 @@ fn frame_all(
     for (i, view) in views.iter_mut().enumerate() {
         view.frame(m, Some(i as u32 + 1), ack, budget, scratch, delta);
         bytes.clear();
-        encode_delta(delta, bytes).expect("delta encodes");
+        encode_rows(m.schema(), delta, |_| Some(0), bytes).expect("delta encodes");
         total += bytes.len();
     }
     total
@@ -193,7 +194,7 @@ fn interest(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     for (name, budget) in [("unlimited", 0), ("budget_8000", BIG_BUDGET)] {
         let (mut m, mut walkers, mut views) = setup_big(budget);
-        let mut delta = Delta::default();
+        let mut delta = RowDelta::default();
         let mut scratch = FrameScratch::default();
         let mut bytes = Vec::with_capacity(64 * 1024);
         // One client's frame (a clone of its view, so every run builds the same tick).
@@ -209,7 +210,7 @@ fn interest(c: &mut Criterion) {
             eprintln!(
                 "interest/{name}: client 1 sees {} entities, frame {} bytes, {} deferred",
                 s.relevant,
-                tickwire_sim::interest::delta_len(&delta),
+                tickwire_sim::interest::delta_len(m.schema(), &delta, |_| Some(0)),
                 s.deferred
             );
             group.throughput(Throughput::Elements(1));
@@ -234,7 +235,7 @@ fn interest(c: &mut Criterion) {
         if budget == 0 {
             m.delta_since(m.tick() - 2, &mut delta);
             bytes.clear();
-            encode_delta(&delta, &mut bytes).expect("delta encodes");
+            encode_rows(m.schema(), &delta, |_| Some(0), &mut bytes).expect("delta encodes");
             eprintln!(
                 "interest: without interest management every client frame is {} bytes",
                 bytes.len()

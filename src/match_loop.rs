@@ -14,12 +14,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use metrics::{counter, gauge, histogram};
 use tickwire_net::Outbox;
+use tickwire_proto::close;
 use tickwire_proto::codec;
 use tickwire_proto::msg::{
-    ChatLine, Delta, EndReason, Input, MatchResults, Phase, Reject, RejectReason,
-    RequestRefusalReason, ServerMsg, SessionToken, Welcome,
+    ChatLine, EndReason, Input, MatchResults, Phase, Reject, RejectReason, RequestRefusalReason,
+    ServerMsg, SessionToken, Welcome,
 };
-use tickwire_proto::{EntityState, close};
+use tickwire_proto::schema::rows::{EntityRow, RowDelta};
 use tickwire_sim::{
     AdaptiveBudget, ChatConfig, ChatRoom, ClientView, FrameScratch, Member, PlayerId,
 };
@@ -221,7 +222,7 @@ pub enum MatchCmd {
         /// The tick wanted.
         tick: u32,
         /// The snapshot, if still in the history ring.
-        reply: oneshot::Sender<Option<Vec<EntityState>>>,
+        reply: oneshot::Sender<Option<Vec<EntityRow>>>,
     },
     /// Returns the exact view a player's connection was sent for `tick` (interest tests).
     SentView {
@@ -230,7 +231,7 @@ pub enum MatchCmd {
         /// The tick wanted.
         tick: u32,
         /// The view, if that tick's view is still held.
-        reply: oneshot::Sender<Option<Vec<EntityState>>>,
+        reply: oneshot::Sender<Option<Vec<EntityRow>>>,
     },
     /// Ends the match now.
     End {
@@ -319,7 +320,7 @@ pub struct MatchTask {
     expired: VecDeque<(PlayerId, [u8; 16])>,
     empty_since: Option<u32>,
     end_requested: Option<EndReason>,
-    scratch: Delta,
+    scratch: RowDelta,
     /// Working buffers every client view of the match shares while its frame is built.
     frame_scratch: FrameScratch,
     frame_buf: Vec<u8>,
@@ -354,7 +355,7 @@ impl MatchTask {
             expired: VecDeque::new(),
             empty_since: Some(0),
             end_requested: None,
-            scratch: Delta::default(),
+            scratch: RowDelta::default(),
             frame_scratch: FrameScratch::default(),
             frame_buf: Vec::with_capacity(1024),
             delta_cache: Vec::new(),
@@ -1009,7 +1010,11 @@ impl MatchTask {
                             let base = if age == 0 { 0 } else { sim.tick() - age };
                             sim.delta_since(base, &mut self.scratch);
                             let mut body = Vec::new();
-                            if let Err(e) = codec::encode_delta(&self.scratch, &mut body) {
+                            let snap = sim.snapshot_at(base).unwrap_or(&[]);
+                            let kind_of = |i: u32| snap.get(i as usize).map(|e| e.kind);
+                            if let Err(e) =
+                                codec::encode_rows(sim.schema(), &self.scratch, kind_of, &mut body)
+                            {
                                 warn!(match_id = self.id, error = %e, "cannot encode delta");
                                 continue;
                             }
@@ -1029,7 +1034,10 @@ impl MatchTask {
                         &mut self.scratch,
                     );
                     own_body.clear();
-                    if let Err(e) = codec::encode_delta(&self.scratch, &mut own_body) {
+                    let kind_of = |i: u32| client.view.baseline_kind(sim, i);
+                    if let Err(e) =
+                        codec::encode_rows(sim.schema(), &self.scratch, kind_of, &mut own_body)
+                    {
                         warn!(match_id = self.id, error = %e, "cannot encode delta");
                         continue;
                     }

@@ -12,6 +12,7 @@ use tickwire_arena::{MapDef, new_match};
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
+use tickwire_proto::schema::rows::EntityRow;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
@@ -267,8 +268,15 @@ impl ServerHandle {
             .map(|m| m.shared.id)
     }
 
-    /// The authoritative quantized snapshot of `match_id` at `tick`, if still in its history.
+    /// The authoritative quantized snapshot of `match_id` at `tick` as arena entities, if still
+    /// in its history (see [`ServerHandle::snapshot_rows`]).
     pub async fn snapshot(&self, match_id: u64, tick: u32) -> Option<Vec<EntityState>> {
+        arena_entities(self.snapshot_rows(match_id, tick).await?)
+    }
+
+    /// The authoritative snapshot of `match_id` at `tick` as rows of its game's schema, if
+    /// still in its history.
+    pub async fn snapshot_rows(&self, match_id: u64, tick: u32) -> Option<Vec<EntityRow>> {
         let handle = self.state.registry.get(match_id)?;
         let (reply, rx) = oneshot::channel();
         handle
@@ -294,7 +302,7 @@ impl ServerHandle {
             reply,
         };
         handle.tx.send(cmd).await.ok()?;
-        rx.await.ok().flatten()
+        arena_entities(rx.await.ok().flatten()?)
     }
 
     /// Asks a match to end; false when no such match runs.
@@ -304,6 +312,13 @@ impl ServerHandle {
             None => false,
         }
     }
+}
+
+/// Arena entities of arena rows (`None` if any row is not one).
+fn arena_entities(rows: Vec<EntityRow>) -> Option<Vec<EntityState>> {
+    rows.iter()
+        .map(tickwire_proto::schema::arena::entity_from_row)
+        .collect()
 }
 
 /// Runs a server with `config` on `listener` until `shutdown` resolves.

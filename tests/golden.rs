@@ -1500,7 +1500,9 @@ fn movement_golden() -> Value {
             new_match(game.clone(), config.arena.clone(), map.clone(), *seed).expect("valid match");
         let player = sim.add_player("walker").expect("seat");
         sim.step();
-        let start = sim.snapshot().first().expect("the player").clone();
+        // Arena rows start with the position, x then y.
+        let xy = |e: &tickwire_proto::schema::rows::EntityRow| [e.values[0], e.values[1]];
+        let start = xy(sim.snapshot().first().expect("the player"));
         let mut inputs = Vec::new();
         let mut positions = Vec::new();
         let mut seq = 0;
@@ -1522,13 +1524,11 @@ fn movement_golden() -> Value {
                 sim.step();
                 let e = sim.snapshot().first().expect("the player");
                 inputs.push(vec![mx, my]);
-                positions.push(vec![e.x, e.y]);
+                positions.push(xy(e).to_vec());
             }
         }
-        traces.push(
-            json!({"seed": seed, "start": [start.x, start.y], "inputs": inputs,
-                           "positions": positions}),
-        );
+        traces.push(json!({"seed": seed, "start": start, "inputs": inputs,
+                           "positions": positions}));
     }
     let m = map.info();
     json!({

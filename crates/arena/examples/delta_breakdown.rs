@@ -10,8 +10,9 @@ use std::f32::consts::TAU;
 
 use tickwire_arena::{ArenaConfig, ArenaInput, MapDef, new_match};
 use tickwire_proto::entity::{MASK_POS, MASK_VEL};
-use tickwire_proto::msg::{Delta, Input};
-use tickwire_proto::pack;
+use tickwire_proto::msg::Input;
+use tickwire_proto::schema::body;
+use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::interest::delta_len;
 use tickwire_sim::{ClientView, FrameScratch, MatchConfig};
 
@@ -52,7 +53,7 @@ fn main() {
     };
     let mut walks = vec![(0u8, 0u32); players.len()];
     let mut views: Vec<ClientView> = (0..WATCHED).map(|_| ClientView::new()).collect();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     let mut scratch = FrameScratch::default();
     let (mut frames, mut bytes, mut create_bytes, mut update_bytes) = (0usize, 0, 0, 0);
     let (mut creates, mut elided, mut removes, mut updates) = (0usize, 0, 0, 0);
@@ -88,22 +89,28 @@ fn main() {
                 continue;
             }
             frames += 1;
-            bytes += delta_len(&out);
+            let schema = m.schema();
+            // Arena's updates are coded alike for every kind: no baseline kinds needed.
+            let kind_of = |_| Some(0);
+            bytes += delta_len(schema, &out, kind_of);
             creates += out.created.len();
-            elided += out.names_elided.len();
+            elided += out.strings_elided.len();
             removes += out.removed.len();
             updates += out.updated.len();
-            create_bytes += pack::encoded_len(&Delta {
+            let creates_only = RowDelta {
                 created: out.created.clone(),
-                names_elided: out.names_elided.clone(),
-                ..Delta::default()
-            });
-            update_bytes += pack::encoded_len(&Delta {
+                strings_elided: out.strings_elided.clone(),
+                ..RowDelta::default()
+            };
+            create_bytes += body::encoded_len(schema, &creates_only, kind_of);
+            let updates_only = RowDelta {
                 updated: out.updated.clone(),
-                ..Delta::default()
-            });
+                update_values: out.update_values.clone(),
+                ..RowDelta::default()
+            };
+            update_bytes += body::encoded_len(schema, &updates_only, kind_of);
             for u in &out.updated {
-                let kind = match u.mask() {
+                let kind = match u.mask {
                     MASK_VEL => "velocity only",
                     MASK_POS => "position only",
                     m if m == MASK_VEL | MASK_POS => "velocity and position",

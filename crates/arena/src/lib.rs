@@ -10,10 +10,14 @@
 //! - [`requests`]: [`ArenaRequest`], arena's one request (an emote) and its payload.
 //! - private: `physics` (the baked direction table, collisions, sweeps).
 
+use std::sync::Arc;
+
 use glam::Vec2;
+use tickwire_proto::EntityKind;
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED, quantize};
 use tickwire_proto::msg::{EndReason, GameEvent, Input, Phase, PlayerResult};
-use tickwire_proto::{EntityKind, EntityState};
+use tickwire_proto::schema::Schema;
+use tickwire_proto::schema::arena::{arena_schema, kind_code};
 
 use crate::physics::{
     Aabb, clamp_to_bounds, direction, resolve_circle_box, segment_box, segment_circle,
@@ -173,6 +177,8 @@ struct Player {
     entity_id: u32,
     /// Display name.
     name: String,
+    /// The entity's strings as snapshots share them: the name.
+    strings: Arc<[String]>,
     /// Whether its client is connected.
     connected: bool,
     /// Score in the current phase.
@@ -251,6 +257,8 @@ pub struct Arena {
     grid: Grid,
     /// Reused buffer of player positions for the grid.
     scratch_pos: Vec<Vec2>,
+    /// A projectile's strings (an empty name), shared by all of them.
+    no_name: Arc<[String]>,
 }
 
 impl Arena {
@@ -286,6 +294,7 @@ impl Arena {
             projectiles: Vec::new(),
             grid: Grid::new(map.width, map.height, map.cell_size),
             scratch_pos: Vec::new(),
+            no_name: Arc::from([String::new()]),
             config,
             map,
         })
@@ -524,7 +533,7 @@ impl Arena {
                     flags |= FLAG_CONNECTED;
                 }
                 write_entity(
-                    out.entity(),
+                    out,
                     Fields {
                         id: p.entity_id,
                         kind: EntityKind::Player,
@@ -536,14 +545,14 @@ impl Arena {
                         score: p.stats.score,
                         flags,
                         owner: 0,
-                        name: &p.name,
+                        strings: &p.strings,
                     },
                 );
                 i += 1;
             } else {
                 let q = &self.projectiles[j];
                 write_entity(
-                    out.entity(),
+                    out,
                     Fields {
                         id: q.id,
                         kind: EntityKind::Projectile,
@@ -554,7 +563,7 @@ impl Arena {
                         score: 0,
                         flags: FLAG_ALIVE,
                         owner: q.owner_entity,
-                        name: "",
+                        strings: &self.no_name,
                     },
                 );
                 j += 1;
@@ -601,6 +610,10 @@ impl Game for Arena {
     type Results = Vec<PlayerResult>;
     type Request = ArenaRequest;
 
+    fn schema() -> Schema {
+        arena_schema()
+    }
+
     fn decode_request(bytes: &[u8]) -> Result<ArenaRequest, RequestError> {
         ArenaRequest::decode(bytes)
     }
@@ -640,6 +653,7 @@ impl Game for Arena {
             id: player,
             entity_id: entity,
             name: name.to_owned(),
+            strings: Arc::from([name.to_owned()]),
             connected: true,
             stats: PlayerStats::default(),
             pos,
@@ -727,23 +741,24 @@ struct Fields<'a> {
     score: u32,
     flags: u8,
     owner: u32,
-    name: &'a str,
+    strings: &'a Arc<[String]>,
 }
 
-/// Writes one snapshot entity, overwriting a recycled entry in place (its name string keeps
-/// its allocation).
-fn write_entity(e: &mut EntityState, f: Fields<'_>) {
-    e.id = f.id;
-    e.kind = f.kind;
-    (e.x, e.y) = (quantize(f.pos.x), quantize(f.pos.y));
-    (e.vx, e.vy) = (quantize(f.step.x), quantize(f.step.y));
-    e.aim = f.aim;
-    e.hp = f.hp;
-    e.score = f.score;
-    e.flags = f.flags;
-    e.owner = f.owner;
-    e.name.clear();
-    e.name.push_str(f.name);
+/// Writes one snapshot row in arena's schema (see [`arena_schema`]): x, y, vx, vy, aim, hp,
+/// score, flags, owner; the name.
+fn write_entity(out: &mut SnapshotWriter<'_>, f: Fields<'_>) {
+    let values = [
+        i64::from(quantize(f.pos.x)),
+        i64::from(quantize(f.pos.y)),
+        i64::from(quantize(f.step.x)),
+        i64::from(quantize(f.step.y)),
+        i64::from(f.aim),
+        i64::from(f.hp),
+        i64::from(f.score),
+        i64::from(f.flags),
+        i64::from(f.owner),
+    ];
+    out.push(f.id, kind_code(f.kind), &values, f.strings);
 }
 
 #[cfg(test)]

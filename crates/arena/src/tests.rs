@@ -1,10 +1,46 @@
 use super::*;
 use proptest::prelude::*;
+use tickwire_proto::EntityState;
+use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
-use tickwire_proto::msg::Delta;
-use tickwire_proto::msg::{BUTTON_FIRE, StateFrame, WallRect};
+use tickwire_proto::msg::{BUTTON_FIRE, ServerMsg, StateFrame, WallRect};
+use tickwire_proto::schema::arena::entity_from_row;
+use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::{InputOutcome, JoinError, StepReport};
+
+/// The current snapshot as arena entities.
+trait States {
+    /// Every entity of the current snapshot, decoded from its row.
+    fn states(&self) -> Vec<EntityState>;
+}
+
+impl States for ArenaMatch {
+    fn states(&self) -> Vec<EntityState> {
+        self.snapshot()
+            .iter()
+            .map(|r| entity_from_row(r).expect("an arena row"))
+            .collect()
+    }
+}
+
+/// The frame a client receives for `delta`: encoded as the server does, decoded by the
+/// client's own decoder.
+fn client_frame(
+    m: &ArenaMatch,
+    viewer: Option<PlayerId>,
+    age: u32,
+    delta: &RowDelta,
+) -> StateFrame {
+    let mut body = Vec::new();
+    codec::encode_rows(m.schema(), delta, |_| Some(0), &mut body).unwrap();
+    let mut msg = Vec::new();
+    codec::encode_state(&m.header_for(viewer, age), &body, &mut msg).unwrap();
+    match codec::decode_server(&msg).unwrap() {
+        ServerMsg::State(frame) => frame,
+        other => panic!("not a state frame: {other:?}"),
+    }
+}
 
 fn config() -> MatchConfig {
     MatchConfig::default()
@@ -32,7 +68,7 @@ fn input(seq: u32, move_x: i8, move_y: i8, aim: u8, fire: bool) -> Input {
 /// The quantized position of a player's entity in the current snapshot, in world units.
 fn pos_of(m: &ArenaMatch, id: PlayerId) -> Vec2 {
     let eid = m.player(id).unwrap().entity_id;
-    let e = m.snapshot().iter().find(|e| e.id == eid).unwrap();
+    let e = m.states().into_iter().find(|e| e.id == eid).unwrap();
     Vec2::new(dequantize(e.x), dequantize(e.y))
 }
 
@@ -121,7 +157,7 @@ fn join_leave_and_snapshot_contents() {
     c.max_players = 2;
     let mut m = new_match(c, ArenaConfig::default(), open(), 1).unwrap();
     assert_eq!(m.tick(), 0);
-    assert!(m.snapshot().is_empty());
+    assert!(m.states().is_empty());
     assert_eq!(m.add_player("  al\u{7}ice  "), Ok(1));
     assert_eq!(m.add_player(""), Ok(2));
     assert_eq!(m.add_player("c"), Err(JoinError::Full));
@@ -129,7 +165,7 @@ fn join_leave_and_snapshot_contents() {
     assert_eq!(m.player(2).unwrap().name, "player");
     assert_eq!(m.player(2).unwrap().entity_id, 2);
     m.step();
-    let snap = m.snapshot();
+    let snap = m.states();
     assert_eq!(snap.len(), 2);
     assert_eq!(snap[0].kind, EntityKind::Player);
     assert_eq!(snap[0].flags, FLAG_ALIVE | FLAG_CONNECTED);
@@ -137,14 +173,14 @@ fn join_leave_and_snapshot_contents() {
     assert_eq!(snap[0].name, "alice");
     m.set_connected(2, false);
     m.step();
-    assert_eq!(m.snapshot()[1].flags, FLAG_ALIVE);
+    assert_eq!(m.states()[1].flags, FLAG_ALIVE);
     assert!(m.remove_player(1));
     assert!(!m.remove_player(1));
     assert_eq!(m.player_count(), 1);
     // Ids are never reused.
     assert_eq!(m.add_player("d"), Ok(3));
     m.step();
-    let ids: Vec<u32> = m.snapshot().iter().map(|e| e.id).collect();
+    let ids: Vec<u32> = m.states().iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![2, 3]);
     assert_eq!(m.players().map(|p| p.id).collect::<Vec<_>>(), vec![2, 3]);
 }
@@ -222,7 +258,7 @@ fn projectile_hits_damage_kill_and_score() {
     let (a, b) = (m.game().stats(1).unwrap(), m.game().stats(2).unwrap());
     assert_eq!((a.kills, a.score, a.deaths), (1, 1, 0));
     assert_eq!((b.kills, b.score, b.deaths), (0, 0, 1));
-    let eb = m.snapshot().iter().find(|e| e.id == 2).unwrap();
+    let eb = m.states().into_iter().find(|e| e.id == 2).unwrap();
     assert_eq!((eb.hp, eb.flags & FLAG_ALIVE), (0, 0));
     let results = m.results();
     assert_eq!(results[0].player_id, 1);
@@ -235,8 +271,8 @@ fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     m.push_input(1, 1, ArenaInput::from(&input(1, 0, 0, 0, true)));
     m.step();
     let shot = m
-        .snapshot()
-        .iter()
+        .states()
+        .into_iter()
         .find(|e| e.kind == EntityKind::Projectile);
     let shot = shot.expect("projectile in the snapshot");
     assert_eq!((shot.owner, shot.aim, shot.hp, shot.id), (1, 0, 0, 3));
@@ -307,7 +343,7 @@ fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
         m.game().map().spawns.iter().any(|s| Vec2::from(*s) == p),
         "{p} is not a spawn point"
     );
-    let e = m.snapshot().iter().find(|e| e.id == 2).unwrap();
+    let e = m.states().into_iter().find(|e| e.id == 2).unwrap();
     assert_eq!((e.hp, e.flags & FLAG_ALIVE), (100, FLAG_ALIVE));
 }
 
@@ -472,7 +508,7 @@ fn repeated_input_keeps_firing() {
     let mut shots = std::collections::BTreeSet::new();
     for _ in 0..30 {
         m.step();
-        shots.extend(m.snapshot().iter().filter(|e| e.owner == 1).map(|e| e.id));
+        shots.extend(m.states().iter().filter(|e| e.owner == 1).map(|e| e.id));
     }
     assert_eq!(shots.len(), 4);
 }
@@ -498,8 +534,8 @@ fn disconnected_players_stand_still_and_hold_fire() {
     run(&mut m, 5);
     assert_eq!(m.game().positions()[0], p, "friction stopped it");
     assert_eq!(m.game().projectile_count(), 0);
-    assert_eq!(m.snapshot()[0].aim, 77);
-    assert_eq!(m.snapshot()[0].flags, FLAG_ALIVE);
+    assert_eq!(m.states()[0].aim, 77);
+    assert_eq!(m.states()[0].flags, FLAG_ALIVE);
     // Reconnected: the first input is accepted whatever its sequence number.
     m.set_connected(id, true);
     assert_eq!(
@@ -558,11 +594,11 @@ fn determinism_same_seed_same_inputs() {
             .iter()
             .filter(|e| matches!(e, GameEvent::Kill { .. }))
             .count();
-        assert_eq!(a.snapshot(), b.snapshot(), "tick {tick}");
+        assert_eq!(a.states(), b.states(), "tick {tick}");
         assert_eq!(a.state_hash(), b.state_hash(), "tick {tick}");
         assert_eq!(a.game().positions(), b.game().positions());
         projectiles += a
-            .snapshot()
+            .states()
             .iter()
             .filter(|e| e.kind == EntityKind::Projectile)
             .count();
@@ -587,7 +623,7 @@ fn delta_since_uses_held_baselines_only() {
         m.add_player(&format!("p{i}")).unwrap();
     }
     let mut replica = Replica::new();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     for tick in 1..=100u32 {
         for (id, i) in scripted_inputs(9, tick, 4) {
             m.push_input(id, i.seq, ArenaInput::from(&i));
@@ -601,12 +637,9 @@ fn delta_since_uses_held_baselines_only() {
         };
         let age = m.delta_since(ack, &mut out);
         assert_eq!(age, m.baseline_age(ack));
-        let frame = StateFrame {
-            header: m.header_for(Some(1), age),
-            delta: out.clone(),
-        };
+        let frame = client_frame(&m, Some(1), age, &out);
         let world: &World = replica.apply(&frame).unwrap();
-        assert_eq!(world.values().cloned().collect::<Vec<_>>(), m.snapshot());
+        assert_eq!(world.values().cloned().collect::<Vec<_>>(), m.states());
     }
     let t = m.tick();
     assert_eq!(m.baseline_age(0), 0);
@@ -687,7 +720,7 @@ proptest! {
                 prop_assert!(p.x >= margin && p.y >= margin, "{p}");
                 prop_assert!(p.x <= 1000.0 - margin && p.y <= 1000.0 - margin, "{p}");
             }
-            let snap = m.snapshot();
+            let snap = m.states();
             prop_assert!(snap.windows(2).all(|w| w[0].id < w[1].id));
             prop_assert!(snap.iter().all(|e| (0..=8000).contains(&e.x) && (0..=8000).contains(&e.y)));
         }

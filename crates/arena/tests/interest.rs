@@ -4,10 +4,13 @@
 use glam::Vec2;
 use proptest::prelude::*;
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_proto::codec;
 use tickwire_proto::delta::Replica;
 use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
-use tickwire_proto::msg::{BUTTON_FIRE, Delta, Input, StateFrame};
-use tickwire_proto::{EntityKind, EntityState, codec::encode_delta};
+use tickwire_proto::msg::{BUTTON_FIRE, Input, ServerMsg, StateFrame};
+use tickwire_proto::schema::arena::{entity_from_row, kind_code};
+use tickwire_proto::schema::rows::{EntityRow, RowDelta};
+use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::config::MIN_FRAME_BUDGET_BYTES;
 use tickwire_sim::interest::{delta_len, overdue_ticks};
 use tickwire_sim::{ClientView, FrameScratch, MatchConfig, PlayerId, SplitMix64};
@@ -17,6 +20,36 @@ fn unlimited() -> ArenaConfig {
     ArenaConfig {
         score_limit: 0,
         ..ArenaConfig::default()
+    }
+}
+
+/// Arena entities of engine rows.
+fn states(rows: &[EntityRow]) -> Vec<EntityState> {
+    rows.iter()
+        .map(|r| entity_from_row(r).expect("an arena row"))
+        .collect()
+}
+
+/// The quantized position of an arena row.
+fn xy(e: &EntityRow) -> (i32, i32) {
+    (e.values[0] as i32, e.values[1] as i32)
+}
+
+/// The frame a client of `m` receives for `delta`: encoded as the server encodes it, decoded
+/// by the client's own decoder; with the encoded body's length (its prefix included).
+fn wire(
+    m: &ArenaMatch,
+    viewer: Option<PlayerId>,
+    age: u32,
+    delta: &RowDelta,
+) -> (StateFrame, usize) {
+    let mut body = Vec::new();
+    codec::encode_rows(m.schema(), delta, |_| Some(0), &mut body).unwrap();
+    let mut msg = Vec::new();
+    codec::encode_state(&m.header_for(viewer, age), &body, &mut msg).unwrap();
+    match codec::decode_server(&msg).unwrap() {
+        ServerMsg::State(frame) => (frame, body.len()),
+        other => panic!("not a state frame: {other:?}"),
     }
 }
 
@@ -90,7 +123,7 @@ fn brute_relevant(
     viewer: Option<PlayerId>,
     focus: Option<[f32; 2]>,
 ) -> Vec<EntityState> {
-    let snap = m.snapshot();
+    let snap = states(m.snapshot());
     let own = viewer
         .and_then(|id| m.player(id))
         .map(|p| p.entity_id)
@@ -151,7 +184,7 @@ impl Client {
         m: &ArenaMatch,
         budget: Option<usize>,
         rng: &mut SplitMix64,
-        out: &mut Delta,
+        out: &mut RowDelta,
     ) {
         let tick = m.tick();
         // Acks that arrived; the last to arrive wins, even if older (reordered).
@@ -176,10 +209,13 @@ impl Client {
         let stats = *self.view.stats();
         assert_eq!(stats.tick, tick);
         assert_eq!(stats.baseline_age, age);
-        let mut bytes = Vec::new();
-        encode_delta(out, &mut bytes).unwrap();
-        assert_eq!(delta_len(out), bytes.len(), "delta_len is exact");
-        let sent = self.view.sent_view(tick, m).expect("this tick's view");
+        let (frame, len) = wire(m, self.viewer, age, out);
+        assert_eq!(
+            delta_len(m.schema(), out, |_| Some(0)),
+            len,
+            "delta_len is exact"
+        );
+        let sent = states(&self.view.sent_view(tick, m).expect("this tick's view"));
         if budget.is_none() {
             assert_eq!(
                 sent,
@@ -192,7 +228,7 @@ impl Client {
                 // Estimates use typical code orders and id gaps: a couple of bytes short per
                 // entry at worst.
                 assert!(
-                    bytes.len() <= b + 2 * (out.updated.len() + out.created.len()),
+                    len <= b + 2 * (out.updated.len() + out.created.len()),
                     "{stats:?}"
                 );
             }
@@ -201,10 +237,6 @@ impl Client {
         self.removes += out.removed.len();
         // Lossy link: 20% lost, 0..=3 ticks late.
         if r >> 8 & 0xff >= 51 {
-            let frame = StateFrame {
-                header: m.header_for(self.viewer, age),
-                delta: out.clone(),
-            };
             self.frames.push((tick + (r >> 16) as u32 % 4, frame, sent));
         }
         // Latest-wins delivery: of the frames due, apply in tick order, skipping stale ones.
@@ -269,7 +301,7 @@ fn run_clients(
         Some([side as f32 / 2.0, side as f32 / 2.0]),
     ));
     let mut rng = SplitMix64::new(seed ^ 0x5eed);
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     for t in 0..ticks {
         walk.push(&mut m);
         m.step();
@@ -309,7 +341,7 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
     let (a, b) = (m.add_player("a").unwrap(), m.add_player("b").unwrap());
     m.step();
     let mut view = ClientView::new();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     let mut at = |m: &mut ArenaMatch, x: f32, view: &mut ClientView| {
         m.game_mut().place(a, Vec2::new(100.0, 100.0), Vec2::ZERO);
         m.game_mut().place(b, Vec2::new(x, 100.0), Vec2::ZERO);
@@ -380,7 +412,7 @@ fn unlimited_without_interest_equals_the_shared_delta() {
     let mut rng = SplitMix64::new(77);
     let mut views = [ClientView::new(), ClientView::new(), ClientView::new()];
     let mut acks = [0u32; 3];
-    let (mut mine, mut shared) = (Delta::default(), Delta::default());
+    let (mut mine, mut shared) = (RowDelta::default(), RowDelta::default());
     let mut deltas = 0;
     for _ in 0..200 {
         walk.push(&mut m);
@@ -434,7 +466,7 @@ fn switching_between_shared_and_own_frames_stays_exact() {
     let mut walk = Walk::new(6, 9, true);
     let mut view = ClientView::new();
     let mut replica = Replica::new();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     for t in 0..120u32 {
         walk.push(&mut m);
         m.step();
@@ -456,12 +488,9 @@ fn switching_between_shared_and_own_frames_stays_exact() {
                 &mut out,
             ),
         };
-        let frame = StateFrame {
-            header: m.header_for(None, age),
-            delta: out.clone(),
-        };
+        let (frame, _) = wire(&m, None, age, &out);
         let world = replica.apply(&frame).unwrap();
-        let sent = view.sent_view(m.tick(), &m).unwrap();
+        let sent = states(&view.sent_view(m.tick(), &m).unwrap());
         assert_eq!(world.values().cloned().collect::<Vec<_>>(), sent);
         // Calling again in the same tick re-sends the same view.
         let again = view.frame(
@@ -473,7 +502,7 @@ fn switching_between_shared_and_own_frames_stays_exact() {
             &mut out,
         );
         assert_eq!(again, age);
-        assert_eq!(view.sent_view(m.tick(), &m).unwrap(), sent);
+        assert_eq!(states(&view.sent_view(m.tick(), &m).unwrap()), sent);
     }
     view.reset();
     assert_eq!(
@@ -504,7 +533,7 @@ fn starvation(n: usize, lag: u32, budget: usize) -> (u32, u32) {
     }
     let mut walk = Walk::new(n, 4, false);
     let mut view = ClientView::new();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     // Per entity id: the last tick the view held its current state.
     let mut fresh = vec![0u32; n + 1];
     let mut worst = 0;
@@ -581,7 +610,7 @@ fn near_entities_are_refreshed_more_often_than_far_ones() {
     }
     let mut walk = Walk::new(n, 8, false);
     let mut view = ClientView::new();
-    let mut out = Delta::default();
+    let mut out = RowDelta::default();
     let (mut near, mut far) = ((0u32, 0u32), (0u32, 0u32));
     for _ in 0..300 {
         walk.push(&mut m);
@@ -603,7 +632,8 @@ fn near_entities_are_refreshed_more_often_than_far_ones() {
             if !sent.contains(e) {
                 continue;
             }
-            let d = (dequantize(e.x) - 20.0).hypot(dequantize(e.y) - 20.0);
+            let (x, y) = xy(e);
+            let d = (dequantize(x) - 20.0).hypot(dequantize(y) - 20.0);
             if d < 300.0 {
                 near.0 += 1;
             } else if d > 900.0 {
@@ -611,7 +641,8 @@ fn near_entities_are_refreshed_more_often_than_far_ones() {
             }
         }
         for e in m.snapshot() {
-            let d = (dequantize(e.x) - 20.0).hypot(dequantize(e.y) - 20.0);
+            let (x, y) = xy(e);
+            let d = (dequantize(x) - 20.0).hypot(dequantize(y) - 20.0);
             if d < 300.0 {
                 near.1 += 1;
             } else if d > 900.0 {
@@ -660,14 +691,14 @@ fn match_radius_query_equals_brute_force() {
             m.entities_within(c, 180.0, &mut found);
             let q = (quantize(c[0]), quantize(c[1]));
             let brute: Vec<usize> = (0..m.snapshot().len())
-                .filter(|&i| within(&m.snapshot()[i], q, 180.0))
+                .filter(|&i| within(&states(&m.snapshot()[i..=i])[0], q, 180.0))
                 .collect();
             assert_eq!(found, brute);
         }
         assert!(
             m.snapshot()
                 .iter()
-                .any(|e| e.kind == EntityKind::Projectile)
+                .any(|e| e.kind == kind_code(EntityKind::Projectile))
         );
     }
 }

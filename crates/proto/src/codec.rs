@@ -137,6 +137,28 @@ pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) -> Result<(), EncodeError>
     encode_into(delta, out, server_config())
 }
 
+/// Appends the body of a state frame as the game's schema encodes `delta` (see
+/// [`crate::schema::body::encode`]), behind the same length prefix a byte string has in every
+/// other message; `kind_of` gives the baseline entity's kind at an index. For arena the bytes
+/// equal [`encode_delta`]'s of the same delta.
+///
+/// Like [`encode_delta`], a tick's delta against one baseline is encoded once and joined to
+/// each client's header with [`encode_state`].
+pub fn encode_rows(
+    schema: &crate::schema::Schema,
+    delta: &crate::schema::rows::RowDelta,
+    kind_of: impl Fn(u32) -> Option<u16>,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let mut body = Vec::with_capacity(256);
+    crate::schema::body::encode(schema, delta, kind_of, &mut body)
+        .map_err(|e| EncodeError(e.to_string()))?;
+    // The length prefix of a byte string, as serde writes it for `encode_delta`.
+    encode_into(&(body.len() as u64), out, server_config())?;
+    out.extend_from_slice(&body);
+    Ok(())
+}
+
 /// Appends a whole [`ServerMsg::State`] message to `out`: the tag, the client's header and an
 /// already encoded delta body; the bytes equal `encode_server(&ServerMsg::State(..))`.
 pub fn encode_state(

@@ -747,6 +747,37 @@ impl Schema {
         Some(self.kinds[k].fields[i].slot)
     }
 
+    /// A kind's position as `(x slot, y slot, wire units per world unit)`: its first two
+    /// position fields, in declaration order (`None` when it declares fewer than two). An
+    /// engine places the entity there for areas of interest.
+    pub fn position(&self, kind: u16) -> Option<(usize, usize, u32)> {
+        let k = usize::from(kind);
+        let decl = self.decl.kinds.get(k)?;
+        let mut pos = decl
+            .fields
+            .iter()
+            .zip(&self.kinds[k].fields)
+            .filter_map(|(d, l)| match d.kind {
+                FieldKind::Pos { scale } => Some((l.slot, scale)),
+                _ => None,
+            });
+        let ((x, scale), (y, _)) = (pos.next()?, pos.next()?);
+        Some((x, y, scale))
+    }
+
+    /// The value slot of a kind's owner: its first reference field (`None` without one). An
+    /// engine counts an entity as owned by the entity it refers to there (a projectile by its
+    /// shooter), for areas of interest.
+    pub fn owner_slot(&self, kind: u16) -> Option<usize> {
+        let k = usize::from(kind);
+        let decl = self.decl.kinds.get(k)?;
+        decl.fields
+            .iter()
+            .zip(&self.kinds[k].fields)
+            .find(|(d, _)| d.kind == FieldKind::Ref)
+            .map(|(_, l)| l.slot)
+    }
+
     /// The resolved layout of kind `kind`.
     pub(crate) fn layout(&self, kind: u16) -> Option<&KindLayout> {
         self.kinds.get(usize::from(kind))

@@ -106,7 +106,11 @@ fn check_sizes(schema: &Schema, delta: &Delta, rows: &RowDelta) {
             e.owner,
             e.name.len(),
         );
-        assert_eq!(body::create_bits_estimate(schema, r), Some(want), "{e:?}");
+        assert_eq!(
+            body::create_bits_estimate(schema, r.row_ref(), false),
+            Some(want),
+            "{e:?}"
+        );
     }
     let mut prev = None;
     for (u, r) in delta.updated.iter().zip(&rows.updated) {

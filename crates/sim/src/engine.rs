@@ -1,10 +1,10 @@
 //! The engine's match: one authoritative, deterministic state machine running any [`Game`].
 
-use tickwire_proto::EntityState;
-use tickwire_proto::entity::quantize;
-use tickwire_proto::msg::{
-    Delta, EndReason, FrameHeader, Phase, RequestRefusalReason, sanitize_name,
-};
+use std::sync::Arc;
+
+use tickwire_proto::msg::{EndReason, FrameHeader, Phase, RequestRefusalReason, sanitize_name};
+use tickwire_proto::schema::Schema;
+use tickwire_proto::schema::rows::{self, EntityRow, RowDelta};
 
 use crate::config::{ConfigError, MatchConfig};
 use crate::game::{Game, PlayerId, StepCtx, WorldBounds};
@@ -14,7 +14,7 @@ use crate::request::{
     Answer, Limiter, Limits, MAX_REQUEST_BYTES, Refused, RequestConfig, RequestConfigError,
     RequestError, refusal,
 };
-use crate::spatial::SpatialIndex;
+use crate::spatial::{Placement, SpatialIndex};
 
 /// Why [`Match::add_player`] refused a player.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -147,6 +147,10 @@ pub struct Match<G: Game> {
     game: G,
     /// The world's extent.
     world: WorldBounds,
+    /// The game's replication schema.
+    schema: Arc<Schema>,
+    /// Where the schema puts entities.
+    placement: Placement,
     /// Last simulated tick.
     tick: u32,
     /// Current phase.
@@ -181,8 +185,11 @@ impl<G: Game> Match<G> {
     pub fn new(config: MatchConfig, game: G) -> Result<Match<G>, ConfigError> {
         config.validate()?;
         let world = game.world();
+        let schema = Arc::new(G::schema());
         let request_config = RequestConfig::default();
         Ok(Match {
+            placement: Placement::new(&schema),
+            schema,
             request_limits: Limits::new(&request_config, config.tick_rate),
             request_config,
             requests: Vec::new(),
@@ -200,6 +207,16 @@ impl<G: Game> Match<G> {
             seats: Vec::new(),
             step_inputs: Vec::new(),
         })
+    }
+
+    /// The game's replication schema, which every snapshot row and delta follows.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Where the schema puts entities, for areas of interest.
+    pub(crate) fn placement(&self) -> &Placement {
+        &self.placement
     }
 
     /// The engine's rules.
@@ -549,17 +566,18 @@ impl<G: Game> Match<G> {
         self.history.push(self.tick, buf);
         if self.config.view_radius > 0.0 {
             // Only areas of interest use it; without them, the step stays as cheap as before.
-            self.interest.rebuild(self.history.newest());
+            self.interest
+                .rebuild(self.history.newest(), &self.placement);
         }
     }
 
     /// The snapshot of the current tick, sorted by entity id.
-    pub fn snapshot(&self) -> &[EntityState] {
+    pub fn snapshot(&self) -> &[EntityRow] {
         self.history.newest()
     }
 
     /// The snapshot of `tick`, if it is still in the history.
-    pub fn snapshot_at(&self, tick: u32) -> Option<&[EntityState]> {
+    pub fn snapshot_at(&self, tick: u32) -> Option<&[EntityRow]> {
         self.history.get(tick)
     }
 
@@ -573,15 +591,20 @@ impl<G: Game> Match<G> {
     /// otherwise this scans the snapshot.
     pub fn entities_within(&self, center: [f32; 2], radius: f32, out: &mut Vec<usize>) {
         out.clear();
-        let c = (quantize(center[0]), quantize(center[1]));
+        let place = &self.placement;
+        let c = (place.quantize(center[0]), place.quantize(center[1]));
         let snap = self.snapshot();
         if self.config.view_radius > 0.0 {
             self.interest
-                .within(snap, c, radius, |i| out.push(i as usize));
+                .within(snap, place, c, radius, |i| out.push(i as usize));
             out.sort_unstable();
         } else {
-            let r2 = crate::spatial::radius_sq(radius);
-            out.extend((0..snap.len()).filter(|&i| crate::spatial::within_sq(&snap[i], c, r2)));
+            let r2 = place.radius_sq(radius);
+            out.extend((0..snap.len()).filter(|&i| {
+                place
+                    .position(&snap[i])
+                    .is_some_and(|p| crate::spatial::within_sq(p, c, r2))
+            }));
         }
     }
 
@@ -592,14 +615,14 @@ impl<G: Game> Match<G> {
 
     /// Fills `out` with the delta from `ack` (a tick, 0 = none) to the current tick and returns
     /// the baseline age used (0 = full snapshot).
-    pub fn delta_since(&self, ack: u32, out: &mut Delta) -> u32 {
+    pub fn delta_since(&self, ack: u32, out: &mut RowDelta) -> u32 {
         let age = self.baseline_age(ack);
         let base = if age == 0 {
             &[][..]
         } else {
             self.history.get(ack).unwrap_or(&[])
         };
-        tickwire_proto::delta::diff_into(base, self.history.newest(), age, out);
+        rows::diff_into(&self.schema, base, self.history.newest(), age, out);
         age
     }
 
@@ -642,7 +665,7 @@ impl<G: Game> Match<G> {
         self.game.results()
     }
 
-    /// FNV-1a 64 over the tick, the phase and the current quantized snapshot: equal hashes at
+    /// FNV-1a 64 over the tick, the phase and the current snapshot's rows: equal hashes at
     /// equal ticks mean identical replicated state (for replay checks).
     pub fn state_hash(&self) -> u64 {
         let mut h = Fnv::new();
@@ -654,20 +677,17 @@ impl<G: Game> Match<G> {
         }]);
         for e in self.snapshot() {
             h.write(&e.id.to_le_bytes());
-            h.write(&[match e.kind {
-                tickwire_proto::EntityKind::Player => 0,
-                tickwire_proto::EntityKind::Projectile => 1,
-            }]);
-            h.write(&e.x.to_le_bytes());
-            h.write(&e.y.to_le_bytes());
-            h.write(&e.vx.to_le_bytes());
-            h.write(&e.vy.to_le_bytes());
-            h.write(&[e.aim, e.hp, e.flags]);
-            h.write(&e.score.to_le_bytes());
-            h.write(&e.owner.to_le_bytes());
-            // Length first so that adjacent names cannot alias.
-            h.write(&(e.name.len() as u64).to_le_bytes());
-            h.write(e.name.as_bytes());
+            h.write(&e.kind.to_le_bytes());
+            // Lengths first so that adjacent rows and strings cannot alias.
+            h.write(&(e.values.len() as u64).to_le_bytes());
+            for v in &e.values {
+                h.write(&v.to_le_bytes());
+            }
+            h.write(&(e.strings.len() as u64).to_le_bytes());
+            for st in e.strings.iter() {
+                h.write(&(st.len() as u64).to_le_bytes());
+                h.write(st.as_bytes());
+            }
         }
         h.finish()
     }
@@ -709,6 +729,9 @@ mod tests {
     }
 
     impl Game for Echo {
+        fn schema() -> Schema {
+            tickwire_proto::schema::arena::arena_schema()
+        }
         type Input = ();
         type Event = u16;
         type Results = ();
@@ -767,6 +790,9 @@ mod tests {
     }
 
     impl Game for Order {
+        fn schema() -> Schema {
+            tickwire_proto::schema::arena::arena_schema()
+        }
         type Input = u8;
         type Event = ();
         type Results = ();
@@ -937,6 +963,9 @@ mod tests {
         #[derive(Clone, Debug)]
         struct Mute;
         impl Game for Mute {
+            fn schema() -> Schema {
+                tickwire_proto::schema::arena::arena_schema()
+            }
             type Input = ();
             type Event = ();
             type Results = ();

@@ -22,8 +22,11 @@
 //! Like the engine, a game is sans-IO and deterministic: no clock, no sockets, no OS randomness,
 //! no iteration over hash-map order, no platform libm in anything that reaches its state.
 
-use tickwire_proto::EntityState;
+use std::sync::Arc;
+
 use tickwire_proto::msg::{EndReason, Phase};
+use tickwire_proto::schema::Schema;
+use tickwire_proto::schema::rows::EntityRow;
 
 use crate::request::{Refusal, RequestError};
 
@@ -63,6 +66,12 @@ pub trait Game {
     /// [`NoRequest`](crate::request::NoRequest) and keeps the default decoder and handler
     /// (stable Rust has no defaults for associated types).
     type Request: Clone + std::fmt::Debug;
+
+    /// The game's replication schema: its entity kinds and their fields, declared once. The
+    /// engine derives the deltas, their encoding, the state hash and areas of interest (an
+    /// entity's position and owner, see [`Schema::position`] and [`Schema::owner_slot`])
+    /// from it, and [`Game::snapshot`] writes rows of it. Called once per match.
+    fn schema() -> Schema;
 
     /// The world's extent, for areas of interest.
     fn world(&self) -> WorldBounds;
@@ -191,24 +200,44 @@ impl<G: Game + ?Sized> StepCtx<'_, G> {
     }
 }
 
-/// Where [`Game::snapshot`] writes a tick's entities. It recycles the entities of an evicted
-/// snapshot, so a steady state allocates nothing (names keep their strings).
+/// Where [`Game::snapshot`] writes a tick's entities, as rows of the game's schema. It
+/// recycles the rows of an evicted snapshot, so a steady state allocates nothing (strings are
+/// shared, not copied).
 pub struct SnapshotWriter<'a> {
     /// The snapshot buffer, reused.
-    pub(crate) buf: &'a mut Vec<EntityState>,
-    /// Entities written so far.
+    pub(crate) buf: &'a mut Vec<EntityRow>,
+    /// Rows written so far.
     pub(crate) len: usize,
 }
 
 impl SnapshotWriter<'_> {
-    /// The next entity to fill in, every field to be written (a recycled one holds an old
-    /// entity's values). Ids must come out strictly ascending.
-    pub fn entity(&mut self) -> &mut EntityState {
-        if self.len == self.buf.len() {
-            self.buf.push(EntityState::default());
+    /// Adds entity `id` of kind `kind` (its code in the schema) with its numeric fields and
+    /// string fields in declaration order. Ids must come out strictly ascending. Strings are
+    /// an entity's identity and never change for an id: keep one `Arc` per entity and hand it
+    /// in every tick, which costs a reference count, not a copy.
+    ///
+    /// A row that does not fit the schema (unknown kind, wrong number of fields, a value out
+    /// of its field's range) is a bug in the game: the engine replicates it as a re-create and
+    /// the server's encoder refuses the frame, so it shows at once.
+    pub fn push(&mut self, id: u32, kind: u16, values: &[i64], strings: &Arc<[String]>) {
+        match self.buf.get_mut(self.len) {
+            Some(row) => {
+                row.id = id;
+                row.kind = kind;
+                row.values.clear();
+                row.values.extend_from_slice(values);
+                if !Arc::ptr_eq(&row.strings, strings) {
+                    row.strings = Arc::clone(strings);
+                }
+            }
+            None => self.buf.push(EntityRow {
+                id,
+                kind,
+                values: values.to_vec(),
+                strings: Arc::clone(strings),
+            }),
         }
         self.len += 1;
-        &mut self.buf[self.len - 1]
     }
 
     /// Entities written so far.

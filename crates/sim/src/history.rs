@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use tickwire_proto::EntityState;
+use tickwire_proto::schema::rows::EntityRow;
 
 /// The last `cap` snapshots, one per consecutive tick, oldest first.
 #[derive(Clone, Debug)]
@@ -10,7 +10,7 @@ pub(crate) struct History {
     /// Snapshots kept at most.
     cap: usize,
     /// `(tick, snapshot)`, ticks consecutive and ascending.
-    ring: VecDeque<(u32, Vec<EntityState>)>,
+    ring: VecDeque<(u32, Vec<EntityRow>)>,
 }
 
 impl History {
@@ -23,8 +23,8 @@ impl History {
     }
 
     /// A buffer for the next snapshot: the evicted oldest one when the ring is full, so the
-    /// steady state reuses its allocations (including the entities' name strings).
-    pub(crate) fn take_buffer(&mut self) -> Vec<EntityState> {
+    /// steady state reuses its allocations (including the rows' value vectors).
+    pub(crate) fn take_buffer(&mut self) -> Vec<EntityRow> {
         if self.ring.len() >= self.cap {
             self.ring.pop_front().map(|(_, v)| v).unwrap_or_default()
         } else {
@@ -33,7 +33,7 @@ impl History {
     }
 
     /// Appends the snapshot of `tick` (the tick after the newest).
-    pub(crate) fn push(&mut self, tick: u32, snapshot: Vec<EntityState>) {
+    pub(crate) fn push(&mut self, tick: u32, snapshot: Vec<EntityRow>) {
         if self.ring.len() >= self.cap {
             self.ring.pop_front();
         }
@@ -41,12 +41,12 @@ impl History {
     }
 
     /// The newest snapshot.
-    pub(crate) fn newest(&self) -> &[EntityState] {
+    pub(crate) fn newest(&self) -> &[EntityRow] {
         self.ring.back().map_or(&[], |(_, s)| s.as_slice())
     }
 
     /// The snapshot of `tick`, if still held.
-    pub(crate) fn get(&self, tick: u32) -> Option<&[EntityState]> {
+    pub(crate) fn get(&self, tick: u32) -> Option<&[EntityRow]> {
         let (first, _) = self.ring.front()?;
         let idx = usize::try_from(tick.checked_sub(*first)?).ok()?;
         let (t, s) = self.ring.get(idx)?;

@@ -13,8 +13,9 @@
 //!   see [`ClientView::set_focus`]);
 //! * otherwise its own player entity, the projectiles it owns, the entities pinned with
 //!   [`ClientView::set_pinned`] (teammates, objectives: the arena game has neither, the server
-//!   decides), and every entity whose quantized position lies within `view_radius` world units
-//!   of the centre. The centre is the client's own player (dead or alive), or for a spectator
+//!   decides), every entity whose quantized position lies within `view_radius` world units
+//!   of the centre, and every entity of a kind without a position (a scoreboard). Positions
+//!   and owners are what the game's schema declares (see [`tickwire_proto::schema::Schema::position`]). The centre is the client's own player (dead or alive), or for a spectator
 //!   its focus point.
 //!
 //! The match phase is in every frame header, so it needs no entity. With `view_radius > 0`,
@@ -79,7 +80,7 @@
 //! # Names
 //! An entity that re-enters a client's view is created again, but its name (fixed for the id)
 //! is sent only until the client has acknowledged a frame that carried it; later creates of
-//! the same entity leave it out ([`Delta::names_elided`]) and the client's replica fills it
+//! the same entity leave it out ([`RowDelta::strings_elided`]) and the client's replica fills it
 //! in. Frames built by [`ClientView::frame`] do this; shared frames carry every name.
 //!
 //! # Sharing one encoding
@@ -90,11 +91,11 @@
 //! distinct age; otherwise it calls [`ClientView::frame`].
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use tickwire_proto::delta::diff_into;
-use tickwire_proto::entity::{POS_SCALE, predict, quantize};
-use tickwire_proto::msg::Delta;
-use tickwire_proto::{EntityKind, EntityState, EntityUpdate, pack};
+use tickwire_proto::schema::Schema;
+use tickwire_proto::schema::body;
+use tickwire_proto::schema::rows::{self, EntityRow, RowDelta, RowRef};
 
 use crate::config::MIN_FRAME_BUDGET_BYTES;
 use crate::engine::Match;
@@ -114,130 +115,119 @@ pub fn overdue_ticks(tick_rate: u16) -> u32 {
     u32::from(tick_rate).div_ceil(2).max(1)
 }
 
-/// One entity of a view as sent: its replicated state without the name.
+/// The entities of a view as sent, flat: ids ascending, each with its kind and numeric values
+/// in the schema's slots, all of a view's values in one vector.
 ///
-/// Within a match an id's identity (kind, owner, name) never changes and ids are never reused,
-/// and every entity of a view is in the snapshot of the view's tick, so the name is read from
-/// that snapshot when a create needs it. A view is then a flat array (32 bytes an entity, no
-/// allocation per entity), cheap to copy, compare and keep for every client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    /// Entity id.
-    id: u32,
-    /// X, wire units.
-    x: i32,
-    /// Y, wire units.
-    y: i32,
-    /// X velocity, wire units per tick.
-    vx: i32,
-    /// Y velocity, wire units per tick.
-    vy: i32,
-    /// Score.
-    score: u32,
-    /// Owning entity.
-    owner: u32,
-    /// Kind.
-    kind: EntityKind,
-    /// Facing.
-    aim: u8,
-    /// Health.
-    hp: u8,
-    /// Flags.
-    flags: u8,
+/// Strings are not kept: within a match an id's strings never change and ids are never
+/// reused, and every entity of a view is in the snapshot of the view's tick, so a create reads
+/// them from that snapshot. A view is then a few flat arrays (no allocation per entity),
+/// cheap to copy, compare and keep for every client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Rows {
+    /// Entity ids, ascending.
+    ids: Vec<u32>,
+    /// Kind codes.
+    kinds: Vec<u16>,
+    /// Where each entity's values end in `values`.
+    ends: Vec<u32>,
+    /// Every entity's numeric values, one after the other.
+    values: Vec<i64>,
 }
 
-impl Slot {
-    /// The slot of a snapshot entity.
-    fn of(e: &EntityState) -> Slot {
-        Slot {
-            id: e.id,
-            x: e.x,
-            y: e.y,
-            vx: e.vx,
-            vy: e.vy,
-            score: e.score,
-            owner: e.owner,
-            kind: e.kind,
-            aim: e.aim,
-            hp: e.hp,
-            flags: e.flags,
+impl Rows {
+    /// Empties the view, keeping its allocations.
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.kinds.clear();
+        self.ends.clear();
+        self.values.clear();
+    }
+
+    /// Entities held.
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Id of entity `i`.
+    fn id(&self, i: usize) -> Option<u32> {
+        self.ids.get(i).copied()
+    }
+
+    /// Entity `i` with the strings `strings` (its own, from a snapshot).
+    fn row<'a>(&'a self, i: usize, strings: &'a [String]) -> RowRef<'a> {
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+        RowRef {
+            id: self.ids[i],
+            kind: self.kinds[i],
+            values: &self.values[start..self.ends[i] as usize],
+            strings,
         }
     }
 
-    /// The same identity as `other` (the name is fixed by the id, see [`Slot`]).
-    fn same_identity(&self, other: &Slot) -> bool {
-        self.kind == other.kind && self.owner == other.owner
+    /// Appends an entity (ids must come ascending).
+    fn push(&mut self, r: RowRef<'_>) {
+        self.ids.push(r.id);
+        self.kinds.push(r.kind);
+        self.values.extend_from_slice(r.values);
+        self.ends.push(self.values.len() as u32);
     }
 
-    /// The full state, with the entity's name.
-    fn to_state(self, name: &str) -> EntityState {
-        EntityState {
-            id: self.id,
-            kind: self.kind,
-            x: self.x,
-            y: self.y,
-            vx: self.vx,
-            vy: self.vy,
-            aim: self.aim,
-            hp: self.hp,
-            score: self.score,
-            flags: self.flags,
-            owner: self.owner,
-            name: name.to_owned(),
+    /// Replaces the view with a whole snapshot.
+    fn copy_snapshot(&mut self, snap: &[EntityRow]) {
+        self.clear();
+        for e in snap {
+            self.push(e.row_ref());
         }
     }
 }
 
-/// The update turning `base` (at baseline index `index`, `age` ticks old) into `to` (same
-/// id), `None` when the prediction is exact; the same as [`EntityState::update_from`].
-fn update(base: &Slot, to: &Slot, age: u32, index: u32) -> Option<EntityUpdate> {
-    let (px, py) = predict((base.x, base.y), (to.vx, to.vy), age);
-    let u = EntityUpdate {
-        index,
-        vel_delta: (to.vx != base.vx || to.vy != base.vy)
-            .then(|| (to.vx.wrapping_sub(base.vx), to.vy.wrapping_sub(base.vy))),
-        pos_residual: (to.x != px || to.y != py)
-            .then(|| (to.x.wrapping_sub(px), to.y.wrapping_sub(py))),
-        aim: (to.aim != base.aim).then_some(to.aim),
-        hp: (to.hp != base.hp).then_some(to.hp),
-        misc: (to.score != base.score || to.flags != base.flags).then_some((to.score, to.flags)),
-    };
-    (!u.is_empty()).then_some(u)
+/// The numeric state of a [`RowRef`]: what two states of one entity differ in.
+fn state_of<'a>(r: RowRef<'a>) -> (u16, &'a [i64]) {
+    (r.kind, r.values)
 }
 
-/// Estimated bits of a create of `s` (see [`pack::create_bits_estimate`]).
-fn create_bits(s: &Slot, name_len: usize) -> u32 {
-    pack::create_bits_estimate(s.kind, (s.x, s.y), (s.vx, s.vy), s.score, s.owner, name_len)
+/// The create of `r` for a delta, with the snapshot row's shared strings.
+fn created(r: RowRef<'_>, e: &EntityRow) -> EntityRow {
+    EntityRow {
+        id: r.id,
+        kind: r.kind,
+        values: r.values.to_vec(),
+        strings: Arc::clone(&e.strings),
+    }
 }
 
 /// Estimated bits of the entry that turns `base` (at baseline index `bi`) into `to` (either
-/// may be absent; `name_len` is the entity's name length), after a change at baseline index
-/// `prev`, for budgeting.
+/// may be absent), after a change at baseline index `prev`, for budgeting. A create prices its
+/// strings unless `strings_held` (the client holds them).
+#[allow(clippy::too_many_arguments)]
 fn entry_bits(
-    base: Option<(&Slot, u32)>,
-    to: Option<&Slot>,
-    name_len: usize,
+    schema: &Schema,
+    base: Option<(RowRef<'_>, u32)>,
+    to: Option<RowRef<'_>>,
+    strings_held: bool,
     age: u32,
     prev: Option<u32>,
+    scratch: &mut RowDelta,
 ) -> u32 {
+    let create = |t: RowRef<'_>| body::create_bits_estimate(schema, t, strings_held).unwrap_or(0);
     match (base, to) {
         (None, None) => 0,
-        (Some((_, bi)), None) => pack::remove_bits_estimate(bi, prev),
-        (None, Some(t)) => create_bits(t, name_len),
-        (Some((b, bi)), Some(t)) if !b.same_identity(t) => {
-            pack::remove_bits_estimate(bi, prev) + create_bits(t, name_len)
+        (Some((_, bi)), None) => body::remove_bits_estimate(bi, prev),
+        (None, Some(t)) => create(t),
+        (Some((b, bi)), Some(t)) if !rows::same_identity(schema, b, t) => {
+            body::remove_bits_estimate(bi, prev) + create(t)
         }
         (Some((b, bi)), Some(t)) => {
-            update(b, t, age, bi).map_or(0, |u| pack::update_bits_estimate(&u, prev))
+            body::update_estimate_between(schema, b, t, age, bi, prev, scratch)
         }
     }
 }
 
-/// Exact bytes of a delta body as [`tickwire_proto::codec::encode_delta`] writes it (its
-/// length prefix included), without encoding it. Frames do not compute it (the server learns
-/// the size when it encodes); tests and budgets' users may.
-pub fn delta_len(delta: &Delta) -> usize {
-    let body = pack::encoded_len(delta);
+/// Exact bytes of a delta body as the server encodes it (its length prefix included), without
+/// encoding it; `kind_of` gives the baseline's kind at an index. Frames do not compute it (the
+/// server learns the size when it encodes); tests and budgets' users may.
+pub fn delta_len(schema: &Schema, delta: &RowDelta, kind_of: impl Fn(u32) -> Option<u16>) -> usize {
+    let body = body::encoded_len(schema, delta, kind_of);
     let prefix = match body {
         0..=250 => 1,
         251..=0xffff => 3,
@@ -247,39 +237,37 @@ pub fn delta_len(delta: &Delta) -> usize {
 }
 
 /// Fills `out` with the delta from `base`, `age` ticks old, to the entities of `items`
-/// (ascending ids, each with the snapshot entity of its id, for a create's name), and `view`
+/// (ascending ids, each with the snapshot row of its id, for a create's strings), and `view`
 /// (when given) with them.
 fn emit<'s>(
-    base: &[Slot],
+    schema: &Schema,
+    base: &Rows,
     age: u32,
-    items: impl Iterator<Item = (Slot, &'s EntityState)>,
-    mut view: Option<&mut Vec<Slot>>,
-    out: &mut Delta,
+    items: impl Iterator<Item = (RowRef<'s>, &'s EntityRow)>,
+    mut view: Option<&mut Rows>,
+    out: &mut RowDelta,
 ) {
-    out.removed.clear();
-    out.created.clear();
-    out.updated.clear();
-    out.names_elided.clear();
+    out.clear();
     if let Some(v) = view.as_mut() {
         v.clear();
     }
     let mut bi = 0;
     for (s, e) in items {
-        while base.get(bi).is_some_and(|b| b.id < s.id) {
+        while base.id(bi).is_some_and(|b| b < s.id) {
             out.removed.push(bi as u32);
             bi += 1;
         }
-        match base.get(bi).filter(|b| b.id == s.id) {
-            Some(b) => {
-                if !b.same_identity(&s) {
-                    out.removed.push(bi as u32);
-                    out.created.push(s.to_state(&e.name));
-                } else if let Some(u) = update(b, &s, age, bi as u32) {
-                    out.updated.push(u);
-                }
-                bi += 1;
+        if base.id(bi) == Some(s.id) {
+            let b = base.row(bi, &e.strings);
+            if !rows::same_identity(schema, b, s) {
+                out.removed.push(bi as u32);
+                out.created.push(created(s, e));
+            } else {
+                rows::push_update(schema, b, s, age, bi as u32, out);
             }
-            None => out.created.push(s.to_state(&e.name)),
+            bi += 1;
+        } else {
+            out.created.push(created(s, e));
         }
         if let Some(v) = view.as_mut() {
             v.push(s);
@@ -288,18 +276,21 @@ fn emit<'s>(
     out.removed.extend(bi as u32..base.len() as u32);
 }
 
-/// Pairs each slot of `view` with its entity in `snap` (both ascending; every entity of a view
-/// is in the snapshot of its tick). Slots missing from `snap` are skipped.
+/// Pairs each entity of `view` with its row in `snap` (both ascending; every entity of a view
+/// is in the snapshot of its tick). Entities missing from `snap` are skipped.
 fn with_entities<'a>(
-    view: &'a [Slot],
-    snap: &'a [EntityState],
-) -> impl Iterator<Item = (Slot, &'a EntityState)> + 'a {
+    view: &'a Rows,
+    snap: &'a [EntityRow],
+) -> impl Iterator<Item = (RowRef<'a>, &'a EntityRow)> + 'a {
     let mut k = 0;
-    view.iter().filter_map(move |s| {
-        while snap.get(k).is_some_and(|e| e.id < s.id) {
+    (0..view.len()).filter_map(move |i| {
+        let id = view.ids[i];
+        while snap.get(k).is_some_and(|e| e.id < id) {
             k += 1;
         }
-        snap.get(k).filter(|e| e.id == s.id).map(|e| (*s, e))
+        snap.get(k)
+            .filter(|e| e.id == id)
+            .map(|e| (view.row(i, &e.strings), e))
     })
 }
 
@@ -356,7 +347,7 @@ struct Sent {
     /// The view was the whole snapshot of the tick (kept in the match history, not here).
     full: bool,
     /// The entities, sorted by id (empty when `full`).
-    view: Vec<Slot>,
+    view: Rows,
 }
 
 /// What the last [`ClientView::frame`] (or [`ClientView::try_shared`]) did, for metrics and
@@ -399,10 +390,12 @@ pub struct FrameScratch {
     order: Vec<u32>,
     /// The next priorities.
     tracks: Vec<Track>,
-    /// A shared baseline converted to slots.
-    base: Vec<Slot>,
-    /// A shared previous view converted to slots.
-    prev: Vec<Slot>,
+    /// A shared baseline converted to a view.
+    base: Rows,
+    /// A shared previous view converted to a view.
+    prev: Rows,
+    /// Room for one update while it is priced.
+    estimate: RowDelta,
 }
 
 /// The replication state of one client: the views it was sent and the priorities of the
@@ -411,14 +404,15 @@ pub struct FrameScratch {
 /// and starts a new one (or calls [`ClientView::reset`]) when the connection restarts from a
 /// full snapshot, e.g. a resumed session.
 ///
-/// Memory: one view per tick from the acknowledged one to the newest (32 bytes an entity; at
-/// most `history_ticks` views), plus 12 bytes of priority per relevant entity.
+/// Memory: one view per tick from the acknowledged one to the newest (10 bytes an entity plus 8
+/// per numeric field: 82 for arena; at most `history_ticks` views), plus 12 bytes of priority
+/// per relevant entity.
 #[derive(Clone, Debug, Default)]
 pub struct ClientView {
     /// Views sent, ticks ascending: the acknowledged one and every newer one.
     sent: VecDeque<Sent>,
     /// Recycled view buffers.
-    pool: Vec<Vec<Slot>>,
+    pool: Vec<Rows>,
     /// The newest acknowledged tick that was held when it arrived (0 = none).
     acked: u32,
     /// Priorities of the entities in the last view, by id.
@@ -433,8 +427,9 @@ pub struct ClientView {
     names: NameBook,
 }
 
-/// Which entity names a client holds, so that its own frames can leave them out of creates
-/// ([`Delta::names_elided`]): a name is held once the frame that carried it is acknowledged.
+/// Which entities' strings (names) a client holds, so that its own frames can leave them out
+/// of creates ([`RowDelta::strings_elided`]): they are held once the frame that carried them
+/// is acknowledged.
 #[derive(Clone, Debug, Default)]
 struct NameBook {
     /// Ids whose name arrived in a frame the client acknowledged, sorted (looked up for every
@@ -469,13 +464,18 @@ impl NameBook {
 
     /// Leaves the names the client holds out of `delta`'s creates, and records the names it
     /// still carries as sent at `tick`.
-    fn elide(&mut self, tick: u32, delta: &mut Delta) {
-        delta.names_elided.clear();
+    fn elide(&mut self, tick: u32, delta: &mut RowDelta) {
+        delta.strings_elided.clear();
         let mut carried = Vec::new();
-        for e in delta.created.iter_mut().filter(|e| !e.name.is_empty()) {
+        for e in delta
+            .created
+            .iter_mut()
+            .filter(|e| e.strings.iter().any(|s| !s.is_empty()))
+        {
             if self.holds(e.id) {
-                e.name.clear();
-                delta.names_elided.push(e.id);
+                // The encoder sends an elided entity's strings as absent, so they go empty.
+                e.strings = e.strings.iter().map(|_| String::new()).collect();
+                delta.strings_elided.push(e.id);
             } else {
                 carried.push(e.id);
             }
@@ -532,6 +532,20 @@ impl ClientView {
         &self.stats
     }
 
+    /// The kind of the entity at `index` of the last frame's baseline (the view that frame
+    /// was a delta against), `None` past its end or for a full frame: what the encoder of a
+    /// schema whose updates are coded per kind asks for.
+    pub fn baseline_kind<G: Game>(&self, sim: &Match<G>, index: u32) -> Option<u16> {
+        let age = self.stats.baseline_age;
+        let tick = self.stats.tick.checked_sub(age).filter(|_| age > 0)?;
+        let s = entry_in(&self.sent, tick)?;
+        if s.full {
+            sim.snapshot_at(tick)?.get(index as usize).map(|e| e.kind)
+        } else {
+            s.view.kinds.get(index as usize).copied()
+        }
+    }
+
     /// The newest acknowledged tick this view uses as a baseline (0 = none).
     pub fn acked(&self) -> u32 {
         self.acked
@@ -539,14 +553,14 @@ impl ClientView {
 
     /// The view sent at `tick`, if still held (and the match still holds that tick's snapshot,
     /// which gives the names): exactly the world the client rebuilds from that frame.
-    pub fn sent_view<G: Game>(&self, tick: u32, sim: &Match<G>) -> Option<Vec<EntityState>> {
+    pub fn sent_view<G: Game>(&self, tick: u32, sim: &Match<G>) -> Option<Vec<EntityRow>> {
         let s = entry_in(&self.sent, tick)?;
         let snap = sim.snapshot_at(tick)?;
         if s.full {
             return Some(snap.to_vec());
         }
-        let out: Vec<EntityState> = with_entities(&s.view, snap)
-            .map(|(s, e)| s.to_state(&e.name))
+        let out: Vec<EntityRow> = with_entities(&s.view, snap)
+            .map(|(s, e)| created(s, e))
             .collect();
         (out.len() == s.view.len()).then_some(out)
     }
@@ -578,7 +592,7 @@ impl ClientView {
                     return None;
                 }
             }
-            _ => self.push(sim, tick, true, Vec::new()),
+            _ => self.push(sim, tick, true, Rows::default()),
         }
         self.tracks.clear();
         let n = sim.snapshot().len();
@@ -613,7 +627,7 @@ impl ClientView {
         ack: u32,
         budget_bytes: Option<usize>,
         scratch: &mut FrameScratch,
-        out: &mut Delta,
+        out: &mut RowDelta,
     ) -> u32 {
         let tick = sim.tick();
         let base_tick = self.begin(sim, ack);
@@ -637,7 +651,7 @@ impl ClientView {
                 view: snap.len(),
                 ..FrameStats::default()
             };
-            self.push(sim, tick, true, Vec::new());
+            self.push(sim, tick, true, Rows::default());
             return age;
         }
         self.own_frame(
@@ -663,11 +677,12 @@ impl ClientView {
         budget_bytes: Option<usize>,
         everything: bool,
         scratch: &mut FrameScratch,
-        out: &mut Delta,
+        out: &mut RowDelta,
     ) {
         let tick = sim.tick();
         let age = base_tick.map_or(0, |b| tick - b);
         let snap = sim.snapshot();
+        let schema = &**sim.schema();
         let own = viewer
             .and_then(|id| sim.player(id))
             .and_then(|p| snap.binary_search_by_key(&p.entity_id, |e| e.id).ok());
@@ -680,6 +695,7 @@ impl ClientView {
             tracks: next_tracks,
             base: base_scratch,
             prev: prev_scratch,
+            estimate,
         } = scratch;
         let ClientView {
             sent,
@@ -688,17 +704,18 @@ impl ClientView {
             names,
             ..
         } = self;
-        let base: &[Slot] = base_tick
-            .and_then(|b| slots_of(sent, sim, b, base_scratch))
-            .unwrap_or(&[]);
+        let empty = Rows::default();
+        let base: &Rows = base_tick
+            .and_then(|b| view_of(sent, sim, b, base_scratch))
+            .unwrap_or(&empty);
         let mut view = pool.pop().unwrap_or_default();
         let stats = match budget_bytes {
             None => {
                 let items = relevant.iter().map(|&i| {
                     let e = &snap[i as usize];
-                    (Slot::of(e), e)
+                    (e.row_ref(), e)
                 });
-                emit(base, age, items, Some(&mut view), out);
+                emit(schema, base, age, items, Some(&mut view), out);
                 tracks.clear();
                 FrameStats {
                     relevant: relevant.len(),
@@ -706,11 +723,13 @@ impl ClientView {
                 }
             }
             Some(budget) => {
-                let prev: &[Slot] = match sent.back() {
-                    Some(s) => slots_of(sent, sim, s.tick, prev_scratch).unwrap_or(base),
+                let prev: &Rows = match sent.back() {
+                    Some(s) => view_of(sent, sim, s.tick, prev_scratch).unwrap_or(base),
                     None => base,
                 };
                 let plan = Plan {
+                    schema,
+                    placement: sim.placement(),
                     tick,
                     age,
                     snap,
@@ -722,17 +741,24 @@ impl ClientView {
                     budget_bits: budget.max(MIN_FRAME_BUDGET_BYTES) as u32 * 8,
                     names,
                 };
-                let stats = plan.run(relevant, own.map(|i| i as u32), tracks, cands, order);
+                let stats = plan.run(
+                    relevant,
+                    own.map(|i| i as u32),
+                    tracks,
+                    cands,
+                    order,
+                    estimate,
+                );
                 let items = cands.iter().filter_map(|c| {
                     let e = &snap[c.snap as usize];
                     let s = match c.choice {
-                        Choice::Fresh => Some(Slot::of(e)),
-                        Choice::Carry => c.prev.map(|i| prev[i as usize]),
-                        Choice::Base => c.base.map(|i| base[i as usize]),
+                        Choice::Fresh => Some(e.row_ref()),
+                        Choice::Carry => c.prev.map(|i| prev.row(i as usize, &e.strings)),
+                        Choice::Base => c.base.map(|i| base.row(i as usize, &e.strings)),
                     };
                     s.map(|s| (s, e))
                 });
-                emit(base, age, items, Some(&mut view), out);
+                emit(schema, base, age, items, Some(&mut view), out);
                 next_tracks.clear();
                 next_tracks.extend(cands.iter().map(|c| {
                     let id = snap[c.snap as usize].id;
@@ -768,21 +794,25 @@ impl ClientView {
 
     /// The delta from the baseline to the whole snapshot: exactly [`Match::delta_since`] when
     /// the baseline is a shared frame or none.
-    fn whole<G: Game>(&mut self, sim: &Match<G>, base_tick: Option<u32>, out: &mut Delta) {
+    fn whole<G: Game>(&mut self, sim: &Match<G>, base_tick: Option<u32>, out: &mut RowDelta) {
         let snap = sim.snapshot();
+        let schema = &**sim.schema();
         let age = base_tick.map_or(0, |b| sim.tick() - b);
         match base_tick.and_then(|b| entry_in(&self.sent, b).map(|s| (b, s))) {
             Some((_, s)) if !s.full => {
                 emit(
+                    schema,
                     &s.view,
                     age,
-                    snap.iter().map(|e| (Slot::of(e), e)),
+                    snap.iter().map(|e| (e.row_ref(), e)),
                     None,
                     out,
                 );
             }
-            Some((b, _)) => diff_into(sim.snapshot_at(b).unwrap_or(&[]), snap, age, out),
-            None => diff_into(&[], snap, 0, out),
+            Some((b, _)) => {
+                rows::diff_into(schema, sim.snapshot_at(b).unwrap_or(&[]), snap, age, out);
+            }
+            None => rows::diff_into(schema, &[], snap, 0, out),
         }
     }
 
@@ -792,7 +822,7 @@ impl ClientView {
         sim: &Match<G>,
         base_tick: Option<u32>,
         scratch: &mut FrameScratch,
-        out: &mut Delta,
+        out: &mut RowDelta,
     ) {
         let tick = sim.tick();
         if entry_in(&self.sent, tick).is_some_and(|s| s.full) {
@@ -800,12 +830,21 @@ impl ClientView {
             return;
         }
         let sent = &self.sent;
-        let base: &[Slot] = base_tick
-            .and_then(|b| slots_of(sent, sim, b, &mut scratch.base))
-            .unwrap_or(&[]);
-        let view = entry_in(sent, tick).map_or(&[][..], |s| &s.view);
+        let empty = Rows::default();
+        let base: &Rows = base_tick
+            .and_then(|b| view_of(sent, sim, b, &mut scratch.base))
+            .unwrap_or(&empty);
+        let view = entry_in(sent, tick).map_or(&empty, |s| &s.view);
         let age = base_tick.map_or(0, |b| tick - b);
-        emit(base, age, with_entities(view, sim.snapshot()), None, out);
+        let schema = &**sim.schema();
+        emit(
+            schema,
+            base,
+            age,
+            with_entities(view, sim.snapshot()),
+            None,
+            out,
+        );
         self.names.elide(tick, out);
     }
 
@@ -817,13 +856,17 @@ impl ClientView {
     /// The centre of the client's area of interest, quantized: its player's entity, else the
     /// focus.
     fn centre<G: Game>(&self, sim: &Match<G>, viewer: Option<PlayerId>) -> Option<(i32, i32)> {
+        let place = sim.placement();
         let own = viewer.and_then(|id| sim.player(id)).and_then(|p| {
             let snap = sim.snapshot();
             snap.binary_search_by_key(&p.entity_id, |e| e.id)
                 .ok()
-                .map(|i| (snap[i].x, snap[i].y))
+                .and_then(|i| place.position(&snap[i]))
         });
-        own.or_else(|| self.focus.map(|[x, y]| (quantize(x), quantize(y))))
+        own.or_else(|| {
+            self.focus
+                .map(|[x, y]| (place.quantize(x), place.quantize(y)))
+        })
     }
 
     /// Fills `relevant` with the relevant snapshot indices, ascending.
@@ -841,14 +884,18 @@ impl ClientView {
             return;
         }
         let index = sim.interest_index();
+        let place = sim.placement();
         let radius = sim.config().view_radius;
         let centre = match own {
-            Some(i) => Some((snap[i].x, snap[i].y)),
-            None => self.focus.map(|[x, y]| (quantize(x), quantize(y))),
+            Some(i) => place.position(&snap[i]),
+            None => self
+                .focus
+                .map(|[x, y]| (place.quantize(x), place.quantize(y))),
         };
         if let Some(c) = centre {
-            index.within(snap, c, radius, |i| relevant.push(i));
+            index.within(snap, place, c, radius, |i| relevant.push(i));
         }
+        relevant.extend_from_slice(index.unplaced());
         if let Some(i) = own {
             relevant.push(i as u32);
             relevant.extend(index.owned_by(snap[i].id));
@@ -888,7 +935,7 @@ impl ClientView {
     }
 
     /// Records the view of `tick`, evicting the oldest beyond the history length.
-    fn push<G: Game>(&mut self, sim: &Match<G>, tick: u32, full: bool, view: Vec<Slot>) {
+    fn push<G: Game>(&mut self, sim: &Match<G>, tick: u32, full: bool, view: Rows) {
         let cap = (sim.config().history_len() as usize).max(2);
         while self.sent.len() >= cap {
             if let Some(s) = self.sent.pop_front() {
@@ -900,8 +947,9 @@ impl ClientView {
 }
 
 /// Returns a view buffer to the pool (if it holds anything worth keeping).
-fn recycle(pool: &mut Vec<Vec<Slot>>, view: Vec<Slot>) {
-    if view.capacity() > 0 && pool.len() < 8 {
+fn recycle(pool: &mut Vec<Rows>, mut view: Rows) {
+    if view.ids.capacity() > 0 && pool.len() < 8 {
+        view.clear();
         pool.push(view);
     }
 }
@@ -918,21 +966,20 @@ fn held<G: Game>(sent: &VecDeque<Sent>, sim: &Match<G>, tick: u32) -> bool {
     entry_in(sent, tick).is_some_and(|s| !s.full || sim.snapshot_at(tick).is_some())
 }
 
-/// The view of `tick` as slots: the entry's own, or for a shared frame the snapshot of the
-/// tick converted into `scratch`.
-fn slots_of<'a, G: Game>(
+/// The view of `tick`: the entry's own, or for a shared frame the snapshot of the tick
+/// copied into `scratch`.
+fn view_of<'a, G: Game>(
     sent: &'a VecDeque<Sent>,
     sim: &Match<G>,
     tick: u32,
-    scratch: &'a mut Vec<Slot>,
-) -> Option<&'a [Slot]> {
+    scratch: &'a mut Rows,
+) -> Option<&'a Rows> {
     let s = entry_in(sent, tick)?;
     if !s.full {
         return Some(&s.view);
     }
     let snap = sim.snapshot_at(tick)?;
-    scratch.clear();
-    scratch.extend(snap.iter().map(Slot::of));
+    scratch.copy_snapshot(snap);
     Some(scratch)
 }
 
@@ -945,21 +992,25 @@ fn reference_radius<G: Game>(sim: &Match<G>) -> f64 {
     } else {
         f64::from(sim.world().width.max(sim.world().height)) / 2.0
     };
-    (r * f64::from(POS_SCALE)).max(1.0)
+    (r * f64::from(sim.placement().scale())).max(1.0)
 }
 
 /// The inputs of one budgeted frame.
 struct Plan<'a> {
+    /// The game's schema.
+    schema: &'a Schema,
+    /// Where it puts entities.
+    placement: &'a crate::spatial::Placement,
     /// The current tick.
     tick: u32,
     /// The frame's baseline age, ticks.
     age: u32,
     /// The current snapshot.
-    snap: &'a [EntityState],
+    snap: &'a [EntityRow],
     /// The acknowledged view.
-    base: &'a [Slot],
+    base: &'a Rows,
     /// The previous view.
-    prev: &'a [Slot],
+    prev: &'a Rows,
     /// The centre, quantized.
     centre: Option<(i32, i32)>,
     /// 1 / the squared distance of the lowest weight, 1 / squared wire units.
@@ -974,11 +1025,15 @@ struct Plan<'a> {
 
 impl Plan<'_> {
     /// The weight of an entity this tick, sixteenths.
-    fn weight(&self, e: &EntityState) -> u32 {
+    fn weight(&self, e: &EntityRow) -> u32 {
         let Some(c) = self.centre else {
             return WEIGHT_FAR;
         };
-        let near = (1.0 - dist_sq(e.x, e.y, c) as f64 * self.inv_r2).clamp(0.0, 1.0);
+        let Some(p) = self.placement.position(e) else {
+            // Without a position it is everywhere: as near as can be.
+            return WEIGHT_NEAR;
+        };
+        let near = (1.0 - dist_sq(p, c) as f64 * self.inv_r2).clamp(0.0, 1.0);
         WEIGHT_FAR + (near * f64::from(WEIGHT_NEAR - WEIGHT_FAR)) as u32
     }
 
@@ -991,8 +1046,10 @@ impl Plan<'_> {
         tracks: &[Track],
         cands: &mut Vec<Cand>,
         order: &mut Vec<u32>,
+        estimate: &mut RowDelta,
     ) -> FrameStats {
         let (snap, base, prev) = (self.snap, self.base, self.prev);
+        let schema = self.schema;
         cands.clear();
         let mut spent = DELTA_OVERHEAD;
         let (mut bi, mut pi, mut ti) = (0, 0, 0);
@@ -1003,39 +1060,38 @@ impl Plan<'_> {
         let mut wanted = 0;
         for &s in relevant {
             let e = &snap[s as usize];
-            let cur = Slot::of(e);
+            let cur = e.row_ref();
             let id = cur.id;
-            while base.get(bi).is_some_and(|b| b.id < id) {
-                spent += pack::remove_bits_estimate(bi as u32, last_changed);
+            while base.id(bi).is_some_and(|b| b < id) {
+                spent += body::remove_bits_estimate(bi as u32, last_changed);
                 last_changed = Some(bi as u32);
                 bi += 1;
             }
-            let b = base.get(bi).filter(|b| b.id == id).map(|_| {
+            let b = (base.id(bi) == Some(id)).then(|| {
                 bi += 1;
                 bi as u32 - 1
             });
-            while prev.get(pi).is_some_and(|p| p.id < id) {
+            while prev.id(pi).is_some_and(|p| p < id) {
                 pi += 1;
             }
-            let p = prev.get(pi).filter(|p| p.id == id).map(|_| pi as u32);
+            let p = (prev.id(pi) == Some(id)).then_some(pi as u32);
             while tracks.get(ti).is_some_and(|t| t.id < id) {
                 ti += 1;
             }
             let track = tracks.get(ti).filter(|t| t.id == id);
-            let base_e = b.map(|i| (&base[i as usize], i));
-            let prev_e = p.map(|i| &prev[i as usize]);
-            // Only a create carries a name, and not one the client holds.
-            let name_len = if b.is_none() && !self.names.holds(id) {
-                e.name.len()
-            } else {
-                0
-            };
+            let base_e = b.map(|i| (base.row(i as usize, &e.strings), i));
+            let prev_e = p.map(|i| prev.row(i as usize, &e.strings));
+            // Only a create carries strings, and not those the client holds.
+            let held = b.is_some() || self.names.holds(id);
             let age = self.age;
-            let cost_fresh = entry_bits(base_e, Some(&cur), name_len, age, last_changed);
-            let cost_carry = if prev_e == base_e.map(|(b, _)| b) {
+            let cost_fresh =
+                entry_bits(schema, base_e, Some(cur), held, age, last_changed, estimate);
+            let same =
+                |x: Option<RowRef<'_>>, y: Option<RowRef<'_>>| x.map(state_of) == y.map(state_of);
+            let cost_carry = if same(prev_e, base_e.map(|(b, _)| b)) {
                 0
             } else {
-                entry_bits(base_e, prev_e, name_len, age, last_changed)
+                entry_bits(schema, base_e, prev_e, held, age, last_changed, estimate)
             };
             if cost_fresh > 0 {
                 if let Some(i) = b {
@@ -1060,7 +1116,7 @@ impl Plan<'_> {
                 prev: p,
                 cost_fresh,
                 cost_carry,
-                carry_is_fresh: prev_e == Some(&cur),
+                carry_is_fresh: same(prev_e, Some(cur)),
                 acc,
                 fresh_tick,
                 choice: if mandatory {
@@ -1071,7 +1127,7 @@ impl Plan<'_> {
             });
         }
         for i in bi..base.len() {
-            spent += pack::remove_bits_estimate(i as u32, last_changed);
+            spent += body::remove_bits_estimate(i as u32, last_changed);
             last_changed = Some(i as u32);
         }
         let stats = FrameStats {

@@ -8,10 +8,11 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tickwire_proto::delta::{World, apply};
+use tickwire_proto::EntityKind;
 use tickwire_proto::entity::{POS_SCALE, dequantize};
-use tickwire_proto::msg::{Delta, EndReason, Input, WallRect};
-use tickwire_proto::{EntityKind, EntityState};
+use tickwire_proto::msg::{EndReason, Input, WallRect};
+use tickwire_proto::schema::arena::entity_from_row;
+use tickwire_proto::schema::rows::{RowDelta, RowWorld, apply};
 use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_sim::MatchConfig;
 
@@ -184,8 +185,8 @@ fn run(s: &Scenario) -> Option<u64> {
     let mut m = new_match(config, ArenaConfig::default(), map, s.seed).ok()?;
     let mut last_seq = [0u32; 256];
     let mut steps = 0u32;
-    let mut replica = World::new();
-    let mut delta = Delta::default();
+    let mut replica = RowWorld::new();
+    let mut delta = RowDelta::default();
     for op in &s.ops {
         match op {
             Op::AddPlayer(name) => {
@@ -230,7 +231,8 @@ fn run(s: &Scenario) -> Option<u64> {
                     if age == 0 {
                         replica.clear();
                     }
-                    replica = apply(&replica, &delta, age).expect("the server's own delta applies");
+                    replica = apply(m.schema(), &replica, &delta, age)
+                        .expect("the server's own delta applies");
                     assert!(
                         replica.values().eq(m.snapshot().iter()),
                         "replica diverged at tick {}",
@@ -248,12 +250,13 @@ fn run(s: &Scenario) -> Option<u64> {
 fn check_snapshot(m: &ArenaMatch) {
     let (w, h) = (m.game().map().width as f32, m.game().map().height as f32);
     let r = m.config().player_radius;
-    let snapshot: &[EntityState] = m.snapshot();
+    let snapshot = m.snapshot();
     assert!(
         snapshot.windows(2).all(|p| p[0].id < p[1].id),
         "ids not ascending"
     );
-    for e in snapshot {
+    for row in snapshot {
+        let e = entity_from_row(row).expect("an arena row");
         let (x, y) = (dequantize(e.x), dequantize(e.y));
         assert!(x.is_finite() && y.is_finite(), "{e:?}");
         let margin = match e.kind {

@@ -22,7 +22,7 @@
 //! hold the same codes ([`Schema::uniform_updates`], as in arena), it is never called: an
 //! update past the end of the baseline is then refused by the apply, not the decoder.
 
-use super::rows::{EntityRow, RowDelta, RowUpdate};
+use super::rows::{self, EntityRow, RowDelta, RowRef, RowUpdate};
 use super::{Code, KindLayout, Schema, mask_bits_of};
 use crate::bits::{BitError, BitReader, BitWriter, Mean, OrderSearch, best_order, eg_len, zigzag};
 
@@ -406,7 +406,7 @@ fn value_bits(code: Code, v: i64, pos_order: u32, vel_order: u32) -> u32 {
 }
 
 /// Bits of a create's fields (not its id gap) at these orders, strings sent unless `elided`.
-fn create_field_bits(layout: &KindLayout, e: &EntityRow, kind: u16, xy: u32, elided: bool) -> u32 {
+fn create_field_bits(layout: &KindLayout, e: RowRef<'_>, kind: u16, xy: u32, elided: bool) -> u32 {
     let mut bits = eg_len(0, u32::from(kind));
     for f in &layout.fields {
         bits += match f.code {
@@ -468,7 +468,7 @@ pub fn encoded_len(
         prev_id = e.id;
         if let Some(l) = schema.layout(e.kind) {
             let elided = delta.strings_elided.binary_search(&e.id).is_ok();
-            bits += u64::from(create_field_bits(l, e, e.kind, k.xy, elided));
+            bits += u64::from(create_field_bits(l, e.row_ref(), e.kind, k.xy, elided));
         }
     }
     bits += u64::from(eg_len(0, delta.updated.len() as u32));
@@ -501,13 +501,13 @@ const TYPICAL_POS_ORDER: u32 = 1;
 /// Order at which budget estimates price a velocity change.
 const TYPICAL_VEL_ORDER: u32 = 2;
 
-/// Estimated bits of a create of `row` with its strings sent, at typical orders (for byte
+/// Estimated bits of a create of `row`, its strings sent or (`elided`) left out, at typical orders (for byte
 /// budgets: a frame's exact size is known only once its orders are chosen); `None` for a kind
 /// the schema does not declare. For arena it equals [`crate::pack::create_bits_estimate`].
-pub fn create_bits_estimate(schema: &Schema, row: &EntityRow) -> Option<u32> {
+pub fn create_bits_estimate(schema: &Schema, row: RowRef<'_>, elided: bool) -> Option<u32> {
     let l = schema.layout(row.kind)?;
     let (k, gap) = TYPICAL_ID_GAP;
-    Some(eg_len(k, gap) + create_field_bits(l, row, row.kind, TYPICAL_XY_ORDER, false))
+    Some(eg_len(k, gap) + create_field_bits(l, row, row.kind, TYPICAL_XY_ORDER, elided))
 }
 
 /// Estimated bits of update `u` (values `values`) of an entity of kind `kind`, following an
@@ -531,6 +531,30 @@ pub fn update_bits_estimate(
         TYPICAL_POS_ORDER,
         TYPICAL_VEL_ORDER,
     ))
+}
+
+/// Estimated bits of the update that turns `base` (at baseline index `index`), `age` ticks
+/// old, into `cur`, following a change at baseline index `prev`, at typical orders: 0 when the
+/// prediction is exact or the two are not the same entity (see [`rows::push_update`]).
+/// `scratch` is cleared and reused, so budgeting a frame allocates nothing.
+pub fn update_estimate_between(
+    schema: &Schema,
+    base: RowRef<'_>,
+    cur: RowRef<'_>,
+    age: u32,
+    index: u32,
+    prev: Option<u32>,
+    scratch: &mut RowDelta,
+) -> u32 {
+    scratch.clear();
+    if !rows::push_update(schema, base, cur, age, index, scratch) {
+        return 0;
+    }
+    scratch
+        .updated
+        .first()
+        .and_then(|u| update_bits_estimate(schema, cur.kind, u, scratch.values_of(u), prev))
+        .unwrap_or(0)
 }
 
 /// Estimated bits of the removal of baseline index `index` after `prev`.

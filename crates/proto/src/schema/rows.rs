@@ -27,6 +27,32 @@ pub struct EntityRow {
     pub strings: Arc<[String]>,
 }
 
+/// An entity's fields borrowed from wherever they are kept (a snapshot row, a server's flat
+/// per-client view), so that diffs and estimates need no [`EntityRow`] of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowRef<'a> {
+    /// Entity id.
+    pub id: u32,
+    /// Kind code.
+    pub kind: u16,
+    /// Numeric fields in declaration order.
+    pub values: &'a [i64],
+    /// String fields in declaration order.
+    pub strings: &'a [String],
+}
+
+impl EntityRow {
+    /// This row borrowed.
+    pub fn row_ref(&self) -> RowRef<'_> {
+        RowRef {
+            id: self.id,
+            kind: self.kind,
+            values: &self.values,
+            strings: &self.strings,
+        }
+    }
+}
+
 /// The changes of one baseline entity: the groups of `mask`, lowest bit first, each with the
 /// kind's fields of that group in declaration order. Its values are
 /// [`RowDelta::values_of`] (all of a delta's update values live in one vector, so a decoder
@@ -110,21 +136,17 @@ fn wadd(a: i64, b: i64) -> i64 {
 }
 
 /// True when `a` and `b` (same kind) differ in an identity field, which needs a re-create.
-fn identity_differs(layout: &KindLayout, a: &EntityRow, b: &EntityRow) -> bool {
-    layout
-        .identity_slots
-        .iter()
-        .any(|&s| a.values[s] != b.values[s])
-        || a.strings != b.strings
+fn identity_differs(layout: &KindLayout, a: &[i64], b: &[i64]) -> bool {
+    layout.identity_slots.iter().any(|&s| a[s] != b[s])
 }
 
 /// The update value of field `f` turning `base`, `age` ticks old, into `cur`, and whether it
 /// says anything the prediction does not.
-fn update_value(f: super::FieldLayout, base: &EntityRow, cur: &EntityRow, age: u32) -> (i64, bool) {
-    let (c, b) = (cur.values[f.slot], base.values[f.slot]);
+fn update_value(f: super::FieldLayout, base: &[i64], cur: &[i64], age: u32) -> (i64, bool) {
+    let (c, b) = (cur[f.slot], base[f.slot]);
     match f.code {
         Code::Pos { vel } => {
-            let pred = vel.map_or(b, |v| predict1(b, cur.values[v], age));
+            let pred = vel.map_or(b, |v| predict1(b, cur[v], age));
             let r = wsub(c, pred);
             (r, r != 0)
         }
@@ -140,8 +162,8 @@ fn update_value(f: super::FieldLayout, base: &EntityRow, cur: &EntityRow, age: u
 /// kind), unless the prediction from `base` is exact.
 fn push_update_from(
     layout: &KindLayout,
-    base: &EntityRow,
-    cur: &EntityRow,
+    base: &[i64],
+    cur: &[i64],
     age: u32,
     index: u32,
     delta: &mut RowDelta,
@@ -167,6 +189,42 @@ fn push_update_from(
         start: start as u32,
         len: (delta.update_values.len() - start) as u32,
     });
+}
+
+/// The layout of `a` and `b` when both are rows of the same declared kind with its shape and
+/// the same numeric identity (strings are the caller's to compare).
+fn same_layout<'s>(schema: &'s Schema, a: RowRef<'_>, b: RowRef<'_>) -> Option<&'s KindLayout> {
+    let l = schema.layout(a.kind)?;
+    let fits = |r: RowRef<'_>| r.values.len() == l.n_values && r.strings.len() == l.n_strings;
+    (a.kind == b.kind && fits(a) && fits(b) && !identity_differs(l, a.values, b.values))
+        .then_some(l)
+}
+
+/// True when `a` and `b` are the same entity as far as a client can tell without a re-create:
+/// the same declared kind, shape and numeric identity fields. Strings are not compared: a
+/// caller that keeps them per id (they never change for an id) need not pay for it.
+pub fn same_identity(schema: &Schema, a: RowRef<'_>, b: RowRef<'_>) -> bool {
+    same_layout(schema, a, b).is_some()
+}
+
+/// Appends to `delta` the update of baseline entity `index` that turns `base`, `age` ticks
+/// old, into `cur`, and returns true; returns false, appending nothing, when the prediction
+/// from `base` is exact, or when the two are not the same entity ([`same_identity`]), which
+/// takes a removal and a create instead.
+pub fn push_update(
+    schema: &Schema,
+    base: RowRef<'_>,
+    cur: RowRef<'_>,
+    age: u32,
+    index: u32,
+    delta: &mut RowDelta,
+) -> bool {
+    let Some(l) = same_layout(schema, base, cur) else {
+        return false;
+    };
+    let before = delta.updated.len();
+    push_update_from(l, base.values, cur.values, age, index, delta);
+    delta.updated.len() > before
 }
 
 /// Computes the delta that turns snapshot `base`, `age` ticks old, into snapshot `cur` (both
@@ -197,11 +255,12 @@ pub fn diff_into(
             (Some(b), Some(c)) if b.id == c.id => {
                 // A row of the wrong shape is a game bug: it is created again, and the encoder
                 // refuses it, rather than panicking here.
-                let layout = schema.layout(c.kind).filter(|l| l.fits(b) && l.fits(c));
-                match layout {
-                    Some(l) if b.kind == c.kind && !identity_differs(l, b, c) => {
-                        push_update_from(l, b, c, age, i as u32, delta);
-                    }
+                let same = b.kind == c.kind && b.strings == c.strings;
+                match same
+                    .then(|| same_layout(schema, b.row_ref(), c.row_ref()))
+                    .flatten()
+                {
+                    Some(l) => push_update_from(l, &b.values, &c.values, age, i as u32, delta),
                     _ => {
                         delta.removed.push(i as u32);
                         delta.created.push(c.clone());

@@ -1,11 +1,10 @@
 use proptest::prelude::*;
-use tickwire_proto::codec::encode_delta;
+use tickwire_proto::schema::arena::{arena_schema, row_from_entity};
 use tickwire_proto::{EntityKind, EntityState};
 
 use super::*;
 use crate::WorldBounds;
-use crate::spatial::{SpatialIndex, radius_sq, within_sq};
-
+use crate::spatial::{Placement, SpatialIndex, within_sq};
 fn entity(id: u32, x: i32, y: i32, owner: u32) -> EntityState {
     EntityState {
         id,
@@ -43,8 +42,21 @@ fn adaptive_budget_backs_off_and_recovers() {
     assert_eq!(AdaptiveBudget::new(0).current(), MIN_FRAME_BUDGET_BYTES);
 }
 
+/// The encoded body of `d` with its length prefix, as the server sends it.
+fn encoded(schema: &Schema, d: &RowDelta) -> usize {
+    let mut bytes = Vec::new();
+    body::encode(schema, d, |_| Some(0), &mut bytes).unwrap();
+    let prefix = match bytes.len() {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        _ => 5,
+    };
+    prefix + bytes.len()
+}
+
 #[test]
 fn size_estimates_match_the_codec() {
+    let schema = arena_schema();
     let a = EntityState {
         vx: 20,
         vy: -4,
@@ -56,72 +68,124 @@ fn size_estimates_match_the_codec() {
     b.y -= 300;
     b.hp = 5;
     b.score = 1000;
-    let mut d = Delta::default();
-    diff_into(
-        std::slice::from_ref(&a),
-        std::slice::from_ref(&b),
+    let (ra, rb) = (row_from_entity(&a), row_from_entity(&b));
+    let mut d = RowDelta::default();
+    rows::diff_into(
+        &schema,
+        std::slice::from_ref(&ra),
+        std::slice::from_ref(&rb),
         3,
         &mut d,
     );
-    let mut bytes = Vec::new();
-    encode_delta(&d, &mut bytes).unwrap();
-    assert_eq!(delta_len(&d), bytes.len(), "delta_len is exact");
-    let (sa, sb) = (Slot::of(&a), Slot::of(&b));
-    let estimate = |bits: u32| (bits + DELTA_OVERHEAD).div_ceil(8);
-    let est = estimate(entry_bits(Some((&sa, 0)), Some(&sb), 0, 3, None));
-    assert!(
-        est.abs_diff(bytes.len() as u32) <= 2,
-        "{est} {}",
-        bytes.len()
+    let len = encoded(&schema, &d);
+    assert_eq!(
+        delta_len(&schema, &d, |_| Some(0)),
+        len,
+        "delta_len is exact"
     );
-    assert_eq!(update(&sa, &sb, 3, 0), b.update_from(&a, 3, 0));
+    let estimate = |bits: u32| (bits + DELTA_OVERHEAD).div_ceil(8);
+    let mut scratch = RowDelta::default();
+    let bits = entry_bits(
+        &schema,
+        Some((ra.row_ref(), 0)),
+        Some(rb.row_ref()),
+        true,
+        3,
+        None,
+        &mut scratch,
+    );
+    let est = estimate(bits);
+    assert!(est.abs_diff(len as u32) <= 2, "{est} {len}");
     let mut steady = a.clone();
     (steady.x, steady.y) = a.predict(3);
-    assert_eq!(
-        update(&sa, &Slot::of(&steady), 3, 0),
-        None,
+    let steady = row_from_entity(&steady);
+    let mut d2 = RowDelta::default();
+    assert!(
+        !rows::push_update(&schema, ra.row_ref(), steady.row_ref(), 3, 0, &mut d2),
         "a steady mover needs no update"
     );
-    assert!(update(&sa, &sa, 3, 0).is_some(), "standing still is news");
+    assert!(
+        rows::push_update(&schema, ra.row_ref(), ra.row_ref(), 3, 0, &mut d2),
+        "standing still is news"
+    );
     let mut named = entity(300, i32::MIN, i32::MAX, 9);
     named.name = "x".repeat(24);
-    diff_into(
-        std::slice::from_ref(&a),
-        std::slice::from_ref(&named),
+    let rn = row_from_entity(&named);
+    rows::diff_into(
+        &schema,
+        std::slice::from_ref(&ra),
+        std::slice::from_ref(&rn),
         3,
         &mut d,
     );
-    bytes.clear();
-    encode_delta(&d, &mut bytes).unwrap();
-    assert_eq!(delta_len(&d), bytes.len());
+    let len = encoded(&schema, &d);
+    assert_eq!(delta_len(&schema, &d, |_| Some(0)), len);
     let est = estimate(
-        entry_bits(Some((&sa, 0)), None, 0, 3, None)
-            + entry_bits(None, Some(&Slot::of(&named)), 24, 3, None),
+        entry_bits(
+            &schema,
+            Some((ra.row_ref(), 0)),
+            None,
+            false,
+            3,
+            None,
+            &mut scratch,
+        ) + entry_bits(
+            &schema,
+            None,
+            Some(rn.row_ref()),
+            false,
+            3,
+            None,
+            &mut scratch,
+        ),
     );
-    assert!(
-        est.abs_diff(bytes.len() as u32) <= 4,
-        "{est} {}",
-        bytes.len()
+    assert!(est.abs_diff(len as u32) <= 4, "{est} {len}");
+    // A create whose strings the client holds is priced without them.
+    let held = entry_bits(
+        &schema,
+        None,
+        Some(rn.row_ref()),
+        true,
+        3,
+        None,
+        &mut scratch,
     );
+    let sent = entry_bits(
+        &schema,
+        None,
+        Some(rn.row_ref()),
+        false,
+        3,
+        None,
+        &mut scratch,
+    );
+    // 24 bytes, and a length code of 9 bits (Exp-Golomb of 25) instead of 1 (of 0).
+    assert_eq!(sent - held, 24 * 8 + 8);
     // A changed identity is a remove plus a create, as in `diff`.
     let mut other = named.clone();
     other.id = 7;
-    let mut view = Vec::new();
+    let ro = row_from_entity(&other);
+    let mut base = Rows::default();
+    base.push(ra.row_ref());
+    let mut view = Rows::default();
     emit(
-        &[sa],
+        &schema,
+        &base,
         3,
-        [(Slot::of(&other), &other)].into_iter(),
+        [(ro.row_ref(), &ro)].into_iter(),
         Some(&mut view),
         &mut d,
     );
-    assert_eq!(d, tickwire_proto::delta::diff(&[a], &[other], 3));
+    assert_eq!(d, rows::diff(&schema, &[ra], &[ro.clone()], 3));
+    assert_eq!(view.len(), 1);
+    assert_eq!(view.row(0, &ro.strings), ro.row_ref());
 }
 
-fn arb_snapshot() -> impl Strategy<Value = Vec<EntityState>> {
+fn arb_snapshot() -> impl Strategy<Value = Vec<EntityRow>> {
     proptest::collection::vec((-400i32..9000, -400i32..9000, 0u32..3), 0..120).prop_map(|v| {
         v.into_iter()
             .enumerate()
-            .map(|(i, (x, y, owner))| entity(i as u32 + 1, x, y, owner))
+            .map(|(i, (x, y, owner))| row_from_entity(&entity(i as u32 + 1, x, y, owner)))
             .collect()
     })
 }
@@ -141,20 +205,25 @@ proptest! {
             height: side,
             cell_size: cell.min(side),
         });
-        index.rebuild(&snap);
+        let place = Placement::new(&arena_schema());
+        index.rebuild(&snap, &place);
+        prop_assert!(index.unplaced().is_empty(), "every arena kind has a position");
         for (cx, cy, r) in queries {
             let mut found = Vec::new();
-            index.within(&snap, (cx, cy), r, |i| found.push(i));
+            index.within(&snap, &place, (cx, cy), r, |i| found.push(i));
             found.sort_unstable();
             let brute: Vec<u32> = (0..snap.len() as u32)
-                .filter(|&i| within_sq(&snap[i as usize], (cx, cy), radius_sq(r)))
+                .filter(|&i| {
+                    let p = place.position(&snap[i as usize]).unwrap();
+                    within_sq(p, (cx, cy), place.radius_sq(r))
+                })
                 .collect();
             prop_assert_eq!(found, brute);
         }
         for owner in 0..3 {
             let owned: Vec<u32> = index.owned_by(owner).collect();
             let brute: Vec<u32> = (0..snap.len() as u32)
-                .filter(|&i| owner != 0 && snap[i as usize].owner == owner)
+                .filter(|&i| owner != 0 && place.owner(&snap[i as usize]) == owner)
                 .collect();
             prop_assert_eq!(owned, brute);
         }
