@@ -176,7 +176,7 @@ fn size_estimates_match_the_codec() {
         Some(&mut view),
         &mut d,
     );
-    assert_eq!(d, rows::diff(&schema, &[ra], &[ro.clone()], 3));
+    assert_eq!(d, rows::diff(&schema, &[ra], std::slice::from_ref(&ro), 3));
     assert_eq!(view.len(), 1);
     assert_eq!(view.row(0, &ro.strings), ro.row_ref());
 }
