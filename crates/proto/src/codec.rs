@@ -128,11 +128,9 @@ pub fn encode_server(msg: &ServerMsg) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
-/// Appends the encoding of a delta body to `out`.
-///
-/// A tick's delta against one baseline is the same for every client acknowledging that
-/// baseline, so the server encodes it once and joins it to each client's header with
-/// [`encode_state`].
+/// Appends the encoding of an arena delta body to `out`, with arena's hard-coded codec
+/// ([`crate::pack`]). The server encodes with the game's schema instead ([`encode_rows`]),
+/// which writes the same bytes for arena; this stays for arena's Rust clients and vectors.
 pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     encode_into(delta, out, server_config())
 }
@@ -142,8 +140,9 @@ pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) -> Result<(), EncodeError>
 /// other message; `kind_of` gives the baseline entity's kind at an index. For arena the bytes
 /// equal [`encode_delta`]'s of the same delta.
 ///
-/// Like [`encode_delta`], a tick's delta against one baseline is encoded once and joined to
-/// each client's header with [`encode_state`].
+/// A tick's delta against one baseline is the same for every client acknowledging that
+/// baseline, so the server encodes it once and joins it to each client's header with
+/// [`encode_state`].
 pub fn encode_rows(
     schema: &crate::schema::Schema,
     delta: &crate::schema::rows::RowDelta,

@@ -5,10 +5,11 @@
 //! The engine ([`crate::Match`]) owns everything a game should not write again: seats, input
 //! queues with their sequence, stale, duplicate and flood rules, the phases (waiting, running,
 //! ended; the time limit), the snapshot ring, deltas, the state hash and areas of interest. A
-//! game owns its rules and its world, and describes that world once per tick as a snapshot.
+//! game owns its rules and its world, declares once what of it replicates ([`Game::schema`]),
+//! and describes that world once per tick as rows of that schema (a snapshot).
 //!
 //! # Order of calls (made by [`crate::Match`], never by the server)
-//! 1. [`Game::world`] once, when the match is created.
+//! 1. [`Game::schema`] and [`Game::world`] once, when the match is created.
 //! 2. Between ticks, as things happen: [`Game::join`] (after the engine has given the player
 //!    its seat and entity id), [`Game::leave`], [`Game::set_connected`]; and
 //!    [`Game::decode_request`] for each request that passed the engine's size and rate checks.

@@ -17,8 +17,12 @@
 //! - [`rng`]: [`SplitMix64`], the seeded generator behind every random choice.
 //! - [`grid`]: [`grid::Grid`], a uniform grid over points: the index behind areas of interest,
 //!   and a broadphase games may use.
-//! - private: `history` (the snapshot ring), `spatial` (the grid over a snapshot behind
-//!   areas of interest).
+//! - private: `history` (the snapshot ring), `spatial` (where the game's schema puts an
+//!   entity, and the grid over a snapshot behind areas of interest).
+//!
+//! Snapshots and deltas are rows of the game's declared schema
+//! ([`tickwire_proto::schema::Schema`], from [`Game::schema`]): the engine never knows a
+//! game's fields, and the server encodes every frame with the schema's codec.
 //!
 //! The crate is sans-IO in the style of quinn-proto: no clock, no sockets, no OS randomness and
 //! no iteration over hash-map order. Time advances only through [`Match::step`], so the same
