@@ -309,7 +309,8 @@ impl Shared {
     pub(crate) fn new(reliable_cap: usize) -> Self {
         Self {
             queues: Mutex::new(Queues {
-                reliable: VecDeque::with_capacity(reliable_cap.min(64)),
+                // Grown on demand: preallocated, 64 slots were 2.5 KiB per idle connection.
+                reliable: VecDeque::new(),
                 pongs: 0,
                 state: None,
                 close: CloseState::Open,
