@@ -83,7 +83,7 @@ where
     ));
     let reader = Reader {
         frames,
-        writer_done: shared.writer_done.subscribe(),
+        writer_done: shared.flags.subscribe(),
         shared: Arc::clone(&shared),
         asm: Assembler::new(config.max_message_bytes, config.allow_text),
         idle: config.idle_timeout,
@@ -287,6 +287,14 @@ struct Queues {
     close_started: Option<Instant>,
 }
 
+/// Bit of [`Shared::flags`]: a close has started or the socket failed.
+pub(crate) const CLOSING: u8 = 1;
+/// Bit of [`Shared::flags`]: nothing more will come from the peer (its close frame, EOF, or a
+/// read error).
+pub(crate) const PEER_FINISHED: u8 = 2;
+/// Bit of [`Shared::flags`]: the writer has finished with the socket.
+pub(crate) const WRITER_DONE: u8 = 4;
+
 /// State shared by the reader, the writer and every [`Outbox`].
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -296,12 +304,10 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     closed: AtomicBool,
     pub(crate) bytes_sent: AtomicU64,
-    /// Becomes true when a close starts or the socket fails.
-    pub(crate) closing: watch::Sender<bool>,
-    /// Becomes true when nothing more will come from the peer (its close frame, EOF, or a read error).
-    pub(crate) peer_finished: watch::Sender<bool>,
-    /// Becomes true when the writer has finished with the socket.
-    pub(crate) writer_done: watch::Sender<bool>,
+    /// Milestones of the connection, as bits ([`CLOSING`], [`PEER_FINISHED`], [`WRITER_DONE`])
+    /// that are only ever raised: one channel instead of three, because each tokio watch channel
+    /// costs about 400 bytes (nine `Notify`s) per connection.
+    pub(crate) flags: watch::Sender<u8>,
 }
 
 impl Shared {
@@ -320,10 +326,13 @@ impl Shared {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             bytes_sent: AtomicU64::new(0),
-            closing: watch::Sender::new(false),
-            peer_finished: watch::Sender::new(false),
-            writer_done: watch::Sender::new(false),
+            flags: watch::Sender::new(0),
         }
+    }
+
+    /// Raises `flag` (a bit of [`Shared::flags`]), waking whoever waits for it.
+    pub(crate) fn raise(&self, flag: u8) {
+        self.flags.send_modify(|flags| *flags |= flag);
     }
 
     fn lock(&self) -> MutexGuard<'_, Queues> {
@@ -397,7 +406,7 @@ impl Shared {
             q.close_started = Some(Instant::now());
         }
         self.closed.store(true, Ordering::Release);
-        self.closing.send_replace(true);
+        self.raise(CLOSING);
         metrics::counter!(metric::NET_DISCONNECTS.name, "code" => label).increment(1);
         self.wake.notify_one();
         true
@@ -420,7 +429,7 @@ impl Shared {
                 .increment(1);
         }
         self.closed.store(true, Ordering::Release);
-        self.closing.send_replace(true);
+        self.raise(CLOSING);
         self.wake.notify_one();
     }
 
@@ -480,7 +489,8 @@ impl Shared {
 pub(crate) struct Reader {
     frames: FrameReader<BoxRead>,
     shared: Arc<Shared>,
-    writer_done: watch::Receiver<bool>,
+    /// [`Shared::flags`], watched for [`WRITER_DONE`].
+    writer_done: watch::Receiver<u8>,
     asm: Assembler,
     idle: Duration,
     last_rx: Instant,
@@ -514,7 +524,7 @@ impl Reader {
             // Checked up front because the read below wins every race it is ready for: a peer
             // flooding us after our close must not extend the wait.
             let expired = closing.is_some_and(|deadline| Instant::now() >= deadline);
-            if expired || *self.writer_done.borrow() {
+            if expired || *self.writer_done.borrow() & WRITER_DONE != 0 {
                 return Ok(self.finish());
             }
             let deadline = closing.unwrap_or(self.last_rx + self.idle);
@@ -553,7 +563,7 @@ impl Reader {
     /// Nothing more will come from the peer; lets the writer stop waiting for it.
     fn finish(&mut self) -> Option<Message> {
         self.done = true;
-        self.shared.peer_finished.send_replace(true);
+        self.shared.raise(PEER_FINISHED);
         None
     }
 
@@ -589,7 +599,7 @@ impl Reader {
                 Ok(frame) => ReadOutcome::Frame(frame),
                 Err(e) => ReadOutcome::Failed(e),
             },
-            _ = writer_done.wait_for(|done| *done) => ReadOutcome::WriterDone,
+            _ = writer_done.wait_for(|f| f & WRITER_DONE != 0) => ReadOutcome::WriterDone,
             () = tokio::time::sleep_until(deadline) => ReadOutcome::Timeout,
         }
     }

@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::assemble::close_payload;
-use crate::connection::{Batch, Outgoing, PendingRead, Shared};
+use crate::connection::{Batch, CLOSING, Outgoing, PEER_FINISHED, PendingRead, Shared, WRITER_DONE};
 
 /// Upper bound on the final socket shutdown, as a duration.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
@@ -43,7 +43,7 @@ pub(crate) async fn run<W>(
     // FIN after the closing handshake: the server closes TCP first (RFC 6455 §7.1.1), which
     // spares it the TIME_WAIT and makes the peer see a clean end.
     let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, write.shutdown()).await;
-    shared.writer_done.send_replace(true);
+    shared.raise(WRITER_DONE);
 }
 
 /// Writes batches until a close frame is written (true) or the socket is abandoned (false).
@@ -56,7 +56,7 @@ async fn write_loop<S>(
 where
     S: AsyncWrite + Unpin,
 {
-    let mut closing = shared.closing.subscribe();
+    let mut closing = shared.flags.subscribe();
     let mut batch = Batch::default();
     let mut next_ping = Instant::now() + heartbeat;
     loop {
@@ -101,8 +101,8 @@ where
 }
 
 /// Resolves once a close has started and its grace period has run out.
-async fn close_grace_over(shared: &Shared, closing: &mut watch::Receiver<bool>) {
-    if closing.wait_for(|c| *c).await.is_err() {
+async fn close_grace_over(shared: &Shared, flags: &mut watch::Receiver<u8>) {
+    if flags.wait_for(|f| f & CLOSING != 0).await.is_err() {
         return std::future::pending().await;
     }
     match shared.close_deadline() {
@@ -219,7 +219,7 @@ async fn wait_for_peer(shared: &Shared, handoff: oneshot::Receiver<Option<Pendin
     let Some(deadline) = shared.close_deadline() else {
         return;
     };
-    let mut finished = shared.peer_finished.subscribe();
+    let mut finished = shared.flags.subscribe();
     let drain = async move {
         // `Ok(None)` or a dropped sender: the reader already finished, nothing to wait for.
         if let Ok(Some(mut pending)) = handoff.await {
@@ -234,7 +234,7 @@ async fn wait_for_peer(shared: &Shared, handoff: oneshot::Receiver<Option<Pendin
     };
     tokio::select! {
         () = drain => {}
-        _ = finished.wait_for(|f| *f) => {}
+        _ = finished.wait_for(|f| f & PEER_FINISHED != 0) => {}
         () = tokio::time::sleep_until(deadline) => {}
     }
 }
