@@ -71,9 +71,15 @@ mod tests {
             Step::Sleep(deadline - SPIN_LEAD)
         );
         assert_eq!(next_step(deadline - MAX_SPIN, deadline), Step::Yield);
-        assert_eq!(next_step(deadline - Duration::from_nanos(1), deadline), Step::Yield);
+        assert_eq!(
+            next_step(deadline - Duration::from_nanos(1), deadline),
+            Step::Yield
+        );
         assert_eq!(next_step(deadline, deadline), Step::Go);
-        assert_eq!(next_step(deadline + Duration::from_millis(3), deadline), Step::Go);
+        assert_eq!(
+            next_step(deadline + Duration::from_millis(3), deadline),
+            Step::Go
+        );
     }
 
     #[test]

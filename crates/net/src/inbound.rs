@@ -56,7 +56,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 }
                 return Ok(frame);
             }
-            let read = std::future::poll_fn(|cx| poll_chunk(&mut self.io, &mut self.buf, cx)).await?;
+            let read =
+                std::future::poll_fn(|cx| poll_chunk(&mut self.io, &mut self.buf, cx)).await?;
             if read == 0 {
                 return Err(NetError::ConnectionLost);
             }
@@ -148,7 +149,12 @@ pub(crate) fn parse_frame(
     if !masked {
         return Err(NetError::Protocol("unmasked frame from client"));
     }
-    let mask = [buf[header - 4], buf[header - 3], buf[header - 2], buf[header - 1]];
+    let mask = [
+        buf[header - 4],
+        buf[header - 3],
+        buf[header - 2],
+        buf[header - 1],
+    ];
     let mut payload = buf.split_to(total);
     payload.advance(header);
     fastwebsockets::unmask(&mut payload, mask);
@@ -218,9 +224,17 @@ mod tests {
         wire.extend(client_frame(0x02, b"part", MASK));
         let mut buf = BytesMut::from(&wire[..]);
         let ping = parse_frame(&mut buf, 10).ok().flatten();
-        assert!(matches!(ping, Some(InFrame { opcode: OpCode::Ping, .. })));
+        assert!(matches!(
+            ping,
+            Some(InFrame {
+                opcode: OpCode::Ping,
+                ..
+            })
+        ));
         let part = parse_frame(&mut buf, 10).ok().flatten();
-        let Some(part) = part else { panic!("no second frame") };
+        let Some(part) = part else {
+            panic!("no second frame")
+        };
         assert!(!part.fin);
         assert_eq!(&part.payload[..], b"part");
         assert!(matches!(parse_frame(&mut buf, 10), Ok(None)));
@@ -230,11 +244,21 @@ mod tests {
     fn refusals_match_the_old_close_codes() {
         let code = |wire: Vec<u8>, max: usize| {
             let mut buf = BytesMut::from(&wire[..]);
-            parse_frame(&mut buf, max).err().and_then(|e| e.close_code())
+            parse_frame(&mut buf, max)
+                .err()
+                .and_then(|e| e.close_code())
         };
         assert_eq!(code(client_frame(0xc2, b"x", MASK), 10), Some(1002), "rsv1");
-        assert_eq!(code(client_frame(0x83, b"x", MASK), 10), Some(1002), "opcode 3");
-        assert_eq!(code(client_frame(0x09, b"", MASK), 10), Some(1002), "fragmented ping");
+        assert_eq!(
+            code(client_frame(0x83, b"x", MASK), 10),
+            Some(1002),
+            "opcode 3"
+        );
+        assert_eq!(
+            code(client_frame(0x09, b"", MASK), 10),
+            Some(1002),
+            "fragmented ping"
+        );
         assert_eq!(code(client_frame(0x89, &[0; 126], MASK), 1000), Some(1002));
         assert_eq!(code(client_frame(0x82, &[0; 11], MASK), 10), Some(1009));
         assert_eq!(code(client_frame(0x81, &[0xff], MASK), 10), Some(1007));
@@ -259,12 +283,20 @@ mod tests {
         let mut reader = FrameReader::new(server, &[], 1024);
         assert_eq!(reader.buffered_capacity(), 0);
         let wire = client_frame(0x82, b"hello", MASK);
-        tokio::io::AsyncWriteExt::write_all(&mut client, &wire).await.ok();
+        tokio::io::AsyncWriteExt::write_all(&mut client, &wire)
+            .await
+            .ok();
         let frame = reader.read_frame().await.map_err(|e| e.to_string());
-        assert_eq!(frame.map(|f| f.payload.freeze()), Ok(Bytes::from_static(b"hello")));
+        assert_eq!(
+            frame.map(|f| f.payload.freeze()),
+            Ok(Bytes::from_static(b"hello"))
+        );
         assert_eq!(reader.buffered_capacity(), 0);
         drop(client);
-        assert!(matches!(reader.read_frame().await, Err(NetError::ConnectionLost)));
+        assert!(matches!(
+            reader.read_frame().await,
+            Err(NetError::ConnectionLost)
+        ));
     }
 
     #[tokio::test]
@@ -273,6 +305,9 @@ mod tests {
         let wire = client_frame(0x82, b"early", MASK);
         let mut reader = FrameReader::new(server, &wire, 1024);
         let frame = reader.read_frame().await.map_err(|e| e.to_string());
-        assert_eq!(frame.map(|f| f.payload.freeze()), Ok(Bytes::from_static(b"early")));
+        assert_eq!(
+            frame.map(|f| f.payload.freeze()),
+            Ok(Bytes::from_static(b"early"))
+        );
     }
 }

@@ -19,7 +19,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::assemble::close_payload;
-use crate::connection::{Batch, CLOSING, Outgoing, PEER_FINISHED, PendingRead, Shared, WRITER_DONE};
+use crate::connection::{
+    Batch, CLOSING, Outgoing, PEER_FINISHED, PendingRead, Shared, WRITER_DONE,
+};
 
 /// Upper bound on the final socket shutdown, as a duration.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
@@ -47,12 +49,7 @@ pub(crate) async fn run<W>(
 }
 
 /// Writes batches until a close frame is written (true) or the socket is abandoned (false).
-async fn write_loop<S>(
-    shared: &Shared,
-    ws: &mut S,
-    heartbeat: Duration,
-    stall: Duration,
-) -> bool
+async fn write_loop<S>(shared: &Shared, ws: &mut S, heartbeat: Duration, stall: Duration) -> bool
 where
     S: AsyncWrite + Unpin,
 {
@@ -139,11 +136,7 @@ impl Report {
     }
 }
 
-async fn write_batch<S>(
-    ws: &mut S,
-    batch: &mut Batch,
-    ping_due: bool,
-) -> std::io::Result<Report>
+async fn write_batch<S>(ws: &mut S, batch: &mut Batch, ping_due: bool) -> std::io::Result<Report>
 where
     S: AsyncWrite + Unpin,
 {
