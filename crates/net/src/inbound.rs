@@ -271,6 +271,7 @@ mod tests {
         // A huge length claim is refused from the header alone, before any payload.
         let mut huge = vec![0x82, 0x80 | 127];
         huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        huge.extend_from_slice(&MASK);
         assert_eq!(code(huge, 16 * 1024), Some(1009));
         // Exactly the limit is fine.
         let mut buf = BytesMut::from(&client_frame(0x82, &[7; 10], MASK)[..]);
