@@ -41,6 +41,7 @@ pub mod session;
 pub mod session_token;
 pub mod state;
 pub mod telemetry;
+mod tick_timer;
 pub mod web;
 
 pub use config::Config;

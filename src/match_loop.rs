@@ -391,7 +391,8 @@ impl MatchTask {
                     n -= 1;
                     continue;
                 }
-                _ = tokio::time::sleep_until(deadline) => {}
+                // tokio's timer would start the tick up to 1 ms late; see tick_timer.
+                () = crate::tick_timer::sleep_until(deadline) => {}
             }
             let woke = tokio::time::Instant::now();
             let late = woke.saturating_duration_since(deadline);

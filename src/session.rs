@@ -42,6 +42,19 @@ pub async fn run(state: Arc<ServerState>, mut conn: Connection) {
         Ok(Ok(Some(msg))) => msg,
         Ok(_) => return,
     };
+    // Boxed: a connection waiting for its Hello then holds only this small future, not the
+    // state of placement and play (several KiB, most of an idle connection's memory).
+    Box::pin(after_hello(state, id, conn, outbox, first)).await;
+}
+
+/// Everything after the first message: the version check, placement, then play.
+async fn after_hello(
+    state: Arc<ServerState>,
+    id: ConnId,
+    mut conn: Connection,
+    outbox: Outbox,
+    first: Message,
+) {
     // The version first, from the Hello's first bytes alone: a Hello of another version may
     // not decode as this version's, and its client should hear why.
     if let Message::Binary(bytes) = &first {

@@ -7,7 +7,6 @@
 //! the game.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,16 +15,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Role, WebSocketRead};
+use fastwebsockets::OpCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::assemble::{Assembler, InFrame, Incoming, parse_close};
+use crate::assemble::{Assembler, InFrame, Incoming};
 use crate::close;
 use crate::config::NetConfig;
 use crate::error::{NetError, SendError};
+use crate::inbound::FrameReader;
 use crate::metric;
 use crate::writer;
 
@@ -54,8 +54,12 @@ pub(crate) type PendingRead =
     Pin<Box<dyn Future<Output = (Box<Reader>, Result<Option<Message>, NetError>)> + Send>>;
 
 /// Starts serving an upgraded stream: spawns its writer and returns the reader plus the writer's handle.
+///
+/// `prefix` holds bytes already read from `stream` past the upgrade request (a client may send
+/// its first frames without waiting for the 101); they are read first.
 pub(crate) fn start<S>(
     stream: S,
+    prefix: &[u8],
     peer: SocketAddr,
     config: &NetConfig,
 ) -> (Connection, JoinHandle<()>)
@@ -63,20 +67,9 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (read, write) = tokio::io::split(stream);
-    // fastwebsockets builds halves in pairs; the write half is built by the writer over a stream
-    // it keeps owning, so it can shut the socket down after the close frame.
-    let (mut ws_read, _) = fastwebsockets::after_handshake_split(
-        Box::new(read) as BoxRead,
-        tokio::io::sink(),
-        Role::Server,
-    );
-    // We answer pings and closes ourselves so they count towards idle, are validated by our
-    // rules, and go through the writer.
-    ws_read.set_auto_close(false);
-    ws_read.set_auto_pong(false);
-    // fastwebsockets refuses `len >= max`; +1 makes exactly `max_message_bytes` acceptable while a
-    // huge length claim is still refused before anything is allocated.
-    ws_read.set_max_message_size(config.max_message_bytes.saturating_add(1));
+    // Pings and closes are answered by us (through the writer), so they count towards idle and
+    // are validated by our rules; a frame over `max_message_bytes` is refused from its header.
+    let frames = FrameReader::new(Box::new(read) as BoxRead, prefix, config.max_message_bytes);
 
     let shared = Arc::new(Shared::new(config.reliable_queue_len));
     let (handoff_tx, handoff_rx) = oneshot::channel();
@@ -89,11 +82,10 @@ where
         config.idle_timeout.max(floor),
     ));
     let reader = Reader {
-        ws: ws_read,
-        writer_done: shared.writer_done.subscribe(),
+        frames,
+        writer_done: shared.flags.subscribe(),
         shared: Arc::clone(&shared),
         asm: Assembler::new(config.max_message_bytes, config.allow_text),
-        max_message_bytes: config.max_message_bytes,
         idle: config.idle_timeout,
         last_rx: Instant::now(),
         done: false,
@@ -295,6 +287,14 @@ struct Queues {
     close_started: Option<Instant>,
 }
 
+/// Bit of [`Shared::flags`]: a close has started or the socket failed.
+pub(crate) const CLOSING: u8 = 1;
+/// Bit of [`Shared::flags`]: nothing more will come from the peer (its close frame, EOF, or a
+/// read error).
+pub(crate) const PEER_FINISHED: u8 = 2;
+/// Bit of [`Shared::flags`]: the writer has finished with the socket.
+pub(crate) const WRITER_DONE: u8 = 4;
+
 /// State shared by the reader, the writer and every [`Outbox`].
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -304,12 +304,10 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     closed: AtomicBool,
     pub(crate) bytes_sent: AtomicU64,
-    /// Becomes true when a close starts or the socket fails.
-    pub(crate) closing: watch::Sender<bool>,
-    /// Becomes true when nothing more will come from the peer (its close frame, EOF, or a read error).
-    pub(crate) peer_finished: watch::Sender<bool>,
-    /// Becomes true when the writer has finished with the socket.
-    pub(crate) writer_done: watch::Sender<bool>,
+    /// Milestones of the connection, as bits ([`CLOSING`], [`PEER_FINISHED`], [`WRITER_DONE`])
+    /// that are only ever raised: one channel instead of three, because each tokio watch channel
+    /// costs about 400 bytes (nine `Notify`s) per connection.
+    pub(crate) flags: watch::Sender<u8>,
 }
 
 impl Shared {
@@ -317,7 +315,8 @@ impl Shared {
     pub(crate) fn new(reliable_cap: usize) -> Self {
         Self {
             queues: Mutex::new(Queues {
-                reliable: VecDeque::with_capacity(reliable_cap.min(64)),
+                // Grown on demand: preallocated, 64 slots were 2.5 KiB per idle connection.
+                reliable: VecDeque::new(),
                 pongs: 0,
                 state: None,
                 close: CloseState::Open,
@@ -327,10 +326,13 @@ impl Shared {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             bytes_sent: AtomicU64::new(0),
-            closing: watch::Sender::new(false),
-            peer_finished: watch::Sender::new(false),
-            writer_done: watch::Sender::new(false),
+            flags: watch::Sender::new(0),
         }
+    }
+
+    /// Raises `flag` (a bit of [`Shared::flags`]), waking whoever waits for it.
+    pub(crate) fn raise(&self, flag: u8) {
+        self.flags.send_modify(|flags| *flags |= flag);
     }
 
     fn lock(&self) -> MutexGuard<'_, Queues> {
@@ -404,7 +406,7 @@ impl Shared {
             q.close_started = Some(Instant::now());
         }
         self.closed.store(true, Ordering::Release);
-        self.closing.send_replace(true);
+        self.raise(CLOSING);
         metrics::counter!(metric::NET_DISCONNECTS.name, "code" => label).increment(1);
         self.wake.notify_one();
         true
@@ -427,7 +429,7 @@ impl Shared {
                 .increment(1);
         }
         self.closed.store(true, Ordering::Release);
-        self.closing.send_replace(true);
+        self.raise(CLOSING);
         self.wake.notify_one();
     }
 
@@ -485,11 +487,11 @@ impl Shared {
 
 /// The reading side of a connection: frames in, validated messages out.
 pub(crate) struct Reader {
-    ws: WebSocketRead<BoxRead>,
+    frames: FrameReader<BoxRead>,
     shared: Arc<Shared>,
-    writer_done: watch::Receiver<bool>,
+    /// [`Shared::flags`], watched for [`WRITER_DONE`].
+    writer_done: watch::Receiver<u8>,
     asm: Assembler,
-    max_message_bytes: usize,
     idle: Duration,
     last_rx: Instant,
     /// Nothing more will be read: the peer closed, the socket ended, or the writer finished.
@@ -522,7 +524,7 @@ impl Reader {
             // Checked up front because the read below wins every race it is ready for: a peer
             // flooding us after our close must not extend the wait.
             let expired = closing.is_some_and(|deadline| Instant::now() >= deadline);
-            if expired || *self.writer_done.borrow() {
+            if expired || *self.writer_done.borrow() & WRITER_DONE != 0 {
                 return Ok(self.finish());
             }
             let deadline = closing.unwrap_or(self.last_rx + self.idle);
@@ -561,7 +563,7 @@ impl Reader {
     /// Nothing more will come from the peer; lets the writer stop waiting for it.
     fn finish(&mut self) -> Option<Message> {
         self.done = true;
-        self.shared.peer_finished.send_replace(true);
+        self.shared.raise(PEER_FINISHED);
         None
     }
 
@@ -587,34 +589,17 @@ impl Reader {
 
     async fn read_one(&mut self, deadline: Instant) -> ReadOutcome {
         let Self {
-            ws,
-            shared,
+            frames,
             writer_done,
-            max_message_bytes,
             ..
         } = self;
-        // With auto_close/auto_pong off fastwebsockets never hands us an obligated frame; should it,
-        // it goes to the writer like our own replies, never onto the socket from here.
-        let mut obligation = |frame: Frame<'_>| {
-            match frame.opcode {
-                OpCode::Pong => shared.queue_pong(Bytes::copy_from_slice(&frame.payload)),
-                OpCode::Close => {
-                    shared.echo_close(parse_close(&frame.payload).ok().flatten());
-                }
-                _ => {}
-            }
-            std::future::ready(Ok::<(), Infallible>(()))
-        };
         tokio::select! {
             biased;
-            read = ws.read_frame(&mut obligation) => match read {
-                Ok(frame) => match InFrame::take(frame, true) {
-                    Ok(frame) => ReadOutcome::Frame(frame),
-                    Err(e) => ReadOutcome::Failed(e),
-                },
-                Err(e) => ReadOutcome::Failed(NetError::from_ws(e, *max_message_bytes)),
+            read = frames.read_frame() => match read {
+                Ok(frame) => ReadOutcome::Frame(frame),
+                Err(e) => ReadOutcome::Failed(e),
             },
-            _ = writer_done.wait_for(|done| *done) => ReadOutcome::WriterDone,
+            _ = writer_done.wait_for(|f| f & WRITER_DONE != 0) => ReadOutcome::WriterDone,
             () = tokio::time::sleep_until(deadline) => ReadOutcome::Timeout,
         }
     }

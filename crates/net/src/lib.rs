@@ -48,6 +48,7 @@ pub mod close;
 pub mod config;
 pub mod connection;
 pub mod error;
+mod inbound;
 pub mod metric;
 pub mod server;
 pub mod tls;

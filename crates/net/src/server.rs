@@ -410,7 +410,7 @@ async fn serve_http<H: Handler, S>(
     let io = TokioIo::new(stream);
     let admission = Arc::new(admission);
     let service = service_fn(move |req| {
-        route(
+        route::<H, S>(
             req,
             peer,
             Arc::clone(&config),
@@ -423,13 +423,16 @@ async fn serve_http<H: Handler, S>(
     }
 }
 
-async fn route<H: Handler>(
+async fn route<H: Handler, S>(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     config: Arc<NetConfig>,
     handler: Arc<H>,
     admission: Arc<Admission>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Infallible>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let wants_ws = req.method() == Method::GET
         && config.ws_path.as_deref() == Some(req.uri().path())
         && is_upgrade_request(&req);
@@ -453,7 +456,13 @@ async fn route<H: Handler>(
             return Ok(resp);
         }
     };
-    tokio::spawn(run_websocket(upgrade_fut, peer, config, handler, admission));
+    tokio::spawn(run_websocket::<H, S>(
+        upgrade_fut,
+        peer,
+        config,
+        handler,
+        admission,
+    ));
     Ok(response.map(|_| Full::new(Bytes::new())))
 }
 
@@ -480,13 +489,17 @@ fn normalize_origin(origin: &str) -> &str {
     origin.strip_suffix('/').unwrap_or(origin)
 }
 
-async fn run_websocket<H: Handler>(
+/// Waits for the upgrade, then runs the handler on the WebSocket; `S` is the stream hyper
+/// served (plain TCP or TLS), taken back from hyper once the upgrade is done.
+async fn run_websocket<H: Handler, S>(
     upgrade_fut: UpgradeFut,
     peer: SocketAddr,
     config: Arc<NetConfig>,
     handler: Arc<H>,
     admission: Arc<Admission>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let ws = match tokio::time::timeout(config.handshake_timeout, upgrade_fut).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -498,8 +511,14 @@ async fn run_websocket<H: Handler>(
             return;
         }
     };
-    // The WebSocket was just built from the upgraded stream, so it has buffered nothing.
-    let (conn, writer) = connection::start(ws.into_inner(), peer, &config);
+    // The WebSocket was just built from the upgraded stream, so it has buffered nothing. The
+    // stream itself is taken out of hyper's wrapper: the wrapper keeps hyper's read buffer (8 KiB
+    // or more) for as long as bytes read past the request are unconsumed, and adds a box and a
+    // vtable call to every read. The bytes hyper did read past the request are read first.
+    let (conn, writer) = match ws.into_inner().into_inner().downcast::<TokioIo<S>>() {
+        Ok(parts) => connection::start(parts.io.into_inner(), &parts.read_buf, peer, &config),
+        Err(upgraded) => connection::start(TokioIo::new(upgraded), &[], peer, &config),
+    };
     handler.on_connection(conn).await;
     // The admission covers the connection until its socket is really gone.
     if let Err(e) = writer.await {

@@ -5,17 +5,23 @@
 //! Its memory is bounded by the reliable queue capacity plus a few pongs and one state frame; a
 //! peer that stops reading stalls only this task, and a stalled write is abandoned after
 //! `idle_timeout` (or when a close's grace is over).
+//!
+//! A batch is encoded into one buffer sized to it and written with one `write_all`, so a wake
+//! is one syscall; the buffer goes when the batch is written, so an idle connection keeps none
+//! (a standing 8 KiB `BufWriter` per connection was most of an idle connection's memory).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError, WebSocketWrite};
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use fastwebsockets::OpCode;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::assemble::close_payload;
-use crate::connection::{Batch, Outgoing, PendingRead, Shared};
+use crate::connection::{
+    Batch, CLOSING, Outgoing, PEER_FINISHED, PendingRead, Shared, WRITER_DONE,
+};
 
 /// Upper bound on the final socket shutdown, as a duration.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
@@ -25,40 +31,29 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
 /// `heartbeat` is the ping period; `stall` is how long one batch may take to write.
 pub(crate) async fn run<W>(
     shared: Arc<Shared>,
-    write: W,
+    mut write: W,
     handoff: oneshot::Receiver<Option<PendingRead>>,
     heartbeat: Duration,
     stall: Duration,
 ) where
     W: AsyncWrite + Send + Unpin + 'static,
 {
-    // Batches are small frames; buffering them turns a wake into one syscall.
-    let mut out = BufWriter::new(write);
-    let close_sent = {
-        let (_, mut ws) =
-            fastwebsockets::after_handshake_split(tokio::io::empty(), &mut out, Role::Server);
-        write_loop(&shared, &mut ws, heartbeat, stall).await
-    };
+    let close_sent = write_loop(&shared, &mut write, heartbeat, stall).await;
     if close_sent {
         wait_for_peer(&shared, handoff).await;
     }
     // FIN after the closing handshake: the server closes TCP first (RFC 6455 §7.1.1), which
     // spares it the TIME_WAIT and makes the peer see a clean end.
-    let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, out.shutdown()).await;
-    shared.writer_done.send_replace(true);
+    let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, write.shutdown()).await;
+    shared.raise(WRITER_DONE);
 }
 
 /// Writes batches until a close frame is written (true) or the socket is abandoned (false).
-async fn write_loop<S>(
-    shared: &Shared,
-    ws: &mut WebSocketWrite<S>,
-    heartbeat: Duration,
-    stall: Duration,
-) -> bool
+async fn write_loop<S>(shared: &Shared, ws: &mut S, heartbeat: Duration, stall: Duration) -> bool
 where
     S: AsyncWrite + Unpin,
 {
-    let mut closing = shared.closing.subscribe();
+    let mut closing = shared.flags.subscribe();
     let mut batch = Batch::default();
     let mut next_ping = Instant::now() + heartbeat;
     loop {
@@ -103,8 +98,8 @@ where
 }
 
 /// Resolves once a close has started and its grace period has run out.
-async fn close_grace_over(shared: &Shared, closing: &mut watch::Receiver<bool>) {
-    if closing.wait_for(|c| *c).await.is_err() {
+async fn close_grace_over(shared: &Shared, flags: &mut watch::Receiver<u8>) {
+    if flags.wait_for(|f| f & CLOSING != 0).await.is_err() {
         return std::future::pending().await;
     }
     match shared.close_deadline() {
@@ -141,52 +136,72 @@ impl Report {
     }
 }
 
-async fn write_batch<S>(
-    ws: &mut WebSocketWrite<S>,
-    batch: &mut Batch,
-    ping_due: bool,
-) -> Result<Report, WebSocketError>
+async fn write_batch<S>(ws: &mut S, batch: &mut Batch, ping_due: bool) -> std::io::Result<Report>
 where
     S: AsyncWrite + Unpin,
 {
     let mut report = Report::default();
-    for out in batch.reliable.drain(..) {
-        match out {
-            Outgoing::Pong(payload) => {
-                ws.write_frame(Frame::pong(Payload::Borrowed(&payload)))
-                    .await?;
-            }
+    let close = batch.close.take().map(|close| match close.code {
+        Some(code) => close_payload(code, &close.reason),
+        None => Vec::new(),
+    });
+    let sizes = batch.reliable.iter().map(|out| match out {
+        Outgoing::Pong(p) | Outgoing::Binary(p) | Outgoing::Text(p) => p.len(),
+    });
+    let size = sizes
+        .chain(batch.state.as_ref().map(|s| s.len()))
+        .chain(close.as_ref().map(Vec::len))
+        .map(|len| len + MAX_SERVER_HEADER)
+        .sum::<usize>()
+        + MAX_SERVER_HEADER;
+    let mut out = Vec::with_capacity(size);
+    for frame in batch.reliable.drain(..) {
+        match frame {
+            Outgoing::Pong(payload) => encode_frame(&mut out, OpCode::Pong, &payload),
             Outgoing::Binary(msg) => {
-                ws.write_frame(Frame::binary(Payload::Borrowed(&msg)))
-                    .await?;
+                encode_frame(&mut out, OpCode::Binary, &msg);
                 report.count(msg.len());
             }
             Outgoing::Text(msg) => {
-                ws.write_frame(Frame::text(Payload::Borrowed(&msg))).await?;
+                encode_frame(&mut out, OpCode::Text, &msg);
                 report.count(msg.len());
             }
         }
     }
     if let Some(state) = batch.state.take() {
-        ws.write_frame(Frame::binary(Payload::Borrowed(&state)))
-            .await?;
+        encode_frame(&mut out, OpCode::Binary, &state);
         report.count(state.len());
     }
-    if ping_due && batch.close.is_none() {
-        ws.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[])))
-            .await?;
+    if ping_due && close.is_none() {
+        encode_frame(&mut out, OpCode::Ping, &[]);
     }
-    if let Some(close) = batch.close.take() {
-        let payload = match close.code {
-            Some(code) => close_payload(code, &close.reason),
-            None => Vec::new(),
-        };
-        ws.write_frame(Frame::close_raw(Payload::Owned(payload)))
-            .await?;
+    if let Some(payload) = close {
+        encode_frame(&mut out, OpCode::Close, &payload);
         report.closed = true;
     }
+    ws.write_all(&out).await?;
     ws.flush().await?;
     Ok(report)
+}
+
+/// Longest header of a server frame (unmasked): 2 bytes and an 8-byte length, in bytes.
+const MAX_SERVER_HEADER: usize = 10;
+
+/// Appends one final, unmasked frame (RFC 6455 §5.2: servers never mask) to `out`.
+fn encode_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    out.push(0x80 | opcode as u8);
+    match payload.len() {
+        len @ 0..=125 => out.push(len as u8),
+        len @ 126..=0xffff => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
 }
 
 /// After our close frame, waits (until the close deadline) for the peer's reply.
@@ -197,7 +212,7 @@ async fn wait_for_peer(shared: &Shared, handoff: oneshot::Receiver<Option<Pendin
     let Some(deadline) = shared.close_deadline() else {
         return;
     };
-    let mut finished = shared.peer_finished.subscribe();
+    let mut finished = shared.flags.subscribe();
     let drain = async move {
         // `Ok(None)` or a dropped sender: the reader already finished, nothing to wait for.
         if let Ok(Some(mut pending)) = handoff.await {
@@ -212,7 +227,31 @@ async fn wait_for_peer(shared: &Shared, handoff: oneshot::Receiver<Option<Pendin
     };
     tokio::select! {
         () = drain => {}
-        _ = finished.wait_for(|f| *f) => {}
+        _ = finished.wait_for(|f| f & PEER_FINISHED != 0) => {}
         () = tokio::time::sleep_until(deadline) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_use_the_shortest_length_form() {
+        for (len, header) in [(0, 2), (125, 2), (126, 4), (0xffff, 4), (0x1_0000, 10)] {
+            let payload = vec![7u8; len];
+            let mut out = Vec::new();
+            encode_frame(&mut out, OpCode::Binary, &payload);
+            assert_eq!(out.len(), header + len, "len {len}");
+            assert_eq!(out[0], 0x82);
+            assert_eq!(out[1] & 0x80, 0, "a server never masks");
+            assert!(out[header..].iter().all(|&b| b == 7));
+        }
+        let mut out = Vec::new();
+        encode_frame(&mut out, OpCode::Close, &[0x03, 0xe8]);
+        assert_eq!(out, [0x88, 2, 0x03, 0xe8]);
+        let mut out = Vec::new();
+        encode_frame(&mut out, OpCode::Ping, &[]);
+        assert_eq!(out, [0x89, 0]);
     }
 }
