@@ -24,12 +24,18 @@ impl GameInput for Idle {}
 const DOT: u16 = 0;
 const BOARD: u16 = 1;
 
+/// A dot: `(entity, x, y, vx, vy, colour, strings)`; positions in eighths.
+type Dot = (u32, i64, i64, i64, i64, i64, Arc<[String]>);
+
+/// A frame in flight: `(arrival tick, tick, baseline age, body, the view the server recorded)`.
+type InFlight = (u32, u32, u32, Vec<u8>, Vec<EntityRow>);
+
 /// One drifting dot per player, bouncing off the edges, and one scoreboard without a position
 /// that counts the ticks.
 struct Dots {
     rng: SplitMix64,
-    /// `(entity, x, y, vx, vy, colour, strings)`, ascending entity; positions in eighths.
-    dots: Vec<(u32, i64, i64, i64, i64, i64, Arc<[String]>)>,
+    /// Ascending entity.
+    dots: Vec<Dot>,
     /// The board's entity id, once it exists.
     board: Option<u32>,
     /// The board's counter.
@@ -187,8 +193,8 @@ struct Client {
     viewer: Option<PlayerId>,
     view: ClientView,
     replica: RowReplica,
-    /// `(arrival tick, tick, baseline age, body, the view the server recorded)`.
-    frames: Vec<(u32, u32, u32, Vec<u8>, Vec<EntityRow>)>,
+    /// Frames on their way.
+    frames: Vec<InFlight>,
     acks: Vec<(u32, u32)>,
     ack: u32,
 }
