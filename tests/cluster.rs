@@ -565,8 +565,17 @@ async fn instance_sigkill_leaves_directory() {
         keep.push(c);
     }
     let session = on_a.expect("some match was placed on A");
-    // A session of A presented to B: B names A.
-    let (reason, message) = refused(&b.ws_url(), resume_hello(session)).await;
+    // A session of A presented to B: B names A. A publishes its seats to the directory after
+    // the join (asynchronously), so under load B may not know the seat for a moment yet.
+    let mut answer = refused(&b.ws_url(), resume_hello(session)).await;
+    for _ in 0..30 {
+        if answer.0 == RejectReason::SeatElsewhere {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = refused(&b.ws_url(), resume_hello(session)).await;
+    }
+    let (reason, message) = answer;
     assert_eq!(reason, RejectReason::SeatElsewhere);
     assert_eq!(message, a.ws_url());
     let killed = Instant::now();
