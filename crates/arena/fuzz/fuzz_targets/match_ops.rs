@@ -13,7 +13,7 @@ use tickwire_proto::entity::{POS_SCALE, dequantize};
 use tickwire_proto::msg::{EndReason, Input, WallRect};
 use tickwire_proto::schema::arena::entity_from_row;
 use tickwire_proto::schema::rows::{RowDelta, RowWorld, apply};
-use tickwire_arena::{ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_sim::MatchConfig;
 
 /// Most ticks simulated per input, ticks; keeps one execution in the milliseconds.
@@ -117,12 +117,24 @@ struct Rules {
 }
 
 impl Rules {
+    /// The engine's rules.
     fn config(&self) -> MatchConfig {
         MatchConfig {
             tick_rate: u16::from(self.tick_rate),
             max_players: u16::from(self.max_players),
             min_players: u16::from(self.min_players),
             match_duration_secs: u32::from(self.match_duration_secs),
+            max_queued_inputs: usize::from(self.max_queued_inputs),
+            max_seq_jump: u32::from(self.max_seq_jump),
+            history_ticks: u32::from(self.history_ticks),
+            // Settings added later keep their defaults until the fuzzer learns about them.
+            ..MatchConfig::default()
+        }
+    }
+
+    /// Arena's own rules (the `[arena]` section).
+    fn arena(&self) -> ArenaConfig {
+        ArenaConfig {
             score_limit: u32::from(self.score_limit),
             player_radius: f32::from(self.player_radius.max(1)),
             player_accel: f32::from(self.player_accel) * 8.0,
@@ -135,11 +147,7 @@ impl Rules {
             projectile_damage: self.projectile_damage,
             player_max_hp: self.player_max_hp,
             respawn_ms: u32::from(self.respawn_ms),
-            max_queued_inputs: usize::from(self.max_queued_inputs),
-            max_seq_jump: u32::from(self.max_seq_jump),
-            history_ticks: u32::from(self.history_ticks),
-            // Settings added later keep their defaults until the fuzzer learns about them.
-            ..MatchConfig::default()
+            ..ArenaConfig::default()
         }
     }
 }
@@ -176,13 +184,13 @@ struct Scenario {
 /// Runs the scenario on a fresh match, checking every snapshot; returns the final state hash
 /// (None when the rules or map were refused).
 fn run(s: &Scenario) -> Option<u64> {
-    let config = if s.default_rules {
-        MatchConfig::default()
+    let (config, arena) = if s.default_rules {
+        (MatchConfig::default(), ArenaConfig::default())
     } else {
-        s.rules.config()
+        (s.rules.config(), s.rules.arena())
     };
     let map = s.arena.map();
-    let mut m = new_match(config, ArenaConfig::default(), map, s.seed).ok()?;
+    let mut m = new_match(config, arena, map, s.seed).ok()?;
     let mut last_seq = [0u32; 256];
     let mut steps = 0u32;
     let mut replica = RowWorld::new();
@@ -249,7 +257,7 @@ fn run(s: &Scenario) -> Option<u64> {
 /// Entities sorted by id, every position inside the arena (players a radius inside the edge).
 fn check_snapshot(m: &ArenaMatch) {
     let (w, h) = (m.game().map().width as f32, m.game().map().height as f32);
-    let r = m.config().player_radius;
+    let r = m.game().config().player_radius;
     let snapshot = m.snapshot();
     assert!(
         snapshot.windows(2).all(|p| p[0].id < p[1].id),
@@ -272,7 +280,7 @@ fn check_snapshot(m: &ArenaMatch) {
             m.tick()
         );
         if e.kind == EntityKind::Player {
-            assert!(e.hp <= m.config().player_max_hp, "{e:?}");
+            assert!(e.hp <= m.game().config().player_max_hp, "{e:?}");
         }
     }
 }
