@@ -72,13 +72,8 @@ run() {
   NO_COLOR=1 RUST_LOG=info taskset -c "$SERVER_CORE" "$BIN" serve --config "$CONFIG" \
     --log-format json >"$log" 2>&1 &
   SERVER_PID=$!
-  local addr=""
-  for _ in $(seq 100); do
-    addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$log" | head -n1 || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { echo "the server did not start; see $log" >&2; exit 1; }
+  local addr
+  addr=$(listen_addr "$log") || exit 1
   RUST_LOG=warn taskset -c "$LOADTEST_CORE" "$BIN" loadtest --url "ws://$addr/ws" \
     --bots "$BOTS" --per-match "$BOTS" --ramp 200 --duration "$DURATION" --behavior walk \
     --chat-per-min "$rate" --json "$json" --quiet >"$OUT/loadtest-$tag.log" 2>&1 &

@@ -51,3 +51,20 @@ needs() {
     command -v "$tool" >/dev/null || { echo "$(basename "$0") needs $tool" >&2; exit 1; }
   done
 }
+
+# The address the server logging to file $1 listens on: the one of its log line $2 (default
+# "tickwire listening"), waiting up to 10 s for it. Fails (non-zero, message on stderr) when the
+# line never comes; call it as `ADDR=$(listen_addr "$LOG") || exit 1`.
+listen_addr() {
+  local log=$1 msg=${2:-tickwire listening} addr=""
+  for _ in $(seq 100); do
+    addr=$(grep "\"$msg\"" "$log" 2>/dev/null | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 || true)
+    if [ -n "$addr" ]; then
+      echo "$addr"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "the server did not start; see $log" >&2
+  return 1
+}

@@ -44,13 +44,7 @@ for N in $COUNTS; do
     NO_COLOR=1 RUST_LOG=info taskset -c 0 "$BIN" serve --addr 127.0.0.1:0 --admin-addr "" \
     --log-format json >"$LOG" 2>&1 &
   SERVER_PID=$!
-  ADDR=""
-  for _ in $(seq 100); do
-    ADDR=$(grep -o '127\.0\.0\.1:[0-9]*' "$LOG" | head -n1 || true)
-    [ -n "$ADDR" ] && break
-    sleep 0.1
-  done
-  [ -n "$ADDR" ] || { echo "the server did not start; see $LOG" >&2; exit 1; }
+  ADDR=$(listen_addr "$LOG") || exit 1
   sleep 1
   BEFORE=$(rss_kib "$SERVER_PID")
   FIFO="$OUT/clients-$N.fifo"

@@ -62,13 +62,7 @@ trap cleanup EXIT
 LOG="$OUT/server.log"
 NO_COLOR=1 RUST_LOG=info taskset -c 0 "$BIN" serve --config "$CONFIG" --log-format json >"$LOG" 2>&1 &
 SERVER_PID=$!
-ADDR=""
-for _ in $(seq 100); do
-  ADDR=$(grep -o '127\.0\.0\.1:[0-9]*' "$LOG" | grep -v ":$ADMIN_PORT" | head -n1 || true)
-  [ -n "$ADDR" ] && break
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "the server did not start; see $LOG" >&2; exit 1; }
+ADDR=$(listen_addr "$LOG") || exit 1
 sleep 0.5
 RUST_LOG=warn taskset -c 1 "$BIN" loadtest --url "ws://$ADDR/ws" --bots "$BOTS" \
   --per-match "$PER_MATCH" --ramp "$RAMP" --duration "$DURATION" --behavior walk \

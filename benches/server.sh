@@ -88,13 +88,7 @@ for N in $BOTS; do
   NO_COLOR=1 RUST_LOG=info taskset -c "$SERVER_CORE" "$BIN" serve --config "$CONFIG" \
     --log-format json >"$LOG" 2>&1 &
   SERVER_PID=$!
-  ADDR=""
-  for _ in $(seq 100); do
-    ADDR=$(grep -o '127\.0\.0\.1:[0-9]*' "$LOG" | head -n1 || true)
-    [ -n "$ADDR" ] && break
-    sleep 0.1
-  done
-  [ -n "$ADDR" ] || { echo "the server did not start; see $LOG" >&2; exit 1; }
+  ADDR=$(listen_addr "$LOG") || exit 1
   sleep 0.5
   RSS_IDLE=$(rss_kib "$SERVER_PID")
 

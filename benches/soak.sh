@@ -90,14 +90,8 @@ LOG="$OUT/server.log"
 NO_COLOR=1 RUST_LOG=info taskset -c "$SERVER_CORE" "$BIN" serve --config "$CONFIG" \
   --log-format json >"$LOG" 2>&1 &
 SERVER_PID=$!
-ADDR="" ADMIN=""
-for _ in $(seq 100); do
-  ADDR=$(grep '"tickwire listening"' "$LOG" | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 || true)
-  ADMIN=$(grep '"admin API listening"' "$LOG" | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 || true)
-  [ -n "$ADDR" ] && [ -n "$ADMIN" ] && break
-  sleep 0.1
-done
-[ -n "$ADDR" ] && [ -n "$ADMIN" ] || { echo "the server did not start; see $LOG" >&2; exit 1; }
+ADDR=$(listen_addr "$LOG") || exit 1
+ADMIN=$(listen_addr "$LOG" "admin API listening") || exit 1
 echo "== server on $ADDR, admin API on $ADMIN (pid $SERVER_PID)"
 
 # Worst tick p99 over the running matches, ms ("-" with none, "?" when the API did not answer).
