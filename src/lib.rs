@@ -10,6 +10,7 @@
 //! - [`server`]: [`Server`], [`run`] and the shutdown sequence.
 //! - [`state`]: `ServerState`, what the listener, sessions, admin API and cluster share:
 //!   configuration, registry, seat placement, match creation, results.
+//! - [`games`]: the game this server hosts: its name, schema and schema hash.
 //! - [`registry`]: running matches by id and seat placement.
 //! - [`match_ids`]: match ids unique for the life of a data directory.
 //! - [`match_loop`]: one match's fixed-rate task.
@@ -30,6 +31,7 @@ pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod descriptors;
+pub mod games;
 pub mod match_ids;
 pub mod match_loop;
 pub mod rate_limit;

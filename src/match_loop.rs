@@ -653,8 +653,8 @@ impl MatchTask {
     ) -> Welcome {
         Welcome {
             version: tickwire_proto::PROTOCOL_VERSION,
-            game: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
-            schema_hash: tickwire_proto::schema::arena::schema_hash(),
+            game: crate::games::name().to_owned(),
+            schema_hash: crate::games::schema_hash(),
             player_id,
             entity_id,
             match_id: self.id,

@@ -587,13 +587,13 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             "first record is not a header".into(),
         ));
     };
-    if game_name != tickwire_proto::schema::arena::GAME_NAME {
+    if game_name != crate::games::name() {
         return Err(ReplayError::BadHeader(format!(
             "recorded game {game_name:?} is not registered in this binary (it hosts {})",
-            tickwire_proto::schema::arena::GAME_NAME
+            crate::games::name()
         )));
     }
-    let ours = tickwire_proto::schema::arena::schema_hash();
+    let ours = crate::games::schema_hash();
     if schema_hash != ours {
         return Err(ReplayError::BadHeader(format!(
             "recorded with {game_name} schema {schema_hash:08x}, this binary's is {ours:08x}"
@@ -893,8 +893,8 @@ mod tests {
             match_id: 1,
             seed: 42,
             started_at_ms: 0,
-            game_name: tickwire_proto::schema::arena::GAME_NAME.into(),
-            schema_hash: tickwire_proto::schema::arena::schema_hash(),
+            game_name: crate::games::name().into(),
+            schema_hash: crate::games::schema_hash(),
             map_name: "open-arena".into(),
             game: game.clone(),
             arena: ArenaConfig::default(),
@@ -932,7 +932,7 @@ mod tests {
         for (name, hash, want) in [
             (
                 "chess",
-                tickwire_proto::schema::arena::schema_hash(),
+                crate::games::schema_hash(),
                 "\"chess\" is not registered",
             ),
             ("arena", 0, "schema 00000000"),
@@ -1026,8 +1026,8 @@ mod tests {
             match_id: 1,
             seed: 7,
             started_at_ms: 0,
-            game_name: tickwire_proto::schema::arena::GAME_NAME.into(),
-            schema_hash: tickwire_proto::schema::arena::schema_hash(),
+            game_name: crate::games::name().into(),
+            schema_hash: crate::games::schema_hash(),
             map_name: "open-arena".into(),
             game: MatchConfig::default(),
             arena: ArenaConfig::default(),

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use metrics::counter;
 use tickwire_net::{Connection, Message, Outbox};
 use tickwire_proto::msg::{ClientMsg, Hello, JoinTarget, RejectReason, ServerMsg};
-use tickwire_proto::schema::arena;
 use tickwire_proto::{PROTOCOL_VERSION, close, codec};
 use tokio::sync::oneshot;
 use tracing::debug;
@@ -248,21 +247,21 @@ fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
 /// its game's; `None` for either means the default game and no check.
 fn check_game(hello: &Hello) -> Result<(), Refused> {
     if let Some(game) = hello.game.as_deref() {
-        if game != arena::GAME_NAME {
+        if game != crate::games::name() {
             // Debug formatting quotes the name and escapes whatever control characters it has.
             let message = format!(
                 "unknown game {game:?}: this server hosts {}",
-                arena::GAME_NAME
+                crate::games::name()
             );
             return Err((RejectReason::UnknownGame, Cow::Owned(message)));
         }
     }
-    let server = arena::schema_hash();
+    let server = crate::games::schema_hash();
     match hello.schema_hash {
         Some(client) if client != server => {
             let message = format!(
                 "schema mismatch: server's {} schema is {server:08x}, client built for {client:08x}",
-                arena::GAME_NAME
+                crate::games::name()
             );
             Err((RejectReason::SchemaMismatch, Cow::Owned(message)))
         }
@@ -497,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_hello_must_name_arena_and_its_schema_or_nothing() {
-        let hash = arena::schema_hash();
+        let hash = crate::games::schema_hash();
         assert!(check_game(&hello(None, None)).is_ok());
         assert!(check_game(&hello(Some("arena"), Some(hash))).is_ok());
         let (reason, message) = check_game(&hello(Some("chess\n"), None)).unwrap_err();

@@ -54,7 +54,7 @@ pub struct MatchSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     /// No game of that name is registered.
-    #[error("unknown game {0:?}: this server hosts {GAME}", GAME = tickwire_proto::schema::arena::GAME_NAME)]
+    #[error("unknown game {0:?}: this server hosts {GAME}", GAME = crate::games::name())]
     UnknownGame(String),
     /// The map name is unknown.
     #[error("unknown map {0:?}")]
@@ -159,7 +159,7 @@ impl ServerState {
             return Err(CreateError::Draining);
         }
         if let Some(name) = spec.game.as_deref() {
-            if name != tickwire_proto::schema::arena::GAME_NAME {
+            if name != crate::games::name() {
                 return Err(CreateError::UnknownGame(name.to_owned()));
             }
         }
@@ -224,8 +224,8 @@ impl ServerState {
                 match_id: id,
                 seed,
                 started_at_ms: created_at_ms,
-                game_name: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
-                schema_hash: tickwire_proto::schema::arena::schema_hash(),
+                game_name: crate::games::name().to_owned(),
+                schema_hash: crate::games::schema_hash(),
                 map_name: map_name.to_owned(),
                 game: game.clone(),
                 arena: self.config.arena.clone(),
@@ -268,7 +268,7 @@ impl ServerState {
             open: AtomicBool::new(true),
             created_at_ms,
             tick_rate,
-            game: tickwire_proto::schema::arena::GAME_NAME.to_owned(),
+            game: crate::games::name().to_owned(),
             map_name: map_name.to_owned(),
             tick_p99_us: AtomicU64::new(0),
         });

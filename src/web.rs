@@ -192,7 +192,7 @@ fn file_response<B>(
 /// The served game's declared replication schema as JSON (`GET /schema.json`, `tickwire
 /// schema`): what a client decodes State frames with, and its hash.
 pub fn schema_json() -> String {
-    let schema = tickwire_proto::schema::arena::arena_schema();
+    let schema = crate::games::schema();
     let decl = serde_json::to_value(schema.decl()).unwrap_or_default();
     serde_json::json!({
         "hash": format!("{:08x}", schema.hash()),
@@ -204,7 +204,7 @@ pub fn schema_json() -> String {
 /// The served game's schema as the Markdown tables PROTOCOL.md includes (`tickwire schema
 /// --markdown`).
 pub fn schema_markdown() -> String {
-    tickwire_proto::schema::arena::arena_schema().markdown()
+    crate::games::schema().markdown()
 }
 
 /// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
@@ -396,12 +396,12 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(header_of(&resp, header::CONTENT_TYPE), JSON);
         let v: serde_json::Value = serde_json::from_slice(&body(resp)).unwrap();
-        let schema = tickwire_proto::schema::arena::arena_schema();
+        let schema = crate::games::schema();
         assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
         // The served declaration is a valid schema, and the same one.
         let back: tickwire_proto::schema::Schema =
             serde_json::from_value(v["schema"].clone()).unwrap();
-        assert_eq!(back, schema);
+        assert_eq!(&back, schema);
     }
 
     #[test]
