@@ -68,3 +68,31 @@ listen_addr() {
   echo "the server did not start; see $log" >&2
   return 1
 }
+
+# Writes to file $1 the server config of the load benchmarks: a loopback listener, connection
+# and join limits above every bot (they all come from 127.0.0.1), no replays, the throw-away
+# data directory $2, the admin API on $3 ("" for none), matches of $4 players at $5 Hz that
+# never end by time.
+bench_config() {
+  cat >"$1" <<EOF
+[server]
+listen = "127.0.0.1:0"
+max_matches = 1000
+max_connections = 100000
+max_connections_per_ip = 100000
+max_seats_per_ip = 100000
+joins_per_ip_per_sec = 100000
+max_messages_per_sec = 1000
+drain_timeout_ms = 0
+record_replays = false
+data_dir = "$2"
+
+[admin]
+listen = "$3"
+
+[game]
+tick_rate = $5
+max_players = $4
+match_duration_secs = 86400
+EOF
+}

@@ -31,27 +31,7 @@ RUN_S=$(seconds "$DURATION")
 CLK_TCK=$(getconf CLK_TCK)
 
 CONFIG="$OUT/server.toml"
-cat >"$CONFIG" <<CFG
-[server]
-listen = "127.0.0.1:0"
-max_matches = 1000
-max_connections = 100000
-max_connections_per_ip = 100000
-max_seats_per_ip = 100000
-joins_per_ip_per_sec = 100000
-max_messages_per_sec = 1000
-drain_timeout_ms = 0
-record_replays = false
-data_dir = "$OUT/data"
-
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-
-[game]
-tick_rate = $TICK_RATE
-max_players = $PER_MATCH
-match_duration_secs = 86400
-CFG
+bench_config "$CONFIG" "$OUT/data" "127.0.0.1:$ADMIN_PORT" "$PER_MATCH" "$TICK_RATE"
 
 scrape() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$ADMIN_PORT/metrics" | grep '^tickwire_tick_lateness_seconds_bucket' >"$1"; }
 

@@ -55,27 +55,7 @@ WRITE_MD=${WRITE_MD:-1}
 # and the config suits binaries from before and after [arena] existed): matches of PER_MATCH, connection limits above every bot (they all
 # come from 127.0.0.1), no replays, no admin port, a throw-away data directory.
 CONFIG="$OUT/server.toml"
-cat >"$CONFIG" <<EOF
-[server]
-listen = "127.0.0.1:0"
-max_matches = 1000
-max_connections = 100000
-max_connections_per_ip = 100000
-max_seats_per_ip = 100000
-joins_per_ip_per_sec = 100000
-max_messages_per_sec = 1000
-drain_timeout_ms = 0
-record_replays = false
-data_dir = "$OUT/data"
-
-[admin]
-listen = ""
-
-[game]
-tick_rate = $TICK_RATE
-max_players = $PER_MATCH
-match_duration_secs = 86400
-EOF
+bench_config "$CONFIG" "$OUT/data" "" "$PER_MATCH" "$TICK_RATE"
 
 ROWS=()
 SERVER_PID=""
