@@ -64,6 +64,22 @@ fn within(e: &EntityState, (cx, cy): (i32, i32), radius: f32) -> bool {
     (dx * dx + dy * dy) as f64 <= r * r
 }
 
+/// A match on an open square arena of side `side` with areas of interest of `view_radius`
+/// world units and `players` players named p0, p1, …
+fn open_match(view_radius: f32, players: usize, side: u32, seed: u64) -> ArenaMatch {
+    let mut m = new_match(
+        config(view_radius, players),
+        unlimited(),
+        MapDef::open_arena(side, side),
+        seed,
+    )
+    .unwrap();
+    for i in 0..players {
+        m.add_player(&format!("p{i}")).unwrap();
+    }
+    m
+}
+
 fn config(view_radius: f32, players: usize) -> MatchConfig {
     MatchConfig {
         max_players: players as u16,
@@ -281,16 +297,7 @@ fn run_clients(
     budget: Option<usize>,
     ticks: u32,
 ) -> Vec<Client> {
-    let mut m = new_match(
-        config(view_radius, players),
-        unlimited(),
-        MapDef::open_arena(side, side),
-        seed,
-    )
-    .unwrap();
-    for i in 0..players {
-        m.add_player(&format!("p{i}")).unwrap();
-    }
+    let mut m = open_match(view_radius, players, side, seed);
     let mut walk = Walk::new(players, seed, true);
     let mut clients: Vec<Client> = (1..=players as u32)
         .map(|id| Client::new(Some(id), None))
@@ -398,16 +405,7 @@ fn a_player_entering_the_radius_is_created_and_leaving_removed() {
 
 #[test]
 fn unlimited_without_interest_equals_the_shared_delta() {
-    let mut m = new_match(
-        config(0.0, 8),
-        unlimited(),
-        MapDef::open_arena(1000, 1000),
-        5,
-    )
-    .unwrap();
-    for i in 0..8 {
-        m.add_player(&format!("p{i}")).unwrap();
-    }
+    let mut m = open_match(0.0, 8, 1000, 5);
     let mut walk = Walk::new(8, 5, true);
     let mut rng = SplitMix64::new(77);
     let mut views = [ClientView::new(), ClientView::new(), ClientView::new()];
@@ -453,16 +451,7 @@ fn unlimited_without_interest_equals_the_shared_delta() {
 
 #[test]
 fn switching_between_shared_and_own_frames_stays_exact() {
-    let mut m = new_match(
-        config(200.0, 6),
-        unlimited(),
-        MapDef::open_arena(800, 800),
-        9,
-    )
-    .unwrap();
-    for i in 0..6 {
-        m.add_player(&format!("p{i}")).unwrap();
-    }
+    let mut m = open_match(200.0, 6, 800, 9);
     let mut walk = Walk::new(6, 9, true);
     let mut view = ClientView::new();
     let mut replica = Replica::new();
@@ -598,16 +587,7 @@ fn starvation_bound_holds_with_a_tiny_budget() {
 #[test]
 fn near_entities_are_refreshed_more_often_than_far_ones() {
     let n = 60;
-    let mut m = new_match(
-        config(1000.0, n),
-        unlimited(),
-        MapDef::open_arena(1000, 1000),
-        8,
-    )
-    .unwrap();
-    for i in 0..n {
-        m.add_player(&format!("p{i}")).unwrap();
-    }
+    let mut m = open_match(1000.0, n, 1000, 8);
     let mut walk = Walk::new(n, 8, false);
     let mut view = ClientView::new();
     let mut out = RowDelta::default();
@@ -672,16 +652,7 @@ proptest! {
 fn match_radius_query_equals_brute_force() {
     // With areas of interest on (the grid) and off (a scan).
     for view_radius in [150.0, 0.0] {
-        let mut m = new_match(
-            config(view_radius, 50),
-            unlimited(),
-            MapDef::open_arena(1000, 1000),
-            2,
-        )
-        .unwrap();
-        for i in 0..50 {
-            m.add_player(&format!("p{i}")).unwrap();
-        }
+        let mut m = open_match(view_radius, 50, 1000, 2);
         let mut walk = Walk::new(50, 2, true);
         let mut found = Vec::new();
         for t in 0..60 {
