@@ -6,13 +6,14 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
+use tickwire_arena::{ArenaInput, BUTTON_FIRE};
 use tickwire_proto::codec::{
     decode_client, decode_server, encode_client, encode_delta, encode_server, encode_state,
 };
 use tickwire_proto::delta::diff;
 use tickwire_proto::msg::{
-    BUTTON_FIRE, ClientMsg, EndReason, FrameHeader, Hello, Input, JoinTarget, MapInfo,
-    MatchResults, Phase, PlayerResult, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
+    ClientMsg, EndReason, FrameHeader, Hello, JoinTarget, MapInfo, MatchResults, Phase,
+    PlayerResult, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::schema::arena;
 use tickwire_proto::{EntityKind, EntityState, PROTOCOL_VERSION};
@@ -111,14 +112,15 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         ),
         (
             "input",
-            ClientMsg::Input(Input {
-                seq: 3000,
-                ack: 2998,
-                move_x: 127,
-                move_y: -90,
-                aim: 64,
-                buttons: BUTTON_FIRE,
-            }),
+            ClientMsg::Input(
+                ArenaInput {
+                    move_x: 127,
+                    move_y: -90,
+                    aim: 64,
+                    buttons: BUTTON_FIRE,
+                }
+                .message(3000, 2998),
+            ),
         ),
     ]
 }

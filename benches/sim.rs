@@ -6,9 +6,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
+use tickwire_arena::BUTTON_FIRE;
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec::encode_rows;
-use tickwire_proto::msg::{BUTTON_FIRE, Input};
 use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::{ClientView, FrameScratch, MatchConfig, SplitMix64};
 
@@ -54,9 +54,7 @@ impl Walkers {
             *mx = drift(*mx, bits);
             *my = drift(*my, bits >> 8);
             *aim = aim.wrapping_add((bits >> 16) as u8 % 9).wrapping_sub(4);
-            let input = Input {
-                seq: *seq,
-                ack: 0,
+            let input = ArenaInput {
                 move_x: *mx,
                 move_y: *my,
                 aim: *aim,
@@ -66,7 +64,7 @@ impl Walkers {
                     0
                 },
             };
-            m.push_input(i as u32 + 1, input.seq, ArenaInput::from(&input));
+            m.push_input(i as u32 + 1, *seq, input);
         }
     }
 }

@@ -502,8 +502,9 @@ async fn create_match(
     match admin.state.create_match(&spec) {
         Ok(m) => (StatusCode::CREATED, Json(view(&m))).into_response(),
         Err(
-            e
-            @ (CreateError::UnknownGame(_) | CreateError::UnknownMap(_) | CreateError::Invalid(_)),
+            e @ (CreateError::UnknownGame(..)
+            | CreateError::UnknownMap(_)
+            | CreateError::Invalid(_)),
         ) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }

@@ -10,7 +10,7 @@
 //! - [`server`]: [`Server`], [`run`] and the shutdown sequence.
 //! - [`state`]: `ServerState`, what the listener, sessions, admin API and cluster share:
 //!   configuration, registry, seat placement, match creation, results.
-//! - [`games`]: the game this server hosts: its name, schema and schema hash.
+//! - [`games`]: the games this server hosts by name ([`games::HostedGame`], [`games::Games`]).
 //! - [`registry`]: running matches by id and seat placement.
 //! - [`match_ids`]: match ids unique for the life of a data directory.
 //! - [`match_loop`]: one match's fixed-rate task.
@@ -47,4 +47,5 @@ mod tick_timer;
 pub mod web;
 
 pub use config::Config;
+pub use games::{Games, HostedGame};
 pub use server::{Server, ServerError, ServerHandle, run};

@@ -141,16 +141,19 @@ fn main() -> ExitCode {
 }
 
 fn schema(markdown: bool) -> anyhow::Result<ExitCode> {
+    let games = tickwire::games::builtin(&Config::default())?;
     if markdown {
-        print!("{}", tickwire::web::schema_markdown());
+        print!("{}", tickwire::web::schema_markdown(&games));
     } else {
-        println!("{}", tickwire::web::schema_json());
+        println!("{}", tickwire::web::schema_json(&games));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn replay(file: &std::path::Path, verify: bool) -> anyhow::Result<ExitCode> {
-    match tickwire::replay::verify(file) {
+    // The header holds the match's whole setup: the games' configured hosting is not needed.
+    let games = tickwire::games::builtin(&Config::default())?;
+    match tickwire::replay::verify(file, &games) {
         Ok(outcome) => {
             println!(
                 "match {} on {}: {} ticks replayed, {} state hashes verified, {} chat lines in order, {} requests and {} answers reproduced",

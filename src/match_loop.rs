@@ -17,8 +17,8 @@ use tickwire_net::Outbox;
 use tickwire_proto::close;
 use tickwire_proto::codec;
 use tickwire_proto::msg::{
-    ChatLine, EndReason, Input, MatchResults, Phase, Reject, RejectReason, RequestRefusalReason,
-    ServerMsg, SessionToken, Welcome,
+    ChatLine, EndReason, GameEvent, Input, MatchResults, Phase, Reject, RejectReason,
+    RequestRefusalReason, ServerMsg, SessionToken, Welcome,
 };
 use tickwire_proto::schema::rows::{EntityRow, RowDelta};
 use tickwire_sim::{
@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::address::SeatClaim;
+use crate::games::HostedGame;
 use crate::replay::RecordedMatch;
 use crate::results::{MatchRecord, ResultsError, reason_name};
 use crate::session_token;
@@ -304,9 +305,9 @@ struct Seat {
 }
 
 /// The state of one running match task.
-pub struct MatchTask {
+pub struct MatchTask<G: HostedGame> {
     id: u64,
-    sim: RecordedMatch,
+    sim: RecordedMatch<G>,
     shared: Arc<MatchShared>,
     rx: mpsc::Receiver<MatchCmd>,
     settings: MatchSettings,
@@ -328,10 +329,10 @@ pub struct MatchTask {
     chat: ChatRoom,
 }
 
-impl MatchTask {
+impl<G: HostedGame> MatchTask<G> {
     /// Builds the task; [`MatchTask::run`] drives it.
     pub fn new(
-        sim: RecordedMatch,
+        sim: RecordedMatch<G>,
         shared: Arc<MatchShared>,
         rx: mpsc::Receiver<MatchCmd>,
         settings: MatchSettings,
@@ -471,11 +472,18 @@ impl MatchTask {
         for answer in &report.answers {
             self.answer(answer);
         }
-        for event in tickwire_arena::events(&report) {
-            self.broadcast_reliable(&ServerMsg::Event(event));
+        // The game's events, then the engine's phase change.
+        for event in &report.events {
+            self.broadcast_reliable(&ServerMsg::Event(G::wire_event(event)));
+        }
+        if let Some(change) = report.phase {
+            self.broadcast_reliable(&ServerMsg::Event(GameEvent::PhaseChanged {
+                phase: change.phase,
+                ticks: change.ticks,
+            }));
         }
         for (player, event) in &report.private {
-            self.send_to_player(*player, &ServerMsg::Event(event.clone()));
+            self.send_to_player(*player, &ServerMsg::Event(G::wire_event(event)));
         }
         self.replicate();
         self.expire_seats(tick);
@@ -571,10 +579,22 @@ impl MatchTask {
                     mark_acknowledged(&mut self.seats, client.player);
                 }
                 if let Some(player) = client.player {
-                    let outcome = self.sim.push_input(player, input);
-                    if !matches!(outcome, tickwire_sim::InputOutcome::Queued) {
-                        counter!(family::INPUT_DROPS.name, "reason" => outcome.label())
-                            .increment(1);
+                    match self.sim.push_input(player, input) {
+                        Some(tickwire_sim::InputOutcome::Queued) => {}
+                        Some(outcome) => {
+                            counter!(family::INPUT_DROPS.name, "reason" => outcome.label())
+                                .increment(1);
+                        }
+                        None => {
+                            // A client that sends another game's inputs is broken or hostile.
+                            counter!(family::INPUT_DROPS.name, "reason" => "undecodable")
+                                .increment(1);
+                            client.outbox.close(
+                                close::DECODE_ERROR,
+                                "undecodable message: input payload is not an input of this match's game",
+                            );
+                            self.gone(conn);
+                        }
                     }
                 }
             }
@@ -653,8 +673,8 @@ impl MatchTask {
     ) -> Welcome {
         Welcome {
             version: tickwire_proto::PROTOCOL_VERSION,
-            game: crate::games::name().to_owned(),
-            schema_hash: crate::games::schema_hash(),
+            game: self.shared.game.clone(),
+            schema_hash: self.sim.sim().schema().hash(),
             player_id,
             entity_id,
             match_id: self.id,
@@ -662,7 +682,7 @@ impl MatchTask {
             tick: self.sim.sim().tick(),
             session: token,
             resumed,
-            map: self.sim.sim().game().map().info(),
+            map: self.sim.sim().game().map_info(),
         }
     }
 
@@ -1089,7 +1109,7 @@ impl MatchTask {
             ended_at_ms: unix_ms(),
             ticks,
             tick_rate: self.shared.tick_rate,
-            // Arena's table always serialises; an empty value keeps the line if one cannot.
+            // The game's own table; an empty value keeps the line if it cannot serialise.
             results: serde_json::to_value(&results).unwrap_or_default(),
         };
         // Durable before anyone hears the match ended.
@@ -1106,7 +1126,7 @@ impl MatchTask {
             match_id: self.id,
             reason,
             ticks,
-            players: results,
+            players: G::player_results(&results),
         });
         let msg = codec::encode_server(&ended).ok().map(Bytes::from);
         for client in self.clients.values() {

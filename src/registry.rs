@@ -75,13 +75,13 @@ impl Registry {
         v
     }
 
-    /// Reserves a seat in the open match with the fewest free seats (so matches fill up), oldest
-    /// first among equals.
-    pub fn reserve_any(&self) -> Option<MatchHandle> {
+    /// Reserves a seat in the open match of `game` with the fewest free seats (so matches fill
+    /// up), oldest first among equals.
+    pub fn reserve_any(&self, game: &str) -> Option<MatchHandle> {
         let mut candidates: Vec<_> = self
             .matches
             .iter()
-            .filter(|m| m.shared.open.load(Ordering::Acquire))
+            .filter(|m| m.shared.game == game && m.shared.open.load(Ordering::Acquire))
             .map(|m| m.clone())
             .collect();
         candidates.sort_by_key(|m| {
@@ -95,44 +95,45 @@ impl Registry {
     }
 
     /// Runs `create` under the creation lock unless a seat can be reserved in an existing match
-    /// meanwhile; `create` returns the new match with one seat already reserved.
-    pub fn reserve_or_create(
+    /// of `game` meanwhile; `create` returns the new match with one seat already reserved.
+    pub fn reserve_or_create<E: From<RegistryError>>(
         &self,
+        game: &str,
         max_matches: usize,
-        create: impl FnOnce(u64) -> MatchHandle,
-    ) -> Result<MatchHandle, RegistryError> {
-        if let Some(m) = self.reserve_any() {
+        create: impl FnOnce(u64) -> Result<MatchHandle, E>,
+    ) -> Result<MatchHandle, E> {
+        if let Some(m) = self.reserve_any(game) {
             return Ok(m);
         }
         let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(m) = self.reserve_any() {
+        if let Some(m) = self.reserve_any(game) {
             return Ok(m);
         }
         self.insert_new(max_matches, create)
     }
 
     /// Creates a match without reserving in existing ones (admin API).
-    pub fn create(
+    pub fn create<E: From<RegistryError>>(
         &self,
         max_matches: usize,
-        create: impl FnOnce(u64) -> MatchHandle,
-    ) -> Result<MatchHandle, RegistryError> {
+        create: impl FnOnce(u64) -> Result<MatchHandle, E>,
+    ) -> Result<MatchHandle, E> {
         let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.insert_new(max_matches, create)
     }
 
     /// Allocates an id and inserts the match `create` builds; the caller holds the creation
     /// lock.
-    fn insert_new(
+    fn insert_new<E: From<RegistryError>>(
         &self,
         max_matches: usize,
-        create: impl FnOnce(u64) -> MatchHandle,
-    ) -> Result<MatchHandle, RegistryError> {
+        create: impl FnOnce(u64) -> Result<MatchHandle, E>,
+    ) -> Result<MatchHandle, E> {
         if self.matches.len() >= max_matches {
-            return Err(RegistryError::AtCapacity);
+            return Err(RegistryError::AtCapacity.into());
         }
-        let id = self.ids.next()?;
-        let handle = create(id);
+        let id = self.ids.next().map_err(RegistryError::from)?;
+        let handle = create(id)?;
         self.matches.insert(id, handle.clone());
         Ok(handle)
     }

@@ -9,7 +9,7 @@
 //! [`verify`] re-simulates up to its last complete record before reporting it truncated.
 //!
 //! # File format
-//! The 8-byte magic `TWRPLAY1`, then records: a `u32` little-endian payload length, the
+//! The 8-byte magic [`MAGIC`], then records: a `u32` little-endian payload length, the
 //! payload's CRC-32 (`u32` little-endian), and the payload, a [`Record`] encoded by
 //! `tickwire_proto::codec::encode_record`. The first record is [`Record::Header`]. A record is
 //! written per tick, so memory stays bounded by one tick's calls.
@@ -21,17 +21,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_proto::codec;
-use tickwire_proto::msg::{ChatLine, EndReason, GameEvent, Input, PlayerResult, RequestRefusal};
+use tickwire_proto::msg::{ChatLine, EndReason, Input, PlayerResult, RequestRefusal};
 use tickwire_sim::{
-    Answer, InputOutcome, JoinError, MatchConfig, PlayerId, Refused, RequestConfig,
+    Answer, Game, InputOutcome, JoinError, Match, MatchConfig, PlayerId, Refused, RequestConfig,
     RequestConfigError, StepReport,
 };
 use tracing::warn;
 
+use crate::games::{Games, HostedGame};
+
 /// The first bytes of every replay file.
-pub const MAGIC: &[u8; 8] = b"TWRPLAY2";
+pub const MAGIC: &[u8; 8] = b"TWRPLAY3";
 /// Directory of the replay files inside the data directory.
 pub const REPLAYS_DIR: &str = "replays";
 /// Extension of a replay file, named `{match id}.bin`.
@@ -98,8 +99,7 @@ pub enum Call {
     Input {
         /// The player.
         player: PlayerId,
-        /// The input as received.
-        #[serde(with = "recorded_input")]
+        /// The input as received (its payload decoded as an input of the game).
         input: Input,
     },
     /// `end(reason)`.
@@ -163,10 +163,9 @@ pub enum Record {
         map_name: String,
         /// The engine's rules.
         game: MatchConfig,
-        /// The game's own rules.
-        arena: ArenaConfig,
-        /// The map.
-        map: MapDef,
+        /// The game's setup of the match ([`HostedGame::Setup`]; arena: its rules and map) as
+        /// JSON, which only the recorded game reads.
+        setup: String,
     },
     /// Calls, then one step; `hash` is the state hash after the step, when recorded.
     Tick {
@@ -301,8 +300,8 @@ impl ReplayWriter {
 }
 
 /// A [`Match`] whose every state-changing call is recorded into a replay.
-pub struct RecordedMatch {
-    sim: ArenaMatch,
+pub struct RecordedMatch<G: HostedGame> {
+    sim: Match<G>,
     writer: Option<ReplayWriter>,
     calls: Vec<Call>,
     hash_every: u32,
@@ -310,12 +309,12 @@ pub struct RecordedMatch {
     synced_at: Instant,
 }
 
-impl RecordedMatch {
+impl<G: HostedGame> RecordedMatch<G> {
     /// Wraps `sim`; with `writer` `None` nothing is recorded. A state hash is recorded every
     /// `hash_every` ticks; [`RecordedMatch::flush_due`] turns true `flush_every` after the last
     /// fsync.
     pub fn new(
-        sim: ArenaMatch,
+        sim: Match<G>,
         writer: Option<ReplayWriter>,
         hash_every: u32,
         flush_every: Duration,
@@ -349,7 +348,7 @@ impl RecordedMatch {
     }
 
     /// The simulation, for reading.
-    pub fn sim(&self) -> &ArenaMatch {
+    pub fn sim(&self) -> &Match<G> {
         &self.sim
     }
 
@@ -406,15 +405,16 @@ impl RecordedMatch {
         outcome
     }
 
-    /// Records and performs `push_input`.
-    pub fn push_input(&mut self, player: PlayerId, input: Input) -> InputOutcome {
+    /// Decodes the input's payload as the game's input, then records and performs
+    /// `push_input`; `None` (nothing recorded) when the payload is not an input of the game.
+    pub fn push_input(&mut self, player: PlayerId, input: Input) -> Option<InputOutcome> {
+        let decoded = G::decode_input(input.payload.as_bytes())?;
         self.record(Call::Input { player, input });
-        self.sim
-            .push_input(player, input.seq, ArenaInput::from(&input))
+        Some(self.sim.push_input(player, input.seq, decoded))
     }
 
     /// Performs `step` and writes this tick's record.
-    pub fn step(&mut self) -> StepReport<GameEvent> {
+    pub fn step(&mut self) -> StepReport<G::Event> {
         let report = self.sim.step();
         if self.writer.is_some() {
             let hash = (report.tick % self.hash_every == 0).then(|| self.sim.state_hash());
@@ -496,7 +496,7 @@ pub struct ReplayOutcome {
 }
 
 /// Reads the records of a replay file one by one, tracking the byte offset.
-struct RecordReader {
+pub(crate) struct RecordReader {
     reader: BufReader<File>,
     offset: u64,
 }
@@ -560,7 +560,7 @@ impl RecordReader {
 /// re-simulated and hash-checked up to its last complete record first, then reported as
 /// [`ReplayError::Truncated`] at that tick; bytes after the final record are
 /// [`ReplayError::TrailingBytes`].
-pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
+pub fn verify(path: &Path, games: &Games) -> Result<ReplayOutcome, ReplayError> {
     let mut records = RecordReader::open(path)?;
     let header = match records.next(0)? {
         Some(header) => header,
@@ -578,8 +578,7 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
         schema_hash,
         map_name,
         game,
-        arena,
-        map,
+        setup,
         ..
     } = header
     else {
@@ -587,20 +586,53 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
             "first record is not a header".into(),
         ));
     };
-    if game_name != crate::games::name() {
+    let Some(hosted) = games.get(Some(&game_name)) else {
         return Err(ReplayError::BadHeader(format!(
             "recorded game {game_name:?} is not registered in this binary (it hosts {})",
-            crate::games::name()
+            games.names()
         )));
-    }
-    let ours = crate::games::schema_hash();
+    };
+    let ours = hosted.schema().hash();
     if schema_hash != ours {
         return Err(ReplayError::BadHeader(format!(
             "recorded with {game_name} schema {schema_hash:08x}, this binary's is {ours:08x}"
         )));
     }
-    let mut sim =
-        new_match(game, arena, map, seed).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
+    let header = HeaderInfo {
+        match_id,
+        seed,
+        map_name,
+        game,
+        setup,
+    };
+    hosted.verify(header, records)
+}
+
+/// What a replay's header says, once its game is known.
+pub(crate) struct HeaderInfo {
+    match_id: u64,
+    seed: u64,
+    map_name: String,
+    game: MatchConfig,
+    setup: String,
+}
+
+/// [`verify`] for a replay of `G`, its header read.
+pub(crate) fn verify_game<G: HostedGame>(
+    header: HeaderInfo,
+    mut records: RecordReader,
+) -> Result<ReplayOutcome, ReplayError> {
+    let HeaderInfo {
+        match_id,
+        seed,
+        map_name,
+        game,
+        setup,
+    } = header;
+    let setup: G::Setup = serde_json::from_str(&setup)
+        .map_err(|e| ReplayError::BadHeader(format!("the game's setup: {e}")))?;
+    let built = G::create(&game, &setup, seed).map_err(ReplayError::BadHeader)?;
+    let mut sim = Match::new(game, built).map_err(|e| ReplayError::BadHeader(e.to_string()))?;
     let mut hashes_checked = 0;
     let mut chat = ChatCheck::default();
     let mut requests = RequestCheck::default();
@@ -649,14 +681,14 @@ pub fn verify(path: &Path) -> Result<ReplayOutcome, ReplayError> {
                     chat_lines: chat.lines,
                     requests: requests.requests,
                     answers: requests.answers,
-                    results: sim.results(),
+                    results: G::player_results(&sim.results()),
                 });
             }
         }
     }
 }
 
-fn check_hash(sim: &ArenaMatch, tick: u32, hash: u64) -> Result<(), ReplayError> {
+fn check_hash<G: Game>(sim: &Match<G>, tick: u32, hash: u64) -> Result<(), ReplayError> {
     if sim.tick() != tick {
         return Err(ReplayError::Mismatch {
             tick: sim.tick(),
@@ -709,8 +741,8 @@ impl RequestCheck {
     }
 }
 
-fn apply_calls(
-    sim: &mut ArenaMatch,
+fn apply_calls<G: HostedGame>(
+    sim: &mut Match<G>,
     calls: &[Call],
     chat: &mut ChatCheck,
     requests: &mut RequestCheck,
@@ -731,7 +763,14 @@ fn apply_calls(
             }
             Call::Connected { player, connected } => sim.set_connected(*player, *connected),
             Call::Input { player, input } => {
-                sim.push_input(*player, input.seq, ArenaInput::from(input));
+                // Only decodable inputs are recorded, so one that is not is a corrupt replay.
+                let Some(decoded) = G::decode_input(input.payload.as_bytes()) else {
+                    return Err(ReplayError::Mismatch {
+                        tick: sim.tick(),
+                        what: format!("recorded input {input:?} is not an input of the game"),
+                    });
+                };
+                sim.push_input(*player, input.seq, decoded);
             }
             Call::End { reason } => sim.end(*reason),
             Call::Chat { line } => {
@@ -805,77 +844,71 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// An input in a replay record: its six fields in order, as `TWRPLAY1` files have always held
-/// them. The wire's Input carries arena's fields as a length-prefixed payload since protocol
-/// version 3; replays keep their own layout so files recorded before that still verify.
-mod recorded_input {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use tickwire_proto::msg::Input;
-
-    /// The recorded layout (serde writes a struct's fields in order and nothing else).
-    #[derive(Serialize, Deserialize)]
-    struct Fields {
-        seq: u32,
-        ack: u32,
-        move_x: i8,
-        move_y: i8,
-        aim: u8,
-        buttons: u8,
-    }
-
-    pub(super) fn serialize<S: Serializer>(i: &Input, s: S) -> Result<S::Ok, S::Error> {
-        Fields {
-            seq: i.seq,
-            ack: i.ack,
-            move_x: i.move_x,
-            move_y: i.move_y,
-            aim: i.aim,
-            buttons: i.buttons,
-        }
-        .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Input, D::Error> {
-        let f = Fields::deserialize(d)?;
-        Ok(Input {
-            seq: f.seq,
-            ack: f.ack,
-            move_x: f.move_x,
-            move_y: f.move_y,
-            aim: f.aim,
-            buttons: f.buttons,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use tickwire_arena::{ArenaConfig, MapDef, new_match};
+
     use super::*;
 
     #[test]
-    fn a_recorded_input_keeps_the_replay_layout_not_the_wire_one() {
-        /// One input through the replay's encoding.
-        #[derive(Debug, PartialEq, Serialize, Deserialize)]
-        struct Recorded(#[serde(with = "recorded_input")] Input);
-        let input = Input {
-            seq: 300,
-            ack: 299,
+    fn a_recorded_input_is_its_seq_ack_and_game_payload() {
+        let input = tickwire_arena::ArenaInput {
             move_x: 127,
             move_y: -127,
             aim: 64,
             buttons: 1,
-        };
+        }
+        .message(300, 299);
+        let call = Call::Input { player: 1, input };
         let mut bytes = Vec::new();
-        codec::encode_record(&Recorded(input), &mut bytes).unwrap();
-        // seq, ack, then the four fields with no payload length in between (the wire has `04`).
+        codec::encode_record(&call, &mut bytes).unwrap();
+        // Variant 3, player 1, seq, ack, then the payload's length and arena's four bytes.
         assert_eq!(
             bytes,
-            [0xfb, 0x2c, 0x01, 0xfb, 0x2b, 0x01, 0x7f, 0x81, 0x40, 0x01]
+            [
+                3, 1, 0xfb, 0x2c, 0x01, 0xfb, 0x2b, 0x01, 4, 0x7f, 0x81, 0x40, 0x01
+            ]
         );
-        assert_eq!(
-            codec::decode_record::<Recorded>(&bytes),
-            Ok(Recorded(input))
-        );
+        assert_eq!(codec::decode_record::<Call>(&bytes), Ok(call));
+    }
+
+    #[test]
+    fn an_input_that_is_not_the_games_is_neither_recorded_nor_applied() {
+        let sim = new_match(
+            MatchConfig::default(),
+            ArenaConfig::default(),
+            MapDef::open_arena(1000, 1000),
+            1,
+        )
+        .unwrap();
+        let mut m = RecordedMatch::new(sim, None, 1, Duration::from_secs(1));
+        let p = m.add_player("ann").unwrap();
+        let three = Input {
+            seq: 1,
+            ack: 0,
+            payload: [1, 2, 3].into(),
+        };
+        assert_eq!(m.push_input(p, three), None);
+        assert_eq!(m.sim().queued_inputs(p), 0);
+        let four = Input {
+            payload: [1, 2, 3, 4].into(),
+            ..three
+        };
+        assert_eq!(m.push_input(p, four), Some(InputOutcome::Queued));
+    }
+
+    /// The games of the default configuration.
+    fn games() -> Games {
+        crate::games::builtin(&crate::Config::default()).unwrap()
+    }
+
+    /// Arena's setup on `map` with its default rules, as a header records it.
+    fn setup_json(map: &MapDef) -> String {
+        serde_json::to_string(&crate::games::arena::ArenaSetup {
+            arena: ArenaConfig::default(),
+            map: map.clone(),
+        })
+        .unwrap()
     }
 
     fn dir(name: &str) -> PathBuf {
@@ -893,12 +926,11 @@ mod tests {
             match_id: 1,
             seed: 42,
             started_at_ms: 0,
-            game_name: crate::games::name().into(),
-            schema_hash: crate::games::schema_hash(),
+            game_name: "arena".into(),
+            schema_hash: tickwire_proto::schema::arena::schema_hash(),
             map_name: "open-arena".into(),
             game: game.clone(),
-            arena: ArenaConfig::default(),
-            map: map.clone(),
+            setup: setup_json(&map),
         };
         let writer = ReplayWriter::create(path.to_owned(), &header).unwrap();
         let sim = new_match(game, ArenaConfig::default(), map, 42).unwrap();
@@ -907,17 +939,13 @@ mod tests {
         let b = m.add_player("bob").unwrap();
         for i in 0..ticks {
             for (p, dx) in [(a, 90i8), (b, -90)] {
-                m.push_input(
-                    p,
-                    Input {
-                        seq: i + 1,
-                        ack: i,
-                        move_x: dx,
-                        move_y: (i % 5) as i8 * 20,
-                        aim: (i * 7) as u8,
-                        buttons: (i % 2) as u8,
-                    },
-                );
+                let input = tickwire_arena::ArenaInput {
+                    move_x: dx,
+                    move_y: (i % 5) as i8 * 20,
+                    aim: (i * 7) as u8,
+                    buttons: (i % 2) as u8,
+                };
+                m.push_input(p, input.message(i + 1, i));
             }
             m.step();
         }
@@ -932,7 +960,7 @@ mod tests {
         for (name, hash, want) in [
             (
                 "chess",
-                crate::games::schema_hash(),
+                tickwire_proto::schema::arena::schema_hash(),
                 "\"chess\" is not registered",
             ),
             ("arena", 0, "schema 00000000"),
@@ -946,11 +974,10 @@ mod tests {
                 schema_hash: hash,
                 map_name: "open-arena".into(),
                 game: MatchConfig::default(),
-                arena: ArenaConfig::default(),
-                map: MapDef::open_arena(1000, 1000),
+                setup: setup_json(&MapDef::open_arena(1000, 1000)),
             };
             drop(ReplayWriter::create(path.clone(), &header).unwrap());
-            match verify(&path) {
+            match verify(&path, &games()) {
                 Err(ReplayError::BadHeader(m)) => assert!(m.contains(want), "{m}"),
                 other => panic!("{other:?}"),
             }
@@ -963,12 +990,12 @@ mod tests {
         let d = dir("trailing");
         let path = d.join("1.bin");
         let bytes = record(&path, 60);
-        let outcome = verify(&path).unwrap();
+        let outcome = verify(&path, &games()).unwrap();
         assert_eq!((outcome.ticks, outcome.hashes_checked), (60, 7));
         let mut longer = bytes.clone();
         longer.extend_from_slice(b"junk");
         std::fs::write(&path, &longer).unwrap();
-        match verify(&path) {
+        match verify(&path, &games()) {
             Err(ReplayError::TrailingBytes { offset }) => assert_eq!(offset, bytes.len() as u64),
             other => panic!("{other:?}"),
         }
@@ -985,7 +1012,7 @@ mod tests {
         let mut best = (0, 0);
         for len in 0..bytes.len() {
             std::fs::write(&cut, &bytes[..len]).unwrap();
-            match verify(&cut) {
+            match verify(&cut, &games()) {
                 Err(ReplayError::BadMagic) => assert!(len < MAGIC.len()),
                 Err(ReplayError::Truncated {
                     tick,
@@ -1026,17 +1053,16 @@ mod tests {
             match_id: 1,
             seed: 7,
             started_at_ms: 0,
-            game_name: crate::games::name().into(),
-            schema_hash: crate::games::schema_hash(),
+            game_name: "arena".into(),
+            schema_hash: tickwire_proto::schema::arena::schema_hash(),
             map_name: "open-arena".into(),
             game: MatchConfig::default(),
-            arena: ArenaConfig::default(),
-            map: MapDef::open_arena(1000, 1000),
+            setup: setup_json(&MapDef::open_arena(1000, 1000)),
         };
         let writer = ReplayWriter::create(path.clone(), &header).unwrap();
         // Still open and never flushed by the caller, as after a `kill -9` right at the start.
         assert!(matches!(
-            verify(&path),
+            verify(&path, &games()),
             Err(ReplayError::Truncated {
                 tick: 0,
                 hashes_checked: 0

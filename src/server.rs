@@ -1,14 +1,12 @@
 //! The assembled server: the network layer's handler, connection caps, the match registry,
 //! durable results, replays and the shutdown sequence.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tickwire_arena::{MapDef, new_match};
 use tickwire_net::{Admission, Connection, Handler, Refusal};
 use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
@@ -19,15 +17,16 @@ use tracing::{info, warn};
 
 use crate::address::{AddressBook, AddressLimits};
 use crate::config::{Config, ConfigError};
+pub use crate::games::Games;
+pub use crate::games::arena::{
+    BIG_MAP, BIG_MAP_DEFAULT_RADIUS, BIG_MAP_VISIBLE, DEFAULT_MAP, OPEN_ARENA_MAP,
+};
 use crate::match_ids::{MatchIdError, MatchIds};
 use crate::match_loop::{Lifecycle, MatchCmd, ResultsHook};
 use crate::registry::Registry;
 use crate::replay::REPLAYS_DIR;
 use crate::results::{MatchRecord, ResultsError, ResultsLog};
-pub use crate::state::{
-    BIG_MAP, BIG_MAP_DEFAULT_RADIUS, BIG_MAP_VISIBLE, CreateError, DEFAULT_MAP, MatchSpec,
-    OPEN_ARENA_MAP, ServerState,
-};
+pub use crate::state::{CreateError, MatchSpec, ServerState};
 
 /// A server that failed to start or run.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +75,7 @@ impl Handler for GameHandler {
         if crate::cluster::http::is_matchmaker_path(req.uri().path()) {
             crate::cluster::http::serve(&self.state, req).await
         } else {
-            crate::web::serve(&req, &self.state.config.game, &self.state.config.arena)
+            crate::web::serve(&req, &self.state.games, &self.state.config.game)
         }
     }
 
@@ -104,20 +103,32 @@ pub struct ServerHandle {
 
 impl Server {
     /// Validates the configuration, loads the map, and opens the data directory: the results
-    /// log, the replays directory and the match id counter; errors name the path.
+    /// log, the replays directory and the match id counter; errors name the path. Hosts the
+    /// games this binary is built with ([`crate::games::builtin`]).
     pub fn new(config: Config) -> Result<Self, ServerError> {
+        let games = crate::games::builtin(&config)?;
+        Self::with_games(config, games)
+    }
+
+    /// [`Server::new`] hosting `games`, the first registered being the default: how a studio's
+    /// binary hosts its own game.
+    pub fn with_games(config: Config, games: Games) -> Result<Self, ServerError> {
         config.validate()?;
         if let Some(tls) = &config.net_config().tls {
             // Fail at start, naming the file, rather than on the first connection.
             tls.server_config()
                 .map_err(|e| ConfigError::Invalid(format!("net.tls_cert/tls_key: {e}")))?;
         }
-        let map = config.load_map()?;
-        new_match(config.game.clone(), config.arena.clone(), map.clone(), 0)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let mut maps = BTreeMap::new();
-        maps.insert(DEFAULT_MAP.to_owned(), map);
-        maps.insert(OPEN_ARENA_MAP.to_owned(), MapDef::open_arena(1000, 1000));
+        if games.default_name().is_none() {
+            return Err(ConfigError::Invalid("no game is registered".into()).into());
+        }
+        // The configured rules must build a match of every game on its default map.
+        for game in games.hosted() {
+            let mut rules = config.game.clone();
+            game.adapt_rules(&mut rules);
+            game.check(&rules, game.default_map())
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", game.name())))?;
+        }
         let data_dir = &config.server.data_dir;
         let results_log = ResultsLog::open(data_dir)?;
         if config.server.record_replays {
@@ -167,7 +178,7 @@ impl Server {
                 });
             ServerState {
                 config,
-                maps,
+                games,
                 registry: Arc::new(Registry::new(ids)),
                 next_conn: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
@@ -321,11 +332,14 @@ fn arena_entities(rows: Vec<EntityRow>) -> Option<Vec<EntityState>> {
         .collect()
 }
 
-/// Runs a server with `config` on `listener` until `shutdown` resolves.
+/// Runs a server hosting `games` with `config` on `listener` until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
     config: Config,
+    games: Games,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    Server::new(config)?.run(listener, shutdown).await
+    Server::with_games(config, games)?
+        .run(listener, shutdown)
+        .await
 }

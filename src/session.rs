@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::address::{AddressRefusal, SeatClaim};
+use crate::games::Games;
 use crate::match_loop::{ConnId, Joined, MatchCmd, reject, send_msg};
 use crate::rate_limit::RateLimit;
 use crate::registry::MatchHandle;
@@ -81,7 +82,13 @@ async fn after_hello(
         }
         return;
     };
-    if let Err((reason, message)) = check_game(&hello) {
+    // A Hello for any match is checked against the game it names (or the default) here; one
+    // for a given match or seat, against that match's game once it is found.
+    let any_match = hello.session.is_none() && hello.join == JoinTarget::Any;
+    if let Err((reason, message)) = any_match
+        .then(|| check_game(&state.games, &hello, None))
+        .unwrap_or(Ok(()))
+    {
         reject(&outbox, reason, &message, close::JOIN_REJECTED);
         return;
     }
@@ -243,25 +250,33 @@ fn decode(outbox: &Outbox, msg: Message) -> Option<ClientMsg> {
     }
 }
 
-/// Refuses a Hello that names a game this server does not host, or a schema hash other than
-/// its game's; `None` for either means the default game and no check.
-fn check_game(hello: &Hello) -> Result<(), Refused> {
-    if let Some(game) = hello.game.as_deref() {
-        if game != crate::games::name() {
+/// Refuses a Hello that names a game this server does not host, or another game than the
+/// match it asks for (`running`, that match's game), or a schema hash other than its game's.
+/// A Hello that names no game means the match's game (or, for any match, the default game);
+/// one with no schema hash is not checked for it.
+fn check_game(games: &Games, hello: &Hello, running: Option<&str>) -> Result<(), Refused> {
+    let named = hello.game.as_deref();
+    if let (Some(named), Some(running)) = (named, running) {
+        if named != running {
             // Debug formatting quotes the name and escapes whatever control characters it has.
-            let message = format!(
-                "unknown game {game:?}: this server hosts {}",
-                crate::games::name()
-            );
+            let message = format!("the match runs {running}, not {named:?}");
             return Err((RejectReason::UnknownGame, Cow::Owned(message)));
         }
     }
-    let server = crate::games::schema_hash();
+    let Some(schema) = games.schema(running.or(named)) else {
+        let message = format!(
+            "unknown game {:?}: this server hosts {}",
+            named.unwrap_or_default(),
+            games.names()
+        );
+        return Err((RejectReason::UnknownGame, Cow::Owned(message)));
+    };
+    let server = schema.hash();
     match hello.schema_hash {
         Some(client) if client != server => {
             let message = format!(
                 "schema mismatch: server's {} schema is {server:08x}, client built for {client:08x}",
-                crate::games::name()
+                schema.name()
             );
             Err((RejectReason::SchemaMismatch, Cow::Owned(message)))
         }
@@ -324,8 +339,13 @@ async fn seat(
             .map_err(address_refused)
     };
     let cluster = state.cluster.cluster().cloned();
+    let in_match =
+        |handle: &MatchHandle| check_game(&state.games, hello, Some(&handle.shared.game));
     let (handle, result) = if let Some(token) = hello.session {
         let local = state.registry.get(token.match_id);
+        if let Some(handle) = &local {
+            in_match(handle)?;
+        }
         let result = match &local {
             Some(handle) => {
                 let (reply, rx) = oneshot::channel();
@@ -372,6 +392,7 @@ async fn seat(
                     .take_reservation(state, match_id, &token)
                     .await
                     .map_err(|(reason, message)| (reason, Cow::Owned(message)))?;
+                in_match(&handle)?;
                 if !handle.shared.try_reserve() {
                     return Err(refused(RejectReason::Full, "the reserved match is full"));
                 }
@@ -388,7 +409,7 @@ async fn seat(
                     if claim.is_none() {
                         claim = Some(claim_seat()?);
                     }
-                    let handle = state.reserve_seat().ok_or_else(|| {
+                    let handle = state.reserve_seat(hello.game.as_deref()).ok_or_else(|| {
                         refused(
                             RejectReason::Full,
                             "every match is full and the server runs its maximum of matches",
@@ -402,6 +423,7 @@ async fn seat(
             }
             JoinTarget::Match(match_id) => {
                 let handle = lookup(state, match_id, no_such_match)?;
+                in_match(&handle)?;
                 let mut claim = Some(claim_seat()?);
                 if !handle.shared.try_reserve() {
                     return Err(refused(RejectReason::Full, "match is full"));
@@ -411,6 +433,7 @@ async fn seat(
             }
             JoinTarget::Spectate(match_id) => {
                 let handle = lookup(state, match_id, no_such_match)?;
+                in_match(&handle)?;
                 state
                     .addresses
                     .allow_join(peer, Instant::now())
@@ -495,8 +518,10 @@ mod tests {
     }
 
     #[test]
-    fn a_hello_must_name_arena_and_its_schema_or_nothing() {
-        let hash = crate::games::schema_hash();
+    fn a_hello_must_name_a_hosted_game_and_its_schema_or_nothing() {
+        let games = crate::games::builtin(&crate::Config::default()).unwrap();
+        let check_game = |hello: &Hello| check_game(&games, hello, None);
+        let hash = tickwire_proto::schema::arena::schema_hash();
         assert!(check_game(&hello(None, None)).is_ok());
         assert!(check_game(&hello(Some("arena"), Some(hash))).is_ok());
         let (reason, message) = check_game(&hello(Some("chess\n"), None)).unwrap_err();
@@ -516,6 +541,11 @@ mod tests {
         // The game is checked first: an unknown game has no schema to compare with.
         let (reason, _) = check_game(&hello(Some("chess"), Some(0))).unwrap_err();
         assert_eq!(reason, RejectReason::UnknownGame);
+        // A given match is checked against its own game.
+        let (reason, message) =
+            super::check_game(&games, &hello(Some("arena"), None), Some("soccer")).unwrap_err();
+        assert_eq!(reason, RejectReason::UnknownGame);
+        assert_eq!(message, "the match runs soccer, not \"arena\"");
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! matches, seat placement, match creation and the results log. The listener (`server`), the
 //! sessions, the admin API and the cluster each hold an `Arc<ServerState>`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickwire_arena::{MapDef, new_match};
+use tickwire_proto::schema::Schema;
 use tickwire_sim::MatchConfig;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -15,6 +14,7 @@ use tracing::{error, warn};
 
 use crate::address::AddressBook;
 use crate::config::Config;
+use crate::games::{Games, HostedGame};
 use crate::match_ids::MatchIdError;
 use crate::match_loop::{
     ConnId, Lifecycle, MatchSettings, MatchTask, ResultsHook, run_blocking, unix_ms,
@@ -24,25 +24,12 @@ use crate::replay::{Record, RecordedMatch, ReplayWriter};
 use crate::results::{MatchRecord, ResultsError, ResultsLog};
 use crate::telemetry::family;
 
-/// Name of the default map (the configured or embedded arena).
-pub const DEFAULT_MAP: &str = "arena";
-/// Name of the wall-less 1000 x 1000 map used by the open-arena load scenario.
-pub const OPEN_ARENA_MAP: &str = tickwire_arena::map::OPEN_ARENA_NAME;
-/// Name of the wall-less map built for the match's seats, so that each player has about
-/// [`BIG_MAP_VISIBLE`] others within the view radius (150 units when interest is off): the
-/// big-map load scenario.
-pub const BIG_MAP: &str = tickwire_arena::map::BIG_ARENA_NAME;
-/// Players each player should have within view on [`BIG_MAP`].
-pub const BIG_MAP_VISIBLE: u32 = 50;
-/// View radius a [`BIG_MAP`] is sized for when interest management is off, world units.
-pub const BIG_MAP_DEFAULT_RADIUS: f32 = 150.0;
-
 /// A match to create: overrides of the configured rules.
 #[derive(Clone, Debug, Default)]
 pub struct MatchSpec {
-    /// The game's registered name; default the server's (today `arena`, the only one).
+    /// The game's registered name; default the server's default game.
     pub game: Option<String>,
-    /// Map name (see [`ServerState::maps`]); default [`DEFAULT_MAP`].
+    /// Map name, one of the game's; default the game's default map.
     pub map: Option<String>,
     /// Ticks per second.
     pub tick_rate: Option<u16>,
@@ -54,8 +41,8 @@ pub struct MatchSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     /// No game of that name is registered.
-    #[error("unknown game {0:?}: this server hosts {GAME}", GAME = crate::games::name())]
-    UnknownGame(String),
+    #[error("unknown game {0:?}: this server hosts {1}")]
+    UnknownGame(String, String),
     /// The map name is unknown.
     #[error("unknown map {0:?}")]
     UnknownMap(String),
@@ -82,12 +69,26 @@ impl From<RegistryError> for CreateError {
     }
 }
 
+/// One match to spawn: its id, the seats already reserved in it, the engine's rules and the
+/// game's map.
+#[derive(Clone, Debug)]
+pub(crate) struct Spawn {
+    /// The match id.
+    pub(crate) id: u64,
+    /// Seats reserved before the match exists (1 for a join that creates it).
+    pub(crate) reserved: u32,
+    /// The engine's rules.
+    pub(crate) rules: MatchConfig,
+    /// The map's name, one of the game's.
+    pub(crate) map_name: String,
+}
+
 /// State shared by every connection and match of one server.
 pub struct ServerState {
     /// The effective configuration.
     pub config: Config,
-    /// Maps matches can be created on, by name.
-    pub maps: BTreeMap<String, MapDef>,
+    /// The games this server hosts, by name.
+    pub games: Games,
     /// Running matches.
     pub registry: Arc<Registry>,
     pub(crate) next_conn: AtomicU64,
@@ -135,20 +136,31 @@ impl ServerState {
         self.addresses.connections()
     }
 
-    /// Reserves a seat in an open match, creating a default match when none has room.
-    pub fn reserve_seat(self: &Arc<Self>) -> Option<MatchHandle> {
+    /// Reserves a seat in an open match of `game` (`None`: the default game), creating a match
+    /// when none has room; `None` when draining, at capacity or the game is unknown.
+    pub fn reserve_seat(self: &Arc<Self>, game: Option<&str>) -> Option<MatchHandle> {
         if self.is_draining() {
             return None;
         }
+        let hosted = self.games.get(game)?.clone();
         self.registry
-            .reserve_or_create(self.config.server.max_matches, |id| {
-                let map = self.maps[DEFAULT_MAP].clone();
-                self.spawn_match(id, 1, self.config.game.clone(), DEFAULT_MAP, map)
+            .reserve_or_create(hosted.name(), self.config.server.max_matches, |id| {
+                let mut rules = self.config.game.clone();
+                hosted.adapt_rules(&mut rules);
+                let spawn = Spawn {
+                    id,
+                    reserved: 1,
+                    rules,
+                    map_name: hosted.default_map().to_owned(),
+                };
+                hosted.spawn(self, spawn)
             })
-            .map_err(|e| {
-                if let RegistryError::Ids(e) = e {
+            .map_err(|e| match e {
+                CreateError::Ids(e) => {
                     error!(error = %e, "cannot allocate a match id; no match created");
                 }
+                CreateError::AtCapacity => {}
+                e => error!(error = %e, "cannot create a match of the default rules"),
             })
             .ok()
     }
@@ -158,51 +170,45 @@ impl ServerState {
         if self.is_draining() {
             return Err(CreateError::Draining);
         }
-        if let Some(name) = spec.game.as_deref() {
-            if name != crate::games::name() {
-                return Err(CreateError::UnknownGame(name.to_owned()));
-            }
-        }
-        let mut game = self.config.game.clone();
+        let hosted = self.games.get(spec.game.as_deref()).ok_or_else(|| {
+            CreateError::UnknownGame(spec.game.clone().unwrap_or_default(), self.games.names())
+        })?;
+        let mut rules = self.config.game.clone();
         if let Some(rate) = spec.tick_rate {
-            game.tick_rate = rate;
+            rules.tick_rate = rate;
         }
         if let Some(n) = spec.max_players {
-            game.max_players = n;
-            game.min_players = game.min_players.min(n.max(1));
+            rules.max_players = n;
+            rules.min_players = rules.min_players.min(n.max(1));
         }
-        let map_name = spec.map.as_deref().unwrap_or(DEFAULT_MAP);
-        let map = if map_name == BIG_MAP {
-            let radius = if game.view_radius > 0.0 {
-                game.view_radius
-            } else {
-                BIG_MAP_DEFAULT_RADIUS
+        hosted.adapt_rules(&mut rules);
+        let map_name = spec.map.as_deref().unwrap_or(hosted.default_map());
+        hosted.check(&rules, map_name)?;
+        self.registry.create(self.config.server.max_matches, |id| {
+            let spawn = Spawn {
+                id,
+                reserved: 0,
+                rules,
+                map_name: map_name.to_owned(),
             };
-            MapDef::big_arena(u32::from(game.max_players), BIG_MAP_VISIBLE, radius)
-        } else {
-            self.maps
-                .get(map_name)
-                .ok_or_else(|| CreateError::UnknownMap(map_name.to_owned()))?
-                .clone()
-        };
-        new_match(game.clone(), self.config.arena.clone(), map.clone(), 0)
-            .map_err(|e| CreateError::Invalid(e.to_string()))?;
-        self.registry
-            .create(self.config.server.max_matches, |id| {
-                self.spawn_match(id, 0, game, map_name, map)
-            })
-            .map_err(CreateError::from)
+            hosted.spawn(self, spawn)
+        })
     }
 
-    fn spawn_match(
+    /// Builds the match `spawn` describes as a match of `G` on `setup` and starts its task.
+    pub(crate) fn spawn_match<G: HostedGame>(
         self: &Arc<Self>,
-        id: u64,
-        reserved: u32,
-        game: MatchConfig,
-        map_name: &str,
-        map: MapDef,
-    ) -> MatchHandle {
-        let rate = u64::from(game.tick_rate.max(1));
+        schema: Arc<Schema>,
+        spawn: Spawn,
+        setup: G::Setup,
+    ) -> Result<MatchHandle, CreateError> {
+        let Spawn {
+            id,
+            reserved,
+            rules,
+            map_name,
+        } = spawn;
+        let rate = u64::from(rules.tick_rate.max(1));
         let ms_to_ticks = |ms: u64| u32::try_from(ms * rate / 1000).unwrap_or(u32::MAX);
         let server = &self.config.server;
         let settings = MatchSettings {
@@ -210,26 +216,28 @@ impl ServerState {
             linger_ticks: ms_to_ticks(server.empty_match_linger_ms).max(1),
             max_spectators: u32::try_from(server.max_spectators).unwrap_or(u32::MAX),
             stall_ticks: ms_to_ticks(server.stall_timeout_ms).max(1),
-            map_name: map_name.to_owned(),
+            map_name: map_name.clone(),
             chat: self.config.chat.clone(),
         };
-        let max_seats = u32::from(game.max_players);
+        let max_seats = u32::from(rules.max_players);
         let seed = self
             .seed
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             ^ id;
+        let game = G::create(&rules, &setup, seed).map_err(CreateError::Invalid)?;
+        let sim = tickwire_sim::Match::new(rules.clone(), game)
+            .map_err(|e| CreateError::Invalid(e.to_string()))?;
         let created_at_ms = unix_ms();
         let writer = server.record_replays.then(|| {
             let header = Record::Header {
                 match_id: id,
                 seed,
                 started_at_ms: created_at_ms,
-                game_name: crate::games::name().to_owned(),
-                schema_hash: crate::games::schema_hash(),
-                map_name: map_name.to_owned(),
-                game: game.clone(),
-                arena: self.config.arena.clone(),
-                map: map.clone(),
+                game_name: schema.name().to_owned(),
+                schema_hash: schema.hash(),
+                map_name: map_name.clone(),
+                game: rules.clone(),
+                setup: serde_json::to_string(&setup).unwrap_or_default(),
             };
             let path = crate::replay::replay_path(&server.data_dir, id);
             // Creating it fsyncs: keep the runtime's other tasks going meanwhile.
@@ -247,9 +255,7 @@ impl ServerState {
                 }
             }
         });
-        let tick_rate = game.tick_rate;
-        let sim = new_match(game, self.config.arena.clone(), map, seed)
-            .expect("match settings validated before spawning");
+        let tick_rate = rules.tick_rate;
         let mut sim = RecordedMatch::new(
             sim,
             writer.flatten(),
@@ -257,7 +263,7 @@ impl ServerState {
             Duration::from_millis(server.replay_flush_interval_ms),
         );
         sim.set_request_config(self.config.requests.clone())
-            .expect("request limits validated with the config");
+            .map_err(|e| CreateError::Invalid(e.to_string()))?;
         let shared = Arc::new(MatchShared {
             id,
             seats: AtomicU32::new(reserved),
@@ -268,8 +274,8 @@ impl ServerState {
             open: AtomicBool::new(true),
             created_at_ms,
             tick_rate,
-            game: crate::games::name().to_owned(),
-            map_name: map_name.to_owned(),
+            game: schema.name().to_owned(),
+            map_name,
             tick_p99_us: AtomicU64::new(0),
         });
         let capacity = (max_seats as usize + settings.max_spectators as usize)
@@ -294,7 +300,7 @@ impl ServerState {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.retain(|t| !t.is_finished());
         tasks.push(join);
-        MatchHandle { shared, tx }
+        Ok(MatchHandle { shared, tx })
     }
 
     /// Appends `record` durably; a failure is counted, logged with the path and OS error, and

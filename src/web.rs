@@ -17,8 +17,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tickwire_arena::ArenaConfig;
+use tickwire_proto::schema::Schema;
 use tickwire_sim::MatchConfig;
+
+use crate::games::Games;
 
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -93,29 +95,11 @@ fn etag(body: &[u8]) -> String {
     format!("\"{:016x}-{:x}\"", fnv1a(body), body.len())
 }
 
-/// The `/game.json` document: the rules the client's prediction and HUD need, from the
-/// engine's `game` and arena's `arena` settings.
-pub fn game_json(game: &MatchConfig, arena: &ArenaConfig) -> String {
-    format!(
-        concat!(
-            "{{\"tick_rate\":{},\"player_radius\":{},\"player_accel\":{},",
-            "\"player_friction\":{},\"player_max_speed\":{},\"projectile_speed\":{},",
-            "\"projectile_radius\":{},\"player_max_hp\":{},\"max_players\":{},",
-            "\"min_players\":{},\"score_limit\":{},\"match_duration_secs\":{}}}"
-        ),
-        game.tick_rate,
-        arena.player_radius,
-        arena.player_accel,
-        arena.player_friction,
-        arena.player_max_speed,
-        arena.projectile_speed,
-        arena.projectile_radius,
-        arena.player_max_hp,
-        game.max_players,
-        game.min_players,
-        arena.score_limit,
-        game.match_duration_secs,
-    )
+/// The `/game.json` document of the game `name` (`None`: the default game): the rules the
+/// client's prediction and HUD need, from the engine's `rules` and the game's own settings.
+/// `None` for a game the server does not host.
+pub fn game_json(games: &Games, name: Option<&str>, rules: &MatchConfig) -> Option<String> {
+    Some(games.get(name)?.client_rules(rules).to_string())
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
@@ -189,31 +173,51 @@ fn file_response<B>(
     resp
 }
 
-/// The served game's declared replication schema as JSON (`GET /schema.json`, `tickwire
-/// schema`): what a client decodes State frames with, and its hash.
-pub fn schema_json() -> String {
-    let schema = crate::games::schema();
-    let decl = serde_json::to_value(schema.decl()).unwrap_or_default();
+/// One schema's JSON: its hash (8 hex digits) and its declaration.
+fn schema_entry(schema: &Schema) -> serde_json::Value {
     serde_json::json!({
         "hash": format!("{:08x}", schema.hash()),
-        "schema": decl,
+        "schema": serde_json::to_value(schema.decl()).unwrap_or_default(),
     })
-    .to_string()
 }
 
-/// The served game's schema as the Markdown tables PROTOCOL.md includes (`tickwire schema
-/// --markdown`).
-pub fn schema_markdown() -> String {
-    crate::games::schema().markdown()
+/// The hosted games' declared replication schemas as JSON (`GET /schema.json`, `tickwire
+/// schema`): what a client decodes State frames with. `hash` and `schema` are the default
+/// game's, and `games` has one entry per game by name.
+pub fn schema_json(games: &Games) -> String {
+    let mut doc = games
+        .schema(None)
+        .map_or_else(|| serde_json::json!({}), |schema| schema_entry(schema));
+    let all: serde_json::Map<String, serde_json::Value> = games
+        .schemas()
+        .map(|s| (s.name().to_owned(), schema_entry(s)))
+        .collect();
+    doc["games"] = serde_json::Value::Object(all);
+    doc.to_string()
+}
+
+/// Every hosted game's schema as the Markdown tables PROTOCOL.md includes (`tickwire schema
+/// --markdown`), one section per game.
+pub fn schema_markdown(games: &Games) -> String {
+    games
+        .schemas()
+        .map(|s| s.markdown())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The value of the query parameter `game`, if the request has one.
+fn game_param<B>(req: &Request<B>) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("game="))
 }
 
 /// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
-/// `/game.json`, `/schema.json`, 404 for anything else, 405 for methods other than GET and HEAD.
-pub fn serve<B>(
-    req: &Request<B>,
-    game: &MatchConfig,
-    arena: &ArenaConfig,
-) -> Response<Full<Bytes>> {
+/// `/game.json` (`?game=` names one, default the default game), `/schema.json`, 404 for
+/// anything else (and for an unknown game), 405 for methods other than GET and HEAD.
+pub fn serve<B>(req: &Request<B>, games: &Games, rules: &MatchConfig) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         resp.headers_mut()
@@ -225,10 +229,13 @@ pub fn serve<B>(
         p => p,
     };
     if path == "/game.json" {
-        return file_response(req, JSON, Bytes::from(game_json(game, arena)));
+        return match game_json(games, game_param(req), rules) {
+            Some(doc) => file_response(req, JSON, Bytes::from(doc)),
+            None => plain(StatusCode::NOT_FOUND, "no such game\n"),
+        };
     }
     if path == "/schema.json" {
-        return file_response(req, JSON, Bytes::from(schema_json()));
+        return file_response(req, JSON, Bytes::from(schema_json(games)));
     }
     match ASSETS.iter().find(|a| a.path == path) {
         Some(a) => file_response(req, a.content_type, Bytes::from_static(a.body)),
@@ -240,10 +247,15 @@ pub fn serve<B>(
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use tickwire_arena::ArenaConfig;
+
+    fn games() -> Games {
+        crate::games::builtin(&crate::Config::default()).unwrap()
+    }
 
     fn get(method: Method, uri: &str) -> Response<Full<Bytes>> {
         let req = Request::builder().method(method).uri(uri).body(()).unwrap();
-        serve(&req, &MatchConfig::default(), &ArenaConfig::default())
+        serve(&req, &games(), &MatchConfig::default())
     }
 
     fn body(resp: Response<Full<Bytes>>) -> Bytes {
@@ -345,7 +357,7 @@ mod tests {
                 .header(header::IF_NONE_MATCH, given.as_str())
                 .body(())
                 .unwrap();
-            let resp = serve(&req, &MatchConfig::default(), &ArenaConfig::default());
+            let resp = serve(&req, &games(), &MatchConfig::default());
             assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{given}");
             assert_eq!(header_of(&resp, header::ETAG), tag);
             assert!(body(resp).is_empty());
@@ -356,7 +368,7 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(
-            serve(&req, &MatchConfig::default(), &ArenaConfig::default()).status(),
+            serve(&req, &games(), &MatchConfig::default()).status(),
             StatusCode::OK
         );
     }
@@ -382,12 +394,17 @@ mod tests {
         assert_eq!(v["player_friction"], f64::from(a.player_friction));
         assert_eq!(v["min_players"], u64::from(g.min_players));
         // Fractional values survive as the same f32.
-        let odd = ArenaConfig {
-            player_friction: 0.1,
-            ..ArenaConfig::default()
-        };
-        let v: serde_json::Value = serde_json::from_str(&game_json(&g, &odd)).unwrap();
+        let mut config = crate::Config::default();
+        config.arena.player_friction = 0.1;
+        let odd = crate::games::builtin(&config).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&game_json(&odd, Some("arena"), &g).unwrap()).unwrap();
         assert_eq!(v["player_friction"].as_f64().unwrap() as f32, 0.1f32);
+        assert!(game_json(&odd, Some("chess"), &g).is_none());
+        assert_eq!(
+            get(Method::GET, "/game.json?game=chess").status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]
@@ -396,12 +413,18 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(header_of(&resp, header::CONTENT_TYPE), JSON);
         let v: serde_json::Value = serde_json::from_slice(&body(resp)).unwrap();
-        let schema = crate::games::schema();
+        let games = games();
+        let schema = games.schema(None).unwrap();
         assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
-        // The served declaration is a valid schema, and the same one.
-        let back: tickwire_proto::schema::Schema =
-            serde_json::from_value(v["schema"].clone()).unwrap();
-        assert_eq!(&back, schema);
+        // The served declaration is a valid schema, and the same one; each game has its entry.
+        let back: Schema = serde_json::from_value(v["schema"].clone()).unwrap();
+        assert_eq!(&back, &**schema);
+        for s in games.schemas() {
+            let entry = &v["games"][s.name()];
+            assert_eq!(entry["hash"], format!("{:08x}", s.hash()));
+            let back: Schema = serde_json::from_value(entry["schema"].clone()).unwrap();
+            assert_eq!(&back, &**s);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, Witness, fast_config};
 use tickwire::Config;
 use tickwire_client::{ClientError, Event, GameClient, hello};
@@ -77,10 +78,10 @@ async fn input_floods_are_dropped_then_disconnected() {
     let start_x = x_of(&flooder, me);
     for _ in 0..10 {
         for _ in 0..5 {
-            flooder.send_input(127, 0, 0, 0).await.unwrap();
+            flooder.arena_input(127, 0, 0, 0).await.unwrap();
         }
         flooder.next_state(WAIT).await.unwrap();
-        mover.send_input(0, 0, 0, 0).await.unwrap();
+        mover.arena_input(0, 0, 0, 0).await.unwrap();
         mover.next_state(WAIT).await.unwrap();
     }
     let elapsed_ticks = flooder.replica().newest_tick().unwrap() - first;
@@ -94,7 +95,7 @@ async fn input_floods_are_dropped_then_disconnected() {
     // Now far over the message rate cap: disconnected with 1008.
     let err = async {
         for _ in 0..2000 {
-            if let Err(e) = flooder.send_input(0, 0, 0, 0).await {
+            if let Err(e) = flooder.arena_input(0, 0, 0, 0).await {
                 return Some(e);
             }
         }
@@ -112,7 +113,7 @@ async fn input_floods_are_dropped_then_disconnected() {
     assert_eq!(code, 1008);
     // The flooder's own match-mate was not disturbed.
     for _ in 0..5 {
-        mover.send_input(0, 0, 0, 0).await.unwrap();
+        mover.arena_input(0, 0, 0, 0).await.unwrap();
         mover.next_state(WAIT).await.unwrap();
     }
     witness.check().await;
@@ -278,6 +279,19 @@ async fn malformed_frames_are_protocol_errors() {
             },
             1009,
         ),
+        (
+            "an input whose payload is not arena's four bytes",
+            {
+                let msg = ClientMsg::Input(Input {
+                    seq: 1,
+                    ack: 0,
+                    payload: [1, 2, 3].into(),
+                });
+                let body = codec::encode_client(&msg).unwrap();
+                encode_frame(true, 0x2, &body, mask)
+            },
+            1007,
+        ),
     ];
     for (what, bytes, want) in cases {
         let mut raw = joined_raw(&url).await;
@@ -289,14 +303,13 @@ async fn malformed_frames_are_protocol_errors() {
     let mut c = GameClient::join(&url, "cheater").await.unwrap();
     let me = c.welcome().entity_id;
     c.next_state(WAIT).await.unwrap();
-    let absurd = Input {
-        seq: u32::MAX - 1,
-        ack: u32::MAX,
+    let absurd = tickwire_arena::ArenaInput {
         move_x: i8::MIN,
         move_y: i8::MIN,
         aim: 255,
         buttons: 0xff,
-    };
+    }
+    .message(u32::MAX - 1, u32::MAX);
     c.send(&ClientMsg::Input(absurd)).await.unwrap();
     for _ in 0..5 {
         let h = c.next_state(WAIT).await.unwrap();

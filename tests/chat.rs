@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{
     TestServer, closed_with, data_dir, fast_config, http, json, spectator, start_admin,
     watch_for_a_second,
@@ -321,15 +322,15 @@ async fn chat_lines_travel_in_the_replay_and_it_still_verifies() {
     let mut bob = GameClient::join(&url, "bob").await.unwrap();
     let id = ann.welcome().match_id;
     for i in 0..4 {
-        ann.send_input(100, 0, 0, 1).await.unwrap();
+        ann.arena_input(100, 0, 0, 1).await.unwrap();
         say(&mut ann, &format!("line {i}")).await;
-        bob.send_input(-100, 20, 9, 0).await.unwrap();
+        bob.arena_input(-100, 20, 9, 0).await.unwrap();
         next_line(&mut bob).await;
     }
     assert!(server.handle.end_match(id, EndReason::Admin).await);
     assert_eq!(closed_with(&mut ann).await, 1000);
     let replay = dir.join("replays").join(format!("{id}.bin"));
-    let outcome = tickwire::replay::verify(&replay).unwrap();
+    let outcome = tickwire::replay::verify(&replay, &common::games()).unwrap();
     assert_eq!(outcome.chat_lines, 4);
     assert!(outcome.hashes_checked >= 1);
     server.stop().await;

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
 use tickwire_client::{ClientError, GameClient, hello};
 use tickwire_net::client::{self, ClientConfig, ClientEvent};
@@ -46,7 +47,7 @@ async fn frames_during(c: &mut GameClient, dur: Duration) -> (u32, u32) {
     let (mut n, mut first, mut last) = (0, None, 0);
     while tokio::time::Instant::now() < end {
         let h = c.next_state(WAIT).await.unwrap();
-        c.send_input(0, 0, 0, 0).await.unwrap();
+        c.arena_input(0, 0, 0, 0).await.unwrap();
         first.get_or_insert(h.tick);
         last = h.tick;
         n += 1;
@@ -64,7 +65,7 @@ async fn reconnect_keeps_the_seat_and_converges() {
     a.next_state(WAIT).await.unwrap();
     // Acknowledged state earns the seat its grace period (a seat that never acknowledged
     // anything is freed at once: `an_unacknowledged_seat_gets_no_grace` in tests/abuse.rs).
-    a.send_input(0, 0, 0, 0).await.unwrap();
+    a.arena_input(0, 0, 0, 0).await.unwrap();
     drop(a); // the link dies without a close handshake
 
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -80,7 +81,7 @@ async fn reconnect_keeps_the_seat_and_converges() {
         "a resumed seat starts from a full snapshot"
     );
     for _ in 0..5 {
-        back.send_input(10, 0, 0, 0).await.unwrap();
+        back.arena_input(10, 0, 0, 0).await.unwrap();
         back.next_state(WAIT).await.unwrap();
     }
     let tick = back.replica().newest_tick().unwrap();

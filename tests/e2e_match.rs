@@ -6,10 +6,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
+use tickwire_arena::BUTTON_FIRE;
 use tickwire_client::{Event, GameClient};
 use tickwire_proto::EntityState;
-use tickwire_proto::msg::{BUTTON_FIRE, ClientMsg};
+use tickwire_proto::msg::ClientMsg;
 
 const FRAME_WAIT: Duration = Duration::from_secs(2);
 
@@ -42,7 +44,7 @@ async fn play(
             my = (r >> 16) as i8;
         }
         let fire = if r % 7 == 0 { BUTTON_FIRE } else { 0 };
-        c.send_input(mx, my, (r >> 24) as u8, fire).await.unwrap();
+        c.arena_input(mx, my, (r >> 24) as u8, fire).await.unwrap();
         let header = c.next_state(FRAME_WAIT).await.unwrap();
         let world = c.replica().world().unwrap().values().cloned().collect();
         kept.insert(header.tick, world);
@@ -126,7 +128,7 @@ async fn deltas_are_small_and_a_silent_client_converges() {
     let mut walk = Walk(99);
     while delta_sizes.len() < 40 {
         watcher
-            .send_input((walk.next() % 255) as i8, 60, 0, 0)
+            .arena_input((walk.next() % 255) as i8, 60, 0, 0)
             .await
             .unwrap();
         match watcher.next_event().await.unwrap() {

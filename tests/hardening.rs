@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, Witness, fast_config};
 use tickwire::Config;
 use tickwire_client::{GameClient, hello};
@@ -159,7 +160,7 @@ async fn idle_admin_connections_cannot_take_the_game_port_down() {
     let mut player = GameClient::join(&server.url(), "player").await.unwrap();
     for _ in 0..10 {
         player.next_state(WAIT).await.unwrap();
-        player.send_input(0, 0, 0, 0).await.unwrap();
+        player.arena_input(0, 0, 0, 0).await.unwrap();
     }
     witness.check().await;
     drop(held);
@@ -380,7 +381,7 @@ async fn a_connection_flood_from_one_address_is_refused_at_once() {
         .unwrap();
     for _ in 0..10 {
         c.next_state(WAIT).await.unwrap();
-        c.send_input(0, 0, 0, 0).await.unwrap();
+        c.arena_input(0, 0, 0, 0).await.unwrap();
     }
     witness.check().await;
     drop(flood);

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
 use tickwire::server::MatchSpec;
 use tickwire_client::{GameClient, hello};
@@ -61,8 +62,8 @@ async fn rebuilt_world_is_the_filtered_server_world_as_players_walk_in_and_out()
     let (mut checked, mut seen, mut transitions, mut was_visible) = (0, 0, 0, None);
     for (ticks, a_x, y, b_x) in plan {
         for _ in 0..ticks {
-            a.send_input(a_x, y, 0, 0).await.unwrap();
-            b.send_input(b_x, y, 0, 0).await.unwrap();
+            a.arena_input(a_x, y, 0, 0).await.unwrap();
+            b.arena_input(b_x, y, 0, 0).await.unwrap();
             let h = a.next_state(WAIT).await.unwrap();
             b.next_state(WAIT).await.unwrap();
             let world: Vec<EntityState> = a.replica().world().unwrap().values().cloned().collect();
@@ -151,7 +152,8 @@ async fn a_throttled_reader_gets_fewer_bytes_stays_consistent_and_recovers() {
                 } else {
                     -127
                 };
-                if c.send_input(mx, 60, turn, 1).await.is_err() || c.next_state(WAIT).await.is_err()
+                if c.arena_input(mx, 60, turn, 1).await.is_err()
+                    || c.next_state(WAIT).await.is_err()
                 {
                     return;
                 }
@@ -243,7 +245,7 @@ async fn a_throttled_reader_gets_fewer_bytes_stays_consistent_and_recovers() {
 async fn read(t: &mut GameClient) -> (u32, usize) {
     loop {
         if let tickwire_client::Event::State { header, bytes } = t.next_event().await.unwrap() {
-            t.send_input(0, 0, 0, 0).await.unwrap();
+            t.arena_input(0, 0, 0, 0).await.unwrap();
             return (header.tick, bytes);
         }
     }
@@ -283,7 +285,7 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
                 } else {
                     -127
                 };
-                if c.send_input(mx, 90, (t as u8).wrapping_mul(5), 1)
+                if c.arena_input(mx, 90, (t as u8).wrapping_mul(5), 1)
                     .await
                     .is_err()
                     || c.next_state(WAIT).await.is_err()
@@ -299,7 +301,7 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
     let mut last_fresh: std::collections::BTreeMap<u32, u32> = Default::default();
     let (mut worst, mut max_age, mut max_relevant, mut deferred_ticks) = (0u32, 0u32, 0usize, 0);
     for _ in 0..150 {
-        w.send_input(0, 0, 0, 0).await.unwrap();
+        w.arena_input(0, 0, 0, 0).await.unwrap();
         let h = w.next_state(WAIT).await.unwrap();
         max_age = max_age.max(h.baseline_age);
         let Some(snap) = server.handle.snapshot(match_id, h.tick).await else {

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
 use tickwire_client::GameClient;
 use tickwire_proto::msg::EndReason;
@@ -20,7 +21,7 @@ async fn a_finished_matchs_histograms_expire_without_scrapes() {
     let match_id = c.welcome().match_id;
     for _ in 0..10 {
         c.next_state(Duration::from_secs(5)).await.unwrap();
-        c.send_input(0, 0, 0, 0).await.unwrap();
+        c.arena_input(0, 0, 0, 0).await.unwrap();
     }
     let series = format!("tickwire_tick_duration_seconds_count{{match=\"{match_id}\"}}");
     // One scrape while the match runs: the series is there, and the exporter has seen its

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, data_dir, fast_config, http, json, start_admin};
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use tickwire_client::{ClientError, GameClient, hello};
@@ -172,7 +173,7 @@ async fn metrics_expose_the_named_series_while_bots_play() {
     .await;
     for _ in 0..60 {
         for b in bots.iter_mut() {
-            b.send_input(50, -20, 3, 1).await.unwrap();
+            b.arena_input(50, -20, 3, 1).await.unwrap();
             b.next_state(WAIT).await.unwrap();
         }
     }
@@ -273,10 +274,10 @@ async fn metrics_expose_the_named_series_while_bots_play() {
 /// frame each per tick), so a replay has varied inputs to re-simulate.
 async fn play_pair(a: &mut GameClient, b: &mut GameClient, ticks: u32) {
     for i in 0..ticks {
-        a.send_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
+        a.arena_input(100, (i % 7) as i8 * 10, (i * 3) as u8, 1)
             .await
             .unwrap();
-        b.send_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
+        b.arena_input(-100, 20, (i * 5) as u8, (i % 2) as u8)
             .await
             .unwrap();
         a.next_state(WAIT).await.unwrap();
@@ -356,7 +357,7 @@ async fn ended_match_writes_results_and_a_verifiable_replay() {
     play_pair(&mut a, &mut b, 90).await;
     drop(b); // one player drops mid-match: recorded as a link change
     for _ in 0..10 {
-        a.send_input(0, 50, 0, 1).await.unwrap();
+        a.arena_input(0, 50, 0, 1).await.unwrap();
         a.next_state(WAIT).await.unwrap();
     }
     assert!(server.handle.end_match(id, EndReason::Admin).await);
@@ -384,7 +385,7 @@ async fn ended_match_writes_results_and_a_verifiable_replay() {
     assert_eq!(players[0]["name"], ended.players[0].name.as_str());
 
     let replay = dir.join("replays").join(format!("{id}.bin"));
-    let outcome = tickwire::replay::verify(&replay).unwrap();
+    let outcome = tickwire::replay::verify(&replay, &common::games()).unwrap();
     assert_eq!(outcome.ticks, rec.ticks);
     assert!(outcome.hashes_checked >= 3);
     let bin = env!("CARGO_BIN_EXE_tickwire");
@@ -417,7 +418,7 @@ async fn ended_match_writes_results_and_a_verifiable_replay() {
     // A truncated file is detected too.
     std::fs::write(&bad, &std::fs::read(&replay).unwrap()[..mid]).unwrap();
     assert!(matches!(
-        tickwire::replay::verify(&bad),
+        tickwire::replay::verify(&bad, &common::games()),
         Err(tickwire::replay::ReplayError::Truncated { .. })
     ));
     server.stop().await;
@@ -593,7 +594,8 @@ async fn sigterm_drains_closes_1001_and_writes_results() {
 fn assert_replays_verify(dir: &Path) {
     for entry in std::fs::read_dir(dir.join("replays")).unwrap() {
         let path = entry.unwrap().path();
-        tickwire::replay::verify(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        tickwire::replay::verify(&path, &common::games())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
 
@@ -717,7 +719,7 @@ async fn play_one_match_then_stop(server: TickwireProcess) -> u64 {
     .await
     .unwrap();
     for i in 0..20u32 {
-        c.send_input(40, -40, (i * 9) as u8, (i % 2) as u8)
+        c.arena_input(40, -40, (i * 9) as u8, (i % 2) as u8)
             .await
             .unwrap();
         c.next_state(WAIT).await.unwrap();
@@ -737,7 +739,7 @@ async fn restart_on_the_same_data_dir_never_reuses_a_match_id() {
     let first = play_one_match_then_stop(TickwireProcess::start(&dir, &[]).await).await;
     let first_replay = tickwire::replay::replay_path(&dir, first);
     let first_bytes = std::fs::read(&first_replay).unwrap();
-    tickwire::replay::verify(&first_replay).unwrap();
+    tickwire::replay::verify(&first_replay, &common::games()).unwrap();
 
     let second = play_one_match_then_stop(TickwireProcess::start(&dir, &[]).await).await;
     assert!(
@@ -749,8 +751,12 @@ async fn restart_on_the_same_data_dir_never_reuses_a_match_id() {
         first_bytes,
         "the first match's replay is untouched"
     );
-    tickwire::replay::verify(&first_replay).unwrap();
-    tickwire::replay::verify(&tickwire::replay::replay_path(&dir, second)).unwrap();
+    tickwire::replay::verify(&first_replay, &common::games()).unwrap();
+    tickwire::replay::verify(
+        &tickwire::replay::replay_path(&dir, second),
+        &common::games(),
+    )
+    .unwrap();
     let (records, skipped) = tickwire::results::read_results(&dir.join("results.jsonl")).unwrap();
     assert_eq!(skipped, 0);
     let mut ids: Vec<u64> = records.iter().map(|r| r.match_id).collect();
@@ -795,7 +801,7 @@ async fn kill_9_mid_match_leaves_a_replay_that_verifies_up_to_the_kill() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no 'truncated after tick N' in: {err}"));
     assert!(tick > 0, "{err}");
-    match tickwire::replay::verify(&replay) {
+    match tickwire::replay::verify(&replay, &common::games()) {
         Err(tickwire::replay::ReplayError::Truncated {
             tick: lib_tick,
             hashes_checked,

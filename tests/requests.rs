@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, closed_with, data_dir, fast_config, spectator, watch_for_a_second};
 use tickwire_arena::ArenaRequest;
 use tickwire_client::{Event, GameClient};
@@ -331,9 +332,9 @@ async fn requests_travel_in_the_replay_and_it_still_verifies() {
     let id = ann.welcome().match_id;
     let mut answered = 0;
     for i in 0..4u32 {
-        ann.send_input(100, 0, 0, 1).await.unwrap();
+        ann.arena_input(100, 0, 0, 1).await.unwrap();
         emote(&mut ann, i, i as u8).await;
-        bob.send_input(-100, 20, 9, 0).await.unwrap();
+        bob.arena_input(-100, 20, 9, 0).await.unwrap();
         // Refusals travel too: bob's first is malformed (and charged), the next two are unknown
         // kinds (the game's refusals), the fourth is over his burst of 3; ann's fourth emote
         // is over hers.
@@ -354,7 +355,7 @@ async fn requests_travel_in_the_replay_and_it_still_verifies() {
     assert!(server.handle.end_match(id, EndReason::Admin).await);
     assert_eq!(closed_with(&mut ann).await, 1000);
     let replay = dir.join("replays").join(format!("{id}.bin"));
-    let outcome = tickwire::replay::verify(&replay).unwrap();
+    let outcome = tickwire::replay::verify(&replay, &common::games()).unwrap();
     // 8 requests pushed; 3 replies and 2 game refusals re-simulated and compared.
     assert_eq!((outcome.requests, outcome.answers), (8, 5));
     assert!(outcome.hashes_checked >= 1);

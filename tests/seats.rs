@@ -9,6 +9,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use common::ArenaInputs as _;
 use common::{TestServer, Witness, fast_config};
 use tickwire::Config;
 use tickwire_client::{ClientError, GameClient, hello};
@@ -41,7 +42,7 @@ async fn join_ack_and_vanish(url: &str) -> Option<(RejectReason, String)> {
     match GameClient::connect_with(url, hello("grabber"), &from_attacker()).await {
         Ok(mut c) => {
             c.next_state(WAIT).await.unwrap();
-            c.send_input(0, 0, 0, 0).await.unwrap();
+            c.arena_input(0, 0, 0, 0).await.unwrap();
             // Give the acknowledgement a tick to reach the match before the link drops.
             tokio::time::sleep(Duration::from_millis(50)).await;
             None
@@ -110,7 +111,7 @@ async fn one_address_cannot_take_every_seat() {
     let mut other = GameClient::join(&url, "bystander").await.unwrap();
     for _ in 0..10 {
         other.next_state(WAIT).await.unwrap();
-        other.send_input(0, 0, 0, 0).await.unwrap();
+        other.arena_input(0, 0, 0, 0).await.unwrap();
     }
     witness.check().await;
     server.stop().await;
@@ -177,7 +178,7 @@ async fn an_unacknowledged_seat_gets_no_grace() {
         .await
         .unwrap();
     kept.next_state(WAIT).await.unwrap();
-    kept.send_input(0, 0, 0, 0).await.unwrap();
+    kept.arena_input(0, 0, 0, 0).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(kept);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -197,7 +198,7 @@ async fn invisible_characters_cannot_impersonate_a_player() {
     let fake_entity = fake.welcome().entity_id;
     let name = loop {
         real.next_state(WAIT).await.unwrap();
-        real.send_input(0, 0, 0, 0).await.unwrap();
+        real.arena_input(0, 0, 0, 0).await.unwrap();
         if let Some(name) = real.replica().name_of(fake_entity) {
             break name.to_owned();
         }

@@ -111,7 +111,7 @@ impl Witness {
                     _ = &mut stopped => return (frames, last - first),
                     h = c.next_state(WAIT) => {
                         let h = h.expect("the witness keeps receiving state");
-                        c.send_input(20, 0, 0, 0).await.unwrap();
+                        c.arena_input(20, 0, 0, 0).await.unwrap();
                         frames += 1;
                         last = h.tick;
                     }
@@ -277,4 +277,42 @@ pub async fn watch_for_a_second(
         }
     }
     (frames, counted, last)
+}
+
+/// Arena's input through a [`GameClient`]: the tests here play arena.
+#[allow(dead_code, reason = "not every test binary sends inputs")]
+pub trait ArenaInputs {
+    /// Sends arena's input `(move_x, move_y, aim, buttons)` for the next sequence number.
+    async fn arena_input(
+        &mut self,
+        move_x: i8,
+        move_y: i8,
+        aim: u8,
+        buttons: u8,
+    ) -> Result<u32, ClientError>;
+}
+
+impl ArenaInputs for GameClient {
+    async fn arena_input(
+        &mut self,
+        move_x: i8,
+        move_y: i8,
+        aim: u8,
+        buttons: u8,
+    ) -> Result<u32, ClientError> {
+        let input = tickwire_arena::ArenaInput {
+            move_x,
+            move_y,
+            aim,
+            buttons,
+        };
+        self.send_input(&input.payload()).await
+    }
+}
+
+/// The games the `tickwire` binary hosts, with their default configuration (what `tickwire
+/// replay --verify` uses).
+#[allow(dead_code, reason = "not every test binary verifies replays")]
+pub fn games() -> tickwire::Games {
+    tickwire::games::builtin(&Config::default()).expect("the built-in games")
 }

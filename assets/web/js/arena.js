@@ -14,7 +14,7 @@ export const FLAG_CONNECTED = 2;
 /** Input button bit: fire. */
 export const BUTTON_FIRE = 1;
 
-const EVENT_TAGS = Object.freeze(['Kill', 'PhaseChanged', 'Emote']);
+const EVENT_TAGS = Object.freeze(['Kill', 'PhaseChanged', 'Emote', 'Game']);
 /** Arena's emotes, by kind (an Emote request's second byte). */
 export const EMOTE_NAMES = Object.freeze([
   'wave', 'laugh', 'taunt', 'thanks', 'sorry', 'good game', 'help', 'cheer',
@@ -53,7 +53,8 @@ export function decodeMap(r) {
 
 /**
  * An arena event: `{type: 'Kill', killer, victim, killer_entity, victim_entity}`,
- * `{type: 'PhaseChanged', phase, ticks}` or `{type: 'Emote', player, kind}`.
+ * `{type: 'PhaseChanged', phase, ticks}` or `{type: 'Emote', player, kind}`; another game's
+ * event, which arena never sends, is `{type: 'Game', payload}` with its bytes.
  */
 export function decodeEvent(r) {
   const type = r.variant(EVENT_TAGS, 'GameEvent');
@@ -62,6 +63,8 @@ export function decodeEvent(r) {
       return { type, killer: r.u32(), victim: r.u32(), killer_entity: r.u32(), victim_entity: r.u32() };
     case 'PhaseChanged':
       return { type, phase: r.variant(PHASES, 'Phase'), ticks: r.u32() };
+    case 'Game':
+      return { type, payload: r.raw(r.length('game event')) };
     default:
       return { type, player: r.u32(), kind: r.u8() };
   }

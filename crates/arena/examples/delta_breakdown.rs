@@ -10,7 +10,6 @@ use std::f32::consts::TAU;
 
 use tickwire_arena::{ArenaConfig, ArenaInput, MapDef, new_match};
 use tickwire_proto::entity::{MASK_POS, MASK_VEL};
-use tickwire_proto::msg::Input;
 use tickwire_proto::schema::body;
 use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::interest::delta_len;
@@ -65,15 +64,13 @@ fn main() {
             }
             walk.1 -= 1;
             let a = f32::from(walk.0) * TAU / 256.0;
-            let input = Input {
-                seq: t,
-                ack: 0,
+            let input = ArenaInput {
                 move_x: (a.cos() * 127.0) as i8,
                 move_y: (a.sin() * 127.0) as i8,
                 aim: walk.0,
                 buttons: 0,
             };
-            m.push_input(*p, input.seq, ArenaInput::from(&input));
+            m.push_input(*p, t, input);
         }
         m.step();
         for (i, view) in views.iter_mut().enumerate() {

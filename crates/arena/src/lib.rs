@@ -86,7 +86,10 @@ pub fn new_match(
 }
 
 /// Bit of [`ArenaInput::buttons`] that fires the player's weapon.
-pub use tickwire_proto::msg::BUTTON_FIRE;
+pub const BUTTON_FIRE: u8 = 1;
+
+/// Bytes of arena's input payload: `move_x`, `move_y`, `aim`, `buttons`, one byte each.
+pub const ARENA_INPUT_BYTES: usize = 4;
 
 /// One player's input for one tick: movement intent, facing and buttons.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -101,20 +104,39 @@ pub struct ArenaInput {
     pub buttons: u8,
 }
 
-impl From<&Input> for ArenaInput {
-    /// The game's part of an input message (its sequence number and acknowledgement are the
-    /// engine's).
-    fn from(i: &Input) -> ArenaInput {
-        ArenaInput {
-            move_x: i.move_x,
-            move_y: i.move_y,
-            aim: i.aim,
-            buttons: i.buttons,
+impl ArenaInput {
+    /// Arena's input payload: `move_x`, `move_y` (two's complement), `aim`, `buttons`.
+    pub fn payload(&self) -> [u8; ARENA_INPUT_BYTES] {
+        [
+            self.move_x.to_le_bytes()[0],
+            self.move_y.to_le_bytes()[0],
+            self.aim,
+            self.buttons,
+        ]
+    }
+
+    /// The input of `payload`; `None` unless it is exactly [`ARENA_INPUT_BYTES`] long.
+    pub fn from_payload(payload: &[u8]) -> Option<ArenaInput> {
+        let [move_x, move_y, aim, buttons] = *payload else {
+            return None;
+        };
+        Some(ArenaInput {
+            move_x: i8::from_le_bytes([move_x]),
+            move_y: i8::from_le_bytes([move_y]),
+            aim,
+            buttons,
+        })
+    }
+
+    /// The Input message carrying this input under the client's `seq` and `ack`.
+    pub fn message(&self, seq: u32, ack: u32) -> Input {
+        Input {
+            seq,
+            ack,
+            payload: self.payload().into(),
         }
     }
-}
 
-impl ArenaInput {
     /// The movement intent as a vector of length at most 1, with -128 folded to -127.
     pub fn move_vector(&self) -> (f32, f32) {
         let x = f32::from(self.move_x.max(-127)) / 127.0;
@@ -612,6 +634,10 @@ impl Game for Arena {
 
     fn schema() -> Schema {
         arena_schema()
+    }
+
+    fn decode_input(payload: &[u8]) -> Option<ArenaInput> {
+        ArenaInput::from_payload(payload)
     }
 
     fn decode_request(bytes: &[u8]) -> Result<ArenaRequest, RequestError> {

@@ -4,7 +4,7 @@ use tickwire_proto::EntityState;
 use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
-use tickwire_proto::msg::{BUTTON_FIRE, ServerMsg, StateFrame, WallRect};
+use tickwire_proto::msg::{ServerMsg, StateFrame, WallRect};
 use tickwire_proto::schema::arena::entity_from_row;
 use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::{InputOutcome, JoinError, StepReport};
@@ -55,14 +55,18 @@ fn arena() -> MapDef {
 }
 
 fn input(seq: u32, move_x: i8, move_y: i8, aim: u8, fire: bool) -> Input {
-    Input {
-        seq,
-        ack: 0,
+    ArenaInput {
         move_x,
         move_y,
         aim,
         buttons: if fire { BUTTON_FIRE } else { 0 },
     }
+    .message(seq, 0)
+}
+
+/// The arena input an Input message carries, as the server decodes it.
+fn decoded(i: &Input) -> ArenaInput {
+    Arena::decode_input(i.payload.as_bytes()).expect("arena's input")
 }
 
 /// The quantized position of a player's entity in the current snapshot, in world units.
@@ -102,7 +106,7 @@ fn shoot_until_kill(m: &mut ArenaMatch, max: u32) -> Vec<GameEvent> {
     for _ in 0..max {
         seq += 1;
         assert_eq!(
-            m.push_input(1, seq, ArenaInput::from(&input(seq, 0, 0, 0, true))),
+            m.push_input(1, seq, decoded(&input(seq, 0, 0, 0, true))),
             InputOutcome::Queued
         );
         let r = m.step();
@@ -204,7 +208,7 @@ fn player_is_stopped_by_a_wall() {
     let id = m.add_player("p").unwrap();
     // Full speed into a thin wall: the sub-steps keep it on its side.
     for seq in 1..=120 {
-        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 0, false)));
+        m.push_input(id, seq, decoded(&input(seq, 127, 0, 0, false)));
         m.step();
         let p = m.game().positions()[0];
         assert!(p.x <= 500.0 - 16.0 + 1e-3, "tick {seq}: {p}");
@@ -213,7 +217,7 @@ fn player_is_stopped_by_a_wall() {
     // Sliding along the wall still works: the velocity component into it was removed.
     let before = m.game().positions()[0];
     for seq in 121..=130 {
-        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 127, 0, false)));
+        m.push_input(id, seq, decoded(&input(seq, 127, 127, 0, false)));
         m.step();
     }
     let after = m.game().positions()[0];
@@ -229,7 +233,7 @@ fn player_cannot_leave_the_arena() {
             m.push_input(
                 id,
                 seq * 1000 + k,
-                ArenaInput::from(&input(seq * 1000 + k, mx, my, 0, false)),
+                decoded(&input(seq * 1000 + k, mx, my, 0, false)),
             );
             m.step();
         }
@@ -268,7 +272,7 @@ fn projectile_hits_damage_kill_and_score() {
 #[test]
 fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let mut m = duel(config());
-    m.push_input(1, 1, ArenaInput::from(&input(1, 0, 0, 0, true)));
+    m.push_input(1, 1, decoded(&input(1, 0, 0, 0, true)));
     m.step();
     let shot = m
         .states()
@@ -277,7 +281,7 @@ fn hits_take_exactly_damage_and_projectiles_are_replicated() {
     let shot = shot.expect("projectile in the snapshot");
     assert_eq!((shot.owner, shot.aim, shot.hp, shot.id), (1, 0, 0, 3));
     // Release fire and wait for the one shot to land.
-    m.push_input(1, 2, ArenaInput::from(&input(2, 0, 0, 0, false)));
+    m.push_input(1, 2, decoded(&input(2, 0, 0, 0, false)));
     run(&mut m, 20);
     assert_eq!(m.game().health(2), Some((75, true)));
     assert_eq!(m.game().projectile_count(), 0);
@@ -305,7 +309,7 @@ fn projectiles_stop_at_walls() {
     m.game_mut().place(1, Vec2::new(100.0, 500.0), Vec2::ZERO);
     m.game_mut().place(2, Vec2::new(300.0, 500.0), Vec2::ZERO);
     for seq in 1..=60 {
-        m.push_input(1, seq, ArenaInput::from(&input(seq, 0, 0, 0, true)));
+        m.push_input(1, seq, decoded(&input(seq, 0, 0, 0, true)));
         m.step();
         for p in &m.game().positions()[2..] {
             assert!(p.x < 200.0, "projectile passed the wall: {p}");
@@ -331,7 +335,7 @@ fn no_damage_while_waiting() {
 fn respawn_after_respawn_time_with_full_hp_at_a_spawn() {
     let mut m = duel(config());
     shoot_until_kill(&mut m, 200);
-    m.push_input(1, 1000, ArenaInput::from(&input(1000, 0, 0, 0, false)));
+    m.push_input(1, 1000, decoded(&input(1000, 0, 0, 0, false)));
     let respawn = m.config().ticks(m.game().config().respawn_ms);
     assert_eq!(respawn, 60);
     run(&mut m, respawn - 1);
@@ -437,41 +441,37 @@ fn input_queue_rules() {
     let mut m = new_match(config(), ArenaConfig::default(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
     assert_eq!(
-        m.push_input(99, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
+        m.push_input(99, 1, decoded(&input(1, 0, 0, 0, false))),
         InputOutcome::UnknownPlayer
     );
     assert_eq!(
-        m.push_input(id, 1025, ArenaInput::from(&input(1025, 0, 0, 0, false))),
+        m.push_input(id, 1025, decoded(&input(1025, 0, 0, 0, false))),
         InputOutcome::Rejected
     );
     assert_eq!(
-        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
+        m.push_input(id, 1, decoded(&input(1, 0, 0, 0, false))),
         InputOutcome::Queued
     );
     assert_eq!(
-        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
+        m.push_input(id, 1, decoded(&input(1, 0, 0, 0, false))),
         InputOutcome::Stale
     );
     assert_eq!(
-        m.push_input(id, 0, ArenaInput::from(&input(0, 0, 0, 0, false))),
+        m.push_input(id, 0, decoded(&input(0, 0, 0, 0, false))),
         InputOutcome::Stale
     );
     for seq in 2..=8 {
         assert_eq!(
-            m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 0, false))),
+            m.push_input(id, seq, decoded(&input(seq, 127, 0, 0, false))),
             InputOutcome::Queued
         );
     }
     assert_eq!(
-        m.push_input(id, 9, ArenaInput::from(&input(9, 0, 0, 0, false))),
+        m.push_input(id, 9, decoded(&input(9, 0, 0, 0, false))),
         InputOutcome::Dropped
     );
     assert_eq!(
-        m.push_input(
-            id,
-            u32::MAX,
-            ArenaInput::from(&input(u32::MAX, 0, 0, 0, false))
-        ),
+        m.push_input(id, u32::MAX, decoded(&input(u32::MAX, 0, 0, 0, false))),
         InputOutcome::Rejected
     );
     let info = m.player(id).unwrap();
@@ -503,7 +503,7 @@ fn repeated_input_keeps_firing() {
     let id = m.add_player("p").unwrap();
     // Enter Running first: warm-up shots are cleared when it starts.
     m.step();
-    m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, true)));
+    m.push_input(id, 1, decoded(&input(1, 0, 0, 0, true)));
     // 30 ticks with a 9-tick cooldown: shots at ticks 2, 11, 20 and 29.
     let mut shots = std::collections::BTreeSet::new();
     for _ in 0..30 {
@@ -517,15 +517,15 @@ fn repeated_input_keeps_firing() {
 fn disconnected_players_stand_still_and_hold_fire() {
     let mut m = new_match(config(), ArenaConfig::default(), open(), 0).unwrap();
     let id = m.add_player("p").unwrap();
-    m.push_input(id, 1, ArenaInput::from(&input(1, 127, 0, 77, false)));
+    m.push_input(id, 1, decoded(&input(1, 127, 0, 77, false)));
     m.step();
     for seq in 2..=5 {
-        m.push_input(id, seq, ArenaInput::from(&input(seq, 127, 0, 77, true)));
+        m.push_input(id, seq, decoded(&input(seq, 127, 0, 77, true)));
     }
     m.set_connected(id, false);
     assert_eq!(m.queued_inputs(id), 0);
     assert_eq!(
-        m.push_input(id, 6, ArenaInput::from(&input(6, 127, 0, 77, true))),
+        m.push_input(id, 6, decoded(&input(6, 127, 0, 77, true))),
         InputOutcome::Queued
     );
     run(&mut m, 30);
@@ -539,7 +539,7 @@ fn disconnected_players_stand_still_and_hold_fire() {
     // Reconnected: the first input is accepted whatever its sequence number.
     m.set_connected(id, true);
     assert_eq!(
-        m.push_input(id, 1, ArenaInput::from(&input(1, 0, 0, 0, false))),
+        m.push_input(id, 1, decoded(&input(1, 0, 0, 0, false))),
         InputOutcome::Queued
     );
     m.step();
@@ -552,14 +552,13 @@ fn scripted_inputs(seed: u64, tick: u32, players: u32) -> Vec<(PlayerId, Input)>
     (1..=players)
         .map(|id| {
             let bits = rng.next_u64();
-            let i = Input {
-                seq: tick,
-                ack: tick.saturating_sub(2),
+            let i = ArenaInput {
                 move_x: bits as i8,
                 move_y: (bits >> 8) as i8,
                 aim: (bits >> 16) as u8,
                 buttons: (bits >> 24) as u8 & 1,
-            };
+            }
+            .message(tick, tick.saturating_sub(2));
             (id, i)
         })
         .collect()
@@ -582,8 +581,8 @@ fn determinism_same_seed_same_inputs() {
             // Every 7th input of a player goes missing: exercises the repeat path too.
             if (tick + id) % 7 != 0 {
                 assert_eq!(
-                    a.push_input(id, i.seq, ArenaInput::from(&i)),
-                    b.push_input(id, i.seq, ArenaInput::from(&i))
+                    a.push_input(id, i.seq, decoded(&i)),
+                    b.push_input(id, i.seq, decoded(&i))
                 );
             }
         }
@@ -626,7 +625,7 @@ fn delta_since_uses_held_baselines_only() {
     let mut out = RowDelta::default();
     for tick in 1..=100u32 {
         for (id, i) in scripted_inputs(9, tick, 4) {
-            m.push_input(id, i.seq, ArenaInput::from(&i));
+            m.push_input(id, i.seq, decoded(&i));
         }
         m.step();
         // A client that acknowledges every other tick.
@@ -699,8 +698,8 @@ proptest! {
         for op in ops {
             match op {
                 Op::Input(p, seq, move_x, move_y, aim, buttons) => {
-                    let i = Input { seq, ack: seq, move_x, move_y, aim, buttons };
-                    m.push_input(u32::from(p), i.seq, ArenaInput::from(&i));
+                    let i = ArenaInput { move_x, move_y, aim, buttons }.message(seq, seq);
+                    m.push_input(u32::from(p), i.seq, decoded(&i));
                 }
                 Op::Step => {
                     m.step();

@@ -3,11 +3,11 @@
 
 use glam::Vec2;
 use proptest::prelude::*;
-use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
+use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, BUTTON_FIRE, MapDef, new_match};
 use tickwire_proto::codec;
 use tickwire_proto::delta::Replica;
 use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
-use tickwire_proto::msg::{BUTTON_FIRE, Input, ServerMsg, StateFrame};
+use tickwire_proto::msg::{ServerMsg, StateFrame};
 use tickwire_proto::schema::arena::{entity_from_row, kind_code};
 use tickwire_proto::schema::rows::{EntityRow, RowDelta};
 use tickwire_proto::{EntityKind, EntityState};
@@ -120,14 +120,12 @@ impl Walk {
             m.push_input(
                 i as u32 + 1,
                 *seq,
-                ArenaInput::from(&Input {
-                    seq: *seq,
-                    ack: 0,
+                ArenaInput {
                     move_x: *mx,
                     move_y: *my,
                     aim: *aim,
                     buttons: if fire { BUTTON_FIRE } else { 0 },
-                }),
+                },
             );
         }
     }

@@ -16,7 +16,8 @@ use tickwire_proto::PROTOCOL_VERSION;
 use tickwire_proto::codec::{self, DecodeError};
 use tickwire_proto::delta::{ApplyError, Replica};
 use tickwire_proto::msg::{
-    ClientMsg, FrameHeader, Hello, Input, JoinTarget, RejectReason, ServerMsg, Welcome,
+    ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
+    Welcome,
 };
 use tickwire_proto::schema::arena;
 
@@ -51,6 +52,9 @@ pub enum ClientError {
     /// The server sent something out of protocol order.
     #[error("unexpected: {0}")]
     Unexpected(String),
+    /// An input payload was longer than an Input message carries.
+    #[error("an input payload of {0} bytes is over the protocol's bound")]
+    InputTooLong(usize),
     /// Nothing arrived in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
@@ -187,24 +191,17 @@ impl GameClient {
         self.replica.newest_tick().unwrap_or(0)
     }
 
-    /// Sends one input for the next sequence number, acknowledging [`GameClient::ack_tick`];
-    /// returns the sequence number used.
-    pub async fn send_input(
-        &mut self,
-        move_x: i8,
-        move_y: i8,
-        aim: u8,
-        buttons: u8,
-    ) -> Result<u32, ClientError> {
+    /// Sends one input of the game, its `payload` bytes (at most
+    /// [`MAX_INPUT_PAYLOAD_BYTES`](tickwire_proto::msg::MAX_INPUT_PAYLOAD_BYTES)), for the next
+    /// sequence number, acknowledging [`GameClient::ack_tick`]; returns the sequence number used.
+    pub async fn send_input(&mut self, payload: &[u8]) -> Result<u32, ClientError> {
+        let payload = InputPayload::new(payload).ok_or(ClientError::InputTooLong(payload.len()))?;
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let input = Input {
             seq,
             ack: self.ack_tick(),
-            move_x,
-            move_y,
-            aim,
-            buttons,
+            payload,
         };
         self.send(&ClientMsg::Input(input)).await?;
         Ok(seq)

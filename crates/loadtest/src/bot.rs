@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use tickwire_arena::BUTTON_FIRE;
 use tickwire_client::{GameClient, hello};
 use tickwire_net::{ClientConfig, ClientEvent, ClientReader, ClientWriter};
 use tickwire_proto::codec;
 use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::quantize;
 use tickwire_proto::msg::{
-    BUTTON_FIRE, ClientMsg, Input, JoinTarget, ServerMsg, SessionToken, StateFrame, Welcome,
+    ClientMsg, Input, InputPayload, JoinTarget, ServerMsg, SessionToken, StateFrame, Welcome,
 };
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until};
@@ -301,8 +302,14 @@ struct Walker {
 }
 
 impl Walker {
+    /// Arena's input payload (`move_x`, `move_y`, `aim`, `buttons`) for the next tick.
+    fn next(&mut self, rng: &mut SplitMix64) -> InputPayload {
+        let (mx, my, aim, buttons) = self.stick(rng);
+        InputPayload::from([mx.to_le_bytes()[0], my.to_le_bytes()[0], aim, buttons])
+    }
+
     /// `(move_x, move_y, aim, buttons)` for the next tick.
-    fn next(&mut self, rng: &mut SplitMix64) -> (i8, i8, u8, u8) {
+    fn stick(&mut self, rng: &mut SplitMix64) -> (i8, i8, u8, u8) {
         if self.behavior == Behavior::Idle {
             return (0, 0, self.dir, 0);
         }
@@ -390,14 +397,10 @@ async fn write_loop(
             }
             _ = inputs.tick() => {
                 seq = seq.wrapping_add(1).max(1);
-                let (move_x, move_y, aim, buttons) = walker.next(rng);
                 let input = Input {
                     seq,
                     ack: shared.ack.load(Ordering::Relaxed),
-                    move_x,
-                    move_y,
-                    aim,
-                    buttons,
+                    payload: walker.next(rng),
                 };
                 let slot = &shared.sent[seq as usize % SENT_RING];
                 slot.0.store(seq, Ordering::Relaxed);
@@ -422,14 +425,10 @@ async fn write_loop(
                 let mut result = Ok(());
                 for _ in 0..n {
                     seq = seq.wrapping_add(1).max(1);
-                    let (move_x, move_y, aim, buttons) = walker.next(rng);
                     let input = Input {
                         seq,
                         ack: shared.ack.load(Ordering::Relaxed),
-                        move_x,
-                        move_y,
-                        aim,
-                        buttons,
+                        payload: walker.next(rng),
                     };
                     sent.inputs += 1;
                     sent.burst_inputs += 1;
@@ -822,7 +821,7 @@ mod tests {
             ticks_left: 0,
         };
         for _ in 0..100 {
-            let (mx, my, _, buttons) = walk.next(&mut rng);
+            let (mx, my, _, buttons) = walk.stick(&mut rng);
             let len = f32::from(mx).hypot(f32::from(my));
             assert!((120.0..=128.0).contains(&len), "{mx} {my}");
             assert_eq!(buttons, BUTTON_FIRE);
@@ -831,6 +830,6 @@ mod tests {
             behavior: Behavior::Idle,
             ..walk
         };
-        assert_eq!(idle.next(&mut rng).0, 0);
+        assert_eq!(idle.stick(&mut rng).0, 0);
     }
 }

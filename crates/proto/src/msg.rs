@@ -16,9 +16,6 @@ pub const SESSION_SECRET_LEN: usize = 16;
 /// Longest player name accepted, in bytes of UTF-8; longer names are cut on a char boundary.
 pub const MAX_NAME_BYTES: usize = 24;
 
-/// Bit of [`Input::buttons`] that fires the player's weapon.
-pub const BUTTON_FIRE: u8 = 1;
-
 /// Longest game name a [`Hello`] or [`Welcome`] may carry, in bytes of UTF-8; the decoder
 /// refuses a longer one (names are short identifiers such as `arena`).
 pub const MAX_GAME_NAME_BYTES: usize = 32;
@@ -27,9 +24,6 @@ pub const MAX_GAME_NAME_BYTES: usize = 32;
 /// a longer length prefix before reading any of the payload. Room for a richer game's input
 /// than arena's 4 bytes, small enough that a flood of inputs costs the server little.
 pub const MAX_INPUT_PAYLOAD_BYTES: usize = 64;
-
-/// Bytes of arena's input payload: `move_x`, `move_y`, `aim`, `buttons`, one byte each.
-pub const ARENA_INPUT_BYTES: usize = 4;
 
 /// The credential that lets a client resume its seat after a dropped connection.
 ///
@@ -90,23 +84,77 @@ pub struct Hello {
 /// One tick's worth of player input, also carrying the client's acknowledgement.
 ///
 /// On the wire `seq` and `ack` are the engine's framing and the rest is the game's input as a
-/// length-prefixed byte string (at most [`MAX_INPUT_PAYLOAD_BYTES`]): for arena the
-/// [`ARENA_INPUT_BYTES`] of [`Input::payload`]. The engine never looks inside the payload, so
-/// another game changes only what the bytes hold.
+/// length-prefixed byte string of at most [`MAX_INPUT_PAYLOAD_BYTES`] ([`InputPayload`]). The
+/// engine never looks inside the payload: the game decodes it
+/// ([`tickwire_sim`'s `Game::decode_input`]), so another game changes only what the bytes hold.
+///
+/// [`tickwire_sim`'s `Game::decode_input`]: https://docs.rs/tickwire-sim
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Input {
     /// Client sequence number, increasing by one per input; the server applies each at most once.
     pub seq: u32,
     /// Newest state tick the client has applied (0: none yet); deltas are computed against it.
     pub ack: u32,
-    /// Horizontal movement intent, -127 (left) to 127 (right); -128 is treated as -127.
-    pub move_x: i8,
-    /// Vertical movement intent, -127 (up) to 127 (down); -128 is treated as -127.
-    pub move_y: i8,
-    /// Aim angle in 1/256 turns, 0 pointing along +x, increasing towards +y.
-    pub aim: u8,
-    /// Button bits: [`BUTTON_FIRE`]; other bits are ignored.
-    pub buttons: u8,
+    /// The game's input bytes (arena: `move_x`, `move_y`, `aim`, `buttons`).
+    pub payload: InputPayload,
+}
+
+/// A game's input bytes, at most [`MAX_INPUT_PAYLOAD_BYTES`], held inline so an [`Input`] is
+/// `Copy` and decoding one allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputPayload {
+    /// The bytes; only the first `len` are the payload, the rest are zero.
+    buf: [u8; MAX_INPUT_PAYLOAD_BYTES],
+    /// The payload's length, at most [`MAX_INPUT_PAYLOAD_BYTES`].
+    len: u8,
+}
+
+impl InputPayload {
+    /// The payload of `bytes`; `None` when longer than [`MAX_INPUT_PAYLOAD_BYTES`].
+    pub fn new(bytes: &[u8]) -> Option<InputPayload> {
+        let mut buf = [0; MAX_INPUT_PAYLOAD_BYTES];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(InputPayload {
+            buf,
+            len: u8::try_from(bytes.len()).ok()?,
+        })
+    }
+
+    /// The payload's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl Default for InputPayload {
+    /// The empty payload.
+    fn default() -> InputPayload {
+        InputPayload {
+            buf: [0; MAX_INPUT_PAYLOAD_BYTES],
+            len: 0,
+        }
+    }
+}
+
+impl fmt::Debug for InputPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InputPayload({:02x?})", self.as_bytes())
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for InputPayload {
+    /// A payload of a game's fixed-size input encoding. Panics at compile time's first use
+    /// when `N` is over [`MAX_INPUT_PAYLOAD_BYTES`], a bug in the game, never in a peer.
+    fn from(bytes: [u8; N]) -> InputPayload {
+        const { assert!(N <= MAX_INPUT_PAYLOAD_BYTES) };
+        InputPayload::new(&bytes).unwrap_or_default()
+    }
+}
+
+impl Serialize for InputPayload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.as_bytes())
+    }
 }
 
 /// Messages from a client to the server.
@@ -428,6 +476,13 @@ pub enum GameEvent {
         /// Which emote, `0..arena's emote count`.
         kind: u8,
     },
+    /// An event of a game other than arena, in the game's own bytes (soccer: a goal, a team
+    /// change, a kickoff); the game's client decodes them.
+    Game {
+        /// The game's bytes.
+        #[serde(deserialize_with = "bounded_vec::deserialize")]
+        payload: Vec<u8>,
+    },
 }
 
 /// Messages from the server to a client.
@@ -587,56 +642,21 @@ pub struct ChatRefusal {
     pub limit: u32,
 }
 
-impl Input {
-    /// Arena's input payload: `move_x`, `move_y` (two's complement), `aim`, `buttons`.
-    pub fn payload(&self) -> [u8; ARENA_INPUT_BYTES] {
-        [
-            self.move_x.to_le_bytes()[0],
-            self.move_y.to_le_bytes()[0],
-            self.aim,
-            self.buttons,
-        ]
-    }
-
-    /// The input of `seq` and `ack` carrying arena's `payload`; `None` unless it is exactly
-    /// [`ARENA_INPUT_BYTES`] long.
-    pub fn from_payload(seq: u32, ack: u32, payload: &[u8]) -> Option<Input> {
-        let [move_x, move_y, aim, buttons] = *payload else {
-            return None;
-        };
-        Some(Input {
-            seq,
-            ack,
-            move_x: i8::from_le_bytes([move_x]),
-            move_y: i8::from_le_bytes([move_y]),
-            aim,
-            buttons,
-        })
-    }
-}
-
 /// The wire form of [`Input`]: `seq`, `ack`, then the payload as a byte string.
 impl Serialize for Input {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
-        /// The payload as a byte string (a length, then the bytes).
-        struct Payload<'a>(&'a [u8]);
-        impl Serialize for Payload<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(self.0)
-            }
-        }
         let mut t = s.serialize_tuple(3)?;
         t.serialize_element(&self.seq)?;
         t.serialize_element(&self.ack)?;
-        t.serialize_element(&Payload(&self.payload()))?;
+        t.serialize_element(&self.payload)?;
         t.end()
     }
 }
 
 impl<'de> Deserialize<'de> for Input {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Input, D::Error> {
-        /// Reads `seq`, `ack` and the bounded payload, then arena's fields from the payload.
+        /// Reads `seq`, `ack` and the bounded payload.
         struct Fields;
         impl<'de> Visitor<'de> for Fields {
             type Value = Input;
@@ -647,12 +667,11 @@ impl<'de> Deserialize<'de> for Input {
                 let missing = |i| A::Error::invalid_length(i, &self);
                 let n: u32 = seq.next_element()?.ok_or_else(|| missing(0))?;
                 let ack: u32 = seq.next_element()?.ok_or_else(|| missing(1))?;
-                let payload: Payload = seq.next_element()?.ok_or_else(|| missing(2))?;
-                Input::from_payload(n, ack, payload.bytes()).ok_or_else(|| {
-                    A::Error::custom(format_args!(
-                        "arena's input payload is {ARENA_INPUT_BYTES} bytes, not {}",
-                        payload.len
-                    ))
+                let payload: InputPayload = seq.next_element()?.ok_or_else(|| missing(2))?;
+                Ok(Input {
+                    seq: n,
+                    ack,
+                    payload,
                 })
             }
         }
@@ -660,57 +679,31 @@ impl<'de> Deserialize<'de> for Input {
     }
 }
 
-/// A decoded input payload: at most [`MAX_INPUT_PAYLOAD_BYTES`], held inline so that decoding
-/// one allocates nothing.
-struct Payload {
-    /// The bytes; only the first `len` are the payload.
-    buf: [u8; MAX_INPUT_PAYLOAD_BYTES],
-    /// The payload's length.
-    len: usize,
-}
-
-impl Payload {
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Payload, D::Error> {
+impl<'de> Deserialize<'de> for InputPayload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InputPayload, D::Error> {
         /// Reads the byte string as a sequence of bytes (the same encoding, as for [`Delta`]),
         /// refusing a length prefix over the bound before reading any element.
         struct Bytes;
         impl<'de> Visitor<'de> for Bytes {
-            type Value = Payload;
+            type Value = InputPayload;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
                     "an input payload of at most {MAX_INPUT_PAYLOAD_BYTES} bytes"
                 )
             }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Payload, E> {
-                if v.len() > MAX_INPUT_PAYLOAD_BYTES {
-                    return Err(E::invalid_length(v.len(), &self));
-                }
-                let mut p = Payload {
-                    buf: [0; MAX_INPUT_PAYLOAD_BYTES],
-                    len: v.len(),
-                };
-                p.buf[..v.len()].copy_from_slice(v);
-                Ok(p)
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<InputPayload, E> {
+                InputPayload::new(v).ok_or_else(|| E::invalid_length(v.len(), &self))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<InputPayload, A::Error> {
                 if let Some(n) = seq.size_hint().filter(|&n| n > MAX_INPUT_PAYLOAD_BYTES) {
                     return Err(A::Error::invalid_length(n, &self));
                 }
-                let mut p = Payload {
-                    buf: [0; MAX_INPUT_PAYLOAD_BYTES],
-                    len: 0,
-                };
+                let mut p = InputPayload::default();
                 while let Some(b) = seq.next_element::<u8>()? {
                     // A format without a length prefix is bounded here instead.
-                    let Some(slot) = p.buf.get_mut(p.len) else {
-                        return Err(A::Error::invalid_length(p.len + 1, &self));
+                    let Some(slot) = p.buf.get_mut(usize::from(p.len)) else {
+                        return Err(A::Error::invalid_length(usize::from(p.len) + 1, &self));
                     };
                     *slot = b;
                     p.len += 1;
@@ -856,10 +849,7 @@ mod tests {
         let input = Input {
             seq: 7,
             ack: 6,
-            move_x: -1,
-            move_y: 127,
-            aim: 64,
-            buttons: BUTTON_FIRE,
+            payload: [0xff, 0x7f, 64, 1].into(),
         };
         let bytes = crate::codec::encode_client(&ClientMsg::Input(input)).unwrap();
         assert_eq!(bytes, input_bytes(&[4], &[0xff, 0x7f, 64, 1]));
@@ -878,11 +868,14 @@ mod tests {
         // A prefix far past the bound, with nothing behind it, fails on the prefix alone.
         let huge = input_bytes(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0x40], &[]);
         assert!(crate::codec::decode_client(&huge).is_err());
-        // Within the bound but not arena's 4 bytes: also refused, with the reason.
+        // Any length within the bound is the game's to judge, and comes back as sent.
         for len in [0usize, 3, 5, MAX_INPUT_PAYLOAD_BYTES] {
-            let bytes = input_bytes(&[len as u8], &vec![0; len]);
-            let err = crate::codec::decode_client(&bytes).unwrap_err();
-            assert!(err.to_string().contains("is 4 bytes, not"), "{len}: {err}");
+            let payload: Vec<u8> = (0..len as u8).collect();
+            let bytes = input_bytes(&[len as u8], &payload);
+            match crate::codec::decode_client(&bytes) {
+                Ok(ClientMsg::Input(i)) => assert_eq!(i.payload.as_bytes(), &payload[..]),
+                other => panic!("{len}: {other:?}"),
+            }
         }
     }
 

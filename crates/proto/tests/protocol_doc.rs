@@ -157,10 +157,8 @@ fn client_examples() {
         &ClientMsg::Input(Input {
             seq: 300,
             ack: 299,
-            move_x: 127,
-            move_y: -127,
-            aim: 64,
-            buttons: 1,
+            // Arena's move_x 127, move_y -127, aim 64, buttons 1.
+            payload: [0x7f, 0x81, 0x40, 0x01].into(),
         }),
         "01 fb 2c 01 fb 2b 01 04 7f 81 40 01",
     );
@@ -425,6 +423,12 @@ fn server_examples() {
         "04 02 02 05",
     );
     check_server(
+        &ServerMsg::Event(GameEvent::Game {
+            payload: vec![2, 1],
+        }),
+        "04 03 02 02 01",
+    );
+    check_server(
         &ServerMsg::ChatRefused(ChatRefusal {
             reason: ChatRefusalReason::RateLimited,
             limit: 3000,
@@ -450,8 +454,8 @@ fn documented_errors() {
     assert!(codec::decode_client(&unhex("05")).is_err());
     assert!(codec::decode_client(&unhex("02 fb 2b")).is_err());
     assert!(codec::decode_client(&unhex("00 03 02 00 03 61 6e 6e 00 00")).is_err());
-    // An Input payload that is not arena's 4 bytes, or over the 64-byte bound.
-    assert!(codec::decode_client(&unhex("01 01 00 03 00 00 00")).is_err());
+    // An Input payload over the 64-byte bound (which lengths below it are valid is the
+    // game's to say, and a match closes with 1007 on one its game does not decode).
     assert!(codec::decode_client(&unhex("01 01 00 41")).is_err());
     // A packed delta with non-zero padding, or a trailing byte inside its byte string.
     assert!(codec::decode_server(&unhex("02 01 00 00 00 00 03 00 00 0f")).is_err());

@@ -737,6 +737,10 @@ mod tests {
         type Results = ();
         type Request = u8;
 
+        fn decode_input(payload: &[u8]) -> Option<()> {
+            payload.is_empty().then_some(())
+        }
+
         fn world(&self) -> WorldBounds {
             WorldBounds {
                 width: 100,
@@ -797,6 +801,13 @@ mod tests {
         type Event = ();
         type Results = ();
         type Request = crate::request::NoRequest;
+
+        fn decode_input(payload: &[u8]) -> Option<u8> {
+            match payload {
+                [b] => Some(*b),
+                _ => None,
+            }
+        }
 
         fn world(&self) -> WorldBounds {
             WorldBounds {
@@ -970,6 +981,9 @@ mod tests {
             type Event = ();
             type Results = ();
             type Request = crate::request::NoRequest;
+            fn decode_input(_: &[u8]) -> Option<()> {
+                None
+            }
             fn world(&self) -> WorldBounds {
                 Echo::default().world()
             }

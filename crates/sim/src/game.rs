@@ -10,7 +10,8 @@
 //!
 //! # Order of calls (made by [`crate::Match`], never by the server)
 //! 1. [`Game::schema`] and [`Game::world`] once, when the match is created.
-//! 2. Between ticks, as things happen: [`Game::join`] (after the engine has given the player
+//! 2. Between ticks, as things happen: [`Game::decode_input`] for each input message (the
+//!    server hands the decoded input to [`crate::Match::push_input`]); [`Game::join`] (after the engine has given the player
 //!    its seat and entity id), [`Game::leave`], [`Game::set_connected`]; and
 //!    [`Game::decode_request`] for each request that passed the engine's size and rate checks.
 //! 3. Once per tick, with the tick already advanced and every seat's input for it taken from
@@ -89,6 +90,12 @@ pub trait Game {
     fn set_connected(&mut self, player: PlayerId, connected: bool) {
         let _ = (player, connected);
     }
+
+    /// Decodes one input's payload, the game's bytes of an Input message (at most
+    /// [`MAX_INPUT_PAYLOAD_BYTES`](tickwire_proto::msg::MAX_INPUT_PAYLOAD_BYTES) long); `None`
+    /// when the bytes are not an input of this game. It must not panic on any bytes: they come
+    /// straight from a client.
+    fn decode_input(payload: &[u8]) -> Option<Self::Input>;
 
     /// Decodes a request's payload, at most [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES)
     /// long. It must not panic on any bytes: they come straight from a client. The default

@@ -53,6 +53,10 @@ impl Game for Dots {
     type Results = ();
     type Request = tickwire_sim::NoRequest;
 
+    fn decode_input(payload: &[u8]) -> Option<Idle> {
+        payload.is_empty().then_some(Idle)
+    }
+
     fn schema() -> Schema {
         let pos = FieldKind::Pos { scale: 8 };
         let vel = |of: &str| FieldKind::Vel {

@@ -10,7 +10,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tickwire_proto::EntityKind;
 use tickwire_proto::entity::{POS_SCALE, dequantize};
-use tickwire_proto::msg::{EndReason, Input, WallRect};
+use tickwire_proto::msg::{EndReason, WallRect};
 use tickwire_proto::schema::arena::entity_from_row;
 use tickwire_proto::schema::rows::{RowDelta, RowWorld, apply};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
@@ -162,7 +162,6 @@ enum Op {
         /// Sequence number relative to the last one sent for this player: mostly the next one,
         /// sometimes stale, repeated or far ahead.
         seq_step: i8,
-        ack: u32,
         move_x: i8,
         move_y: i8,
         aim: u8,
@@ -207,7 +206,6 @@ fn run(s: &Scenario) -> Option<u64> {
             Op::Input {
                 player,
                 seq_step,
-                ack,
                 move_x,
                 move_y,
                 aim,
@@ -215,15 +213,13 @@ fn run(s: &Scenario) -> Option<u64> {
             } => {
                 let seq = &mut last_seq[usize::from(*player)];
                 *seq = seq.wrapping_add_signed(i32::from(*seq_step));
-                let input = Input {
-                    seq: *seq,
-                    ack: *ack,
+                let input = ArenaInput {
                     move_x: *move_x,
                     move_y: *move_y,
                     aim: *aim,
                     buttons: *buttons,
                 };
-                let _ = m.push_input(u32::from(*player), input.seq, ArenaInput::from(&input));
+                let _ = m.push_input(u32::from(*player), *seq, input);
             }
             Op::Step(n) => {
                 for _ in 0..=*n {
