@@ -60,6 +60,10 @@ const CELL_SIZE: u32 = 200;
 /// geometrically, and a ball at rest must stop changing its replicated state.
 const MIN_BALL_SPEED: f32 = 2.0;
 
+/// Share of the closing speed a ball keeps when it bounces off a player: 0 stops dead
+/// against it, 1 is a perfect bounce.
+const PLAYER_RESTITUTION: f32 = 0.5;
+
 /// Kickoff spots of the home team, by slot (rank by player id within the team), as fractions
 /// of the pitch's width and height; away's are mirrored in x.
 const KICKOFF_SPOTS: [[f32; 2]; 5] = [
@@ -581,8 +585,8 @@ impl Soccer {
         }
     }
 
-    /// Pushes the ball out of every player it overlaps, and along at least the player's speed
-    /// towards it (dribbling).
+    /// Pushes the ball out of every player it overlaps; a ball and player closing in bounce
+    /// apart (a run into a still ball dribbles it ahead, a ball shot at a player rebounds).
     fn push_ball(&mut self) {
         let reach = self.config.player_radius + self.config.ball_radius;
         for p in &self.players {
@@ -601,10 +605,10 @@ impl Soccer {
                 }
             };
             self.ball.pos = p.pos + n * reach;
-            let along = self.ball.vel.dot(n);
-            let push = p.vel.dot(n);
-            if push > along {
-                self.ball.vel += n * (push - along);
+            // Closing speed along the normal; a ball closing in bounces off the player.
+            let closing = p.vel.dot(n) - self.ball.vel.dot(n);
+            if closing > 0.0 {
+                self.ball.vel += n * (closing * (1.0 + PLAYER_RESTITUTION));
             }
         }
     }
