@@ -35,7 +35,8 @@ pub enum SoccerEvent {
         /// Away's goals after this one.
         away: u32,
     },
-    /// A player moved to a team (on joining, or by the choose-team request).
+    /// A player moved to another team by the choose-team request (a joining player's team is
+    /// in its entity's `team` field).
     TeamChanged {
         /// The player.
         player: PlayerId,

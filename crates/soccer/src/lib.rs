@@ -518,7 +518,7 @@ impl Soccer {
     }
 
     /// Every player back on its kickoff spot facing the other goal, the ball on the centre
-    /// spot, and the pause starts; `team` kicks off.
+    /// spot, and the pause starts (the caller announces which team kicks off).
     fn kickoff(&mut self) {
         for i in 0..self.players.len() {
             let spot = self.kickoff_spot(i);

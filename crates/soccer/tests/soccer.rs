@@ -551,3 +551,49 @@ proptest! {
         prop_assert_eq!(decoded.is_ok(), bytes.len() == 1 && bytes[0] <= 1);
     }
 }
+
+#[test]
+fn a_ball_shot_at_a_player_rebounds_and_a_run_dribbles_it() {
+    let mut m = game(1, 1, no_pause());
+    m.step();
+    let [x, y] = pos(&m, 1);
+    m.game_mut().place_ball([x + 60.0, y], [-600.0, 0.0]);
+    run(&mut m, 3);
+    let b = m.game().ball();
+    assert!(b.vel[0] > 0.0, "rebounds: {b:?}");
+    assert!(
+        b.pos[0] >= x + 30.0 - 1e-3,
+        "never inside the player: {b:?}"
+    );
+    // Running into a still ball pushes it ahead, faster than the runner.
+    m.game_mut().place_ball([x + 40.0, y], [0.0, 0.0]);
+    m.push_input(
+        1,
+        1,
+        SoccerInput {
+            move_x: 127,
+            ..SoccerInput::default()
+        },
+    );
+    run(&mut m, 4);
+    let b = m.game().ball();
+    assert!(b.vel[0] > 250.0, "{b:?}");
+    assert_eq!(m.game().last_kicker(), None, "a dribble is not a kick");
+}
+
+#[test]
+fn the_board_counts_the_kickoff_pause_down() {
+    let mut m = game(2, 2, SoccerConfig::default());
+    m.step();
+    let kickoff = |m: &SoccerMatch| {
+        m.snapshot()
+            .iter()
+            .find(|e| e.kind == SCORE)
+            .map(|e| e.values[2])
+    };
+    assert_eq!(kickoff(&m), Some(60));
+    run(&mut m, 20);
+    assert_eq!(kickoff(&m), Some(40));
+    run(&mut m, 50);
+    assert_eq!(kickoff(&m), Some(0));
+}
