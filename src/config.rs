@@ -40,6 +40,9 @@ pub struct Config {
     /// Arena's own rules: score limit, movement and weapon constants.
     #[serde(default)]
     pub arena: ArenaConfig,
+    /// Soccer's own rules: pitch, ball, kicks, team size, score limit.
+    #[serde(default)]
+    pub soccer: tickwire_soccer::SoccerConfig,
     /// Cluster mode: Redis directory and matchmaker (off while `redis_url` is empty).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterSection,
@@ -193,8 +196,8 @@ pub enum ConfigError {
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "TICKWIRE_";
-const SECTIONS: [&str; 8] = [
-    "server", "net", "admin", "chat", "game", "arena", "cluster", "agones",
+const SECTIONS: [&str; 9] = [
+    "server", "net", "admin", "chat", "game", "arena", "soccer", "cluster", "agones",
 ];
 
 impl Default for Config {

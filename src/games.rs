@@ -11,9 +11,10 @@
 //! # Layout
 //! - [`HostedGame`]: the trait a hosted game implements, beside [`Game`].
 //! - [`Games`]: the registry, the first game registered being the default.
-//! - [`arena`]: arena's hosting, the game this binary is built with.
+//! - [`arena`], [`soccer`]: the hosting of the two games this binary is built with.
 
 pub mod arena;
+pub mod soccer;
 
 use std::sync::Arc;
 
@@ -264,10 +265,11 @@ impl Games {
 }
 
 /// The games this binary is built with, from `config`: arena (its `[arena]` section and maps),
-/// the first and so the default game.
+/// the first and so the default game, and soccer (its `[soccer]` section).
 pub fn builtin(config: &crate::Config) -> Result<Games, crate::config::ConfigError> {
     let mut games = Games::new();
     arena::register(&mut games, config)?;
+    soccer::register(&mut games, config)?;
     Ok(games)
 }
 

@@ -85,10 +85,12 @@ async fn after_hello(
     // A Hello for any match is checked against the game it names (or the default) here; one
     // for a given match or seat, against that match's game once it is found.
     let any_match = hello.session.is_none() && hello.join == JoinTarget::Any;
-    if let Err((reason, message)) = any_match
-        .then(|| check_game(&state.games, &hello, None))
-        .unwrap_or(Ok(()))
-    {
+    let checked = if any_match {
+        check_game(&state.games, &hello, None)
+    } else {
+        Ok(())
+    };
+    if let Err((reason, message)) = checked {
         reject(&outbox, reason, &message, close::JOIN_REJECTED);
         return;
     }

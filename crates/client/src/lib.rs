@@ -2,6 +2,10 @@
 //! the state deltas it receives. Tests and the load tester play through it; it is also the
 //! reference for client authors next to `crates/proto/PROTOCOL.md`.
 //!
+//! A client of arena decodes State frames with arena's built-in decoder and exposes its
+//! [`Replica`]; a client of any game ([`GameClient::connect_schema`]) decodes them with the
+//! game's [`Schema`] into a [`RowReplica`].
+//!
 //! # Layout
 //! - [`GameClient`]: one connection's protocol state (Welcome, replica, input sequence).
 //! - [`Event`]: what [`GameClient::next_event`] yields.
@@ -19,7 +23,8 @@ use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
     Welcome,
 };
-use tickwire_proto::schema::arena;
+use tickwire_proto::schema::rows::{FrameError, RowDelta, RowReplica};
+use tickwire_proto::schema::{Schema, arena};
 
 /// Why a client stopped.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,9 @@ pub enum ClientError {
     /// A state frame could not be applied to the replica.
     #[error("apply: {0}")]
     Apply(#[from] ApplyError),
+    /// A state frame could not be decoded or applied with the game's schema.
+    #[error("state frame: {0}")]
+    Frame(#[from] FrameError),
     /// The server refused the Hello.
     #[error("rejected ({reason:?}): {message}")]
     Rejected {
@@ -78,6 +86,9 @@ pub enum Event {
 pub struct GameClient {
     ws: Client,
     replica: Replica,
+    /// The replica in rows of the game's schema, for a client of any game (then `replica`
+    /// stays empty).
+    rows: Option<RowReplica>,
     welcome: Welcome,
     next_seq: u32,
     apply_states: bool,
@@ -149,10 +160,34 @@ impl GameClient {
         Ok(Self {
             ws,
             replica: Replica::new(),
+            rows: None,
             welcome,
             next_seq: 1,
             apply_states: true,
         })
+    }
+
+    /// Connects to `url` as a client of the game `schema` declares: `hello` names that game and
+    /// its schema hash, and State frames are decoded with the schema into
+    /// [`GameClient::rows`] (the arena [`GameClient::replica`] stays empty).
+    pub async fn connect_schema(
+        url: &str,
+        hello: Hello,
+        schema: Schema,
+    ) -> Result<Self, ClientError> {
+        let hello = Hello {
+            game: Some(schema.name().to_owned()),
+            schema_hash: Some(schema.hash()),
+            ..hello
+        };
+        let mut client = Self::connect(url, hello).await?;
+        client.rows = Some(RowReplica::new(schema));
+        Ok(client)
+    }
+
+    /// The replica in rows of a client made with [`GameClient::connect_schema`].
+    pub fn rows(&self) -> Option<&RowReplica> {
+        self.rows.as_ref()
     }
 
     /// Joins any open match as `name`.
@@ -188,7 +223,10 @@ impl GameClient {
 
     /// The tick to acknowledge: the newest applied (or, when not applying, received) tick.
     pub fn ack_tick(&self) -> u32 {
-        self.replica.newest_tick().unwrap_or(0)
+        match &self.rows {
+            Some(rows) => rows.newest_tick().unwrap_or(0),
+            None => self.replica.newest_tick().unwrap_or(0),
+        }
     }
 
     /// Sends one input of the game, its `payload` bytes (at most
@@ -220,6 +258,24 @@ impl GameClient {
 
     /// Waits for the next server message; state frames are applied to the replica first.
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        if let Some(rows) = &mut self.rows {
+            let bytes = recv_bytes(&mut self.ws).await?;
+            return match codec::decode_state_raw(&bytes) {
+                Some(state) => {
+                    let (header, body) = state?;
+                    if self.apply_states {
+                        rows.apply_body(header.tick, header.baseline_age, body)?;
+                    } else {
+                        rows.apply(header.tick, 0, &RowDelta::default())?;
+                    }
+                    Ok(Event::State {
+                        header,
+                        bytes: bytes.len(),
+                    })
+                }
+                None => Ok(Event::Msg(codec::decode_server(&bytes)?)),
+            };
+        }
         match recv_msg_sized(&mut self.ws).await? {
             (ServerMsg::State(frame), bytes) => {
                 let header = frame.header;
@@ -276,9 +332,14 @@ async fn recv_msg(ws: &mut Client) -> Result<ServerMsg, ClientError> {
 }
 
 async fn recv_msg_sized(ws: &mut Client) -> Result<(ServerMsg, usize), ClientError> {
+    decode(recv_bytes(ws).await?)
+}
+
+/// The next binary message's bytes.
+async fn recv_bytes(ws: &mut Client) -> Result<Bytes, ClientError> {
     loop {
         match ws.recv().await? {
-            ClientEvent::Binary(bytes) => return decode(bytes),
+            ClientEvent::Binary(bytes) => return Ok(bytes),
             ClientEvent::Close { code, reason } => {
                 return Err(ClientError::Closed { code, reason });
             }

@@ -171,6 +171,42 @@ pub fn encode_state(
     Ok(())
 }
 
+/// Splits a [`ServerMsg::State`] message into its header and its packed body without decoding
+/// the body, for a client that decodes bodies with the schema the server serves (any game's);
+/// `None` when `bytes` is another message. The body is checked only for its length here.
+pub fn decode_state_raw(bytes: &[u8]) -> Option<Result<(FrameHeader, &[u8]), DecodeError>> {
+    let (&tag, rest) = bytes.split_first()?;
+    if tag != STATE_TAG {
+        return None;
+    }
+    Some(split_state(bytes.len(), rest))
+}
+
+/// The header and body of a State message's bytes after its tag.
+fn split_state(len: usize, rest: &[u8]) -> Result<(FrameHeader, &[u8]), DecodeError> {
+    if len > SERVER_MSG_LIMIT {
+        return Err(DecodeError::TooLarge {
+            len,
+            limit: SERVER_MSG_LIMIT,
+        });
+    }
+    let malformed = |e: bincode::error::DecodeError| DecodeError::Malformed(e.to_string());
+    let (header, used): (FrameHeader, usize) =
+        bincode::serde::decode_from_slice(rest, server_config()).map_err(malformed)?;
+    let rest = &rest[used..];
+    let (body_len, used): (u64, usize) =
+        bincode::serde::decode_from_slice(rest, server_config()).map_err(malformed)?;
+    let rest = &rest[used..];
+    match usize::try_from(body_len) {
+        Ok(n) if n == rest.len() => Ok((header, rest)),
+        Ok(n) if n < rest.len() => Err(DecodeError::TrailingBytes(rest.len() - n)),
+        _ => Err(DecodeError::Malformed(format!(
+            "state body of {body_len} bytes, {} left in the message",
+            rest.len()
+        ))),
+    }
+}
+
 /// Appends any serde value in the same encoding as the wire messages; the server uses it for
 /// replay records so that every bincode call stays in this module.
 pub fn encode_record<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -181,4 +217,38 @@ pub fn encode_record<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Resul
 /// [`RECORD_LIMIT`].
 pub fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     decode(bytes, RECORD_LIMIT, record_config())
+}
+
+#[cfg(test)]
+mod raw_state_tests {
+    use super::*;
+
+    #[test]
+    fn a_state_message_splits_into_its_header_and_body() {
+        let header = FrameHeader {
+            tick: 300,
+            baseline_age: 2,
+            ..FrameHeader::default()
+        };
+        // A byte string: its length (3), then the packed body.
+        let body = [3u8, 1, 2, 3];
+        let mut bytes = Vec::new();
+        encode_state(&header, &body, &mut bytes).unwrap();
+        let (h, b) = decode_state_raw(&bytes).unwrap().unwrap();
+        assert_eq!((h, b), (header, &body[1..]));
+        // A body longer or shorter than its prefix says is an error, another message is None.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            decode_state_raw(&longer).unwrap(),
+            Err(DecodeError::TrailingBytes(1))
+        );
+        assert!(
+            decode_state_raw(&bytes[..bytes.len() - 1])
+                .unwrap()
+                .is_err()
+        );
+        assert!(decode_state_raw(&[3, 0]).is_none());
+        assert!(decode_state_raw(&[]).is_none());
+    }
 }

@@ -795,6 +795,10 @@ impl Game for Soccer {
         }
     }
 
+    fn decode_input(payload: &[u8]) -> Option<SoccerInput> {
+        SoccerInput::from_payload(payload)
+    }
+
     fn decode_request(bytes: &[u8]) -> Result<SoccerRequest, RequestError> {
         SoccerRequest::decode(bytes)
     }
