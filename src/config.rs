@@ -87,6 +87,8 @@ pub struct AdminSection {
 pub struct ServerSection {
     /// Address the game listener binds.
     pub listen: SocketAddr,
+    /// The game a Hello or a created match gets when it names none.
+    pub default_game: String,
     /// Map file (TOML); empty for the embedded arena.
     pub map: PathBuf,
     /// Matches run at once.

@@ -265,11 +265,14 @@ impl Games {
 }
 
 /// The games this binary is built with, from `config`: arena (its `[arena]` section and maps),
-/// the first and so the default game, and soccer (its `[soccer]` section).
+/// and soccer (its `[soccer]` section); `server.default_game` is the default.
 pub fn builtin(config: &crate::Config) -> Result<Games, crate::config::ConfigError> {
     let mut games = Games::new();
     arena::register(&mut games, config)?;
     soccer::register(&mut games, config)?;
+    games
+        .set_default(&config.server.default_game)
+        .map_err(|e| crate::config::ConfigError::Invalid(format!("server.default_game: {e}")))?;
     Ok(games)
 }
 
@@ -295,7 +298,19 @@ mod tests {
         ));
         assert!(matches!(
             games.set_default("chess"),
-            Err(GamesError::UnknownDefault(name, hosted)) if name == "chess" && hosted == "arena"
+            Err(GamesError::UnknownDefault(name, hosted)) if name == "chess" && hosted == "arena, soccer"
         ));
+        // The configuration picks the default game.
+        let mut config = crate::Config::default();
+        config.server.default_game = "soccer".into();
+        let games = builtin(&config).unwrap();
+        assert_eq!(games.default_name(), Some("soccer"));
+        assert_eq!(games.names(), "soccer, arena");
+        config.server.default_game = "chess".into();
+        let err = builtin(&config).unwrap_err().to_string();
+        assert!(
+            err.contains("server.default_game") && err.contains("\"chess\""),
+            "{err}"
+        );
     }
 }

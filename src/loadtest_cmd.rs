@@ -68,6 +68,12 @@ pub(crate) fn run(options: Options, serve: &ServeArgs) -> anyhow::Result<ExitCod
         print!("{}", report.table());
     }
     if let Some(path) = &opts.json {
+        // The README writes under `target/`, which a fresh checkout lacks
+        // until the first build; make the folder rather than lose the run.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         std::fs::write(path, report.to_json()?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -48,12 +48,15 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
-    /// Print the game's declared replication schema: JSON (what `GET /schema.json` serves), or
-    /// the Markdown tables of PROTOCOL.md.
+    /// Print the hosted games' declared replication schemas: JSON (what `GET /schema.json`
+    /// serves), or the Markdown tables of PROTOCOL.md (one section per game).
     Schema {
         /// Print the Markdown tables instead of JSON.
         #[arg(long)]
         markdown: bool,
+        /// Only this game's schema (JSON: its `{hash, schema}` entry).
+        #[arg(long)]
+        game: Option<String>,
     },
     /// Run bots against a server and measure it (see README, "Load testing").
     Loadtest {
@@ -126,7 +129,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }),
         Some(Command::Replay { file, verify }) => replay(&file, verify),
-        Some(Command::Schema { markdown }) => schema(markdown),
+        Some(Command::Schema { markdown, game }) => schema(markdown, game.as_deref()),
         Some(Command::Loadtest { options, server }) => loadtest_cmd::run(options, &server),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
@@ -140,9 +143,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn schema(markdown: bool) -> anyhow::Result<ExitCode> {
+fn schema(markdown: bool, game: Option<&str>) -> anyhow::Result<ExitCode> {
     let games = tickwire::games::builtin(&Config::default())?;
-    if markdown {
+    if let Some(name) = game {
+        let Some(schema) = games.schema(Some(name)) else {
+            anyhow::bail!("unknown game {name:?}: this binary hosts {}", games.names());
+        };
+        if markdown {
+            print!("{}", schema.markdown());
+        } else {
+            println!("{}", tickwire::web::schema_entry(schema));
+        }
+    } else if markdown {
         print!("{}", tickwire::web::schema_markdown(&games));
     } else {
         println!("{}", tickwire::web::schema_json(&games));

@@ -530,7 +530,7 @@ mod tests {
         assert_eq!(reason, RejectReason::UnknownGame);
         assert_eq!(
             message,
-            "unknown game \"chess\\n\": this server hosts arena"
+            "unknown game \"chess\\n\": this server hosts arena, soccer"
         );
         let (reason, message) = check_game(&hello(None, Some(0))).unwrap_err();
         assert_eq!(reason, RejectReason::SchemaMismatch);

@@ -174,7 +174,7 @@ fn file_response<B>(
 }
 
 /// One schema's JSON: its hash (8 hex digits) and its declaration.
-fn schema_entry(schema: &Schema) -> serde_json::Value {
+pub fn schema_entry(schema: &Schema) -> serde_json::Value {
     serde_json::json!({
         "hash": format!("{:08x}", schema.hash()),
         "schema": serde_json::to_value(schema.decl()).unwrap_or_default(),

@@ -119,7 +119,21 @@ fn schema_prints_the_declaration_as_json_and_markdown() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let schema = tickwire_proto::schema::arena::arena_schema();
     assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
-    let md = tickwire(&["schema", "--markdown"]);
+    let md = tickwire(&["schema", "--game", "arena", "--markdown"]);
     assert!(md.status.success());
     assert_eq!(String::from_utf8(md.stdout).unwrap(), schema.markdown());
+    // Every hosted game has its entry and its section.
+    let soccer = <tickwire_soccer::Soccer as tickwire_sim::Game>::schema();
+    assert_eq!(
+        v["games"]["soccer"]["hash"],
+        format!("{:08x}", soccer.hash())
+    );
+    let all = tickwire(&["schema", "--markdown"]);
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert!(all.contains(&schema.markdown()) && all.contains(&soccer.markdown()));
+    let one = tickwire(&["schema", "--game", "soccer"]);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(one["hash"], format!("{:08x}", soccer.hash()));
+    let bad = tickwire(&["schema", "--game", "chess"]);
+    assert_eq!(bad.status.code(), Some(1));
 }

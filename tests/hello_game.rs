@@ -83,7 +83,10 @@ async fn a_hello_names_its_game_and_schema_and_the_welcome_reports_them() {
     )
     .await;
     assert_eq!(reason, RejectReason::UnknownGame);
-    assert_eq!(message, "unknown game \"chess\": this server hosts arena");
+    assert_eq!(
+        message,
+        "unknown game \"chess\": this server hosts arena, soccer"
+    );
 
     // A stale schema: SchemaMismatch, with the server's hash and the client's.
     let (reason, message) = refused(

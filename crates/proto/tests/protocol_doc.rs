@@ -495,6 +495,6 @@ fn the_arena_schema_tables_are_the_declarations() {
     assert_eq!(
         DOC[from..to].trim_end(),
         generated.trim_end(),
-        "PROTOCOL.md §2.3 differs from arena_schema(): paste `tickwire schema --markdown`"
+        "PROTOCOL.md §2.3 differs from arena_schema(): paste `tickwire schema --game arena --markdown`"
     );
 }
