@@ -81,6 +81,23 @@ pub trait HostedGame:
 
     /// The rules a client's prediction and HUD need, served at `/game.json`.
     fn client_rules(hosting: &Self::Hosting, rules: &MatchConfig) -> serde_json::Value;
+
+    /// The game's own web page, served at `/<game>/` (`index.html`) and `/<game>/<path>`
+    /// beside the shared client SDK at `/sdk/`; empty (the default): no page.
+    fn web_files() -> &'static [WebFile] {
+        &[]
+    }
+}
+
+/// One file of a game's web page, embedded in the binary (usually with `include_bytes!`).
+#[derive(Clone, Copy, Debug)]
+pub struct WebFile {
+    /// Path below the game's folder, without a leading `/` (`index.html`, `js/game.js`).
+    pub path: &'static str,
+    /// Its Content-Type header (`text/javascript; charset=utf-8`).
+    pub content_type: &'static str,
+    /// The file.
+    pub body: &'static [u8],
 }
 
 /// One registered game as the server's game-agnostic parts use it: its match tasks and replay
@@ -106,6 +123,8 @@ pub(crate) trait Hosted: Send + Sync {
     ) -> Result<ReplayOutcome, ReplayError>;
     /// `/game.json`.
     fn client_rules(&self, rules: &MatchConfig) -> serde_json::Value;
+    /// The game's page ([`HostedGame::web_files`]).
+    fn web_files(&self) -> &'static [WebFile];
 }
 
 /// A game and its hosting, registered.
@@ -154,6 +173,10 @@ impl<G: HostedGame> Hosted for Registered<G> {
 
     fn client_rules(&self, rules: &MatchConfig) -> serde_json::Value {
         G::client_rules(&self.hosting, rules)
+    }
+
+    fn web_files(&self) -> &'static [WebFile] {
+        G::web_files()
     }
 }
 
@@ -239,6 +262,13 @@ impl Games {
     /// Every registered game's name and schema, in registration order.
     pub fn schemas(&self) -> impl Iterator<Item = &Arc<Schema>> {
         self.entries.iter().map(|g| g.schema())
+    }
+
+    /// The file `path` (no leading `/`; empty for `index.html`) of the page of the game
+    /// `name`, if the game is hosted and has it.
+    pub fn web_file(&self, name: &str, path: &str) -> Option<&'static WebFile> {
+        let path = if path.is_empty() { "index.html" } else { path };
+        self.find(name)?.web_files().iter().find(|f| f.path == path)
     }
 
     /// Every registered game, in registration order.

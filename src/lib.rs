@@ -47,5 +47,5 @@ mod tick_timer;
 pub mod web;
 
 pub use config::Config;
-pub use games::{Games, HostedGame};
+pub use games::{Games, HostedGame, WebFile};
 pub use server::{Server, ServerError, ServerHandle, run};

@@ -214,7 +214,8 @@ fn game_param<B>(req: &Request<B>) -> Option<&str> {
         .find_map(|kv| kv.strip_prefix("game="))
 }
 
-/// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`,
+/// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`, a
+/// game's own page at `/<game>/` ([`crate::HostedGame::web_files`]),
 /// `/game.json` (`?game=` names one, default the default game), `/schema.json`, 404 for
 /// anything else (and for an unknown game), 405 for methods other than GET and HEAD.
 pub fn serve<B>(req: &Request<B>, games: &Games, rules: &MatchConfig) -> Response<Full<Bytes>> {
@@ -237,10 +238,16 @@ pub fn serve<B>(req: &Request<B>, games: &Games, rules: &MatchConfig) -> Respons
     if path == "/schema.json" {
         return file_response(req, JSON, Bytes::from(schema_json(games)));
     }
-    match ASSETS.iter().find(|a| a.path == path) {
-        Some(a) => file_response(req, a.content_type, Bytes::from_static(a.body)),
-        None => plain(StatusCode::NOT_FOUND, "not found\n"),
+    if let Some(a) = ASSETS.iter().find(|a| a.path == path) {
+        return file_response(req, a.content_type, Bytes::from_static(a.body));
     }
+    // A game's own page: `/<game>/` and `/<game>/<file>`, from the files it embeds.
+    if let Some((name, file)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+        if let Some(f) = games.web_file(name, file) {
+            return file_response(req, f.content_type, Bytes::from_static(f.body));
+        }
+    }
+    plain(StatusCode::NOT_FOUND, "not found\n")
 }
 
 #[cfg(test)]
