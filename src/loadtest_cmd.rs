@@ -115,8 +115,10 @@ impl Embedded {
         }
         let bots = opts.bots as usize;
         let per_match = opts.per_match;
-        // Kills must not end a match mid-run (walk-shoot would reach the default limit).
+        // Kills and goals must not end a match mid-run (walk-shoot would reach arena's
+        // default limit, soccer's bots score).
         cfg.arena.score_limit = 0;
+        cfg.soccer.score_limit = 0;
         let game = &mut cfg.game;
         game.max_players = per_match;
         game.min_players = game.min_players.clamp(1, per_match);

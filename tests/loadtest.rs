@@ -260,3 +260,60 @@ fn server_flags_without_embedded_are_refused() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("add --embedded"), "{err}");
 }
+
+#[test]
+fn soccer_bots_play_soccer_and_every_one_rebuilds_the_world() {
+    let path = json_path("soccer");
+    let out = loadtest(&[
+        "--embedded",
+        "--game",
+        "soccer",
+        "--bots",
+        "10",
+        "--per-match",
+        "10",
+        "--verify-sample",
+        "10",
+        "--duration",
+        "3s",
+        "--json",
+        path.to_str().expect("utf-8 temp path"),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "loadtest failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).expect("the JSON report exists");
+    let _ = std::fs::remove_file(&path);
+    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let f = |key| figure(&json, key);
+    assert_eq!(json["options"]["game"], "soccer", "{json:#}");
+    // Ten bots fill one five-a-side match.
+    assert_eq!(f("connected"), 10.0, "{json:#}");
+    assert_eq!(f("matches"), 1.0, "{json:#}");
+    assert_eq!(f("verify_bots"), 10.0, "{json:#}");
+    assert!(
+        f("verify_frames") >= 10.0 * 30.0 * 3.0 * MIN_FRAME_RATIO,
+        "{json:#}"
+    );
+    assert_eq!(f("verify_errors"), 0.0, "{json:#}");
+    assert_eq!(f("decode_errors"), 0.0, "{json:#}");
+    // The bots run for the ball: entities move, and every update was measured.
+    assert!(f("bytes_per_moving_entity") > 0.0, "{json:#}");
+    assert!(f("frame_ratio") >= MIN_FRAME_RATIO, "{json:#}");
+    assert_eq!(f("errors"), 0.0, "{json:#}");
+}
+
+#[test]
+fn a_game_without_a_bot_policy_is_refused() {
+    let out = loadtest(&["--embedded", "--quiet", "--game", "chess"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"chess\"") && stderr.contains("arena, soccer"),
+        "{stderr}"
+    );
+}

@@ -6,24 +6,23 @@
 //! through relaxed atomics without contention, and neither future is ever cancelled while it
 //! reads (a cancelled WebSocket read could lose half a frame).
 
-use std::f32::consts::TAU;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tickwire_arena::BUTTON_FIRE;
 use tickwire_client::{GameClient, hello};
 use tickwire_net::{ClientConfig, ClientEvent, ClientReader, ClientWriter};
 use tickwire_proto::codec;
-use tickwire_proto::delta::{Replica, World};
-use tickwire_proto::entity::quantize;
 use tickwire_proto::msg::{
-    ClientMsg, Input, InputPayload, JoinTarget, ServerMsg, SessionToken, StateFrame, Welcome,
+    ClientMsg, FrameHeader, Input, JoinTarget, ServerMsg, SessionToken, Welcome,
 };
+use tickwire_proto::schema::Schema;
+use tickwire_proto::schema::rows::{RowReplica, RowWorld};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until};
 
 use crate::options::{Behavior, BotKind};
+use crate::policy::{BotPolicy, GamePolicy};
 use crate::rng::SplitMix64;
 use crate::stats::{ABNORMAL_CLOSURE, BotStats, Live, record, record_us};
 
@@ -60,6 +59,8 @@ pub(crate) struct Ctx {
     pub(crate) client: ClientConfig,
     /// Seats come from the cluster matchmaker at `url` (`--matchmake`).
     pub(crate) matchmake: bool,
+    /// The game the bots play and how.
+    pub(crate) policy: Arc<dyn GamePolicy>,
 }
 
 impl Ctx {
@@ -113,6 +114,8 @@ pub(crate) async fn run(
     while !*stop.borrow() {
         let started = Instant::now();
         let mut greeting = hello(&name);
+        greeting.game = Some(ctx.policy.game().to_owned());
+        greeting.schema_hash = Some(ctx.policy.schema().hash());
         greeting.session = token.take().filter(|_| kind.is_hostile());
         let resuming = greeting.session.is_some();
         let mut url = ctx.url.clone();
@@ -219,11 +222,15 @@ struct Shared {
     closing_at_us: AtomicU64,
     /// Signalled by the reader when it is done, so the writer stops too.
     reader_done: Notify,
+    /// The game's policy for this bot: the reader shows it the world, the writer asks it for
+    /// inputs. The two never hold it at once (they run in one task), so the lock never waits.
+    brain: Mutex<Box<dyn BotPolicy>>,
 }
 
 impl Shared {
-    fn new() -> Self {
+    fn new(brain: Box<dyn BotPolicy>) -> Self {
         Self {
+            brain: Mutex::new(brain),
             ack: AtomicU32::new(0),
             rtt_us: AtomicU64::new(0),
             sent: std::array::from_fn(|_| (AtomicU32::new(0), AtomicU64::new(0))),
@@ -254,7 +261,8 @@ async fn session(
         .get_or_insert_with(|| welcome.map.name.clone());
     stats.tick_rate = welcome.tick_rate;
     Live::add(&ctx.live.connected, 1);
-    let shared = Shared::new();
+    let brain = ctx.policy.bot(rng.next_u64(), ctx.behavior, &welcome);
+    let shared = Shared::new(brain);
     let began = Instant::now();
     let (end, sent) = tokio::join!(
         read_loop(
@@ -293,47 +301,6 @@ struct Sent {
     burst_inputs: u64,
 }
 
-/// The bot's stick: a random walk (or standing still).
-struct Walker {
-    behavior: Behavior,
-    tick_rate: u32,
-    dir: u8,
-    ticks_left: u32,
-}
-
-impl Walker {
-    /// Arena's input payload (`move_x`, `move_y`, `aim`, `buttons`) for the next tick.
-    fn next(&mut self, rng: &mut SplitMix64) -> InputPayload {
-        let (mx, my, aim, buttons) = self.stick(rng);
-        InputPayload::from([mx.to_le_bytes()[0], my.to_le_bytes()[0], aim, buttons])
-    }
-
-    /// `(move_x, move_y, aim, buttons)` for the next tick.
-    fn stick(&mut self, rng: &mut SplitMix64) -> (i8, i8, u8, u8) {
-        if self.behavior == Behavior::Idle {
-            return (0, 0, self.dir, 0);
-        }
-        if self.ticks_left == 0 {
-            self.dir = rng.next_u64() as u8;
-            self.ticks_left = rng.range(self.tick_rate / 2, self.tick_rate * 2).max(1);
-        }
-        self.ticks_left -= 1;
-        let angle = f32::from(self.dir) * TAU / 256.0;
-        let mx = (angle.cos() * 127.0).round() as i8;
-        let my = (angle.sin() * 127.0).round() as i8;
-        if self.behavior == Behavior::WalkShoot {
-            // Sweep the aim a little around the walking direction; the cooldown limits shots.
-            let aim = self
-                .dir
-                .wrapping_add((rng.next_u64() % 33) as u8)
-                .wrapping_sub(16);
-            (mx, my, aim, BUTTON_FIRE)
-        } else {
-            (mx, my, self.dir, 0)
-        }
-    }
-}
-
 /// Sends one input per tick and a ping every [`PING_INTERVAL`], answers the reader's pongs
 /// and close replies, and closes at the end of the run.
 async fn write_loop(
@@ -348,11 +315,12 @@ async fn write_loop(
     let mut sent = Sent::default();
     let rate = u32::from(welcome.tick_rate.max(1));
     let period = Duration::from_secs(1) / rate;
-    let mut walker = Walker {
-        behavior: ctx.behavior,
-        tick_rate: rate,
-        dir: rng.next_u64() as u8,
-        ticks_left: 0,
+    let next_input = || {
+        shared
+            .brain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .input()
     };
     // Its own timer, at a random phase: the Welcome is sent at the start of a server tick, so
     // a timer started on it would put every input just after a tick and make every input wait
@@ -400,7 +368,7 @@ async fn write_loop(
                 let input = Input {
                     seq,
                     ack: shared.ack.load(Ordering::Relaxed),
-                    payload: walker.next(rng),
+                    payload: next_input(),
                 };
                 let slot = &shared.sent[seq as usize % SENT_RING];
                 slot.0.store(seq, Ordering::Relaxed);
@@ -428,7 +396,7 @@ async fn write_loop(
                     let input = Input {
                         seq,
                         ack: shared.ack.load(Ordering::Relaxed),
-                        payload: walker.next(rng),
+                        payload: next_input(),
                     };
                     sent.inputs += 1;
                     sent.burst_inputs += 1;
@@ -460,8 +428,10 @@ struct Reading<'a> {
     ctx: &'a Ctx,
     shared: &'a Shared,
     welcome: &'a Welcome,
-    /// The full world, for verifying bots only.
-    replica: Option<Replica>,
+    /// The game's schema.
+    schema: &'a Schema,
+    /// The full world, for verifying bots and for policies that need it.
+    replica: Option<RowReplica>,
     /// Reused buffer to measure encoded headers.
     header_buf: Vec<u8>,
     /// Tick period, µs.
@@ -491,7 +461,9 @@ async fn read_loop(
         ctx,
         shared,
         welcome,
-        replica: stats.verify.then(Replica::new),
+        schema: ctx.policy.schema(),
+        replica: (stats.verify || ctx.policy.needs_world())
+            .then(|| RowReplica::new(ctx.policy.schema().clone())),
         header_buf: Vec::with_capacity(32),
         period_us: 1e6 / f64::from(welcome.tick_rate.max(1)),
         first: None,
@@ -574,10 +546,24 @@ impl Reading<'_> {
         let now = Instant::now();
         stats.bytes += bytes.len() as u64;
         Live::add(&self.ctx.live.bytes, bytes.len() as u64);
-        match codec::decode_server(bytes) {
-            Ok(ServerMsg::State(frame)) if !closing => {
-                self.on_state(&frame, bytes.len(), now, stats)
+        // State frames are split without decoding their body: only a bot that keeps the world
+        // decodes it, with the game's schema.
+        match codec::decode_state_raw(bytes) {
+            Some(Ok((header, body))) => {
+                if !closing {
+                    self.on_state(&header, body, bytes.len(), now, stats);
+                }
+                return;
             }
+            Some(Err(e)) => {
+                stats.decode_errors += 1;
+                stats.sample_error(|| format!("decode: {e}"));
+                stats.live_error(&self.ctx.live);
+                return;
+            }
+            None => {}
+        }
+        match codec::decode_server(bytes) {
             Ok(ServerMsg::State(_)) => {}
             Ok(ServerMsg::Pong { client_time, .. }) => {
                 let rtt = self.ctx.now_us().saturating_sub(client_time);
@@ -610,8 +596,14 @@ impl Reading<'_> {
         }
     }
 
-    fn on_state(&mut self, frame: &StateFrame, len: usize, now: Instant, stats: &mut BotStats) {
-        let h = &frame.header;
+    fn on_state(
+        &mut self,
+        h: &FrameHeader,
+        body: &[u8],
+        len: usize,
+        now: Instant,
+        stats: &mut BotStats,
+    ) {
         stats.frames += 1;
         stats.state_bytes += len as u64;
         Live::add(&self.ctx.live.frames, 1);
@@ -648,25 +640,38 @@ impl Reading<'_> {
 
         let ack = match &mut self.replica {
             Some(replica) => {
-                match replica.apply(frame) {
+                match replica.apply_body(h.tick, h.baseline_age, body) {
                     Ok(world) => {
-                        stats.verify_frames += 1;
-                        if let Err(why) = check_world(world, self.welcome) {
-                            stats.verify_errors += 1;
-                            stats.sample_error(|| format!("tick {}: {why}", h.tick));
-                            stats.live_error(&self.ctx.live);
-                        }
-                        if h.baseline_age != 0 {
-                            // Which entities moved is only known against the baseline world,
-                            // so the per-entity cost is measured on the verifying bots.
-                            let moving = moving_entities(replica, h.tick - h.baseline_age);
-                            stats.delta_frames += 1;
-                            stats.delta_body_bytes += len.saturating_sub(header_len) as u64;
-                            stats.moving_updates += moving;
+                        self.shared
+                            .brain
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .observe(world, h.tick);
+                        if stats.verify {
+                            stats.verify_frames += 1;
+                            if let Err(why) = check_world(self.schema, world, self.welcome) {
+                                stats.verify_errors += 1;
+                                stats.sample_error(|| format!("tick {}: {why}", h.tick));
+                                stats.live_error(&self.ctx.live);
+                            }
+                            if h.baseline_age != 0 {
+                                // Which entities moved is only known against the baseline
+                                // world, so the per-entity cost is measured on the verifying
+                                // bots.
+                                let moving =
+                                    moving_entities(self.schema, replica, h.tick - h.baseline_age);
+                                stats.delta_frames += 1;
+                                stats.delta_body_bytes += len.saturating_sub(header_len) as u64;
+                                stats.moving_updates += moving;
+                            }
                         }
                     }
                     Err(e) => {
-                        stats.verify_errors += 1;
+                        if stats.verify {
+                            stats.verify_errors += 1;
+                        } else {
+                            stats.decode_errors += 1;
+                        }
                         stats.sample_error(|| format!("apply tick {}: {e}", h.tick));
                         stats.live_error(&self.ctx.live);
                     }
@@ -724,29 +729,44 @@ impl Reading<'_> {
     }
 }
 
-/// Checks a rebuilt world: our own entity exists and every entity lies inside the arena.
 /// Entities of the replica's newest world whose position differs from the world of
 /// `base_tick` (entities in view at both ticks that moved).
-fn moving_entities(replica: &Replica, base_tick: u32) -> u64 {
+fn moving_entities(schema: &Schema, replica: &RowReplica, base_tick: u32) -> u64 {
     let (Some(now), Some(base)) = (replica.world(), replica.world_at(base_tick)) else {
         return 0;
     };
     now.values()
-        .filter(|e| base.get(&e.id).is_some_and(|b| (b.x, b.y) != (e.x, e.y)))
+        .filter(|e| {
+            let Some((x, y, _)) = schema.position(e.kind) else {
+                return false;
+            };
+            base.get(&e.id).is_some_and(|b| {
+                (b.values.get(x), b.values.get(y)) != (e.values.get(x), e.values.get(y))
+            })
+        })
         .count() as u64
 }
 
-fn check_world(world: &World, welcome: &Welcome) -> Result<(), String> {
+/// Checks a rebuilt world: our own entity exists and every positioned entity lies inside the
+/// Welcome's map.
+fn check_world(schema: &Schema, world: &RowWorld, welcome: &Welcome) -> Result<(), String> {
     if welcome.entity_id != 0 && !world.contains_key(&welcome.entity_id) {
         return Err(format!("own entity {} missing", welcome.entity_id));
     }
-    let max_x = quantize(welcome.map.width as f32);
-    let max_y = quantize(welcome.map.height as f32);
     for e in world.values() {
-        if !(0..=max_x).contains(&e.x) || !(0..=max_y).contains(&e.y) {
+        let Some((xs, ys, scale)) = schema.position(e.kind) else {
+            continue;
+        };
+        let max_x = i64::from(welcome.map.width) * i64::from(scale);
+        let max_y = i64::from(welcome.map.height) * i64::from(scale);
+        let (x, y) = (
+            e.values.get(xs).copied().unwrap_or(0),
+            e.values.get(ys).copied().unwrap_or(0),
+        );
+        if !(0..=max_x).contains(&x) || !(0..=max_y).contains(&y) {
             return Err(format!(
-                "entity {} at ({}, {}) is outside the {}x{} arena (1/8 units)",
-                e.id, e.x, e.y, max_x, max_y
+                "entity {} at ({x}, {y}) is outside the {max_x}x{max_y} map (1/{scale} units)",
+                e.id
             ));
         }
     }
@@ -756,8 +776,8 @@ fn check_world(world: &World, welcome: &Welcome) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickwire_proto::msg::{MapInfo, SessionToken};
-    use tickwire_proto::{EntityKind, EntityState};
+    use tickwire_proto::msg::MapInfo;
+    use tickwire_proto::schema::rows::EntityRow;
 
     fn welcome() -> Welcome {
         Welcome {
@@ -784,52 +804,39 @@ mod tests {
         }
     }
 
-    fn entity(id: u32, x: i32, y: i32) -> EntityState {
-        EntityState {
-            id,
-            kind: EntityKind::Player,
-            x,
-            y,
-            vx: 0,
-            vy: 0,
-            aim: 0,
-            hp: 100,
-            score: 0,
-            flags: 3,
-            owner: 0,
-            name: String::new(),
-        }
-    }
-
     #[test]
     fn world_checks() {
+        let policy = crate::policy::builtin("arena").unwrap();
+        let schema = policy.schema();
+        let (n, strings) = schema.row_shape(0).unwrap();
+        let (xs, ys, scale) = schema.position(0).unwrap();
+        assert_eq!(scale, 8);
+        let entity = |id: u32, x: i64, y: i64| {
+            let mut values = vec![0; n];
+            values[xs] = x;
+            values[ys] = y;
+            (
+                id,
+                EntityRow {
+                    id,
+                    kind: 0,
+                    values,
+                    strings: vec![String::new(); strings].into(),
+                },
+            )
+        };
         let w = welcome();
-        let world = |es: Vec<EntityState>| -> World { es.into_iter().map(|e| (e.id, e)).collect() };
-        assert!(check_world(&world(vec![entity(5, 0, 0), entity(6, 800, 400)]), &w).is_ok());
-        assert!(check_world(&world(vec![entity(6, 8, 8)]), &w).is_err());
-        assert!(check_world(&world(vec![entity(5, 801, 0)]), &w).is_err());
-        assert!(check_world(&world(vec![entity(5, 0, -1)]), &w).is_err());
-    }
-
-    #[test]
-    fn walker_moves_at_full_stick_and_idles() {
-        let mut rng = SplitMix64::for_bot(1, 1);
-        let mut walk = Walker {
-            behavior: Behavior::WalkShoot,
-            tick_rate: 30,
-            dir: 0,
-            ticks_left: 0,
-        };
-        for _ in 0..100 {
-            let (mx, my, _, buttons) = walk.stick(&mut rng);
-            let len = f32::from(mx).hypot(f32::from(my));
-            assert!((120.0..=128.0).contains(&len), "{mx} {my}");
-            assert_eq!(buttons, BUTTON_FIRE);
-        }
-        let mut idle = Walker {
-            behavior: Behavior::Idle,
-            ..walk
-        };
-        assert_eq!(idle.stick(&mut rng).0, 0);
+        let world = |es: Vec<(u32, EntityRow)>| -> RowWorld { es.into_iter().collect() };
+        assert!(
+            check_world(
+                schema,
+                &world(vec![entity(5, 0, 0), entity(6, 800, 400)]),
+                &w
+            )
+            .is_ok()
+        );
+        assert!(check_world(schema, &world(vec![entity(6, 8, 8)]), &w).is_err());
+        assert!(check_world(schema, &world(vec![entity(5, 801, 0)]), &w).is_err());
+        assert!(check_world(schema, &world(vec![entity(5, 0, -1)]), &w).is_err());
     }
 }

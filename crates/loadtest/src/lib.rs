@@ -9,6 +9,8 @@
 //! - [`report`]: [`Report`] and [`Figures`] (the `--json` keys), the table.
 //! - [`fail_if`]: [`FailIf`], the `--fail-if` conditions over the figures.
 //! - [`floor`]: [`write_floor`], the cost of a plain socket write (`--write-floor`).
+//! - [`policy`]: [`GamePolicy`] and [`BotPolicy`], what the bots of one game send (`--game`);
+//!   [`policy::builtin`] has arena's and soccer's.
 //! - private: `bot` (one bot's task: join, read, write), `stats` (live counters, per-bot
 //!   histograms and their merge), `progress` (indicatif bars), `rng` (seeded random walks).
 //!
@@ -31,6 +33,7 @@ pub mod fail_if;
 pub mod floor;
 pub mod matchmake;
 pub mod options;
+pub mod policy;
 mod progress;
 pub mod report;
 mod rng;
@@ -46,6 +49,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 pub use fail_if::FailIf;
 pub use floor::{WriteFloor, write_floor};
 pub use options::{Behavior, BotKind, Options, Scenario};
+pub use policy::{BotPolicy, GamePolicy};
 pub use report::{Figures, Report, figure_names};
 pub use stats::HostileStats;
 
@@ -107,12 +111,36 @@ fn check_setup(opts: &Options, totals: &Totals) -> Result<(), LoadtestError> {
     Ok(())
 }
 
-/// Runs a load test against `options.url` and returns what it measured.
+/// Runs a load test against `options.url` and returns what it measured; the bots play
+/// `options.game` with its [built-in policy](policy::builtin).
 ///
 /// Bots start at `options.ramp` per second; once all are started the run measures for
 /// `options.duration` (Ctrl-C ends it early), then every bot closes with 1000.
 pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
-    let opts = options.resolved()?;
+    let policy = policy::builtin(&options.game).ok_or_else(|| {
+        LoadtestError::InvalidOption(format!(
+            "--game {:?}: this tester has bot policies for {} (a studio's own game runs \
+             through tickwire_loadtest::run_with and its GamePolicy)",
+            options.game,
+            policy::BUILTIN_GAMES
+        ))
+    })?;
+    run_with(options, policy).await
+}
+
+/// [`run`] with the bots of `policy`'s game (a studio's own game); `options.game` is ignored.
+pub async fn run_with(
+    options: &Options,
+    policy: Arc<dyn GamePolicy>,
+) -> Result<Report, LoadtestError> {
+    let mut opts = options.resolved()?;
+    policy.game().clone_into(&mut opts.game);
+    if opts.scenario.is_some() && opts.game != tickwire_proto::schema::arena::GAME_NAME {
+        return Err(LoadtestError::InvalidOption(format!(
+            "--scenario is an arena map; {} has none",
+            opts.game
+        )));
+    }
     let names = figure_names();
     for condition in &opts.fail_if {
         condition.check_name(&names)?;
@@ -126,6 +154,7 @@ pub async fn run(options: &Options) -> Result<Report, LoadtestError> {
         epoch: Instant::now(),
         client: ClientConfig::default(),
         matchmake: opts.matchmake,
+        policy,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut progress = Progress::new(opts.bots, opts.duration, opts.quiet);

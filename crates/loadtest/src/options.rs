@@ -111,7 +111,11 @@ pub struct Options {
     /// Seed of the bots' random walks (each bot derives its own from it and its index).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What the bots do.
+    /// The game the bots join and play, with its bot policy (arena: a random walk as
+    /// `--behavior` says; soccer: chase the ball and kick it at the other goal).
+    #[arg(long, default_value = "arena")]
+    pub game: String,
+    /// What arena's bots do.
     #[arg(long, value_enum, default_value_t = Behavior::Walk)]
     pub behavior: Behavior,
     /// Bots that rebuild the full world from every delta and check it stays consistent, bots;
@@ -170,6 +174,7 @@ impl Default for Options {
             ramp: 200.0,
             duration: Duration::from_secs(30),
             seed: 1,
+            game: "arena".to_owned(),
             behavior: Behavior::Walk,
             verify_sample: 4,
             embedded: false,

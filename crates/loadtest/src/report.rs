@@ -155,6 +155,8 @@ pub struct Figures {
 pub struct RunInfo {
     /// Server URL.
     pub url: String,
+    /// The game the bots played.
+    pub game: String,
     /// Players per match asked for, players.
     pub per_match: u16,
     /// Ramp-up rate, bots/s.
@@ -322,6 +324,7 @@ impl Report {
             hostile: t.hostile.clone(),
             options: RunInfo {
                 url: opts.url.clone(),
+                game: opts.game.clone(),
                 per_match: opts.per_match,
                 ramp: opts.ramp,
                 duration_ms: opts.duration.as_millis().try_into().unwrap_or(u64::MAX),
@@ -362,9 +365,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "tickwire loadtest: {} bots ({} joined, {} verifying) in {} matches at {} Hz; \
+            "tickwire loadtest: {} bots ({} joined, {} verifying) in {} {} matches at {} Hz; \
              {:.1} s measured after a {:.1} s ramp",
-            f.bots, f.connected, f.verify_bots, f.matches, f.tick_rate, f.run_s, f.ramp_s
+            f.bots,
+            f.connected,
+            f.verify_bots,
+            f.matches,
+            self.options.game,
+            f.tick_rate,
+            f.run_s,
+            f.ramp_s
         );
         let _ = writeln!(out);
         let _ = writeln!(out, "{:<28}{:>10}{:>10}{:>10}", "", "p50", "p99", "max");

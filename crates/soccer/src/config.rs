@@ -22,7 +22,9 @@ const MAX_COOLDOWN_MS: u32 = 60_000;
 /// Longest accepted kickoff pause (ten minutes at 240 Hz), ticks.
 const MAX_PAUSE_TICKS: u32 = 144_000;
 /// Most players a team may have, players.
-pub const MAX_TEAM_SIZE: u8 = 5;
+pub const MAX_TEAM_SIZE: u8 = 100;
+/// Players per team of a default match: five a side.
+pub const DEFAULT_TEAM_SIZE: u8 = 5;
 
 /// Soccer's rules and physics constants.
 ///
@@ -61,7 +63,8 @@ pub struct SoccerConfig {
     pub kickoff_pause_ticks: u32,
     /// Goals of one team that end the match, goals (default 5; 0 = no limit).
     pub score_limit: u32,
-    /// Most players per team, players (1..=5, default 5).
+    /// Most players per team, players (1..=100, default 5: five a side; more is for crowds on
+    /// a big pitch, as in the interest-management benchmark).
     pub team_size: u8,
 }
 
@@ -81,7 +84,7 @@ impl Default for SoccerConfig {
             kick_cooldown_ms: 250,
             kickoff_pause_ticks: 60,
             score_limit: 5,
-            team_size: MAX_TEAM_SIZE,
+            team_size: DEFAULT_TEAM_SIZE,
         }
     }
 }
@@ -212,7 +215,7 @@ mod tests {
             |c| c.ball_friction = -0.1,
             |c| c.kick_cooldown_ms = 60_001,
             |c| c.team_size = 0,
-            |c| c.team_size = 6,
+            |c| c.team_size = 101,
         ] {
             assert!(matches!(bad(f), SoccerConfigError::Range(_)));
         }

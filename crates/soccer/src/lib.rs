@@ -1,5 +1,5 @@
 //! Soccer, a top-down 2D team game: the second game on the tickwire engine ([`Game`]), written
-//! only against the engine's public API. Two teams of up to five run, sprint and kick one ball
+//! only against the engine's public API. Two teams (five a side by default) run, sprint and kick one ball
 //! on a rectangular pitch with a goal in the middle of the left and right walls; a goal sends
 //! everyone back to a kickoff; the match ends on the score limit or the engine's time limit.
 //!
@@ -73,6 +73,9 @@ const KICKOFF_SPOTS: [[f32; 2]; 5] = [
     [0.10, 0.40],
     [0.10, 0.60],
 ];
+
+/// Players per rank of a team's crowd beyond its five kickoff spots.
+const CROWD_RANK: usize = 10;
 
 /// One of the two teams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -500,7 +503,23 @@ impl Soccer {
     fn kickoff_spot(&self, i: usize) -> Vec2 {
         let team = self.players[i].team;
         let slot = self.players[..i].iter().filter(|p| p.team == team).count();
-        let [fx, fy] = KICKOFF_SPOTS[slot % KICKOFF_SPOTS.len()];
+        let [fx, fy] = match KICKOFF_SPOTS.get(slot) {
+            Some(&spot) => spot,
+            None => {
+                // Crowds beyond five a side line up in ranks of CROWD_RANK across their half,
+                // from the halfway line back, so that nobody starts on top of another.
+                let j = slot - KICKOFF_SPOTS.len();
+                let ranks = usize::from(self.config.team_size)
+                    .saturating_sub(KICKOFF_SPOTS.len())
+                    .div_ceil(CROWD_RANK)
+                    .max(1);
+                let (rank, file) = (j / CROWD_RANK, j % CROWD_RANK);
+                [
+                    0.45 - 0.4 * (rank as f32 + 0.5) / ranks as f32,
+                    (file as f32 + 0.5) / CROWD_RANK as f32,
+                ]
+            }
+        };
         let fx = match team {
             Team::Home => fx,
             Team::Away => 1.0 - fx,

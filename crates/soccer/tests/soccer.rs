@@ -597,3 +597,40 @@ fn the_board_counts_the_kickoff_pause_down() {
     run(&mut m, 50);
     assert_eq!(kickoff(&m), Some(0));
 }
+
+#[test]
+fn a_crowd_beyond_five_a_side_lines_up_apart_on_its_own_half() {
+    let config = SoccerConfig {
+        pitch_width: 8000,
+        pitch_height: 5000,
+        goal_width: 1200.0,
+        team_size: 100,
+        ..SoccerConfig::default()
+    };
+    let rules = MatchConfig {
+        max_players: 200,
+        min_players: 200,
+        ..MatchConfig::default()
+    };
+    let mut m = new_match(rules, config, 3).expect("a hundred a side fit a big pitch");
+    for i in 1..=200 {
+        m.add_player(&format!("p{i}")).expect("a seat");
+    }
+    m.step();
+    let spots: Vec<([f32; 2], Team)> = m
+        .players()
+        .map(|p| (pos(&m, p.id), m.game().team_of(p.id).unwrap()))
+        .collect();
+    assert_eq!(spots.len(), 200);
+    for (i, ([x, y], team)) in spots.iter().enumerate() {
+        match team {
+            Team::Home => assert!(*x < 4000.0, "{x}"),
+            Team::Away => assert!(*x > 4000.0, "{x}"),
+        }
+        assert!((0.0..=5000.0).contains(y));
+        for ([x2, y2], _) in &spots[i + 1..] {
+            let d = ((x - x2).powi(2) + (y - y2).powi(2)).sqrt();
+            assert!(d >= 40.0, "two players start {d} apart");
+        }
+    }
+}
