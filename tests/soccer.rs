@@ -207,3 +207,156 @@ async fn a_hello_for_another_game_than_the_match_is_refused() {
     assert_eq!(common::closed_with(&mut c).await, 1007);
     server.stop().await;
 }
+
+/// The issue's long run: ten players over real sockets for two minutes of a default-size
+/// soccer match at 30 Hz. Every client's world equals the server's at every tick it receives,
+/// a bot's goal lands in `results.jsonl`, and the replay verifies. Not part of the default run
+/// (two minutes); `cargo test --release --test soccer -- --ignored` runs it, and
+/// `TICKWIRE_SOCCER_SECS` shortens or lengthens it (seconds, default 120).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "two minutes; run with --ignored"]
+async fn ten_players_for_two_minutes_match_the_server_every_tick() {
+    let secs: u32 = std::env::var("TICKWIRE_SOCCER_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let mut cfg = fast_config();
+    let dir = data_dir("soccer-long");
+    cfg.server.data_dir = dir.clone();
+    cfg.game.tick_rate = 30;
+    cfg.game.min_players = 10;
+    cfg.game.max_players = 10;
+    cfg.game.match_duration_secs = secs + 60;
+    cfg.soccer.score_limit = 0;
+    let pitch = Pitch::of(&cfg.soccer);
+    let server = TestServer::start(cfg).await;
+    let url = server.url();
+    let schema = Soccer::schema();
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let name = format!("bot{i}");
+        let c = GameClient::connect_schema(&url, soccer_hello(&name), schema.clone())
+            .await
+            .unwrap();
+        clients.push(c);
+    }
+    let id = clients[0].welcome().match_id;
+    assert!(clients.iter().all(|c| c.welcome().match_id == id));
+    // Each client plays in a task of its own and hands every world it rebuilt to the
+    // comparer; the comparer asks the server for the snapshots of all the ticks it holds at
+    // once (a match answers between ticks), so that checking never holds the players up.
+    let ticks = secs * 30;
+    let (worlds_tx, mut worlds_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut players = tokio::task::JoinSet::new();
+    for (i, mut c) in clients.into_iter().enumerate() {
+        let worlds = worlds_tx.clone();
+        let mut bot = SoccerBot::new(100 + i as u64);
+        players.spawn(async move {
+            let mut team = None;
+            let mut goals = (0, 0);
+            loop {
+                let header = loop {
+                    match tokio::time::timeout(WAIT, c.next_event()).await {
+                        Ok(Ok(Event::State { header, .. })) => break header,
+                        Ok(Ok(Event::Msg(_))) => {}
+                        other => panic!("client {i}: no frame: {other:?}"),
+                    }
+                };
+                let world = c.rows().unwrap().world().unwrap();
+                let mine = world.get(&c.welcome().entity_id);
+                if let (None, Some(e)) = (team, mine) {
+                    let t = Team::from_code(e.values[TEAM_SLOT] as u8).expect("a team");
+                    bot.attack(&pitch, t);
+                    team = Some(t);
+                }
+                if let Some(score) = of_kind(world, SCORE) {
+                    goals = (score.values[0], score.values[1]);
+                }
+                let input = bot.input(mine.map(pos), of_kind(world, BALL).map(pos), header.tick);
+                let rows: Vec<EntityRow> = world.values().cloned().collect();
+                let _ = worlds.send((i, header.tick, rows));
+                c.send_input(&input.payload()).await.unwrap();
+                if header.tick >= ticks {
+                    return (c, goals);
+                }
+            }
+        });
+    }
+    drop(worlds_tx);
+    let mut compared = 0u64;
+    let mut expired = 0u64;
+    while let Some(first) = worlds_rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = worlds_rx.try_recv() {
+            batch.push(more);
+        }
+        let mut wanted: Vec<u32> = batch.iter().map(|(_, t, _)| *t).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut asks = tokio::task::JoinSet::new();
+        for tick in wanted {
+            let handle = server.handle.clone();
+            asks.spawn(async move { (tick, handle.snapshot_rows(id, tick).await) });
+        }
+        let mut snapshots = std::collections::HashMap::new();
+        while let Some(answer) = asks.join_next().await {
+            let (tick, rows) = answer.unwrap();
+            snapshots.insert(tick, rows);
+        }
+        for (i, tick, ours) in batch {
+            match &snapshots[&tick] {
+                Some(rows) => {
+                    assert_eq!(&ours, rows, "client {i} at tick {tick}");
+                    compared += 1;
+                }
+                // Past the server's short history: the comparer fell behind.
+                None => expired += 1,
+            }
+        }
+    }
+    let mut clients = Vec::new();
+    let mut goals = (0, 0);
+    while let Some(done) = players.join_next().await {
+        let (c, g) = done.unwrap();
+        goals = goals.max(g);
+        clients.push(c);
+    }
+    assert!(server.handle.end_match(id, EndReason::Admin).await);
+    for c in &mut clients {
+        loop {
+            match tokio::time::timeout(WAIT, c.next_event()).await.unwrap() {
+                Ok(Event::Msg(ServerMsg::MatchEnded(_))) => break,
+                Ok(_) => {}
+                Err(e) => panic!("closed before MatchEnded: {e}"),
+            }
+        }
+    }
+    let (records, _) = tickwire::results::read_results(&dir.join("results.jsonl")).unwrap();
+    let rec = records.iter().find(|r| r.match_id == id).expect("results");
+    let scorers: Vec<&serde_json::Value> = rec.results["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["goals"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    let replay = dir.join("replays").join(format!("{id}.bin"));
+    let outcome = tickwire::replay::verify(&replay, &common::games()).unwrap();
+    eprintln!(
+        "soccer long run: {secs} s, {} ticks, {compared} client worlds compared with the \
+         server's and equal, score {goals:?}, {expired} past the server's history, scorers {scorers:?}, replay verified {} ticks \
+         with {} hashes",
+        rec.ticks, outcome.ticks, outcome.hashes_checked
+    );
+    assert!(
+        compared >= u64::from(ticks) * 10 * 9 / 10,
+        "{compared} comparisons ({expired} past the server's history)"
+    );
+    assert!(goals.0 + goals.1 >= 1, "the bots scored: {goals:?}");
+    assert!(
+        !scorers.is_empty(),
+        "a bot's goal is in results.jsonl: {}",
+        rec.results
+    );
+    assert_eq!(outcome.ticks, rec.ticks);
+    server.stop().await;
+}
