@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One pinned interest-management run: the release server on core 0 with one match of BOTS
-# players on MAP (big-map: sized so each player sees about 50 others within 150 units;
-# open-arena: 1000 x 1000, everyone visible), `tickwire loadtest` with as many bots on core 1 for
-# 25 s. Prints one tab-separated row: label, bots connected, frame ratio, server CPU (% of a
+# players on MAP (arena's big-map: sized so each player sees about 50 others within 150 units;
+# arena's open-arena: 1000 x 1000, everyone visible; soccer's pitch: the default 1600 x 1000
+# five-a-side pitch; soccer's big-pitch: a 4000 x 2500 pitch with teams of up to 100),
+# `tickwire loadtest` with as many bots on core 1 for 25 s (soccer's bots chase the ball). Prints one tab-separated row: label, bots connected, frame ratio, server CPU (% of a
 # core, /proc over 10 s of steady state), CPU per player-tick (µs), worst match tick p99 (ms,
 # admin GET /matches), bytes per client per second, bytes per frame, header bytes per frame,
 # moving entities per frame, bytes per moving entity, p99 input latency (ticks), errors.
@@ -11,21 +12,35 @@
 #   e.g. benches/interest.sh bm150 big-map 1000 150     (interest on, view radius 150 units)
 #        benches/interest.sh bm0 big-map 1000 0         (interest off: everyone sees everyone)
 #        benches/interest.sh oa50 open-arena 50 0       (the 50-player reference)
-# Environment: SERVER_CORE=0 LOADTEST_CORE=1, OUT=target/bench-interest (logs and JSON).
+#        benches/interest.sh sp10 pitch 10 0            (soccer, five a side)
+#        benches/interest.sh bp200 big-pitch 200 400    (soccer, 200 players, interest on)
+# Environment: SERVER_CORE=0 LOADTEST_CORE=1, OUT=target/bench-interest (logs and JSON),
+# BIN=path/to/tickwire (a binary to measure instead of building this checkout's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 4 ] || { sed -n '10,14p' "$0" >&2; exit 2; }
+[ $# -eq 4 ] || { sed -n '12,19p' "$0" >&2; exit 2; }
 LABEL=$1 MAP=$2 BOTS=$3 RADIUS=$4
 SERVER_CORE=${SERVER_CORE:-0}
 LOADTEST_CORE=${LOADTEST_CORE:-1}
 OUT=${OUT:-target/bench-interest}
-SCENARIO=$([ "$MAP" = big-map ] && echo big-map || echo open-arena)
+case $MAP in
+  big-map | open-arena) GAME=arena MATCH_MAP=$MAP TESTER=(--scenario "$MAP") ;;
+  pitch) GAME=soccer MATCH_MAP=pitch TESTER=(--game soccer) ;;
+  big-pitch)
+    GAME=soccer MATCH_MAP=pitch TESTER=(--game soccer)
+    export TICKWIRE_SOCCER_PITCH_WIDTH=4000 TICKWIRE_SOCCER_PITCH_HEIGHT=2500
+    export TICKWIRE_SOCCER_GOAL_WIDTH=600 TICKWIRE_SOCCER_TEAM_SIZE=100
+    ;;
+  *) echo "unknown MAP $MAP (big-map, open-arena, pitch, big-pitch)" >&2; exit 2 ;;
+esac
 
 # shellcheck source=benches/common.sh
 . benches/common.sh
 
-cargo build --release --quiet
-BIN=$PWD/target/release/tickwire
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/tickwire
+fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/tickwire-interest.XXXXXX")
@@ -34,15 +49,15 @@ PORT=17777 ADMIN=17778
 TICKWIRE_SERVER_DATA_DIR=$DATA TICKWIRE_GAME_VIEW_RADIUS=$RADIUS \
   TICKWIRE_SERVER_MAX_CONNECTIONS_PER_IP=100000 TICKWIRE_SERVER_MAX_MESSAGES_PER_SEC=1000 \
   TICKWIRE_SERVER_MAX_SEATS_PER_IP=100000 TICKWIRE_SERVER_JOINS_PER_IP_PER_SEC=100000 \
-  TICKWIRE_GAME_SCORE_LIMIT=0 TICKWIRE_SERVER_RECORD_REPLAYS=false \
+  TICKWIRE_ARENA_SCORE_LIMIT=0 TICKWIRE_SOCCER_SCORE_LIMIT=0 TICKWIRE_SERVER_RECORD_REPLAYS=false \
   taskset -c "$SERVER_CORE" "$BIN" serve --addr 127.0.0.1:$PORT --admin-addr 127.0.0.1:$ADMIN \
   >"$OUT/server-$LABEL.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 50); do curl -sf "127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf -X POST "127.0.0.1:$ADMIN/matches" -H 'content-type: application/json' \
-  -d "{\"map\":\"$MAP\",\"max_players\":$BOTS,\"tick_rate\":30}" >/dev/null
-taskset -c "$LOADTEST_CORE" "$BIN" loadtest --url "ws://127.0.0.1:$PORT/ws" --scenario "$SCENARIO" \
+  -d "{\"game\":\"$GAME\",\"map\":\"$MATCH_MAP\",\"max_players\":$BOTS,\"tick_rate\":30}" >/dev/null
+taskset -c "$LOADTEST_CORE" "$BIN" loadtest --url "ws://127.0.0.1:$PORT/ws" "${TESTER[@]}" \
   --bots "$BOTS" --per-match "$BOTS" --ramp 500 --duration 25s --quiet \
   --json "$OUT/loadtest-$LABEL.json" >"$OUT/loadtest-$LABEL.log" 2>&1 &
 TESTER_PID=$!
