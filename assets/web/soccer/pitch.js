@@ -129,8 +129,9 @@ export class PitchRenderer {
     ctx.beginPath();
     ctx.arc(W / 2, H / 2, 3 * px, 0, 2 * Math.PI);
     ctx.fill();
-    // Penalty areas: twice the goal mouth wide, a goal mouth deep (markings only).
-    const areaH = Math.min(H, 2 * G);
+    // Penalty areas: twice the goal mouth wide (at most most of the side), a goal mouth deep
+    // (markings only: soccer has no penalties).
+    const areaH = Math.min(0.8 * H, 2 * G);
     const areaW = Math.min(W / 4, G);
     ctx.strokeRect(0, (H - areaH) / 2, areaW, areaH);
     ctx.strokeRect(W - areaW, (H - areaH) / 2, areaW, areaH);
