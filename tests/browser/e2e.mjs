@@ -501,6 +501,17 @@ async function soccerScenario(context, arenaPage) {
     'soccer\'s page loads its own module and the shared SDK');
   const backLinks = await sam.evaluate(() => [...document.querySelectorAll('#games a')].map((a) => a.href));
   check(backLinks.some((h) => new URL(h).pathname === '/'), `soccer's page links back to arena's (${backLinks})`);
+  // Alone in the warm-up, sam switches team with T (soccer's ChooseTeam request) and back.
+  const samTeam = async () => (await serverSoccer(s.matchId))?.players.find((p) => p.name === 'sam')?.team;
+  // (A team is a number, and home's is 0: wait for it by comparing.)
+  await until('sam at home on the server', async () => await samTeam() === 0, 3000);
+  for (const team of [1, 0]) {
+    await sam.bringToFront();
+    await sam.keyboard.press('KeyT');
+    await until(`sam to be on team ${team} on the server`, async () => await samTeam() === team, 3000);
+  }
+  await textIncludes(sam, '#toast', 'You play for home now.', 'sam\'s page says which team he joined');
+  log('sam switched to away and back with T during the warm-up');
   const tess = await open(context, `${DIRECT}/soccer/?name=tess`, 'tess');
   let t = await waitState(tess, 'playing');
   check(t.matchId === s.matchId, 'tess joins sam\'s soccer match');
