@@ -276,9 +276,8 @@ fn redirect<B>(req: &Request<B>, to: &str) -> Response<Full<Bytes>> {
     };
     let mut resp = plain(StatusCode::FOUND, "found\n");
     // A query is URI characters, so the header is valid; the bare path is the fallback.
-    let location = HeaderValue::from_str(&target).unwrap_or_else(|_| {
-        HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/"))
-    });
+    let location = HeaderValue::from_str(&target)
+        .unwrap_or_else(|_| HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
     resp.headers_mut().insert(header::LOCATION, location);
     resp
 }
@@ -476,8 +475,14 @@ mod tests {
         assert_eq!(header_of(&resp, header::CONTENT_SECURITY_POLICY), CSP);
         let html = String::from_utf8(body(resp).to_vec()).unwrap();
         assert!(html.contains("src=\"soccer.js\""), "{html}");
-        assert!(html.contains("href=\"../style.css\""), "the shared style sheet");
-        assert!(!html.contains(" style=") && !html.contains("<script>"), "nothing inline");
+        assert!(
+            html.contains("href=\"../style.css\""),
+            "the shared style sheet"
+        );
+        assert!(
+            !html.contains(" style=") && !html.contains("<script>"),
+            "nothing inline"
+        );
         for (path, ct) in [
             ("/soccer/index.html", HTML),
             ("/soccer/soccer.js", JS),
@@ -491,7 +496,11 @@ mod tests {
             assert!(header_of(&resp, header::ETAG).starts_with('"'), "{path}");
         }
         let js = body(get(Method::GET, "/soccer/soccer.js"));
-        assert!(std::str::from_utf8(&js).unwrap().contains("../sdk/tickwire.js"));
+        assert!(
+            std::str::from_utf8(&js)
+                .unwrap()
+                .contains("../sdk/tickwire.js")
+        );
         // Only the files the game embeds; nothing of another game's or of the disk.
         for path in [
             "/soccer/nope.js",
@@ -504,7 +513,11 @@ mod tests {
             "/chess/index.html",
             "/arena/index.html",
         ] {
-            assert_eq!(get(Method::GET, path).status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                get(Method::GET, path).status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
         // Without the slash, and arena's page by its game's name, are redirects (query kept).
         for (from, to) in [
@@ -519,7 +532,11 @@ mod tests {
         }
         // Arena's page links to soccer's, and back.
         let index = body(get(Method::GET, "/"));
-        assert!(std::str::from_utf8(&index).unwrap().contains("href=\"soccer/\""));
+        assert!(
+            std::str::from_utf8(&index)
+                .unwrap()
+                .contains("href=\"soccer/\"")
+        );
         assert!(html.contains("href=\"../\""));
     }
 
@@ -550,7 +567,9 @@ mod tests {
                     .strip_prefix('/')
                     .and_then(|r| r.split_once('/'))
                     .is_some_and(|(game, file)| games.web_file(game, file).is_some());
-                if rel != "/screenshot.png" && !in_game_page && !ASSETS.iter().any(|a| a.path == rel)
+                if rel != "/screenshot.png"
+                    && !in_game_page
+                    && !ASSETS.iter().any(|a| a.path == rel)
                 {
                     missing.push(rel);
                 }

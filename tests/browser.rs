@@ -273,9 +273,7 @@ async fn soccer(handle: &ServerHandle) -> Value {
         let Some(rows) = handle.snapshot_rows(id, tick).await else {
             continue;
         };
-        let at = |r: &tickwire_proto::schema::rows::EntityRow| {
-            json!({"x": r.values[0] as f64 / 8.0, "y": r.values[1] as f64 / 8.0})
-        };
+        let at = |r: &tickwire_proto::schema::rows::EntityRow| json!({"x": r.values[0] as f64 / 8.0, "y": r.values[1] as f64 / 8.0});
         let players: Vec<Value> = rows
             .iter()
             .filter(|r| r.kind == 0)
@@ -288,9 +286,10 @@ async fn soccer(handle: &ServerHandle) -> Value {
             })
             .collect();
         let ball = rows.iter().find(|r| r.kind == SOCCER_BALL).map(at);
-        let score = rows.iter().find(|r| r.kind == SOCCER_SCORE).map(|r| {
-            json!({"home": r.values[0], "away": r.values[1], "kickoff": r.values[2]})
-        });
+        let score = rows
+            .iter()
+            .find(|r| r.kind == SOCCER_SCORE)
+            .map(|r| json!({"home": r.values[0], "away": r.values[1], "kickoff": r.values[2]}));
         matches.push(json!({
             "match_id": id.to_string(),
             "tick": tick,
