@@ -470,6 +470,23 @@ async fn the_server_serves_the_client_files() {
         let (head, _) = http(addr, &get(path, "GET")).await;
         assert!(head.starts_with("http/1.1 404"), "{path}: {head}");
     }
+    // Soccer's page, from the files soccer embeds, under the same policy.
+    let (head, body) = http(addr, &get("/soccer/", "GET")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("src=\"soccer.js\""));
+    let (head, _) = http(addr, &get("/soccer/soccer.js", "GET")).await;
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    let (head, _) = http(addr, &get("/soccer", "GET")).await;
+    assert!(
+        head.starts_with("http/1.1 302") && head.contains("location: /soccer/"),
+        "{head}"
+    );
+    let (head, _) = http(addr, &get("/soccer/nope.js", "GET")).await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
     let (head, _) = http(addr, &get("/", "POST")).await;
     assert!(head.starts_with("http/1.1 405"), "{head}");
 
