@@ -3,7 +3,9 @@
 //! Every file of `assets/web/` the page needs is compiled in with `include_bytes!`, so the
 //! binary is self-contained: `cargo run --release` and `http://127.0.0.1:7777/` is a playable
 //! match. Paths are looked up in a fixed table, so nothing outside it (no `..`, no other file
-//! on disk) can ever be served.
+//! on disk) can ever be served. `/` is arena's page and the shared SDK (`/sdk/`); another game's
+//! page is the files its [`crate::HostedGame::web_files`] embeds (soccer's: `assets/web/soccer/`),
+//! served at `/<game>/`, looked up the same way.
 //!
 //! Caching: every answer carries `Cache-Control: no-cache` and a strong `ETag` (a hash of the
 //! body), so a browser revalidates each load and gets a bodiless 304 while the file is
