@@ -3,7 +3,9 @@
 //! Every file of `assets/web/` the page needs is compiled in with `include_bytes!`, so the
 //! binary is self-contained: `cargo run --release` and `http://127.0.0.1:7777/` is a playable
 //! match. Paths are looked up in a fixed table, so nothing outside it (no `..`, no other file
-//! on disk) can ever be served.
+//! on disk) can ever be served. `/` is arena's page and the shared SDK (`/sdk/`); another game's
+//! page is the files its [`crate::HostedGame::web_files`] embeds (soccer's: `assets/web/soccer/`),
+//! served at `/<game>/`, looked up the same way.
 //!
 //! Caching: every answer carries `Cache-Control: no-cache` and a strong `ETag` (a hash of the
 //! body), so a browser revalidates each load and gets a bodiless 304 while the file is
@@ -22,9 +24,12 @@ use tickwire_sim::MatchConfig;
 
 use crate::games::Games;
 
-const HTML: &str = "text/html; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
-const JS: &str = "text/javascript; charset=utf-8";
+/// Content-Type of a page (an HTML answer also carries the [`CSP`]).
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
+/// Content-Type of a style sheet.
+pub(crate) const CSS: &str = "text/css; charset=utf-8";
+/// Content-Type of a script (an ES module).
+pub(crate) const JS: &str = "text/javascript; charset=utf-8";
 const JSON: &str = "application/json";
 /// TypeScript declarations of the client SDK (`assets/web/sdk/*.d.ts`).
 const TS: &str = "application/typescript; charset=utf-8";
@@ -214,8 +219,9 @@ fn game_param<B>(req: &Request<B>) -> Option<&str> {
         .find_map(|kv| kv.strip_prefix("game="))
 }
 
-/// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/`, a
-/// game's own page at `/<game>/` ([`crate::HostedGame::web_files`]),
+/// Answers one HTTP request that is not the WebSocket upgrade: the client's files at `/` (arena's
+/// page, also reached as `/arena/`), a game's own page at `/<game>/`
+/// ([`crate::HostedGame::web_files`]; `/<game>` redirects there),
 /// `/game.json` (`?game=` names one, default the default game), `/schema.json`, 404 for
 /// anything else (and for an unknown game), 405 for methods other than GET and HEAD.
 pub fn serve<B>(req: &Request<B>, games: &Games, rules: &MatchConfig) -> Response<Full<Bytes>> {
@@ -241,13 +247,41 @@ pub fn serve<B>(req: &Request<B>, games: &Games, rules: &MatchConfig) -> Respons
     if let Some(a) = ASSETS.iter().find(|a| a.path == path) {
         return file_response(req, a.content_type, Bytes::from_static(a.body));
     }
+    let Some(rest) = path.strip_prefix('/') else {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    };
     // A game's own page: `/<game>/` and `/<game>/<file>`, from the files it embeds.
-    if let Some((name, file)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+    if let Some((name, file)) = rest.split_once('/') {
         if let Some(f) = games.web_file(name, file) {
             return file_response(req, f.content_type, Bytes::from_static(f.body));
         }
     }
+    // `/<game>` without the slash: the page's relative URLs (`soccer.js`, `../sdk/`) need it.
+    if !rest.contains('/') && games.web_file(rest, "").is_some() {
+        return redirect(req, &format!("/{rest}/"));
+    }
+    // The page at `/` is arena's; by its game's name too, for a link that names every game.
+    if rest.strip_suffix('/').unwrap_or(rest) == ROOT_GAME && games.get(Some(ROOT_GAME)).is_some() {
+        return redirect(req, "/");
+    }
     plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// The game the page at `/` plays (the [`ASSETS`]).
+const ROOT_GAME: &str = "arena";
+
+/// A 302 to `to` on this server, with the request's query string (`?name=`, `?spectate=`).
+fn redirect<B>(req: &Request<B>, to: &str) -> Response<Full<Bytes>> {
+    let target = match req.uri().query() {
+        Some(q) => format!("{to}?{q}"),
+        None => to.to_owned(),
+    };
+    let mut resp = plain(StatusCode::FOUND, "found\n");
+    // A query is URI characters, so the header is valid; the bare path is the fallback.
+    let location = HeaderValue::from_str(&target)
+        .unwrap_or_else(|_| HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp
 }
 
 #[cfg(test)]
@@ -435,8 +469,84 @@ mod tests {
     }
 
     #[test]
+    fn a_games_page_is_served_under_its_name() {
+        let resp = get(Method::GET, "/soccer/");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header_of(&resp, header::CONTENT_TYPE), HTML);
+        // Its page obeys the same policy: only this origin's scripts and styles.
+        assert_eq!(header_of(&resp, header::CONTENT_SECURITY_POLICY), CSP);
+        let html = String::from_utf8(body(resp).to_vec()).unwrap();
+        assert!(html.contains("src=\"soccer.js\""), "{html}");
+        assert!(
+            html.contains("href=\"../style.css\""),
+            "the shared style sheet"
+        );
+        assert!(
+            !html.contains(" style=") && !html.contains("<script>"),
+            "nothing inline"
+        );
+        for (path, ct) in [
+            ("/soccer/index.html", HTML),
+            ("/soccer/soccer.js", JS),
+            ("/soccer/game.js", JS),
+            ("/soccer/soccer.css", CSS),
+        ] {
+            let resp = get(Method::GET, path);
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            assert_eq!(header_of(&resp, header::CONTENT_TYPE), ct, "{path}");
+            assert_eq!(header_of(&resp, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+            assert!(header_of(&resp, header::ETAG).starts_with('"'), "{path}");
+        }
+        let js = body(get(Method::GET, "/soccer/soccer.js"));
+        assert!(
+            std::str::from_utf8(&js)
+                .unwrap()
+                .contains("../sdk/tickwire.js")
+        );
+        // Only the files the game embeds; nothing of another game's or of the disk.
+        for path in [
+            "/soccer/nope.js",
+            "/soccer/js/main.js",
+            "/soccer/../Cargo.toml",
+            "/soccer/%2e%2e/src/web.rs",
+            "/soccer//soccer.js",
+            "/soccer/SOCCER.JS",
+            "/chess/",
+            "/chess/index.html",
+            "/arena/index.html",
+        ] {
+            assert_eq!(
+                get(Method::GET, path).status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        // Without the slash, and arena's page by its game's name, are redirects (query kept).
+        for (from, to) in [
+            ("/soccer", "/soccer/"),
+            ("/soccer?name=ann", "/soccer/?name=ann"),
+            ("/arena/", "/"),
+            ("/arena?spectate=3", "/?spectate=3"),
+        ] {
+            let resp = get(Method::GET, from);
+            assert_eq!(resp.status(), StatusCode::FOUND, "{from}");
+            assert_eq!(header_of(&resp, header::LOCATION), to, "{from}");
+        }
+        // Arena's page links to soccer's, and back.
+        let index = body(get(Method::GET, "/"));
+        assert!(
+            std::str::from_utf8(&index)
+                .unwrap()
+                .contains("href=\"soccer/\"")
+        );
+        assert!(html.contains("href=\"../\""));
+    }
+
+    #[test]
     fn every_client_file_is_embedded() {
-        // A new file under assets/web must be added to ASSETS, or the page would 404 on it.
+        // A new file under assets/web must be added to ASSETS (or to its game's page), or the
+        // page would 404 on it.
+        let games = games();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web");
         let mut stack = vec![root.clone()];
         let mut missing = Vec::new();
@@ -454,7 +564,15 @@ mod tests {
                         .to_string_lossy()
                         .replace('\\', "/")
                 );
-                if rel != "/screenshot.png" && !ASSETS.iter().any(|a| a.path == rel) {
+                // A game's folder is its page ([`HostedGame::web_files`]), served at `/<game>/`.
+                let in_game_page = rel
+                    .strip_prefix('/')
+                    .and_then(|r| r.split_once('/'))
+                    .is_some_and(|(game, file)| games.web_file(game, file).is_some());
+                if rel != "/screenshot.png"
+                    && !in_game_page
+                    && !ASSETS.iter().any(|a| a.path == rel)
+                {
                     missing.push(rel);
                 }
             }

@@ -1,6 +1,7 @@
-//! The browser client, end to end: the real server on 127.0.0.1:0, headless Chromium driven by
-//! `tests/browser/e2e.mjs` (Playwright with the system Chromium), and every claim about the
-//! game checked through the server rather than the page.
+//! The browser clients, end to end: the real server on 127.0.0.1:0, headless Chromium driven by
+//! `tests/browser/e2e.mjs` (Playwright with the system Chromium): arena's page played, watched
+//! and resumed, then soccer's page (`/soccer/`) played by two pages that score a goal; every
+//! claim about the game checked through the server rather than the page.
 //!
 //! Needs `chromium` (Debian's package) and `npm ci --prefix tests/browser`; `.ci/run` installs
 //! both. Without them the test is reported as *ignored* (with the reason on stderr; this file
@@ -213,6 +214,10 @@ async fn players(handle: &ServerHandle) -> Value {
         let Some(m) = handle.state().registry.get(id) else {
             continue;
         };
+        // Arena's entities only: the soccer scenario asks `soccer` about its matches.
+        if m.shared.game != "arena" {
+            continue;
+        }
         spectators += m.shared.spectators.load(Ordering::Acquire);
         let tick = m.shared.tick.load(Ordering::Acquire);
         match_ids.push(id.to_string());
@@ -247,9 +252,60 @@ async fn players(handle: &ServerHandle) -> Value {
     })
 }
 
+/// Soccer's kinds (player 0, ball 1, score 2) and a row's fields, as its schema declares them.
+const SOCCER_BALL: u16 = 1;
+const SOCCER_SCORE: u16 = 2;
+/// A soccer player's `team` field (after x, y, vx, vy, aim).
+const SOCCER_TEAM: usize = 5;
+
+/// Every soccer match's newest snapshot: its phase, players (with their team, 0 home, 1 away),
+/// the ball and the score board (home, away, kickoff ticks left), positions in world units.
+async fn soccer(handle: &ServerHandle) -> Value {
+    let mut matches = Vec::new();
+    for id in handle.match_ids() {
+        let Some(m) = handle.state().registry.get(id) else {
+            continue;
+        };
+        if m.shared.game != "soccer" {
+            continue;
+        }
+        let tick = m.shared.tick.load(Ordering::Acquire);
+        let Some(rows) = handle.snapshot_rows(id, tick).await else {
+            continue;
+        };
+        let at = |r: &tickwire_proto::schema::rows::EntityRow| json!({"x": r.values[0] as f64 / 8.0, "y": r.values[1] as f64 / 8.0});
+        let players: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.kind == 0)
+            .map(|r| {
+                let mut p = at(r);
+                p["entity_id"] = r.id.into();
+                p["name"] = r.strings.first().cloned().unwrap_or_default().into();
+                p["team"] = r.values[SOCCER_TEAM].into();
+                p
+            })
+            .collect();
+        let ball = rows.iter().find(|r| r.kind == SOCCER_BALL).map(at);
+        let score = rows
+            .iter()
+            .find(|r| r.kind == SOCCER_SCORE)
+            .map(|r| json!({"home": r.values[0], "away": r.values[1], "kickoff": r.values[2]}));
+        matches.push(json!({
+            "match_id": id.to_string(),
+            "tick": tick,
+            "phase": m.shared.phase.load(Ordering::Acquire),
+            "players": players,
+            "ball": ball,
+            "score": score,
+        }));
+    }
+    json!({ "matches": matches })
+}
+
 async fn answer(cmd: &Value, handle: &ServerHandle, proxy: &Proxy) -> Value {
     let mut reply = match cmd["cmd"].as_str() {
         Some("players") => players(handle).await,
+        Some("soccer") => soccer(handle).await,
         Some("kill_proxy") => json!({"killed": proxy.kill()}),
         Some("freeze_proxy") => json!({"frozen": proxy.freeze()}),
         Some("end_match") => {
@@ -284,6 +340,12 @@ async fn browser_client_plays_spectates_and_resumes(pre: Prereqs) {
     config.net.handshake_timeout_ms = 5000;
     config.server.hello_timeout_ms = 5000;
     config.server.reconnect_grace_ms = 10_000;
+    // A small soccer pitch with wide goals and a short kickoff pause, so that one kick from the
+    // kickoff spot scores within a second (arena's matches are not affected).
+    config.soccer.pitch_width = 500;
+    config.soccer.pitch_height = 300;
+    config.soccer.goal_width = 200.0;
+    config.soccer.kickoff_pause_ticks = 10;
     let server = TestServer::start(config).await;
     let proxy = Proxy::start(server.addr).await;
     let artifacts = repo().join("target/browser-artifacts");
@@ -408,6 +470,23 @@ async fn the_server_serves_the_client_files() {
         let (head, _) = http(addr, &get(path, "GET")).await;
         assert!(head.starts_with("http/1.1 404"), "{path}: {head}");
     }
+    // Soccer's page, from the files soccer embeds, under the same policy.
+    let (head, body) = http(addr, &get("/soccer/", "GET")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("src=\"soccer.js\""));
+    let (head, _) = http(addr, &get("/soccer/soccer.js", "GET")).await;
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    let (head, _) = http(addr, &get("/soccer", "GET")).await;
+    assert!(
+        head.starts_with("http/1.1 302") && head.contains("location: /soccer/"),
+        "{head}"
+    );
+    let (head, _) = http(addr, &get("/soccer/nope.js", "GET")).await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
     let (head, _) = http(addr, &get("/", "POST")).await;
     assert!(head.starts_with("http/1.1 405"), "{head}");
 

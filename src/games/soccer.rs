@@ -5,9 +5,10 @@ use tickwire_proto::msg::{GameEvent, MapInfo, PlayerResult};
 use tickwire_sim::MatchConfig;
 use tickwire_soccer::{Soccer, SoccerConfig, SoccerEvent, SoccerResults};
 
-use super::{Games, HostedGame};
+use super::{Games, HostedGame, WebFile};
 use crate::config::{Config, ConfigError};
 use crate::state::CreateError;
+use crate::web::{CSS, HTML, JS};
 
 /// Name of soccer's one pitch, its size from `[soccer]`.
 pub const PITCH: &str = "pitch";
@@ -87,7 +88,33 @@ impl HostedGame for Soccer {
         doc["match_duration_secs"] = rules.match_duration_secs.into();
         doc
     }
+
+    fn web_files() -> &'static [WebFile] {
+        PAGE
+    }
 }
+
+/// A file of soccer's page, `assets/web/soccer/<path>`, embedded.
+macro_rules! page_file {
+    ($path:literal, $ct:expr) => {
+        WebFile {
+            path: $path,
+            content_type: $ct,
+            body: include_bytes!(concat!("../../assets/web/soccer/", $path)),
+        }
+    };
+}
+
+/// Soccer's page (`/soccer/`): its game layer on the shared SDK (`/sdk/`), the shared
+/// `style.css` and arena's page chrome (`/js/hud.js`), all served from the root.
+static PAGE: &[WebFile] = &[
+    page_file!("index.html", HTML),
+    page_file!("soccer.css", CSS),
+    page_file!("soccer.js", JS),
+    page_file!("game.js", JS),
+    page_file!("controls.js", JS),
+    page_file!("pitch.js", JS),
+];
 
 /// Registers soccer with its `[soccer]` section from `config`.
 pub fn register(games: &mut Games, config: &Config) -> Result<(), ConfigError> {

@@ -10,9 +10,12 @@
 // Facts about the server are asked of the Rust side, never taken from the page: the script
 // prints `@@ {"id": N, "cmd": ...}` and reads the answer `{"id": N, ...}` as one line on stdin.
 // Commands: `players` (every player and projectile entity of the newest snapshot of each
-// match, plus the spectator count), `kill_proxy` (drop every proxied connection),
+// arena match, plus the spectator count), `soccer` (each soccer match's phase, players with
+// their teams, ball and score board), `kill_proxy` (drop every proxied connection),
 // `freeze_proxy` (stop forwarding on every proxied connection, leaving them open) and
 // `end_match` (end a match as an operator would).
+//
+// Arena's page is played first (scenario), then soccer's (soccerScenario), in one browser.
 
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -218,7 +221,8 @@ async function main() {
     viewport: { width: 1280, height: 800 },
   });
   try {
-    await scenario(context);
+    const { alice } = await scenario(context);
+    await soccerScenario(context, alice);
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
@@ -462,6 +466,149 @@ async function scenario(context) {
     return players.some((p) => p.name === 'alice' && p.match_id === again.matchId);
   }, 5000);
   log(`alice plays again in match ${again.matchId}`);
+  return { alice };
+}
+
+// ---- soccer ----
+
+/** The server's soccer match `matchId` (see the `soccer` command), or null. */
+async function serverSoccer(matchId) {
+  const { matches } = await ask('soccer');
+  return matches.find((m) => m.match_id === matchId) ?? null;
+}
+
+/** Holds `keys` on `page` for `ms` (the page in front, so that it has the keyboard). */
+async function hold(page, keys, ms) {
+  await page.bringToFront();
+  for (const k of keys) await page.keyboard.down(k);
+  await page.waitForTimeout(ms);
+  for (const k of keys) await page.keyboard.up(k);
+}
+
+/** Soccer's page played by two pages; `arenaPage` is a page of arena's, for its link. */
+async function soccerScenario(context, arenaPage) {
+  // 12. Arena's page offers soccer's, and soccer's links back.
+  const arenaLinks = await arenaPage.evaluate(() => [...document.querySelectorAll('#games a')].map((a) => a.href));
+  check(arenaLinks.some((h) => new URL(h).pathname === '/soccer/'), `arena's page links to /soccer/ (${arenaLinks})`);
+
+  // 13. Two pages open /soccer/ and join one soccer match, on opposite teams.
+  const sam = await open(context, `${DIRECT}/soccer/?name=sam`, 'sam');
+  let s = await waitState(sam, 'playing');
+  check(s.game === 'soccer' && s.pitch?.width === 500 && s.pitch?.height === 300,
+    `sam joined soccer on the test's pitch (${s.game}, ${JSON.stringify(s.pitch)})`);
+  const loaded = await sam.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
+  check(loaded.includes('/sdk/tickwire.js') && loaded.includes('/soccer/soccer.js'),
+    'soccer\'s page loads its own module and the shared SDK');
+  const backLinks = await sam.evaluate(() => [...document.querySelectorAll('#games a')].map((a) => a.href));
+  check(backLinks.some((h) => new URL(h).pathname === '/'), `soccer's page links back to arena's (${backLinks})`);
+  // Alone in the warm-up, sam switches team with T (soccer's ChooseTeam request) and back.
+  const samTeam = async () => (await serverSoccer(s.matchId))?.players.find((p) => p.name === 'sam')?.team;
+  // (A team is a number, and home's is 0: wait for it by comparing.)
+  await until('sam at home on the server', async () => await samTeam() === 0, 3000);
+  for (const team of [1, 0]) {
+    await sam.bringToFront();
+    await sam.keyboard.press('KeyT');
+    await until(`sam to be on team ${team} on the server`, async () => await samTeam() === team, 3000);
+  }
+  await textIncludes(sam, '#toast', 'You play for home now.', 'sam\'s page says which team he joined');
+  log('sam switched to away and back with T during the warm-up');
+  const tess = await open(context, `${DIRECT}/soccer/?name=tess`, 'tess');
+  let t = await waitState(tess, 'playing');
+  check(t.matchId === s.matchId, 'tess joins sam\'s soccer match');
+  const matchId = s.matchId;
+  const teams = await until('both players on the server\'s pitch', async () => {
+    const m = await serverSoccer(matchId);
+    return m?.players.length === 2 && m;
+  }, 5000);
+  const teamOf = (name) => teams.players.find((p) => p.name === name).team;
+  check(teamOf('sam') === 0 && teamOf('tess') === 1, `the server puts sam at home and tess away (${JSON.stringify(teams.players)})`);
+  await until('the pages to know their teams', async () => {
+    [s, t] = await Promise.all([snap(sam), snap(tess)]);
+    return s.team === 'home' && t.team === 'away';
+  }, 5000);
+  log(`sam (home) and tess (away) play soccer match ${matchId}`);
+
+  // 14. The match runs once both are in; the kickoff pause ends.
+  const running = await until('the soccer match to run, past its kickoff pause', async () => {
+    const m = await serverSoccer(matchId);
+    return m?.phase === 1 && m.score?.kickoff === 0 && m;
+  }, 5000);
+  const ballAt = running.ball;
+  check(Math.abs(ballAt.x - 250) < 1 && Math.abs(ballAt.y - 150) < 1, `the ball is on the centre spot (${JSON.stringify(ballAt)})`);
+  await until('tess to see the ball on the centre spot', async () => {
+    t = await snap(tess);
+    return t.ball && Math.abs(t.ball.x - 250) < 1 && t.score?.kickoff === 0;
+  }, 3000);
+
+  // 15. Tess steps out of the way (up); sam charges a kick and runs at the ball (right, the way
+  // home attacks): the kick goes out the moment it is within reach.
+  await hold(tess, ['KeyW'], 500);
+  const aside = await until('tess to have stepped aside', async () => {
+    const m = await serverSoccer(matchId);
+    const p = m?.players.find((q) => q.name === 'tess');
+    return p && p.y < 80 && p;
+  }, 3000);
+  log(`tess stepped aside to (${aside.x}, ${aside.y})`);
+  await sam.bringToFront();
+  await sam.keyboard.down('Space');
+  await sam.waitForTimeout(250);
+  await sam.keyboard.down('KeyD');
+  let kicked = null;
+  const runStart = Date.now();
+  while (!kicked && Date.now() - runStart < 1500) {
+    const m = await serverSoccer(matchId);
+    if (m && (m.score.home > 0 || Math.abs(m.ball.x - 250) > 5)) kicked = m;
+    else await new Promise((r) => setTimeout(r, 30));
+  }
+  await sam.keyboard.up('KeyD');
+  await sam.keyboard.up('Space');
+  check(kicked, 'sam\'s kick moved the ball on the server');
+
+  // 16. Tess's page sees the ball move, then the goal: the board, the event and the scoreline.
+  await until('tess to see the ball move', async () => {
+    t = await snap(tess);
+    return (t.ball && Math.abs(t.ball.x - 250) > 5) || t.goals.length > 0;
+  }, 3000);
+  const goal = await until('the goal on the server', async () => {
+    const m = await serverSoccer(matchId);
+    return m?.score.home === 1 && m;
+  }, 5000);
+  check(goal.score.away === 0, `one goal, for home (${JSON.stringify(goal.score)})`);
+  await tess.bringToFront();
+  t = await until('tess to see the goal', async () => {
+    const v = await snap(tess);
+    return v.score?.home === 1 && v.goals.length === 1 && v.scoreline === '1-0' && v;
+  }, 3000);
+  s = await snap(sam);
+  check(t.goals[0].team === 'home' && t.goals[0].home === 1 && t.goals[0].away === 0,
+    `tess heard home's goal (${JSON.stringify(t.goals)})`);
+  check(t.goals[0].scorer === s.playerId, `the goal is sam's: he kicked it last (${t.goals[0].scorer}, sam is ${s.playerId})`);
+  log(`sam kicked (ball at ${kicked.ball.x}, ${kicked.ball.y}) and scored: tess sees ${t.scoreline}`);
+  await sam.bringToFront();
+  await sam.waitForTimeout(100);
+  const shot = await sam.screenshot({ path: join(ARTIFACTS, 'soccer.png') });
+  const colours = await sam.evaluate(() => {
+    const c = document.getElementById('game');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return seen.size;
+  });
+  check(shot.length > 20000 && colours >= 8, `the pitch is drawn (${shot.length} bytes, ${colours} colours)`);
+  log(`sam: ${s.framesApplied} frames applied, ${s.inputsSent} inputs sent, ${s.corrections} prediction corrections`);
+
+  // 17. The end: both pages show soccer's results, sam's goal in them, as the server counted it.
+  check((await ask('end_match', { match_id: matchId })).ended, 'the server ends the soccer match');
+  for (const [page, who] of [[sam, 'sam'], [tess, 'tess']]) {
+    await page.waitForFunction(() => window.tickwire.snapshot().connection === 'ended', null, { timeout: 5000 });
+    const v = await snap(page);
+    check(v.overlay === 'Match over' && v.results.reason === 'Admin', `${who} sees the end of the match`);
+    const samLine = v.results.players.find((p) => p.name === 'sam');
+    check(samLine?.score === 1, `${who}'s results credit sam's goal (${JSON.stringify(v.results.players)})`);
+    const table = await page.textContent('#results');
+    check(table.includes('sam') && table.includes('tess'), `${who} sees the results table (${table})`);
+  }
+  log('both soccer pages show the results');
 }
 
 main().then(

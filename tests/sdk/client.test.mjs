@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import {
   DecodeError, Predictor, RequestError, STATES, SESSION_KEY, SchemaCodec, TickwireClient, backoffDelay,
-  fromHex, loadToken,
+  fromHex, loadSchema, loadToken, pickSchema,
 } from '../../assets/web/sdk/tickwire.js';
 import { MemoryStorage, fakeSocketClass } from './fake_server.mjs';
 import { golden } from './vectors.mjs';
@@ -217,6 +217,35 @@ test('an unknown game or another schema is refused for good, saying why', (t) =>
     client.stop();
     t.mock.timers.reset();
   }
+});
+
+test('loadSchema decodes with the schema of the game it names, or the default one', async () => {
+  const { hash, schema } = golden('arena_schema.json');
+  const arena = { hash, schema };
+  const other = { hash: '0badf00d', schema: { ...arena.schema, name: 'other' } };
+  const served = { ...arena, games: { arena, other } };
+  const urls = [];
+  const fetch = async (url) => {
+    urls.push(url);
+    return { ok: true, json: async () => served };
+  };
+  const byName = await loadSchema('/schema.json', { game: 'other', fetch });
+  assert.equal(byName.name, 'other');
+  assert.equal(byName.hash, '0badf00d');
+  const byDefault = await loadSchema('/schema.json', { fetch });
+  assert.equal(byDefault.name, 'arena');
+  assert.equal(byDefault.hash, arena.hash);
+  // The older form: the fetch itself as the second argument.
+  assert.equal((await loadSchema('/schema.json', fetch)).name, 'arena');
+  assert.deepEqual(urls, ['/schema.json', '/schema.json', '/schema.json']);
+  await assert.rejects(loadSchema('/schema.json', { game: 'chess', fetch }),
+    /does not serve a schema for "chess" \(it hosts arena, other\)/);
+  assert.throws(() => pickSchema(served, 'constructor'), /does not serve/);
+  // A server from before `games` serves one schema, found by its declared name.
+  assert.equal(pickSchema(arena, 'arena'), arena);
+  assert.throws(() => pickSchema(arena, 'other'), /it hosts arena/);
+  const missing = async () => ({ ok: false, status: 404 });
+  await assert.rejects(loadSchema('/schema.json', { game: 'arena', fetch: missing }), /HTTP 404/);
 });
 
 test('a refused resume says the seat is gone; a match end forgets it', (t) => {

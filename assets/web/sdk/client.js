@@ -10,13 +10,38 @@ import { Replica } from './replica.js';
 import { SchemaCodec } from './schema.js';
 
 /**
- * Fetches the schema the server serves (`GET /schema.json`, `{hash, schema}`) and returns its
- * decoder. `url` defaults to `/schema.json` of the page's origin.
+ * Fetches the schemas the server serves (`GET /schema.json`: the default game's `{hash,
+ * schema}` and every hosted game's under `games`) and returns the decoder of one game's:
+ * `options.game` names it (default: the server's default game). `url` defaults to
+ * `schema.json` beside the page; `options` may also be the `fetch` to use (the older form).
+ * A game the server does not host is an Error naming the ones it does.
+ *
+ * @param {string} [url]
+ * @param {{game?: string | null, fetch?: typeof fetch} | typeof fetch} [options]
+ * @returns {Promise<SchemaCodec>}
  */
-export async function loadSchema(url = 'schema.json', fetchImpl = globalThis.fetch) {
+export async function loadSchema(url = 'schema.json', options = {}) {
+  const { game = null, fetch: fetchImpl = globalThis.fetch } = typeof options === 'function'
+    ? { fetch: options }
+    : options ?? {};
   const r = await fetchImpl(url, { cache: 'no-cache' });
   if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status}`);
-  return new SchemaCodec(await r.json());
+  return new SchemaCodec(pickSchema(await r.json(), game));
+}
+
+/**
+ * The served schema of `game` in `/schema.json`'s value (null: the default game's, the
+ * document's own `{hash, schema}`). An Error when the server does not host `game`.
+ */
+export function pickSchema(served, game = null) {
+  if (game == null) return served;
+  const entry = served?.games?.[game];
+  // An own property only: a name like `constructor` must not find something inherited.
+  if (entry && Object.hasOwn(served.games, game)) return entry;
+  // A server that predates `games` serves one game, named by its declaration.
+  if (!served?.games && served?.schema?.name === game) return served;
+  const hosted = Object.keys(served?.games ?? {}).join(', ') || served?.schema?.name || 'none';
+  throw new Error(`the server does not serve a schema for ${JSON.stringify(game)} (it hosts ${hosted})`);
 }
 
 /** The WebSocket URL of the game server that served `location` (`ws[s]://host/ws`). */

@@ -489,7 +489,21 @@ export class Connection {
 
 // ---- client.js ----------------------------------------------------------------------------
 
-export function loadSchema(url?: string, fetchImpl?: typeof fetch): Promise<SchemaCodec>;
+/** `/schema.json` as served: the default game's schema, and every hosted game's by name. */
+export interface ServedSchemas extends ServedSchema {
+  games?: Record<string, ServedSchema>;
+}
+/** What `loadSchema` takes besides the URL. */
+export interface LoadSchemaOptions {
+  /** The game whose schema to decode with (default: the server's default game). */
+  game?: string | null;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+/** Fetches `/schema.json` and returns the decoder of one game's schema (`options.game`). */
+export function loadSchema(url?: string, options?: LoadSchemaOptions | typeof fetch): Promise<SchemaCodec>;
+/** The served schema of `game` in `/schema.json`'s value (null: the default game's); throws for a game not hosted. */
+export function pickSchema(served: ServedSchemas, game?: string | null): ServedSchema;
 export function socketUrl(location?: { protocol: string; host: string }): string;
 
 export interface ClientOptions<I, J, E, R> extends Omit<ConnectionOptions, 'game' | 'callbacks' | 'schemaHash'> {

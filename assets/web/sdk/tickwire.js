@@ -21,4 +21,4 @@ export {
 export {
   Connection, SESSION_KEY, STATES, backoffDelay, clearToken, loadToken, saveToken,
 } from './connection.js';
-export { RequestError, TickwireClient, loadSchema, socketUrl } from './client.js';
+export { RequestError, TickwireClient, loadSchema, pickSchema, socketUrl } from './client.js';
