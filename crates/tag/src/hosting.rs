@@ -1,0 +1,81 @@
+//! Tag hosted on a tickwire server ([`HostedGame`]): one board, its rules from the hosting
+//! value (tickwire's configuration file has no section for a studio's game, so the binary
+//! builds a [`TagConfig`] itself), [`Tagged`] events as opaque game events, and its page.
+
+use tickwire::WebFile;
+use tickwire::games::HostedGame;
+use tickwire::state::CreateError;
+use tickwire_proto::msg::{GameEvent, MapInfo, PlayerResult};
+use tickwire_sim::MatchConfig;
+
+use crate::{Tag, TagConfig, TagResults, Tagged};
+
+/// Name of tag's one board.
+pub const BOARD: &str = "board";
+
+/// The page served at `/tag/`: an HTML shell and one module on the SDK (the server's CSP
+/// allows only same-origin script files, so nothing is inline).
+static WEB: &[WebFile] = &[
+    WebFile {
+        path: "index.html",
+        content_type: "text/html; charset=utf-8",
+        body: include_bytes!("../web/index.html"),
+    },
+    WebFile {
+        path: "tag.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/tag.js"),
+    },
+];
+
+impl HostedGame for Tag {
+    type Hosting = TagConfig;
+    type Setup = TagConfig;
+
+    fn default_map(_: &TagConfig) -> &str {
+        BOARD
+    }
+
+    fn setup(hosting: &TagConfig, _: &MatchConfig, map: &str) -> Result<TagConfig, CreateError> {
+        match map {
+            BOARD => Ok(hosting.clone()),
+            _ => Err(CreateError::UnknownMap(map.to_owned())),
+        }
+    }
+
+    fn create(rules: &MatchConfig, setup: &TagConfig, seed: u64) -> Result<Tag, String> {
+        Tag::new(rules, setup.clone(), seed).map_err(|e| e.to_string())
+    }
+
+    fn wire_event(event: &Tagged) -> GameEvent {
+        GameEvent::Game { payload: event.to_bytes() }
+    }
+
+    fn map_info(&self) -> MapInfo {
+        let side = self.config().board;
+        MapInfo { name: BOARD.to_owned(), width: side, height: side, walls: Vec::new() }
+    }
+
+    /// Free ticks as the score, tags made as kills, times tagged as deaths.
+    fn player_results(results: &TagResults) -> Vec<PlayerResult> {
+        let line = |p: &crate::TagScore| PlayerResult {
+            player_id: p.player_id,
+            name: p.name.clone(),
+            score: p.free_ticks,
+            kills: p.tags,
+            deaths: p.tagged,
+        };
+        results.players.iter().map(line).collect()
+    }
+
+    fn client_rules(hosting: &TagConfig, rules: &MatchConfig) -> serde_json::Value {
+        let mut doc = serde_json::to_value(hosting).unwrap_or_default();
+        doc["tick_rate"] = rules.tick_rate.into();
+        doc["match_duration_secs"] = rules.match_duration_secs.into();
+        doc
+    }
+
+    fn web_files() -> &'static [WebFile] {
+        WEB
+    }
+}
