@@ -13,13 +13,18 @@ use crate::{Tag, TagConfig, TagResults, Tagged};
 /// Name of tag's one board.
 pub const BOARD: &str = "board";
 
-/// The page served at `/tag/`: an HTML shell and one module on the SDK (the server's CSP
+/// The page served at `/tag/`: an HTML shell, its style sheet and one module on the SDK (the server's CSP
 /// allows only same-origin script files, so nothing is inline).
 static WEB: &[WebFile] = &[
     WebFile {
         path: "index.html",
         content_type: "text/html; charset=utf-8",
         body: include_bytes!("../web/index.html"),
+    },
+    WebFile {
+        path: "tag.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../web/tag.css"),
     },
     WebFile {
         path: "tag.js",
