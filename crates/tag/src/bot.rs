@@ -28,7 +28,7 @@ impl Seen {
         };
         (row.kind == PLAYER).then(|| Seen {
             id: row.id,
-            pos: [x as f32 / POS_SCALE, y as f32 / POS_SCALE],
+            pos: [x, y].map(|v| v as f32 / POS_SCALE as f32),
             it: it == 1,
         })
     }
@@ -61,15 +61,12 @@ impl TagBot {
             d if d < -DEAD_ZONE => -1,
             _ => 0,
         };
-        let mut input = TagInput {
-            dx: axis(target.pos[0] - mine.pos[0]),
-            dy: axis(target.pos[1] - mine.pos[1]),
-        };
+        let dir = [0, 1].map(|a| axis(target.pos[a] - mine.pos[a]));
         // Fleeing level with "it" (dead zone on both axes): run anywhere rather than stand.
-        if !mine.it && input == TagInput::default() {
-            input.dx = 1;
+        if !mine.it && dir == [0, 0] {
+            return TagInput([1, 0]);
         }
-        input
+        TagInput(dir)
     }
 }
 
@@ -80,14 +77,26 @@ mod tests {
     #[test]
     fn it_chases_the_nearest_and_the_others_flee() {
         let seen = [
-            Seen { id: 1, pos: [100.0, 100.0], it: true },
-            Seen { id: 2, pos: [150.0, 100.0], it: false },
-            Seen { id: 3, pos: [10.0, 300.0], it: false },
+            Seen {
+                id: 1,
+                pos: [100.0, 100.0],
+                it: true,
+            },
+            Seen {
+                id: 2,
+                pos: [150.0, 100.0],
+                it: false,
+            },
+            Seen {
+                id: 3,
+                pos: [10.0, 300.0],
+                it: false,
+            },
         ];
         let bot = TagBot;
-        assert_eq!(bot.input(1, &seen), TagInput { dx: 1, dy: 0 });
-        assert_eq!(bot.input(2, &seen), TagInput { dx: 1, dy: 0 });
-        assert_eq!(bot.input(3, &seen), TagInput { dx: -1, dy: 1 });
+        assert_eq!(bot.input(1, &seen), TagInput([1, 0]));
+        assert_eq!(bot.input(2, &seen), TagInput([1, 0]));
+        assert_eq!(bot.input(3, &seen), TagInput([-1, 1]));
         assert_eq!(bot.input(9, &seen), TagInput::default(), "not on the board");
     }
 }

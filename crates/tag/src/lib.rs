@@ -5,90 +5,62 @@
 //! limit ends the match.
 //!
 //! # Layout
-//! - this module: [`Tag`], the rules as a [`Game`]; its config, input, event, schema and results.
+//! - this module: [`Tag`], the rules as a [`Game`]; its input, event, schema and results.
 //! - [`bot`]: [`TagBot`], chase the nearest player when "it", else flee from "it".
-//! - [`hosting`]: `HostedGame` for [`Tag`], so a tickwire server hosts it, with its web page.
+//! - [`hosting`]: `HostedGame` for [`Tag`], so a tickwire server hosts it: its rules as a
+//!   server configures them ([`TagConfig`]), its events' bytes and its web page.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tickwire_proto::msg::MAX_NAME_BYTES;
+use tickwire_proto::msg::{MAX_NAME_BYTES, Phase};
 use tickwire_proto::schema::{Field, FieldKind, KindDecl, Schema, SchemaDecl};
-use tickwire_sim::request::NoRequest;
 use tickwire_sim::{Game, GameInput, MatchConfig, PlayerId, SnapshotWriter, SplitMix64, StepCtx};
 
 pub mod bot;
 pub mod hosting;
 
 pub use bot::{Seen, TagBot};
+pub use hosting::TagConfig;
 
 /// Tag's game name, and its schema's name.
 pub const GAME_NAME: &str = "tag";
 /// Kind code of a player, the schema's only kind.
 pub const PLAYER: u16 = 0;
 /// Wire units per world unit of a position.
-pub const POS_SCALE: f32 = 8.0;
-/// Bytes of an input's payload: `dx`, `dy` (i8 each; only the sign counts).
-pub const INPUT_BYTES: usize = 2;
+pub const POS_SCALE: u32 = 8;
+/// A player's radius, world units: two players touch within twice this.
+pub const RADIUS: f32 = 12.0;
+/// Running speed, world units per second.
+pub const SPEED: f32 = 120.0;
 /// How much faster "it" runs, so that a chase ends on an open board too.
 const IT_BOOST: f32 = 1.25;
-/// A diagonal step's share on each axis (1/√2), so that diagonals are not faster.
+/// A diagonal step's share on each axis (1/√2): a diagonal step is as long as a straight one.
 const DIAGONAL: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
-/// Tag's own rules; a hosting serves them at `/game.json?game=tag`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TagConfig {
-    /// Side of the square board, world units.
-    pub board: u32,
-    /// Running speed, world units per second ("it" runs a quarter faster).
-    pub speed: f32,
-    /// A player's radius, world units: two players touch within twice this.
-    pub radius: f32,
-    /// After a tag, how long the new "it" cannot tag, milliseconds (no tag-backs).
-    pub cooldown_ms: u32,
-}
-
-impl Default for TagConfig {
-    fn default() -> Self {
-        TagConfig { board: 400, speed: 120.0, radius: 12.0, cooldown_ms: 1000 }
-    }
-}
-
 /// Why a tag match could not be built.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
     /// The board has no room for two players side by side.
-    #[error("board {board} is too small for players of radius {radius}")]
-    BoardTooSmall {
-        /// `board`, world units.
-        board: u32,
-        /// `radius`, world units.
-        radius: f32,
-    },
-    /// The speed is not a positive number.
-    #[error("speed {0} must be positive")]
-    BadSpeed(f32),
+    #[error("board {0} is too small: it must be more than {min} units", min = 4.0 * RADIUS)]
+    BoardTooSmall(u32),
 }
 
-/// One player's input for one tick: which way to run (the sign of each axis).
+/// One player's input for one tick: which way to run along x and y, each negative (left, up),
+/// 0 or positive (right, down); only the sign counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TagInput {
-    /// Left (negative), still (0) or right (positive).
-    pub dx: i8,
-    /// Up (negative), still (0) or down (positive).
-    pub dy: i8,
-}
+pub struct TagInput(pub [i8; 2]);
 
 impl GameInput for TagInput {}
 
 impl TagInput {
-    /// The payload: `dx`, `dy`.
-    pub fn payload(self) -> [u8; INPUT_BYTES] {
-        [self.dx as u8, self.dy as u8]
+    /// The payload, two bytes: x then y.
+    pub fn payload(self) -> [u8; 2] {
+        self.0.map(|d| d as u8)
     }
 }
 
-/// Tag's reliable event: who tagged whom.
+/// Tag's reliable event: who tagged whom (its bytes are the hosting's, [`hosting`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tagged {
     /// The player that was "it".
@@ -97,22 +69,8 @@ pub struct Tagged {
     pub to: PlayerId,
 }
 
-impl Tagged {
-    /// Its bytes on the wire: `from`, `to`, u32 little-endian each.
-    pub fn to_bytes(self) -> Vec<u8> {
-        [self.from.to_le_bytes(), self.to.to_le_bytes()].concat()
-    }
-
-    /// Decodes [`Tagged::to_bytes`]; `None` for anything but 8 bytes.
-    pub fn from_bytes(b: &[u8]) -> Option<Tagged> {
-        let &[f0, f1, f2, f3, t0, t1, t2, t3] = b else { return None };
-        let (from, to) = (u32::from_le_bytes([f0, f1, f2, f3]), u32::from_le_bytes([t0, t1, t2, t3]));
-        Some(Tagged { from, to })
-    }
-}
-
 /// One player's line of the results.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagScore {
     /// Player id.
     pub player_id: PlayerId,
@@ -120,25 +78,23 @@ pub struct TagScore {
     pub name: String,
     /// Running ticks spent not being "it": the score.
     pub free_ticks: u32,
-    /// Tags made.
+    /// Tags made (running or not).
     pub tags: u32,
-    /// Times tagged.
-    pub tagged: u32,
 }
 
-/// Tag's results table, best first (most free ticks, then lowest id).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TagResults {
-    /// Every seated player's line.
-    pub players: Vec<TagScore>,
-}
+/// Tag's results table: every seated player, most free ticks first (then lowest id).
+pub type TagResults = Vec<TagScore>;
 
-/// Tag's replication schema: one kind, `player`, with `x`, `y`, `vx`, `vy` (1/8 world units
+/// Tag's replication schema: one kind, `player`, with `x`, `y`, `vx`, `vy` (1/8 world units,
 /// and per tick) in group `MOVE`, `it` (enum: 0 no, 1 yes) in `IT`, and `name` (sent once).
 pub fn tag_schema() -> Schema {
-    let pos = FieldKind::Pos { scale: POS_SCALE as u32 };
-    let vel = |of: &str| FieldKind::Vel { of: of.into(), create_order: 4 };
-    let name = FieldKind::Str { max_bytes: MAX_NAME_BYTES as u32 };
+    let pos = FieldKind::Pos { scale: POS_SCALE };
+    let vel = |of: &str| FieldKind::Vel {
+        of: of.into(),
+        create_order: 4,
+    };
+    let max_bytes = MAX_NAME_BYTES as u32;
+    let name = FieldKind::Str { max_bytes };
     let fields = vec![
         Field::new("x", pos.clone(), "MOVE"),
         Field::new("y", pos, "MOVE"),
@@ -147,11 +103,12 @@ pub fn tag_schema() -> Schema {
         Field::new("it", FieldKind::Enum { values: 2 }, "IT"),
         Field::identity("name", name),
     ];
+    let name = "player".into();
     let decl = SchemaDecl {
         name: GAME_NAME.into(),
         groups: vec!["MOVE".into(), "IT".into()],
         short_masks: vec![vec!["MOVE".into()]],
-        kinds: vec![KindDecl { name: "player".into(), fields }],
+        kinds: vec![KindDecl { name, fields }],
     };
     Schema::new(decl).expect("tag's schema is valid")
 }
@@ -164,14 +121,15 @@ struct Player {
     /// Its name as every snapshot shares it (a reference count, not a copy, per tick).
     strings: Arc<[String]>,
     pos: [f32; 2],
-    /// This tick's displacement, world units.
+    /// This tick's displacement, world units: the replicated velocity.
     step: [f32; 2],
 }
 
 /// The game of tag: its rules and its world, run by the engine.
 #[derive(Clone, Debug)]
 pub struct Tag {
-    config: TagConfig,
+    /// Side of the board, world units.
+    board: f32,
     /// Distance a player runs per tick, world units.
     step: f32,
     cooldown_ticks: u32,
@@ -187,73 +145,59 @@ pub struct Tag {
 
 impl Tag {
     /// The game under `config` at the tick rate of the engine's `rules`; `seed` places players.
-    pub fn new(rules: &MatchConfig, config: TagConfig, seed: u64) -> Result<Tag, TagError> {
-        if config.radius.is_nan() || config.board as f32 <= 4.0 * config.radius {
-            return Err(TagError::BoardTooSmall { board: config.board, radius: config.radius });
-        }
-        if config.speed.is_nan() || config.speed <= 0.0 {
-            return Err(TagError::BadSpeed(config.speed));
+    pub fn new(rules: &MatchConfig, config: &TagConfig, seed: u64) -> Result<Tag, TagError> {
+        if config.board as f32 <= 4.0 * RADIUS {
+            return Err(TagError::BoardTooSmall(config.board));
         }
         Ok(Tag {
-            step: config.speed * rules.dt(),
+            board: config.board as f32,
+            step: SPEED * rules.dt(),
             cooldown_ticks: rules.ticks(config.cooldown_ms),
             rng: SplitMix64::new(seed),
             players: Vec::new(),
             it: None,
             cooldown: 0,
-            config,
         })
     }
-
-    /// Tag's rules.
-    pub fn config(&self) -> &TagConfig {
-        &self.config
-    }
-
-    /// Who is "it".
-    pub fn it(&self) -> Option<PlayerId> {
-        self.it
-    }
-
-    /// Makes `to` "it"; the cooldown stops it tagging straight back.
-    fn pass_it(&mut self, ctx: &mut StepCtx<'_, Tag>, from: usize, to: usize) {
-        self.players[from].score.tags += 1;
-        self.players[to].score.tagged += 1;
-        let (from, to) = (self.players[from].score.player_id, self.players[to].score.player_id);
-        self.it = Some(to);
-        self.cooldown = self.cooldown_ticks;
-        ctx.emit(Tagged { from, to });
-    }
-}
-
-/// `v` kept in `lo..=hi` (`f32::clamp` would panic on a bad range; `new` rules that out anyway).
-fn clamp(v: f32, lo: f32, hi: f32) -> f32 {
-    v.max(lo).min(hi)
 }
 
 impl Game for Tag {
     type Input = TagInput;
     type Event = Tagged;
     type Results = TagResults;
-    type Request = NoRequest;
+    type Request = tickwire_sim::request::NoRequest;
 
     fn schema() -> Schema {
         tag_schema()
     }
 
     fn world(&self) -> tickwire_sim::WorldBounds {
-        let side = self.config.board;
-        tickwire_sim::WorldBounds { width: side, height: side, cell_size: (side / 4).max(1) }
+        let side = self.board as u32;
+        tickwire_sim::WorldBounds {
+            width: side,
+            height: side,
+            cell_size: side / 4,
+        }
     }
 
     /// Places the player at a seeded spot; the first player on an empty board is "it".
     fn join(&mut self, player: PlayerId, entity: u32, name: &str) {
-        let room = (self.config.board as f32 - 2.0 * self.config.radius).max(1.0) as usize;
-        let mut at = || self.config.radius + self.rng.below(room) as f32;
-        let pos = [at(), at()];
-        let score = TagScore { player_id: player, name: name.to_owned(), free_ticks: 0, tags: 0, tagged: 0 };
-        let strings = Arc::from([name.to_owned()]);
-        self.players.push(Player { score, entity, strings, pos, step: [0.0; 2] });
+        let room = (self.board - 2.0 * RADIUS) as usize;
+        let pos = [0; 2].map(|_| RADIUS + self.rng.below(room) as f32);
+        let (name, strings) = (name.to_owned(), Arc::from([name.to_owned()]));
+        let score = TagScore {
+            player_id: player,
+            name,
+            ..TagScore::default()
+        };
+        let step = [0.0; 2];
+        self.players.push(Player {
+            score,
+            entity,
+            strings,
+            pos,
+            step,
+        });
         self.it = self.it.or(Some(player));
     }
 
@@ -266,57 +210,56 @@ impl Game for Tag {
         }
     }
 
-    /// Exactly [`INPUT_BYTES`] bytes; anything else is not tag's input.
+    /// Exactly two bytes; anything else is not tag's input (the server closes its sender).
     fn decode_input(payload: &[u8]) -> Option<TagInput> {
         let &[dx, dy] = payload else { return None };
-        Some(TagInput { dx: dx as i8, dy: dy as i8 })
+        Some(TagInput([dx as i8, dy as i8]))
     }
 
-    /// Everyone runs (a disconnected player stands), then "it" tags the nearest player it
-    /// touches, and the players not "it" score.
+    /// Everyone runs (a disconnected player stands) and those not "it" score; then "it", off
+    /// its cooldown, tags the first (lowest id) player it touches.
     fn step(&mut self, ctx: &mut StepCtx<'_, Tag>) {
-        let (lo, hi) = (self.config.radius, self.config.board as f32 - self.config.radius);
+        let running = ctx.phase() == Phase::Running;
+        // `new` keeps the board wider than two players, so this range is never empty.
+        let (lo, hi) = (RADIUS, self.board - RADIUS);
         for p in &mut self.players {
             let input = ctx.input(p.score.player_id).unwrap_or_default();
-            let (dx, dy) = (f32::from(input.dx.signum()), f32::from(input.dy.signum()));
-            let mut step = if self.it == Some(p.score.player_id) { self.step * IT_BOOST } else { self.step };
-            if dx != 0.0 && dy != 0.0 {
-                step *= DIAGONAL;
-            }
-            let to = [clamp(p.pos[0] + dx * step, lo, hi), clamp(p.pos[1] + dy * step, lo, hi)];
+            let is_it = self.it == Some(p.score.player_id);
+            let dir = input.0.map(|d| f32::from(d.signum()));
+            let boost = if is_it { IT_BOOST } else { 1.0 };
+            let diagonal = if dir.contains(&0.0) { 1.0 } else { DIAGONAL };
+            let step = self.step * boost * diagonal;
+            let to = [0, 1].map(|a| (p.pos[a] + dir[a] * step).clamp(lo, hi));
             p.step = [to[0] - p.pos[0], to[1] - p.pos[1]];
             p.pos = to;
+            p.score.free_ticks += u32::from(running && !is_it);
         }
         self.cooldown = self.cooldown.saturating_sub(1);
-        let it = self.players.iter().position(|p| Some(p.score.player_id) == self.it);
-        if let (Some(i), 0) = (it, self.cooldown) {
-            let reach = 2.0 * self.config.radius;
-            let at = self.players[i].pos;
-            let dist = |p: &Player| (p.pos[0] - at[0]).hypot(p.pos[1] - at[1]);
-            // The nearest touching player; the first (lowest id) on a tie, for determinism.
-            let victim = (0..self.players.len())
-                .filter(|&j| j != i && dist(&self.players[j]) <= reach)
-                .min_by(|&a, &b| dist(&self.players[a]).total_cmp(&dist(&self.players[b])));
-            if let Some(j) = victim {
-                self.pass_it(ctx, i, j);
-            }
-        }
-        if ctx.phase() == tickwire_proto::msg::Phase::Running {
-            for p in self.players.iter_mut().filter(|p| Some(p.score.player_id) != self.it) {
-                p.score.free_ticks += 1;
-            }
+        let it = self
+            .players
+            .iter()
+            .position(|p| Some(p.score.player_id) == self.it);
+        let Some(i) = it else { return };
+        let at = self.players[i].pos;
+        let touches = |p: &Player| (p.pos[0] - at[0]).hypot(p.pos[1] - at[1]) <= 2.0 * RADIUS;
+        let victim = (0..self.players.len()).find(|&j| j != i && touches(&self.players[j]));
+        if let (Some(j), 0) = (victim, self.cooldown) {
+            self.players[i].score.tags += 1;
+            let (from, to) = (self.it.unwrap_or_default(), self.players[j].score.player_id);
+            ctx.emit(Tagged { from, to });
+            (self.it, self.cooldown) = (Some(to), self.cooldown_ticks);
         }
     }
 
     /// The warm-up's scores do not count.
     fn start(&mut self) {
         for p in &mut self.players {
-            p.score = TagScore { free_ticks: 0, tags: 0, tagged: 0, ..p.score.clone() };
+            (p.score.free_ticks, p.score.tags) = (0, 0);
         }
     }
 
     fn snapshot(&self, out: &mut SnapshotWriter<'_>) {
-        let q = |v: f32| (v * POS_SCALE).round() as i64;
+        let q = |v: f32| (v * POS_SCALE as f32).round() as i64;
         for p in &self.players {
             let it = i64::from(self.it == Some(p.score.player_id));
             let values = [q(p.pos[0]), q(p.pos[1]), q(p.step[0]), q(p.step[1]), it];
@@ -325,9 +268,9 @@ impl Game for Tag {
     }
 
     fn results(&self) -> TagResults {
-        let mut players: Vec<TagScore> = self.players.iter().map(|p| p.score.clone()).collect();
-        players.sort_by(|a, b| b.free_ticks.cmp(&a.free_ticks).then(a.player_id.cmp(&b.player_id)));
-        TagResults { players }
+        let mut players: TagResults = self.players.iter().map(|p| p.score.clone()).collect();
+        players.sort_by_key(|p| (std::cmp::Reverse(p.free_ticks), p.player_id));
+        players
     }
 }
 
