@@ -12,7 +12,8 @@ use tickwire_sim::{Game, MatchConfig};
 
 use crate::{Tag, TagResults, Tagged};
 
-/// Tag's own rules, the hosting and setup value (a replay records it); served at `/game.json?game=tag`.
+/// Tag's own rules: the hosting and setup value (a replay records it), served at
+/// `/game.json?game=tag`. The server refuses to start when they cannot build a match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TagConfig {
     /// Side of the square board, world units.
@@ -33,8 +34,8 @@ impl Default for TagConfig {
 /// Name of tag's one board.
 pub const BOARD: &str = "board";
 
-/// The page served at `/tag/`: an HTML shell, its style sheet and one module on the SDK (the server's CSP
-/// allows only same-origin script files, so nothing is inline).
+/// The page served at `/tag/`: an HTML shell, its style sheet and one module on the SDK (the
+/// server's CSP allows only same-origin script files, so nothing is inline).
 static WEB: &[WebFile] = &[
     WebFile {
         path: "index.html",
@@ -103,7 +104,8 @@ impl HostedGame for Tag {
         }
     }
 
-    /// Free ticks as the score, tags made as kills (tag counts no deaths).
+    /// Free ticks as the score, tags made as kills (tag counts no deaths). The table is
+    /// already best first ([`Game::results`]).
     fn player_results(results: &TagResults) -> Vec<PlayerResult> {
         let line = |p: &crate::TagScore| PlayerResult {
             player_id: p.player_id,
@@ -117,6 +119,8 @@ impl HostedGame for Tag {
 
     fn client_rules(hosting: &TagConfig, rules: &MatchConfig) -> serde_json::Value {
         let mut doc = serde_json::to_value(hosting).unwrap_or_default();
+        doc["radius"] = crate::RADIUS.into();
+        doc["speed"] = crate::SPEED.into();
         doc["tick_rate"] = rules.tick_rate.into();
         doc["match_duration_secs"] = rules.match_duration_secs.into();
         doc

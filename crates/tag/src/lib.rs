@@ -37,13 +37,16 @@ pub const SPEED: f32 = 120.0;
 const IT_BOOST: f32 = 1.25;
 /// A diagonal step's share on each axis (1/√2): a diagonal step is as long as a straight one.
 const DIAGONAL: f32 = std::f32::consts::FRAC_1_SQRT_2;
+/// The largest board side, world units: far inside what a quantized position can hold.
+pub const MAX_BOARD: u32 = 1 << 20;
 
 /// Why a tag match could not be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
-    /// The board has no room for two players side by side.
-    #[error("board {0} is too small: it must be more than {min} units", min = 4.0 * RADIUS)]
-    BoardTooSmall(u32),
+    /// The board has no room for two players side by side, or positions would overflow the
+    /// schema's 32-bit fields.
+    #[error("board {0} must be more than {min} and at most {MAX_BOARD} units", min = 4.0 * RADIUS)]
+    BadBoard(u32),
 }
 
 /// One player's input for one tick: which way to run along x and y, each negative (left, up),
@@ -146,8 +149,8 @@ pub struct Tag {
 impl Tag {
     /// The game under `config` at the tick rate of the engine's `rules`; `seed` places players.
     pub fn new(rules: &MatchConfig, config: &TagConfig, seed: u64) -> Result<Tag, TagError> {
-        if config.board as f32 <= 4.0 * RADIUS {
-            return Err(TagError::BoardTooSmall(config.board));
+        if config.board as f32 <= 4.0 * RADIUS || config.board > MAX_BOARD {
+            return Err(TagError::BadBoard(config.board));
         }
         Ok(Tag {
             board: config.board as f32,
@@ -253,9 +256,8 @@ impl Game for Tag {
 
     /// The warm-up's scores do not count.
     fn start(&mut self) {
-        for p in &mut self.players {
-            (p.score.free_ticks, p.score.tags) = (0, 0);
-        }
+        let reset = |p: &mut Player| (p.score.free_ticks, p.score.tags) = (0, 0);
+        self.players.iter_mut().for_each(reset);
     }
 
     fn snapshot(&self, out: &mut SnapshotWriter<'_>) {

@@ -39,14 +39,24 @@ fn inputs_are_exactly_two_bytes() {
 }
 
 #[test]
-fn a_board_too_small_for_two_is_refused() {
+fn a_board_too_small_for_two_or_too_large_is_refused() {
     let small = TagConfig {
         board: 48,
         ..TagConfig::default()
     };
     let err = Tag::new(&rules(), &small, 1).unwrap_err();
-    assert_eq!(err, TagError::BoardTooSmall(48));
+    assert_eq!(err, TagError::BadBoard(48));
     assert!(err.to_string().contains("more than 48"), "{err}");
+    let huge = TagConfig {
+        board: MAX_BOARD + 1,
+        ..TagConfig::default()
+    };
+    assert!(Tag::new(&rules(), &huge, 1).is_err());
+    let largest = TagConfig {
+        board: MAX_BOARD,
+        ..TagConfig::default()
+    };
+    assert!(Tag::new(&rules(), &largest, 1).is_ok());
 }
 
 #[test]
