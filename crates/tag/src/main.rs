@@ -1,9 +1,10 @@
-//! `tickwire-tag`: a studio's own server binary. It hosts tag (the default game) beside the
-//! stock games and serves tag's page at `/tag/`. Configuration is tickwire's (defaults <
-//! `--config FILE` < `TICKWIRE_*` environment); tag's own rules are [`TagConfig::default`].
+//! `tickwire-tag`: a studio's own server binary. It hosts tag beside the stock games (arena's
+//! page stays at `/`, tag's is at `/tag/`). Configuration is tickwire's (defaults <
+//! `--config FILE` < `TICKWIRE_*` environment; `server.default_game` may name `tag`); tag's own
+//! rules are [`TagConfig::default`], since tickwire's configuration has no section for them.
 
 use anyhow::Context;
-use tickwire::Config;
+use tickwire::{Config, Games};
 use tickwire::telemetry::{LogFormat, init_logging};
 use tickwire_tag::{Tag, TagConfig};
 
@@ -15,11 +16,13 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let config = Config::layered(file.as_deref(), std::env::vars_os())?;
-    // The stock games (arena and soccer, from their config sections), then tag as the default:
-    // a Hello naming no game joins tag.
-    let mut games = tickwire::games::builtin(&config)?;
+    // The stock games from their config sections, then tag. `games::builtin` would pick the
+    // default before tag is registered, so the default is picked here, once all are in.
+    let mut games = Games::new();
+    tickwire::games::arena::register(&mut games, &config)?;
+    tickwire::games::soccer::register(&mut games, &config)?;
     games.register::<Tag>(TagConfig::default())?;
-    games.set_default(tickwire_tag::GAME_NAME)?;
+    games.set_default(&config.server.default_game)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let addr = config.server.listen;
