@@ -49,7 +49,10 @@ function draw(client, rules, phase) {
     ctx.fillStyle = '#ebdbb2';
     ctx.font = '12px system-ui, sans-serif';
     ctx.textAlign = 'center';
-    ctx.fillText(row.strings.name ?? '', x * scale, (y - rules.radius - 4) * scale);
+    // The name above the player, or below it at the top edge.
+    const r = rules.radius * scale;
+    const above = y * scale - r - 4;
+    ctx.fillText(row.strings.name ?? '', x * scale, above > 12 ? above : y * scale + r + 14);
   }
   const mine = client.self;
   if (phase) status.textContent = `${phase.text}${mine?.values.it ? ' · you are it!' : ''}`;
@@ -70,7 +73,7 @@ async function main() {
   client.on('state', (s, detail) => { phase = { text: detail?.message ?? s }; });
   client.on('frame', ({ header }) => {
     const secs = Math.ceil(header.phase_ticks_left / rules.tick_rate);
-    phase = { text: header.phase === 'Running' ? `${secs} s left` : header.phase };
+    phase = { text: header.phase === 'Running' ? `${secs} s left` : 'Waiting for players' };
   });
   client.on('ended', () => { phase = { text: 'Match over: reload to play again' }; });
   client.start();
