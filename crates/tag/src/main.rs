@@ -4,8 +4,8 @@
 //! rules are [`TagConfig::default`], since tickwire's configuration has no section for them.
 
 use anyhow::Context;
-use tickwire::{Config, Games};
 use tickwire::telemetry::{LogFormat, init_logging};
+use tickwire::{Config, Games};
 use tickwire_tag::{Tag, TagConfig};
 
 fn main() -> anyhow::Result<()> {
