@@ -1,7 +1,7 @@
 //! Tag hosted by the real tickwire server over real sockets, the way a studio's binary hosts
 //! it: the page is served at `/tag/`; three clients built on tag's schema alone join by game
 //! name, play with `TagBot`, rebuild the server's exact world, see "it" change hands, and the
-//! time limit ends the match with tag's results.
+//! time limit ends the match with tag's results, and its replay re-simulates to the same.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -75,7 +75,7 @@ async fn three_bots_play_tag_over_real_sockets() {
             ..TagConfig::default()
         })
         .unwrap();
-    let server = Server::with_games(config, games).unwrap();
+    let server = Server::with_games(config, games.clone()).unwrap();
     let handle = server.handle();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -191,6 +191,7 @@ async fn three_bots_play_tag_over_real_sockets() {
     assert!(compared >= 10, "worlds compared {compared} times");
 
     let mut free_total = 0;
+    let mut last_results = Vec::new();
     for results in ended.into_iter().flatten() {
         assert_eq!(results.reason, EndReason::TimeLimit);
         assert_eq!(results.players.len(), 3);
@@ -204,6 +205,7 @@ async fn three_bots_play_tag_over_real_sockets() {
             "{tags} tags, {running_changes} seen"
         );
         free_total = results.players.iter().map(|p| p.score).sum::<u32>();
+        last_results = results.players;
     }
     // Over the running phase, two of three players are free on every tick.
     let running = DURATION_SECS * u32::from(tick_rate);
@@ -229,6 +231,26 @@ async fn three_bots_play_tag_over_real_sockets() {
         Some(3),
         "{}",
         rec.results
+    );
+    // The recorded match re-simulates to the same state hashes and results: tag is
+    // deterministic, and its setup (the TagConfig) is in the replay's header.
+    let replay = dir.join("replays").join(format!("{id}.bin"));
+    let outcome = tickwire::replay::verify(&replay, &games).unwrap();
+    assert_eq!(
+        (outcome.map_name.as_str(), outcome.ticks),
+        ("board", rec.ticks)
+    );
+    assert!(
+        outcome.hashes_checked >= 3,
+        "{} hashes",
+        outcome.hashes_checked
+    );
+    let scores =
+        |r: &[tickwire_proto::msg::PlayerResult]| r.iter().map(|p| p.score).collect::<Vec<_>>();
+    assert_eq!(
+        scores(&outcome.results),
+        scores(&last_results),
+        "replayed results"
     );
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
