@@ -244,7 +244,9 @@ impl Game for Tag {
             .position(|p| Some(p.score.player_id) == self.it);
         let Some(i) = it else { return };
         let at = self.players[i].pos;
-        let touches = |p: &Player| (p.pos[0] - at[0]).hypot(p.pos[1] - at[1]) <= 2.0 * RADIUS;
+        // Squared distances: IEEE `+` and `*` only (no libm), so every platform agrees.
+        let gap = |p: &Player, a: usize| (p.pos[a] - at[a]) * (p.pos[a] - at[a]);
+        let touches = |p: &Player| gap(p, 0) + gap(p, 1) <= (2.0 * RADIUS) * (2.0 * RADIUS);
         let victim = (0..self.players.len()).find(|&j| j != i && touches(&self.players[j]));
         if let (Some(j), 0) = (victim, self.cooldown) {
             self.players[i].score.tags += 1;

@@ -1,6 +1,6 @@
 //! Tag hosted by the real tickwire server over real sockets, the way a studio's binary hosts
 //! it: the page is served at `/tag/`; three clients built on tag's schema alone join by game
-//! name, play with `TagBot`, rebuild the server's exact world, see "it" change hands, and the
+//! name, play with `TagBot`, rebuild the server's exact world and see "it" change hands; the
 //! time limit ends the match with tag's results, and its replay re-simulates to the same.
 
 use std::net::SocketAddr;
