@@ -49,6 +49,11 @@ pub struct Config {
     /// Agones SDK sidecar lifecycle reports (off by default).
     #[serde(default)]
     pub agones: crate::cluster::AgonesSection,
+    /// Settings of games this binary does not know, by game name (`[games.tag]`): a studio's
+    /// own binary reads its game's with [`Config::game_section`]. File only (no `TICKWIRE_*`
+    /// variables), and checked by the game that reads it, not here.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub games: std::collections::BTreeMap<String, toml::Table>,
 }
 
 /// The `[admin]` section.
@@ -273,6 +278,21 @@ impl Config {
             table = one;
         }
         Self::from_table(table, &origin)
+    }
+
+    /// The `[games.NAME]` section as a game's own settings type; its `Default` when the file
+    /// has none. Unknown keys are refused if `T` refuses them (`#[serde(deny_unknown_fields)]`).
+    pub fn game_section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, ConfigError> {
+        match self.games.get(name) {
+            None => Ok(T::default()),
+            Some(table) => table
+                .clone()
+                .try_into()
+                .map_err(|e| ConfigError::Invalid(format!("games.{name}: {e}"))),
+        }
     }
 
     /// Loads `path` over the embedded defaults (no environment).
@@ -524,6 +544,39 @@ mod tests {
         assert_eq!(c.game.tick_rate, 30);
         assert_eq!(c.net.max_message_bytes, 16 * 1024);
         c.load_map().unwrap();
+    }
+
+    #[test]
+    fn a_studio_game_reads_its_own_section() {
+        #[derive(Debug, Default, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct Board {
+            side: u32,
+            cooldown_ms: u32,
+        }
+        let dir = std::env::temp_dir().join(format!("tw-cfg-games-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[games.tag]\nside = 300\n").unwrap();
+        let c = Config::load(&file).unwrap();
+        let board: Board = c.game_section("tag").unwrap();
+        assert_eq!(
+            board,
+            Board {
+                side: 300,
+                cooldown_ms: 0
+            }
+        );
+        // No section: the game's defaults.
+        assert_eq!(c.game_section::<Board>("chess").unwrap(), Board::default());
+        std::fs::write(&file, "[games.tag]\nsides = 300\n").unwrap();
+        let c = Config::load(&file).unwrap();
+        let err = c.game_section::<Board>("tag").unwrap_err().to_string();
+        assert!(err.contains("games.tag") && err.contains("sides"), "{err}");
+        // A stock section is still strict.
+        std::fs::write(&file, "[gmae]\ntick_rate = 20\n").unwrap();
+        assert!(Config::load(&file).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::{Tag, TagResults, Tagged};
 /// Tag's own rules: the hosting and setup value (a replay records it), served at
 /// `/game.json?game=tag`. The server refuses to start when they cannot build a match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TagConfig {
     /// Side of the square board, world units.
     pub board: u32,

@@ -9,6 +9,7 @@
 //! - [`bot`]: [`TagBot`], chase the nearest player when "it", else flee from "it".
 //! - [`hosting`]: `HostedGame` for [`Tag`], so a tickwire server hosts it: its rules as a
 //!   server configures them ([`TagConfig`]), its events' bytes and its web page.
+//! - [`load`]: [`load::TagPolicy`], [`TagBot`] for the load tester (`tickwire_loadtest::run_with`).
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use tickwire_sim::{Game, GameInput, MatchConfig, PlayerId, SnapshotWriter, Split
 
 pub mod bot;
 pub mod hosting;
+pub mod load;
 
 pub use bot::{Seen, TagBot};
 pub use hosting::TagConfig;

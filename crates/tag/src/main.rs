@@ -1,7 +1,7 @@
 //! `tickwire-tag`: a studio's own server binary. It hosts tag beside the stock games (arena's
 //! page stays at `/`, tag's is at `/tag/`). Configuration is tickwire's (defaults <
 //! `--config FILE` < `TICKWIRE_*` environment; `server.default_game` may name `tag`); tag's own
-//! rules are [`TagConfig::default`], since tickwire's configuration has no section for them.
+//! rules come from the file's `[games.tag]` section ([`TagConfig`], its defaults without one).
 
 use anyhow::Context;
 use tickwire::telemetry::{LogFormat, init_logging};
@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let mut games = Games::new();
     tickwire::games::arena::register(&mut games, &config)?;
     tickwire::games::soccer::register(&mut games, &config)?;
-    games.register::<Tag>(TagConfig::default())?;
+    games.register::<Tag>(config.game_section::<TagConfig>("tag")?)?;
     games.set_default(&config.server.default_game)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

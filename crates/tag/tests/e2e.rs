@@ -259,3 +259,57 @@ async fn three_bots_play_tag_over_real_sockets() {
         started.elapsed()
     );
 }
+
+/// The load tester plays tag through [`TagPolicy`] (`tickwire_loadtest::run_with`), a game it
+/// was not built with: every bot joins tag, rebuilds its world from tag's schema, and nothing
+/// goes wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tester_plays_tag_with_its_policy() {
+    let mut config = Config::default();
+    let dir = std::env::temp_dir().join(format!("tickwire-tag-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    config.server.data_dir = dir.clone();
+    config.server.joins_per_ip_per_sec = 1000;
+    config.server.record_replays = false;
+    config.server.drain_timeout_ms = 0;
+    let mut games = Games::new();
+    games.register::<Tag>(TagConfig::default()).unwrap();
+    let server = Server::with_games(config, games).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(listener, async {
+        let _ = stopped.await;
+    }));
+    let options = tickwire_loadtest::Options {
+        url: format!("ws://{addr}/ws"),
+        bots: 3,
+        per_match: 3,
+        verify_sample: 3,
+        duration: Duration::from_secs(2),
+        quiet: true,
+        ..tickwire_loadtest::Options::default()
+    };
+    let policy = std::sync::Arc::new(tickwire_tag::load::TagPolicy::default());
+    let report = tickwire_loadtest::run_with(&options, policy).await.unwrap();
+    let f = &report.figures;
+    assert_eq!(report.options.game, "tag");
+    assert_eq!(
+        (f.connected, f.matches, f.verify_bots),
+        (3, 1, 3),
+        "{report:#?}"
+    );
+    assert!(f.verify_frames >= 3 * 30, "{report:#?}");
+    assert_eq!(
+        (f.verify_errors, f.decode_errors, f.errors),
+        (0, 0, 0),
+        "{report:#?}"
+    );
+    assert!(
+        f.moving_entities_per_frame > 0.0,
+        "the bots run: {report:#?}"
+    );
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
