@@ -70,6 +70,7 @@ static ASSETS: &[Asset] = &[
     asset!("/js/input.js", JS),
     asset!("/js/render.js", JS),
     asset!("/js/hud.js", JS),
+    asset!("/js/chat.js", JS),
     // The client SDK (@tickwire/sdk), served whole so a game's page can import it from here.
     asset!("/sdk/tickwire.js", JS),
     asset!("/sdk/wire.js", JS),

@@ -528,6 +528,17 @@ async function soccerScenario(context, arenaPage) {
   }, 5000);
   log(`sam (home) and tess (away) play soccer match ${matchId}`);
 
+  // 13b. Soccer's page has the engine's chat too: tess's line reaches sam's page.
+  await tess.bringToFront();
+  await tess.keyboard.press('Enter');
+  check(await tess.evaluate(() => document.activeElement?.id === 'chat-input'), 'Enter focuses soccer\'s chat box');
+  await tess.keyboard.type('nice pass');
+  await tess.keyboard.press('Enter');
+  await textIncludes(sam, '#chat-lines', 'tess', 'sam sees who chatted on the pitch');
+  await textIncludes(sam, '#chat-lines', 'nice pass', 'sam reads tess\'s line');
+  check(await tess.evaluate(() => document.activeElement?.id !== 'chat-input'), 'sending returns to soccer');
+  log('tess chatted on the pitch and sam read it');
+
   // 14. The match runs once both are in; the kickoff pause ends.
   const running = await until('the soccer match to run, past its kickoff pause', async () => {
     const m = await serverSoccer(matchId);

@@ -21,6 +21,7 @@ import {
 } from './game.js';
 import { Controls } from './controls.js';
 import { PitchRenderer } from './pitch.js';
+import { setUpChat } from '../js/chat.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -131,6 +132,7 @@ async function main() {
   });
   client.on('state', onConnState);
   client.on('event', onEvent);
+  setUpChat(client);
   client.on('ended', (results) => {
     game.results = results;
   });
