@@ -182,6 +182,15 @@ impl ServerState {
             rules.min_players = rules.min_players.min(n.max(1));
         }
         hosted.adapt_rules(&mut rules);
+        // The configured default may exceed what a game holds and is cut to fit; seats asked for
+        // by name are refused instead, so that nobody is handed a smaller match than asked.
+        if let Some(n) = spec.max_players.filter(|&n| n > rules.max_players) {
+            return Err(CreateError::Invalid(format!(
+                "max_players {n}: a match of {} holds at most {} players",
+                hosted.name(),
+                rules.max_players
+            )));
+        }
         let map_name = spec.map.as_deref().unwrap_or(hosted.default_map());
         hosted.check(&rules, map_name)?;
         self.registry.create(self.config.server.max_matches, |id| {

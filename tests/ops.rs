@@ -89,6 +89,74 @@ async fn admin_api_endpoints_and_auth() {
             .any(|m| m["id"] == id)
     );
 
+    // A match of the other game: soccer by name, on its pitch, its seats cut to two teams.
+    let (status, body) = http(
+        "POST",
+        &format!("{admin}/matches"),
+        tok,
+        Some(r#"{"game":"soccer","max_players":4}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let soccer = json(&body);
+    assert_eq!(
+        (soccer["game"].as_str(), soccer["map"].as_str()),
+        (Some("soccer"), Some("pitch"))
+    );
+    let soccer_id = soccer["id"].as_u64().unwrap();
+    let (_, body) = http("GET", &format!("{admin}/matches"), tok, None).await;
+    let listed = json(&body);
+    let games: Vec<(u64, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_u64().unwrap(), m["game"].as_str().unwrap()))
+        .collect();
+    assert!(
+        games.contains(&(soccer_id, "soccer")) && games.contains(&(id, "arena")),
+        "{games:?}"
+    );
+    let seated = GameClient::connect_schema(
+        &server.url(),
+        tickwire_proto::msg::Hello {
+            game: Some("soccer".into()),
+            schema_hash: None,
+            join: JoinTarget::Match(soccer_id),
+            ..hello("kicker")
+        },
+        <tickwire_soccer::Soccer as tickwire_sim::Game>::schema(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seated.welcome().match_id, soccer_id);
+    drop(seated);
+    let (status, body) = http(
+        "POST",
+        &format!("{admin}/matches"),
+        tok,
+        Some(r#"{"game":"soccer","max_players":11}"#),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "eleven seats do not fit two teams of five: {body}"
+    );
+    let (status, body) = http(
+        "POST",
+        &format!("{admin}/matches"),
+        tok,
+        Some(r#"{"game":"chess"}"#),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("chess"),
+        "{body}"
+    );
+
     // Bad requests get JSON errors with the right status codes.
     for (method, path, body, want) in [
         ("GET", "/matches/999999".to_string(), None, 404),
