@@ -7,6 +7,8 @@
 //!   of state frames with the world a replica must hold after each.
 //! * `tests/golden/movement.json`: traces of the real simulation moving one player through the
 //!   default arena, which the client's prediction must reproduce exactly.
+//! * `tests/golden/soccer_frames.json`: a real soccer match's State frames and worlds
+//!   (`soccer_vectors`), soccer's vectors for the SDK beside arena's in `protocol.json`.
 //! * `tests/golden/random_schemas.json`: random schemas with random churn and acknowledgement
 //!   patterns (`random_schemas`), the frames a client receives and the worlds it must rebuild,
 //!   which the browser SDK decodes through each served schema (`node --test tests/sdk/`).
@@ -35,6 +37,7 @@ use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
 use tickwire_sim::MatchConfig;
 
 mod random_schemas;
+mod soccer_vectors;
 
 // ---------------------------------------------------------------------------------------------
 // JSON forms: exactly the objects the JavaScript module produces and accepts.
@@ -1641,6 +1644,11 @@ fn the_served_schema_matches_the_declaration() {
 #[test]
 fn random_schema_vectors_match_the_rust_codec() {
     check("random_schemas.json", random_schemas::vectors());
+}
+
+#[test]
+fn soccer_frame_vectors_match_the_rust_codec() {
+    check("soccer_frames.json", soccer_vectors::vectors());
 }
 
 #[test]

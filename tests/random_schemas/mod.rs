@@ -165,7 +165,7 @@ fn random_schema(rng: &mut Rng, index: usize) -> Schema {
 }
 
 /// The schema as `/schema.json` serves it (`tickwire::web::schema_json`'s form).
-fn served(schema: &Schema) -> Value {
+pub(crate) fn served(schema: &Schema) -> Value {
     json!({
         "hash": format!("{:08x}", schema.hash()),
         "schema": serde_json::to_value(schema.decl()).expect("a declaration serialises"),
@@ -268,7 +268,7 @@ fn evolve(rng: &mut Rng, schema: &Schema, row: &mut EntityRow, dt: u32) {
 }
 
 /// A row as the SDK gives it: `{id, kind, values: {field: n}, strings: {field: s}}`.
-fn row_json(schema: &Schema, row: &EntityRow) -> Value {
+pub(crate) fn row_json(schema: &Schema, row: &EntityRow) -> Value {
     let decl = &schema.decl().kinds[usize::from(row.kind)];
     let (mut values, mut strings) = (serde_json::Map::new(), serde_json::Map::new());
     let (mut v, mut s) = (row.values.iter(), row.strings.iter());
