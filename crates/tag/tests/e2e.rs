@@ -156,7 +156,6 @@ async fn three_bots_play_tag_over_real_sockets() {
             let Some(header) = header else { continue };
             let world: Vec<EntityRow> = c
                 .rows()
-                .unwrap()
                 .world()
                 .unwrap()
                 .values()
