@@ -16,25 +16,173 @@
 //! `TICKWIRE_BLESS=1 cargo test --test golden` and make the JavaScript side pass again.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 use tickwire::Config;
 use tickwire_arena::{ArenaInput, new_match};
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
-use tickwire_proto::delta::{Replica, diff};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent,
     Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
     Phase, PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
     SessionToken, StateFrame, WallRect, Welcome,
 };
-use tickwire_proto::schema::arena;
-use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowDelta, RowReplica};
+use tickwire_proto::schema::{Schema, arena, body};
+use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::MatchConfig;
 
 mod random_schemas;
+
+// ---------------------------------------------------------------------------------------------
+// Arena's deltas as the vectors show them: a typed view over schema rows, converted both ways
+// through arena's schema (the codec is the schema's alone).
+
+/// Arena's schema, built once.
+static SCHEMA: LazyLock<Schema> = LazyLock::new(arena::arena_schema);
+
+/// One arena update as the vectors' JSON shows it: the fields of each group of its mask.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct EntityUpdate {
+    /// Index of the entity in the baseline's id-sorted entity list.
+    index: u32,
+    /// Group VEL: the velocity change.
+    vel_delta: Option<(i32, i32)>,
+    /// Group POS: the position residual.
+    pos_residual: Option<(i32, i32)>,
+    /// Group AIM.
+    aim: Option<u8>,
+    /// Group HP.
+    hp: Option<u8>,
+    /// Group MISC: score and flags.
+    misc: Option<(u32, u8)>,
+}
+
+/// One arena delta as the vectors' JSON shows it (a [`RowDelta`] with typed entities).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Delta {
+    /// Baseline indices removed.
+    removed: Vec<u32>,
+    /// Entities created (an elided name is empty).
+    created: Vec<EntityState>,
+    /// Updates of baseline entities.
+    updated: Vec<EntityUpdate>,
+    /// Ids of creates whose name is left out.
+    names_elided: Vec<u32>,
+}
+
+/// The mask bit of arena's group `name`.
+fn group(name: &str) -> u32 {
+    SCHEMA.group_mask(name).expect("an arena group")
+}
+
+impl Delta {
+    /// The delta as arena's schema rows; update values in wire order (lowest mask bit first).
+    fn to_rows(&self) -> RowDelta {
+        let mut rows = RowDelta {
+            removed: self.removed.clone(),
+            created: self.created.iter().map(arena::row_from_entity).collect(),
+            strings_elided: self.names_elided.clone(),
+            ..RowDelta::default()
+        };
+        for u in &self.updated {
+            let (mut mask, mut values) = (0, Vec::new());
+            let pair = |(x, y): (i32, i32)| [i64::from(x), i64::from(y)];
+            if let Some(v) = u.vel_delta {
+                mask |= group("VEL");
+                values.extend(pair(v));
+            }
+            if let Some(p) = u.pos_residual {
+                mask |= group("POS");
+                values.extend(pair(p));
+            }
+            if let Some(aim) = u.aim {
+                mask |= group("AIM");
+                values.push(i64::from(aim));
+            }
+            if let Some(hp) = u.hp {
+                mask |= group("HP");
+                values.push(i64::from(hp));
+            }
+            if let Some((score, flags)) = u.misc {
+                mask |= group("MISC");
+                values.extend([i64::from(score), i64::from(flags)]);
+            }
+            rows.push_update(u.index, mask, values);
+        }
+        rows
+    }
+
+    /// The typed view of arena rows.
+    fn from_rows(d: &RowDelta) -> Delta {
+        let updated = d
+            .updated
+            .iter()
+            .map(|u| {
+                let mut v = d.values_of(u).iter().copied();
+                let mut next = || v.next().expect("a value of the mask");
+                let has = |g| u.mask & group(g) != 0;
+                let vel_delta = has("VEL").then(|| (next() as i32, next() as i32));
+                let pos_residual = has("POS").then(|| (next() as i32, next() as i32));
+                let aim = has("AIM").then(|| next() as u8);
+                let hp = has("HP").then(|| next() as u8);
+                let misc = has("MISC").then(|| (next() as u32, next() as u8));
+                EntityUpdate {
+                    index: u.index,
+                    vel_delta,
+                    pos_residual,
+                    aim,
+                    hp,
+                    misc,
+                }
+            })
+            .collect();
+        Delta {
+            removed: d.removed.clone(),
+            created: d
+                .created
+                .iter()
+                .map(|r| arena::entity_from_row(r).expect("an arena row"))
+                .collect(),
+            updated,
+            names_elided: d.strings_elided.clone(),
+        }
+    }
+}
+
+/// Arena rows of typed entities.
+fn rows_of(entities: &[EntityState]) -> Vec<EntityRow> {
+    entities.iter().map(arena::row_from_entity).collect()
+}
+
+/// The schema's delta from `base`, `age` ticks old, to `cur`, in the typed view.
+fn diff(base: &[EntityState], cur: &[EntityState], age: u32) -> Delta {
+    Delta::from_rows(&rows::diff(&SCHEMA, &rows_of(base), &rows_of(cur), age))
+}
+
+/// The packed body of `delta` as the server writes it. Arena's updates are coded alike for
+/// every kind, so no baseline kinds are needed.
+fn encode_body(delta: &Delta) -> Vec<u8> {
+    let mut out = Vec::new();
+    body::encode(&SCHEMA, &delta.to_rows(), |_| Some(0), &mut out).expect("a valid delta");
+    out
+}
+
+/// The typed delta a packed arena body holds (no baseline needed, as for [`encode_body`]).
+fn decode_body(bytes: &[u8]) -> Result<Delta, body::BodyError> {
+    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| Some(0))?))
+}
+
+/// A State frame carrying `delta`'s body.
+fn frame(header: FrameHeader, delta: &Delta) -> StateFrame {
+    StateFrame {
+        header,
+        body: encode_body(delta),
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // JSON forms: exactly the objects the JavaScript module produces and accepts.
@@ -179,7 +327,7 @@ fn server_json(msg: &ServerMsg) -> Value {
         ServerMsg::Reject(Reject { reason, message }) => {
             json!({"type": "Reject", "reason": format!("{reason:?}"), "message": message})
         }
-        ServerMsg::State(StateFrame { header, delta }) => {
+        ServerMsg::State(StateFrame { header, body }) => {
             let FrameHeader {
                 tick,
                 baseline_age,
@@ -192,7 +340,7 @@ fn server_json(msg: &ServerMsg) -> Value {
                 created,
                 updated,
                 names_elided,
-            } = delta;
+            } = decode_body(body).expect("an arena body");
             json!({"type": "State",
                    "header": {"tick": tick, "baseline_age": baseline_age,
                               "last_input": last_input, "phase": phase_name(*phase),
@@ -494,7 +642,7 @@ fn entity(id: u32, kind: EntityKind, x: i32, y: i32, owner: u32, name: &str) -> 
 }
 
 fn state(header: FrameHeader, delta: Delta) -> ServerMsg {
-    ServerMsg::State(StateFrame { header, delta })
+    ServerMsg::State(frame(header, &delta))
 }
 
 fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32) -> FrameHeader {
@@ -1239,6 +1387,30 @@ fn create_rest_with_name(w: &mut BitWriter<'_>, name: &[u8]) {
     }
 }
 
+/// The variant name of why a replica refused a frame, as the vectors record it. An update or
+/// removal past the end of the baseline is `UnknownIndex` whichever step finds it.
+fn error_kind(e: &FrameError) -> String {
+    let variant = |e: &dyn std::fmt::Debug| {
+        let s = format!("{e:?}");
+        s.split(['(', ' ']).next().unwrap_or_default().to_owned()
+    };
+    match e {
+        FrameError::Apply(a) => variant(a),
+        FrameError::Decode(body::BodyError::UnknownIndex(_)) => "UnknownIndex".to_owned(),
+        FrameError::Decode(d) => format!("Decode({d})"),
+    }
+}
+
+/// Whether the Rust client refuses `bytes` from the server: the message does not decode, or
+/// it is a State frame whose body arena's schema does not decode.
+fn server_refuses(bytes: &[u8]) -> bool {
+    match codec::decode_server(bytes) {
+        Err(_) => true,
+        Ok(ServerMsg::State(frame)) => decode_body(&frame.body).is_err(),
+        Ok(_) => false,
+    }
+}
+
 /// Snapshots evolving over ticks, diffed against chosen baselines, with the world a replica
 /// holds after each frame (or the error it reports).
 fn replica_vectors() -> Vec<Value> {
@@ -1246,22 +1418,18 @@ fn replica_vectors() -> Vec<Value> {
     let mut snapshots: Vec<(u32, Vec<EntityState>)> = Vec::new();
     let mut world: Vec<EntityState> = Vec::new();
     let mut next_id = 1u32;
-    let mut replica = Replica::new();
+    let mut replica = RowReplica::new(SCHEMA.clone());
     let mut out = Vec::new();
     let mut last_base = 0u32;
     let mut tick = 0u32;
-    let push = |replica: &mut Replica, frame: StateFrame, out: &mut Vec<Value>| {
-        let msg = ServerMsg::State(frame.clone());
-        let bytes = codec::encode_server(&msg).expect("encodes");
-        let result = replica.apply(&frame);
+    let push = |replica: &mut RowReplica, (header, delta): (FrameHeader, Delta), out: &mut Vec<Value>| {
+        let frame = frame(header, &delta);
+        let bytes = codec::encode_server(&ServerMsg::State(frame.clone())).expect("encodes");
+        let result = replica.apply_body(header.tick, header.baseline_age, &frame.body);
         let v = match result {
             Ok(w) => json!({"hex": hex(&bytes),
-                            "world": w.values().map(entity_json).collect::<Vec<_>>()}),
-            Err(e) => {
-                let kind = format!("{e:?}");
-                let kind = kind.split(['(', ' ']).next().unwrap_or_default().to_owned();
-                json!({"hex": hex(&bytes), "error": kind})
-            }
+                            "world": arena::world_of(w).values().map(entity_json).collect::<Vec<_>>()}),
+            Err(e) => json!({"hex": hex(&bytes), "error": error_kind(&e)}),
         };
         out.push(v);
     };
@@ -1341,35 +1509,35 @@ fn replica_vectors() -> Vec<Value> {
         if let Some(b) = base {
             last_base = b;
         }
-        let frame = StateFrame {
-            header: header(tick, age, step, Phase::Running, 100),
+        let frame = (
+            header(tick, age, step, Phase::Running, 100),
             delta,
-        };
+        );
         push(&mut replica, frame, &mut out);
         // Frames a replica must refuse (and survive).
         if step == 9 {
-            let stale = StateFrame {
-                header: header(tick, 1, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let stale = (
+                header(tick, 1, 0, Phase::Running, 0),
+                Delta::default(),
+            );
             push(&mut replica, stale, &mut out);
-            let missing = StateFrame {
-                header: header(tick + 50, 49, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let missing = (
+                header(tick + 50, 49, 0, Phase::Running, 0),
+                Delta::default(),
+            );
             push(&mut replica, missing, &mut out);
-            let bad_age = StateFrame {
-                header: header(tick + 1, tick + 2, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let bad_age = (
+                header(tick + 1, tick + 2, 0, Phase::Running, 0),
+                Delta::default(),
+            );
             push(&mut replica, bad_age, &mut out);
-            let past_the_end = StateFrame {
-                header: header(tick + 1, 1, 0, Phase::Running, 0),
-                delta: Delta {
+            let past_the_end = (
+                header(tick + 1, 1, 0, Phase::Running, 0),
+                Delta {
                     removed: vec![world.len() as u32 + 5],
                     ..Delta::default()
                 },
-            };
+            );
             push(&mut replica, past_the_end, &mut out);
             // That frame made the replica drop every world before `tick`.
             last_base = tick;
@@ -1382,22 +1550,22 @@ fn replica_vectors() -> Vec<Value> {
                 e.name.clear();
                 delta.names_elided.push(e.id);
             }
-            let frame = StateFrame {
-                header: header(tick, 0, step, Phase::Running, 100),
+            let frame = (
+                header(tick, 0, step, Phase::Running, 100),
                 delta,
-            };
+            );
             push(&mut replica, frame, &mut out);
             snapshots.push((tick, world.clone()));
             last_base = tick;
             // One that leaves out a name the replica never received: refused.
-            let unknown = StateFrame {
-                header: header(tick + 1, 0, step, Phase::Running, 100),
-                delta: Delta {
+            let unknown = (
+                header(tick + 1, 0, step, Phase::Running, 100),
+                Delta {
                     created: vec![entity(1 << 30, EntityKind::Player, 0, 0, 0, "")],
                     names_elided: vec![1 << 30],
                     ..Delta::default()
                 },
-            };
+            );
             push(&mut replica, unknown, &mut out);
         }
     }
@@ -1430,7 +1598,7 @@ fn protocol_golden() -> Value {
         let rejected = if dir == "client" {
             codec::decode_client(&bytes).is_err()
         } else {
-            codec::decode_server(&bytes).is_err()
+            server_refuses(&bytes)
         };
         assert!(rejected, "the Rust decoder accepts `{h}` ({why})");
         invalid.push(json!({"dir": dir, "hex": h, "why": why}));
@@ -1493,7 +1661,7 @@ fn movement_golden() -> Value {
         let player = sim.add_player("walker").expect("seat");
         sim.step();
         // Arena rows start with the position, x then y.
-        let xy = |e: &tickwire_proto::schema::rows::EntityRow| [e.values[0], e.values[1]];
+        let xy = |e: &EntityRow| [e.values[0], e.values[1]];
         let start = xy(sim.snapshot().first().expect("the player"));
         let mut inputs = Vec::new();
         let mut positions = Vec::new();
