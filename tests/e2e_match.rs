@@ -177,10 +177,7 @@ async fn deltas_are_small_and_a_silent_client_converges() {
             .await
             .unwrap();
         let header = watcher.next_state(FRAME_WAIT).await.unwrap();
-        let world: Vec<_> = watcher
-            .arena_world()
-            .into_values()
-            .collect();
+        let world: Vec<_> = watcher.arena_world().into_values().collect();
         if let Some(auth) = server.handle.snapshot(match_id, header.tick).await {
             assert_eq!(world, auth, "diverged at tick {}", header.tick);
             checked = true;

@@ -25,9 +25,9 @@ use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
-    Phase, PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
+    Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults, Phase,
+    PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
     SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowDelta, RowReplica};
@@ -173,7 +173,9 @@ fn encode_body(delta: &Delta) -> Vec<u8> {
 
 /// The typed delta a packed arena body holds (no baseline needed, as for [`encode_body`]).
 fn decode_body(bytes: &[u8]) -> Result<Delta, body::BodyError> {
-    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| Some(0))?))
+    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| {
+        Some(0)
+    })?))
 }
 
 /// A State frame carrying `delta`'s body.
@@ -1422,7 +1424,9 @@ fn replica_vectors() -> Vec<Value> {
     let mut out = Vec::new();
     let mut last_base = 0u32;
     let mut tick = 0u32;
-    let push = |replica: &mut RowReplica, (header, delta): (FrameHeader, Delta), out: &mut Vec<Value>| {
+    let push = |replica: &mut RowReplica,
+                (header, delta): (FrameHeader, Delta),
+                out: &mut Vec<Value>| {
         let frame = frame(header, &delta);
         let bytes = codec::encode_server(&ServerMsg::State(frame.clone())).expect("encodes");
         let result = replica.apply_body(header.tick, header.baseline_age, &frame.body);
@@ -1509,17 +1513,11 @@ fn replica_vectors() -> Vec<Value> {
         if let Some(b) = base {
             last_base = b;
         }
-        let frame = (
-            header(tick, age, step, Phase::Running, 100),
-            delta,
-        );
+        let frame = (header(tick, age, step, Phase::Running, 100), delta);
         push(&mut replica, frame, &mut out);
         // Frames a replica must refuse (and survive).
         if step == 9 {
-            let stale = (
-                header(tick, 1, 0, Phase::Running, 0),
-                Delta::default(),
-            );
+            let stale = (header(tick, 1, 0, Phase::Running, 0), Delta::default());
             push(&mut replica, stale, &mut out);
             let missing = (
                 header(tick + 50, 49, 0, Phase::Running, 0),
@@ -1550,10 +1548,7 @@ fn replica_vectors() -> Vec<Value> {
                 e.name.clear();
                 delta.names_elided.push(e.id);
             }
-            let frame = (
-                header(tick, 0, step, Phase::Running, 100),
-                delta,
-            );
+            let frame = (header(tick, 0, step, Phase::Running, 100), delta);
             push(&mut replica, frame, &mut out);
             snapshots.push((tick, world.clone()));
             last_base = tick;

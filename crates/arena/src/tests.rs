@@ -639,7 +639,10 @@ fn delta_since_uses_held_baselines_only() {
         let world = replica
             .apply_body(frame.header.tick, frame.header.baseline_age, &frame.body)
             .unwrap();
-        assert_eq!(world_of(world).into_values().collect::<Vec<_>>(), m.states());
+        assert_eq!(
+            world_of(world).into_values().collect::<Vec<_>>(),
+            m.states()
+        );
     }
     let t = m.tick();
     assert_eq!(m.baseline_age(0), 0);

@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use tickwire_net::NetError;
 use tickwire_net::client::{self, Client, ClientConfig, ClientEvent};
 use tickwire_proto::PROTOCOL_VERSION;
@@ -23,7 +24,6 @@ use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
     Welcome,
 };
-use std::collections::BTreeMap;
 
 use tickwire_proto::EntityState;
 use tickwire_proto::schema::rows::{FrameError, RowDelta, RowReplica};

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::text::sanitize_name;
 
-
 /// Length in bytes of the random secret inside a [`SessionToken`].
 pub const SESSION_SECRET_LEN: usize = 16;
 

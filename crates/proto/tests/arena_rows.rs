@@ -294,7 +294,10 @@ fn invalid_deltas_are_refused_by_the_encoder() {
         index: 1,
         ..EntityUpdate::default()
     };
-    assert!(try_encode_body(&d).is_err(), "an update must change something");
+    assert!(
+        try_encode_body(&d).is_err(),
+        "an update must change something"
+    );
 }
 
 #[test]

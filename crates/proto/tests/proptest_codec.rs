@@ -17,14 +17,14 @@ use proptest::prelude::*;
 use tickwire_proto::codec::{
     self, CLIENT_MSG_LIMIT, DecodeError, SERVER_MSG_LIMIT, decode_client, decode_server,
 };
-use tickwire_proto::schema::body;
-use tickwire_proto::schema::rows::RowReplica;
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent,
-    Hello, Input, InputPayload, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
+    Input, InputPayload, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo,
     MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
     WallRect, Welcome,
 };
+use tickwire_proto::schema::body;
+use tickwire_proto::schema::rows::RowReplica;
 use tickwire_proto::{EntityKind, EntityState};
 
 // ---- strategies -------------------------------------------------------------------------
@@ -186,7 +186,9 @@ fn update(index: u32) -> impl Strategy<Value = EntityUpdate> {
                     hp,
                     misc,
                 };
-                if (u.vel_delta, u.pos_residual, u.aim, u.hp, u.misc) == (None, None, None, None, None) {
+                if (u.vel_delta, u.pos_residual, u.aim, u.hp, u.misc)
+                    == (None, None, None, None, None)
+                {
                     u.hp = Some(fallback_hp);
                 }
                 u

@@ -7,8 +7,8 @@ use arena_view::{Delta, EntityUpdate, frame, server_refuses, try_encode_body};
 use tickwire_proto::codec::{self, DecodeError};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
+    Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
     RequestRefusal, RequestRefusalReason, ServerMsg, SessionToken, WallRect, Welcome,
 };
 use tickwire_proto::{EntityKind, EntityState};
@@ -342,10 +342,7 @@ fn server_examples() {
     );
     // A frame with no corrections at all.
     check_server(
-        &ServerMsg::State(frame(
-            header(1, 1, 0, Phase::Running, 0),
-            &Delta::default(),
-        )),
+        &ServerMsg::State(frame(header(1, 1, 0, Phase::Running, 0), &Delta::default())),
         "02 01 01 00 01 00 03 00 00 07",
     );
     check_server(

@@ -213,7 +213,13 @@ fn arena_schema_declares_the_wire_layout() {
     // The mask bits and short codes PROTOCOL.md documents and the golden vectors pin.
     assert_eq!(s.mask_bits(), 5);
     let (vel, pos) = (1, 2);
-    for (g, m) in [("VEL", vel), ("POS", pos), ("AIM", 4), ("HP", 8), ("MISC", 16)] {
+    for (g, m) in [
+        ("VEL", vel),
+        ("POS", pos),
+        ("AIM", 4),
+        ("HP", 8),
+        ("MISC", 16),
+    ] {
         assert_eq!(s.group_mask(g), Some(m), "{g}");
     }
     assert_eq!(s.short_masks(), [pos, vel, vel | pos]);

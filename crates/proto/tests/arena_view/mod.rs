@@ -157,7 +157,9 @@ pub(crate) fn server_refuses(bytes: &[u8]) -> bool {
 
 /// The typed delta a packed arena body holds (no baseline needed, as for [`encode_body`]).
 pub(crate) fn decode_body(bytes: &[u8]) -> Result<Delta, body::BodyError> {
-    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| Some(0))?))
+    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| {
+        Some(0)
+    })?))
 }
 
 /// A State frame carrying `delta`'s body.
