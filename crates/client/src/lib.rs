@@ -12,22 +12,20 @@
 //! - [`Event`]: what [`GameClient::next_event`] yields.
 //! - [`ClientError`]: why a client stopped.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use std::collections::BTreeMap;
 use tickwire_net::NetError;
 use tickwire_net::client::{self, Client, ClientConfig, ClientEvent};
-use tickwire_proto::PROTOCOL_VERSION;
 use tickwire_proto::codec::{self, DecodeError};
 use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
     Welcome,
 };
-
-use tickwire_proto::EntityState;
 use tickwire_proto::schema::rows::{FrameError, RowDelta, RowReplica};
 use tickwire_proto::schema::{Schema, arena};
+use tickwire_proto::{EntityState, PROTOCOL_VERSION};
 
 /// Why a client stopped.
 #[derive(Debug, thiserror::Error)]
