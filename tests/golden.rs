@@ -16,7 +16,6 @@
 //! `TICKWIRE_BLESS=1 cargo test --test golden` and make the JavaScript side pass again.
 
 use std::path::PathBuf;
-use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 use tickwire::Config;
@@ -30,161 +29,19 @@ use tickwire_proto::msg::{
     PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
     SessionToken, StateFrame, WallRect, Welcome,
 };
-use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowDelta, RowReplica};
-use tickwire_proto::schema::{Schema, arena, body};
+use tickwire_proto::schema::rows::{EntityRow, FrameError, RowReplica};
+use tickwire_proto::schema::{arena, body};
 use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::MatchConfig;
 
 mod random_schemas;
 
-// ---------------------------------------------------------------------------------------------
-// Arena's deltas as the vectors show them: a typed view over schema rows, converted both ways
-// through arena's schema (the codec is the schema's alone).
+// Arena's deltas as the vectors show them: the proto crate's test view over schema rows
+// (`Delta`, `EntityUpdate`), converted both ways through arena's schema.
+#[path = "../crates/proto/tests/arena_view/mod.rs"]
+mod arena_view;
 
-/// Arena's schema, built once.
-static SCHEMA: LazyLock<Schema> = LazyLock::new(arena::arena_schema);
-
-/// One arena update as the vectors' JSON shows it: the fields of each group of its mask.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct EntityUpdate {
-    /// Index of the entity in the baseline's id-sorted entity list.
-    index: u32,
-    /// Group VEL: the velocity change.
-    vel_delta: Option<(i32, i32)>,
-    /// Group POS: the position residual.
-    pos_residual: Option<(i32, i32)>,
-    /// Group AIM.
-    aim: Option<u8>,
-    /// Group HP.
-    hp: Option<u8>,
-    /// Group MISC: score and flags.
-    misc: Option<(u32, u8)>,
-}
-
-/// One arena delta as the vectors' JSON shows it (a [`RowDelta`] with typed entities).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Delta {
-    /// Baseline indices removed.
-    removed: Vec<u32>,
-    /// Entities created (an elided name is empty).
-    created: Vec<EntityState>,
-    /// Updates of baseline entities.
-    updated: Vec<EntityUpdate>,
-    /// Ids of creates whose name is left out.
-    names_elided: Vec<u32>,
-}
-
-/// The mask bit of arena's group `name`.
-fn group(name: &str) -> u32 {
-    SCHEMA.group_mask(name).expect("an arena group")
-}
-
-impl Delta {
-    /// The delta as arena's schema rows; update values in wire order (lowest mask bit first).
-    fn to_rows(&self) -> RowDelta {
-        let mut rows = RowDelta {
-            removed: self.removed.clone(),
-            created: self.created.iter().map(arena::row_from_entity).collect(),
-            strings_elided: self.names_elided.clone(),
-            ..RowDelta::default()
-        };
-        for u in &self.updated {
-            let (mut mask, mut values) = (0, Vec::new());
-            let pair = |(x, y): (i32, i32)| [i64::from(x), i64::from(y)];
-            if let Some(v) = u.vel_delta {
-                mask |= group("VEL");
-                values.extend(pair(v));
-            }
-            if let Some(p) = u.pos_residual {
-                mask |= group("POS");
-                values.extend(pair(p));
-            }
-            if let Some(aim) = u.aim {
-                mask |= group("AIM");
-                values.push(i64::from(aim));
-            }
-            if let Some(hp) = u.hp {
-                mask |= group("HP");
-                values.push(i64::from(hp));
-            }
-            if let Some((score, flags)) = u.misc {
-                mask |= group("MISC");
-                values.extend([i64::from(score), i64::from(flags)]);
-            }
-            rows.push_update(u.index, mask, values);
-        }
-        rows
-    }
-
-    /// The typed view of arena rows.
-    fn from_rows(d: &RowDelta) -> Delta {
-        let updated = d
-            .updated
-            .iter()
-            .map(|u| {
-                let mut v = d.values_of(u).iter().copied();
-                let mut next = || v.next().expect("a value of the mask");
-                let has = |g| u.mask & group(g) != 0;
-                let vel_delta = has("VEL").then(|| (next() as i32, next() as i32));
-                let pos_residual = has("POS").then(|| (next() as i32, next() as i32));
-                let aim = has("AIM").then(|| next() as u8);
-                let hp = has("HP").then(|| next() as u8);
-                let misc = has("MISC").then(|| (next() as u32, next() as u8));
-                EntityUpdate {
-                    index: u.index,
-                    vel_delta,
-                    pos_residual,
-                    aim,
-                    hp,
-                    misc,
-                }
-            })
-            .collect();
-        Delta {
-            removed: d.removed.clone(),
-            created: d
-                .created
-                .iter()
-                .map(|r| arena::entity_from_row(r).expect("an arena row"))
-                .collect(),
-            updated,
-            names_elided: d.strings_elided.clone(),
-        }
-    }
-}
-
-/// Arena rows of typed entities.
-fn rows_of(entities: &[EntityState]) -> Vec<EntityRow> {
-    entities.iter().map(arena::row_from_entity).collect()
-}
-
-/// The schema's delta from `base`, `age` ticks old, to `cur`, in the typed view.
-fn diff(base: &[EntityState], cur: &[EntityState], age: u32) -> Delta {
-    Delta::from_rows(&rows::diff(&SCHEMA, &rows_of(base), &rows_of(cur), age))
-}
-
-/// The packed body of `delta` as the server writes it. Arena's updates are coded alike for
-/// every kind, so no baseline kinds are needed.
-fn encode_body(delta: &Delta) -> Vec<u8> {
-    let mut out = Vec::new();
-    body::encode(&SCHEMA, &delta.to_rows(), |_| Some(0), &mut out).expect("a valid delta");
-    out
-}
-
-/// The typed delta a packed arena body holds (no baseline needed, as for [`encode_body`]).
-fn decode_body(bytes: &[u8]) -> Result<Delta, body::BodyError> {
-    Ok(Delta::from_rows(&body::decode(&SCHEMA, bytes, |_| {
-        Some(0)
-    })?))
-}
-
-/// A State frame carrying `delta`'s body.
-fn frame(header: FrameHeader, delta: &Delta) -> StateFrame {
-    StateFrame {
-        header,
-        body: encode_body(delta),
-    }
-}
+use arena_view::{Delta, EntityUpdate, SCHEMA, decode_body, diff, frame, server_refuses};
 
 // ---------------------------------------------------------------------------------------------
 // JSON forms: exactly the objects the JavaScript module produces and accepts.
@@ -1400,16 +1257,6 @@ fn error_kind(e: &FrameError) -> String {
         FrameError::Apply(a) => variant(a),
         FrameError::Decode(body::BodyError::UnknownIndex(_)) => "UnknownIndex".to_owned(),
         FrameError::Decode(d) => format!("Decode({d})"),
-    }
-}
-
-/// Whether the Rust client refuses `bytes` from the server: the message does not decode, or
-/// it is a State frame whose body arena's schema does not decode.
-fn server_refuses(bytes: &[u8]) -> bool {
-    match codec::decode_server(bytes) {
-        Err(_) => true,
-        Ok(ServerMsg::State(frame)) => decode_body(&frame.body).is_err(),
-        Ok(_) => false,
     }
 }
 

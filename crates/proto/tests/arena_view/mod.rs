@@ -1,6 +1,7 @@
-//! Arena's deltas as typed values for the codec's tests: a view over schema rows, converted
-//! both ways through arena's schema (the codec itself is the schema's alone). Each test file
-//! that includes it uses only part of it, hence the `dead_code` allowance.
+//! Arena's deltas as typed values for tests of the codec (this crate's, and the workspace's
+//! golden vectors in `tests/golden.rs`): a view over schema rows, converted both ways through
+//! arena's schema (the codec itself is the schema's alone). Each test file that includes it
+//! uses only part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::sync::LazyLock;
