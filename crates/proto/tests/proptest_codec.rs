@@ -186,9 +186,7 @@ fn update(index: u32) -> impl Strategy<Value = EntityUpdate> {
                     hp,
                     misc,
                 };
-                if (u.vel_delta, u.pos_residual, u.aim, u.hp, u.misc)
-                    == (None, None, None, None, None)
-                {
+                if u.is_empty() {
                     u.hp = Some(fallback_hp);
                 }
                 u

@@ -31,6 +31,17 @@ pub(crate) struct EntityUpdate {
     pub(crate) misc: Option<(u32, u8)>,
 }
 
+impl EntityUpdate {
+    /// True when no group is present: the format has no empty update.
+    pub(crate) fn is_empty(&self) -> bool {
+        *self
+            == EntityUpdate {
+                index: self.index,
+                ..EntityUpdate::default()
+            }
+    }
+}
+
 /// One arena delta as the vectors' JSON shows it (a [`RowDelta`] with typed entities).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Delta {
