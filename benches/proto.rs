@@ -1,6 +1,7 @@
 //! Wire protocol benchmarks: encode and decode of every message kind, one client's delta
 //! (diff plus encode), and a whole tick's fan-out to 1,000 clients in the shape the match loop
-//! uses (one delta body per distinct baseline, one header per client).
+//! uses (one delta body per distinct baseline, one header per client). Snapshots are arena's
+//! schema rows and bodies the schema's encoding, as the server's.
 
 use std::hint::black_box;
 
@@ -8,14 +9,14 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
 use tickwire_arena::{ArenaInput, BUTTON_FIRE};
 use tickwire_proto::codec::{
-    decode_client, decode_server, encode_client, encode_delta, encode_server, encode_state,
+    decode_client, decode_server, encode_client, encode_rows, encode_server, encode_state,
 };
-use tickwire_proto::delta::diff;
 use tickwire_proto::msg::{
     ClientMsg, EndReason, FrameHeader, Hello, JoinTarget, MapInfo, MatchResults, Phase,
     PlayerResult, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
-use tickwire_proto::schema::arena;
+use tickwire_proto::schema::rows::{EntityRow, RowDelta, diff};
+use tickwire_proto::schema::{Schema, arena, body};
 use tickwire_proto::{EntityKind, EntityState, PROTOCOL_VERSION};
 
 /// Players in the state-frame benchmarks.
@@ -79,6 +80,19 @@ fn advance(prev: &[EntityState], rng: &mut XorShift) -> Vec<EntityState> {
         .collect()
 }
 
+/// Arena's schema rows of a snapshot.
+fn rows(snapshot: &[EntityState]) -> Vec<EntityRow> {
+    snapshot.iter().map(arena::row_from_entity).collect()
+}
+
+/// The packed body of `delta` (arena's updates are coded alike for every kind: no baseline
+/// kinds needed).
+fn packed(schema: &Schema, delta: &RowDelta) -> Vec<u8> {
+    let mut out = Vec::new();
+    body::encode(schema, delta, |_| Some(0), &mut out).expect("encodes");
+    out
+}
+
 fn header(tick: u32, baseline_age: u32) -> FrameHeader {
     FrameHeader {
         tick,
@@ -127,8 +141,10 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
 
 fn server_messages() -> Vec<(&'static str, ServerMsg)> {
     let mut rng = XorShift(0x1234_5678_9abc_def1);
+    let schema = arena::arena_schema();
     let base = snapshot(&mut rng);
-    let cur = advance(&base, &mut rng);
+    let cur = rows(&advance(&base, &mut rng));
+    let base = rows(&base);
     let walls = (0..9)
         .map(|i| WallRect {
             x: 100 * i,
@@ -163,14 +179,14 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             "state_full_50",
             ServerMsg::State(StateFrame {
                 header: header(1000, 0),
-                delta: diff(&[], &cur, 0),
+                body: packed(&schema, &diff(&schema, &[], &cur, 0)),
             }),
         ),
         (
             "state_delta_50_moving",
             ServerMsg::State(StateFrame {
                 header: header(1000, 1),
-                delta: diff(&base, &cur, 1),
+                body: packed(&schema, &diff(&schema, &base, &cur, 1)),
             }),
         ),
         (
@@ -220,10 +236,16 @@ fn codec(c: &mut Criterion) {
         dec.throughput(Throughput::Bytes(bytes.len() as u64));
         dec.bench_function(name, |b| b.iter(|| decode_client(black_box(&bytes))));
     }
+    // A State frame's decode includes its body's, with the schema, as a client does it.
+    let schema = arena::arena_schema();
+    let decode = |bytes: &[u8]| match decode_server(bytes) {
+        Ok(ServerMsg::State(frame)) => body::decode(&schema, &frame.body, |_| Some(0)).is_ok(),
+        other => other.is_ok(),
+    };
     for (name, msg) in server_messages() {
         let bytes = encode_server(&msg).expect("encodes");
         dec.throughput(Throughput::Bytes(bytes.len() as u64));
-        dec.bench_function(name, |b| b.iter(|| decode_server(black_box(&bytes))));
+        dec.bench_function(name, |b| b.iter(|| decode(black_box(&bytes))));
     }
     dec.finish();
 }
@@ -231,16 +253,18 @@ fn codec(c: &mut Criterion) {
 /// One client's frame: diff against its baseline, encode the body, then header plus body.
 fn one_client_delta(c: &mut Criterion) {
     let mut rng = XorShift(0x0bad_5eed_dead_beef);
+    let schema = arena::arena_schema();
     let base = snapshot(&mut rng);
-    let cur = advance(&base, &mut rng);
+    let cur = rows(&advance(&base, &mut rng));
+    let base = rows(&base);
     let mut group = c.benchmark_group("delta");
     group.throughput(Throughput::Elements(u64::from(PLAYERS)));
     let (mut body, mut frame) = (Vec::with_capacity(512), Vec::with_capacity(512));
     group.bench_function("one_client_50_moving", |b| {
         b.iter(|| {
-            let delta = diff(black_box(&base), black_box(&cur), 1);
+            let delta = diff(&schema, black_box(&base), black_box(&cur), 1);
             body.clear();
-            encode_delta(&delta, &mut body).expect("encodes");
+            encode_rows(&schema, &delta, |_| Some(0), &mut body).expect("encodes");
             frame.clear();
             encode_state(&header(1000, 1), &body, &mut frame).expect("encodes");
             frame.len()
@@ -259,6 +283,8 @@ fn fanout(c: &mut Criterion) {
         let next = advance(history.last().expect("non-empty"), &mut rng);
         history.push(next);
     }
+    let schema = arena::arena_schema();
+    let history: Vec<Vec<EntityRow>> = history.iter().map(|s| rows(s)).collect();
     let cur = history.last().expect("non-empty").clone();
     let tick = 1000;
     // Client i acknowledged a tick 1..=FANOUT_BASELINES behind, round robin.
@@ -284,7 +310,8 @@ fn fanout(c: &mut Criterion) {
                         None => {
                             let base = &history[history.len() - 1 - age as usize];
                             let mut body = Vec::new();
-                            encode_delta(&diff(base, &cur, age), &mut body).expect("encodes");
+                            let delta = diff(&schema, base, &cur, age);
+                            encode_rows(&schema, &delta, |_| Some(0), &mut body).expect("encodes");
                             bodies.push((age, body));
                             bodies.len() - 1
                         }

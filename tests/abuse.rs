@@ -84,7 +84,7 @@ async fn input_floods_are_dropped_then_disconnected() {
         mover.arena_input(0, 0, 0, 0).await.unwrap();
         mover.next_state(WAIT).await.unwrap();
     }
-    let elapsed_ticks = flooder.replica().newest_tick().unwrap() - first;
+    let elapsed_ticks = flooder.rows().newest_tick().unwrap() - first;
     let moved = (x_of(&flooder, me) - start_x) as f32 / tickwire_proto::entity::POS_SCALE;
     let max_speed = server.handle.state().config.arena.player_max_speed;
     let budget = max_speed / 30.0 * elapsed_ticks as f32 + 1.0;
@@ -121,7 +121,7 @@ async fn input_floods_are_dropped_then_disconnected() {
 }
 
 fn x_of(c: &GameClient, entity: u32) -> i32 {
-    c.replica().world().unwrap()[&entity].x
+    c.arena_world()[&entity].x
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,7 +319,7 @@ async fn malformed_frames_are_protocol_errors() {
             "an absurd sequence jump was applied"
         );
     }
-    assert!(c.replica().world().unwrap().contains_key(&me));
+    assert!(c.rows().world().unwrap().contains_key(&me));
     witness.check().await;
     server.stop().await;
 }

@@ -84,8 +84,8 @@ async fn reconnect_keeps_the_seat_and_converges() {
         back.arena_input(10, 0, 0, 0).await.unwrap();
         back.next_state(WAIT).await.unwrap();
     }
-    let tick = back.replica().newest_tick().unwrap();
-    let world: Vec<_> = back.replica().world().unwrap().values().cloned().collect();
+    let tick = back.rows().newest_tick().unwrap();
+    let world: Vec<_> = back.arena_world().into_values().collect();
     assert!(world.iter().any(|e| e.id == entity));
     assert_eq!(
         Some(world),

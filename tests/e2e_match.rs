@@ -46,7 +46,7 @@ async fn play(
         let fire = if r % 7 == 0 { BUTTON_FIRE } else { 0 };
         c.arena_input(mx, my, (r >> 24) as u8, fire).await.unwrap();
         let header = c.next_state(FRAME_WAIT).await.unwrap();
-        let world = c.replica().world().unwrap().values().cloned().collect();
+        let world = c.arena_world().into_values().collect();
         kept.insert(header.tick, world);
         while kept.len() > 20 {
             kept.pop_first();
@@ -177,13 +177,7 @@ async fn deltas_are_small_and_a_silent_client_converges() {
             .await
             .unwrap();
         let header = watcher.next_state(FRAME_WAIT).await.unwrap();
-        let world: Vec<_> = watcher
-            .replica()
-            .world()
-            .unwrap()
-            .values()
-            .cloned()
-            .collect();
+        let world: Vec<_> = watcher.arena_world().into_values().collect();
         if let Some(auth) = server.handle.snapshot(match_id, header.tick).await {
             assert_eq!(world, auth, "diverged at tick {}", header.tick);
             checked = true;

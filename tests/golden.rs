@@ -24,20 +24,27 @@ use tickwire::Config;
 use tickwire_arena::{ArenaInput, new_match};
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
-use tickwire_proto::delta::{Replica, diff};
 use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
-    Hello, Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults,
-    Phase, PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
+    Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults, Phase,
+    PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
     SessionToken, StateFrame, WallRect, Welcome,
 };
-use tickwire_proto::schema::arena;
-use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+use tickwire_proto::schema::rows::{EntityRow, FrameError, RowReplica};
+use tickwire_proto::schema::{arena, body};
+use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::MatchConfig;
 
 mod random_schemas;
 mod soccer_vectors;
+
+// Arena's deltas as the vectors show them: the proto crate's test view over schema rows
+// (`Delta`, `EntityUpdate`), converted both ways through arena's schema.
+#[path = "../crates/proto/tests/arena_view/mod.rs"]
+mod arena_view;
+
+use arena_view::{Delta, EntityUpdate, SCHEMA, decode_body, diff, frame, server_refuses};
 
 // ---------------------------------------------------------------------------------------------
 // JSON forms: exactly the objects the JavaScript module produces and accepts.
@@ -182,7 +189,7 @@ fn server_json(msg: &ServerMsg) -> Value {
         ServerMsg::Reject(Reject { reason, message }) => {
             json!({"type": "Reject", "reason": format!("{reason:?}"), "message": message})
         }
-        ServerMsg::State(StateFrame { header, delta }) => {
+        ServerMsg::State(StateFrame { header, body }) => {
             let FrameHeader {
                 tick,
                 baseline_age,
@@ -195,7 +202,7 @@ fn server_json(msg: &ServerMsg) -> Value {
                 created,
                 updated,
                 names_elided,
-            } = delta;
+            } = decode_body(body).expect("an arena body");
             json!({"type": "State",
                    "header": {"tick": tick, "baseline_age": baseline_age,
                               "last_input": last_input, "phase": phase_name(*phase),
@@ -497,7 +504,7 @@ fn entity(id: u32, kind: EntityKind, x: i32, y: i32, owner: u32, name: &str) -> 
 }
 
 fn state(header: FrameHeader, delta: Delta) -> ServerMsg {
-    ServerMsg::State(StateFrame { header, delta })
+    ServerMsg::State(frame(header, &delta))
 }
 
 fn header(tick: u32, baseline_age: u32, last_input: u32, phase: Phase, left: u32) -> FrameHeader {
@@ -1242,6 +1249,20 @@ fn create_rest_with_name(w: &mut BitWriter<'_>, name: &[u8]) {
     }
 }
 
+/// The variant name of why a replica refused a frame, as the vectors record it. An update or
+/// removal past the end of the baseline is `UnknownIndex` whichever step finds it.
+fn error_kind(e: &FrameError) -> String {
+    let variant = |e: &dyn std::fmt::Debug| {
+        let s = format!("{e:?}");
+        s.split(['(', ' ']).next().unwrap_or_default().to_owned()
+    };
+    match e {
+        FrameError::Apply(a) => variant(a),
+        FrameError::Decode(body::BodyError::UnknownIndex(_)) => "UnknownIndex".to_owned(),
+        FrameError::Decode(d) => format!("Decode({d})"),
+    }
+}
+
 /// Snapshots evolving over ticks, diffed against chosen baselines, with the world a replica
 /// holds after each frame (or the error it reports).
 fn replica_vectors() -> Vec<Value> {
@@ -1249,22 +1270,20 @@ fn replica_vectors() -> Vec<Value> {
     let mut snapshots: Vec<(u32, Vec<EntityState>)> = Vec::new();
     let mut world: Vec<EntityState> = Vec::new();
     let mut next_id = 1u32;
-    let mut replica = Replica::new();
+    let mut replica = RowReplica::new(SCHEMA.clone());
     let mut out = Vec::new();
     let mut last_base = 0u32;
     let mut tick = 0u32;
-    let push = |replica: &mut Replica, frame: StateFrame, out: &mut Vec<Value>| {
-        let msg = ServerMsg::State(frame.clone());
-        let bytes = codec::encode_server(&msg).expect("encodes");
-        let result = replica.apply(&frame);
+    let push = |replica: &mut RowReplica,
+                (header, delta): (FrameHeader, Delta),
+                out: &mut Vec<Value>| {
+        let frame = frame(header, &delta);
+        let bytes = codec::encode_server(&ServerMsg::State(frame.clone())).expect("encodes");
+        let result = replica.apply_body(header.tick, header.baseline_age, &frame.body);
         let v = match result {
             Ok(w) => json!({"hex": hex(&bytes),
-                            "world": w.values().map(entity_json).collect::<Vec<_>>()}),
-            Err(e) => {
-                let kind = format!("{e:?}");
-                let kind = kind.split(['(', ' ']).next().unwrap_or_default().to_owned();
-                json!({"hex": hex(&bytes), "error": kind})
-            }
+                            "world": arena::world_of(w).values().map(entity_json).collect::<Vec<_>>()}),
+            Err(e) => json!({"hex": hex(&bytes), "error": error_kind(&e)}),
         };
         out.push(v);
     };
@@ -1344,35 +1363,29 @@ fn replica_vectors() -> Vec<Value> {
         if let Some(b) = base {
             last_base = b;
         }
-        let frame = StateFrame {
-            header: header(tick, age, step, Phase::Running, 100),
-            delta,
-        };
+        let frame = (header(tick, age, step, Phase::Running, 100), delta);
         push(&mut replica, frame, &mut out);
         // Frames a replica must refuse (and survive).
         if step == 9 {
-            let stale = StateFrame {
-                header: header(tick, 1, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let stale = (header(tick, 1, 0, Phase::Running, 0), Delta::default());
             push(&mut replica, stale, &mut out);
-            let missing = StateFrame {
-                header: header(tick + 50, 49, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let missing = (
+                header(tick + 50, 49, 0, Phase::Running, 0),
+                Delta::default(),
+            );
             push(&mut replica, missing, &mut out);
-            let bad_age = StateFrame {
-                header: header(tick + 1, tick + 2, 0, Phase::Running, 0),
-                delta: Delta::default(),
-            };
+            let bad_age = (
+                header(tick + 1, tick + 2, 0, Phase::Running, 0),
+                Delta::default(),
+            );
             push(&mut replica, bad_age, &mut out);
-            let past_the_end = StateFrame {
-                header: header(tick + 1, 1, 0, Phase::Running, 0),
-                delta: Delta {
+            let past_the_end = (
+                header(tick + 1, 1, 0, Phase::Running, 0),
+                Delta {
                     removed: vec![world.len() as u32 + 5],
                     ..Delta::default()
                 },
-            };
+            );
             push(&mut replica, past_the_end, &mut out);
             // That frame made the replica drop every world before `tick`.
             last_base = tick;
@@ -1385,22 +1398,19 @@ fn replica_vectors() -> Vec<Value> {
                 e.name.clear();
                 delta.names_elided.push(e.id);
             }
-            let frame = StateFrame {
-                header: header(tick, 0, step, Phase::Running, 100),
-                delta,
-            };
+            let frame = (header(tick, 0, step, Phase::Running, 100), delta);
             push(&mut replica, frame, &mut out);
             snapshots.push((tick, world.clone()));
             last_base = tick;
             // One that leaves out a name the replica never received: refused.
-            let unknown = StateFrame {
-                header: header(tick + 1, 0, step, Phase::Running, 100),
-                delta: Delta {
+            let unknown = (
+                header(tick + 1, 0, step, Phase::Running, 100),
+                Delta {
                     created: vec![entity(1 << 30, EntityKind::Player, 0, 0, 0, "")],
                     names_elided: vec![1 << 30],
                     ..Delta::default()
                 },
-            };
+            );
             push(&mut replica, unknown, &mut out);
         }
     }
@@ -1433,7 +1443,7 @@ fn protocol_golden() -> Value {
         let rejected = if dir == "client" {
             codec::decode_client(&bytes).is_err()
         } else {
-            codec::decode_server(&bytes).is_err()
+            server_refuses(&bytes)
         };
         assert!(rejected, "the Rust decoder accepts `{h}` ({why})");
         invalid.push(json!({"dir": dir, "hex": h, "why": why}));
@@ -1496,7 +1506,7 @@ fn movement_golden() -> Value {
         let player = sim.add_player("walker").expect("seat");
         sim.step();
         // Arena rows start with the position, x then y.
-        let xy = |e: &tickwire_proto::schema::rows::EntityRow| [e.values[0], e.values[1]];
+        let xy = |e: &EntityRow| [e.values[0], e.values[1]];
         let start = xy(sim.snapshot().first().expect("the player"));
         let mut inputs = Vec::new();
         let mut positions = Vec::new();

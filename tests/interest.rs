@@ -66,7 +66,7 @@ async fn rebuilt_world_is_the_filtered_server_world_as_players_walk_in_and_out()
             b.arena_input(b_x, y, 0, 0).await.unwrap();
             let h = a.next_state(WAIT).await.unwrap();
             b.next_state(WAIT).await.unwrap();
-            let world: Vec<EntityState> = a.replica().world().unwrap().values().cloned().collect();
+            let world: Vec<EntityState> = a.arena_world().into_values().collect();
             let visible = world.iter().any(|e| e.id == b_ent);
             if visible {
                 seen += 1;
@@ -231,7 +231,7 @@ async fn a_throttled_reader_gets_fewer_bytes_stays_consistent_and_recovers() {
         server_tick - last_tick
     );
     // Consistent throughout (every frame applied: `read` unwraps) and exactly the view sent.
-    let world: Vec<EntityState> = t.replica().world().unwrap().values().cloned().collect();
+    let world: Vec<EntityState> = t.arena_world().into_values().collect();
     if let Some(sent) = server.handle.sent_view(match_id, player, last_tick).await {
         assert_eq!(world, sent);
     }
@@ -307,7 +307,7 @@ async fn under_a_tiny_budget_no_entity_starves_beyond_the_bound() {
         let Some(snap) = server.handle.snapshot(match_id, h.tick).await else {
             continue;
         };
-        let world = w.replica().world().unwrap();
+        let world = w.arena_world();
         let entities: Vec<&EntityState> = world.values().collect();
         max_relevant = max_relevant.max(entities.len());
         let mut stale_now = false;

@@ -199,7 +199,7 @@ async fn invisible_characters_cannot_impersonate_a_player() {
     let name = loop {
         real.next_state(WAIT).await.unwrap();
         real.arena_input(0, 0, 0, 0).await.unwrap();
-        if let Some(name) = real.replica().name_of(fake_entity) {
+        if let Some([name]) = real.rows().strings_of(fake_entity) {
             break name.to_owned();
         }
     };

@@ -94,7 +94,7 @@ async fn soccer_is_played_by_its_bots_scores_and_replays() {
                 }
             };
             let me = c.welcome().entity_id;
-            let world = c.rows().unwrap().world().unwrap().clone();
+            let world = c.rows().world().unwrap().clone();
             let mine = world.get(&me);
             if let (None, Some(e)) = (teams[i], mine) {
                 let team = Team::from_code(e.values[TEAM_SLOT] as u8).expect("a team");
@@ -262,7 +262,7 @@ async fn ten_players_for_two_minutes_match_the_server_every_tick() {
                         other => panic!("client {i}: no frame: {other:?}"),
                     }
                 };
-                let world = c.rows().unwrap().world().unwrap();
+                let world = c.rows().world().unwrap();
                 let mine = world.get(&c.welcome().entity_id);
                 if let (None, Some(e)) = (team, mine) {
                     let t = Team::from_code(e.values[TEAM_SLOT] as u8).expect("a team");

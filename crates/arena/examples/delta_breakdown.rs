@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::f32::consts::TAU;
 
 use tickwire_arena::{ArenaConfig, ArenaInput, MapDef, new_match};
-use tickwire_proto::entity::{MASK_POS, MASK_VEL};
 use tickwire_proto::schema::body;
 use tickwire_proto::schema::rows::RowDelta;
 use tickwire_sim::interest::delta_len;
@@ -89,6 +88,9 @@ fn main() {
             let schema = m.schema();
             // Arena's updates are coded alike for every kind: no baseline kinds needed.
             let kind_of = |_| Some(0);
+            // Arena's mask groups, as its schema declares them.
+            let group = |g| schema.group_mask(g).expect("an arena group");
+            let (vel, pos) = (group("VEL"), group("POS"));
             bytes += delta_len(schema, &out, kind_of);
             creates += out.created.len();
             elided += out.strings_elided.len();
@@ -108,9 +110,9 @@ fn main() {
             update_bytes += body::encoded_len(schema, &updates_only, kind_of);
             for u in &out.updated {
                 let kind = match u.mask {
-                    MASK_VEL => "velocity only",
-                    MASK_POS => "position only",
-                    m if m == MASK_VEL | MASK_POS => "velocity and position",
+                    m if m == vel => "velocity only",
+                    m if m == pos => "position only",
+                    m if m == vel | pos => "velocity and position",
                     _ => "other fields",
                 };
                 *masks.entry(kind).or_default() += 1;

@@ -2,11 +2,10 @@ use super::*;
 use proptest::prelude::*;
 use tickwire_proto::EntityState;
 use tickwire_proto::codec;
-use tickwire_proto::delta::{Replica, World};
 use tickwire_proto::entity::dequantize;
 use tickwire_proto::msg::{ServerMsg, StateFrame, WallRect};
-use tickwire_proto::schema::arena::entity_from_row;
-use tickwire_proto::schema::rows::RowDelta;
+use tickwire_proto::schema::arena::{entity_from_row, world_of};
+use tickwire_proto::schema::rows::{RowDelta, RowReplica};
 use tickwire_sim::{InputOutcome, JoinError, StepReport};
 
 /// The current snapshot as arena entities.
@@ -24,8 +23,8 @@ impl States for ArenaMatch {
     }
 }
 
-/// The frame a client receives for `delta`: encoded as the server does, decoded by the
-/// client's own decoder.
+/// The frame a client receives for `delta`: encoded as the server does, split into its
+/// header and body as the client's decoder does (the body is then the replica's to decode).
 fn client_frame(
     m: &ArenaMatch,
     viewer: Option<PlayerId>,
@@ -621,7 +620,7 @@ fn delta_since_uses_held_baselines_only() {
     for i in 0..4 {
         m.add_player(&format!("p{i}")).unwrap();
     }
-    let mut replica = Replica::new();
+    let mut replica = RowReplica::new((**m.schema()).clone());
     let mut out = RowDelta::default();
     for tick in 1..=100u32 {
         for (id, i) in scripted_inputs(9, tick, 4) {
@@ -637,8 +636,13 @@ fn delta_since_uses_held_baselines_only() {
         let age = m.delta_since(ack, &mut out);
         assert_eq!(age, m.baseline_age(ack));
         let frame = client_frame(&m, Some(1), age, &out);
-        let world: &World = replica.apply(&frame).unwrap();
-        assert_eq!(world.values().cloned().collect::<Vec<_>>(), m.states());
+        let world = replica
+            .apply_body(frame.header.tick, frame.header.baseline_age, &frame.body)
+            .unwrap();
+        assert_eq!(
+            world_of(world).into_values().collect::<Vec<_>>(),
+            m.states()
+        );
     }
     let t = m.tick();
     assert_eq!(m.baseline_age(0), 0);

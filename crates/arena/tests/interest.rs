@@ -5,11 +5,10 @@ use glam::Vec2;
 use proptest::prelude::*;
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, BUTTON_FIRE, MapDef, new_match};
 use tickwire_proto::codec;
-use tickwire_proto::delta::Replica;
 use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
 use tickwire_proto::msg::{ServerMsg, StateFrame};
-use tickwire_proto::schema::arena::{entity_from_row, kind_code};
-use tickwire_proto::schema::rows::{EntityRow, RowDelta};
+use tickwire_proto::schema::arena::{arena_schema, entity_from_row, kind_code, world_of};
+use tickwire_proto::schema::rows::{EntityRow, FrameError, RowDelta, RowReplica};
 use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::config::MIN_FRAME_BUDGET_BYTES;
 use tickwire_sim::interest::{delta_len, overdue_ticks};
@@ -36,7 +35,7 @@ fn xy(e: &EntityRow) -> (i32, i32) {
 }
 
 /// The frame a client of `m` receives for `delta`: encoded as the server encodes it, decoded
-/// by the client's own decoder; with the encoded body's length (its prefix included).
+/// by the client's own message decoder; with the encoded body's length (its prefix included).
 fn wire(
     m: &ArenaMatch,
     viewer: Option<PlayerId>,
@@ -51,6 +50,13 @@ fn wire(
         ServerMsg::State(frame) => (frame, body.len()),
         other => panic!("not a state frame: {other:?}"),
     }
+}
+
+/// Applies `frame` as a client does (its body decoded with arena's schema), giving the new
+/// world as arena entities.
+fn apply(replica: &mut RowReplica, frame: &StateFrame) -> Result<Vec<EntityState>, FrameError> {
+    let world = replica.apply_body(frame.header.tick, frame.header.baseline_age, &frame.body)?;
+    Ok(world_of(world).into_values().collect())
 }
 
 /// The relevance predicate, written out: the quantized position is within `radius` world units
@@ -164,7 +170,7 @@ struct Client {
     viewer: Option<PlayerId>,
     focus: Option<[f32; 2]>,
     view: ClientView,
-    replica: Replica,
+    replica: RowReplica,
     /// Frames on their way: (arrival tick, frame, the view the server recorded for it).
     frames: Vec<(u32, StateFrame, Vec<EntityState>)>,
     /// Acks on their way: (arrival tick, ack).
@@ -183,7 +189,7 @@ impl Client {
             viewer,
             focus,
             view,
-            replica: Replica::new(),
+            replica: RowReplica::new(arena_schema()),
             frames: Vec::new(),
             acks: Vec::new(),
             ack: 0,
@@ -269,10 +275,9 @@ impl Client {
             {
                 continue;
             }
-            let world = self.replica.apply(&frame).expect("frame applies");
+            let world = apply(&mut self.replica, &frame).expect("frame applies");
             assert_eq!(
-                world.values().cloned().collect::<Vec<_>>(),
-                sent,
+                world, sent,
                 "the replica equals the sent view of tick {}",
                 frame.header.tick
             );
@@ -452,7 +457,7 @@ fn switching_between_shared_and_own_frames_stays_exact() {
     let mut m = open_match(200.0, 6, 800, 9);
     let mut walk = Walk::new(6, 9, true);
     let mut view = ClientView::new();
-    let mut replica = Replica::new();
+    let mut replica = RowReplica::new(arena_schema());
     let mut out = RowDelta::default();
     for t in 0..120u32 {
         walk.push(&mut m);
@@ -476,9 +481,9 @@ fn switching_between_shared_and_own_frames_stays_exact() {
             ),
         };
         let (frame, _) = wire(&m, None, age, &out);
-        let world = replica.apply(&frame).unwrap();
+        let world = apply(&mut replica, &frame).unwrap();
         let sent = states(&view.sent_view(m.tick(), &m).unwrap());
-        assert_eq!(world.values().cloned().collect::<Vec<_>>(), sent);
+        assert_eq!(world, sent);
         // Calling again in the same tick re-sends the same view.
         let again = view.frame(
             &m,

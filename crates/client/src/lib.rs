@@ -2,29 +2,30 @@
 //! the state deltas it receives. Tests and the load tester play through it; it is also the
 //! reference for client authors next to `crates/proto/PROTOCOL.md`.
 //!
-//! A client of arena decodes State frames with arena's built-in decoder and exposes its
-//! [`Replica`]; a client of any game ([`GameClient::connect_schema`]) decodes them with the
-//! game's [`Schema`] into a [`RowReplica`].
+//! Every client decodes State frames with its game's [`Schema`] into a [`RowReplica`]: an
+//! arena client ([`GameClient::join`], [`GameClient::connect`]) with arena's schema, a client
+//! of any other game with the one it names ([`GameClient::connect_schema`]).
+//! [`GameClient::arena_world`] gives an arena client's world as typed entities.
 //!
 //! # Layout
 //! - [`GameClient`]: one connection's protocol state (Welcome, replica, input sequence).
 //! - [`Event`]: what [`GameClient::next_event`] yields.
 //! - [`ClientError`]: why a client stopped.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tickwire_net::NetError;
 use tickwire_net::client::{self, Client, ClientConfig, ClientEvent};
-use tickwire_proto::PROTOCOL_VERSION;
 use tickwire_proto::codec::{self, DecodeError};
-use tickwire_proto::delta::{ApplyError, Replica};
 use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
     Welcome,
 };
 use tickwire_proto::schema::rows::{FrameError, RowDelta, RowReplica};
 use tickwire_proto::schema::{Schema, arena};
+use tickwire_proto::{EntityState, PROTOCOL_VERSION};
 
 /// Why a client stopped.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +36,6 @@ pub enum ClientError {
     /// A server message did not decode.
     #[error("decode: {0}")]
     Decode(#[from] DecodeError),
-    /// A state frame could not be applied to the replica.
-    #[error("apply: {0}")]
-    Apply(#[from] ApplyError),
     /// A state frame could not be decoded or applied with the game's schema.
     #[error("state frame: {0}")]
     Frame(#[from] FrameError),
@@ -85,10 +83,8 @@ pub enum Event {
 /// One connected, joined game client.
 pub struct GameClient {
     ws: Client,
-    replica: Replica,
-    /// The replica in rows of the game's schema, for a client of any game (then `replica`
-    /// stays empty).
-    rows: Option<RowReplica>,
+    /// The replica in rows of the game's schema.
+    rows: RowReplica,
     welcome: Welcome,
     next_seq: u32,
     apply_states: bool,
@@ -98,7 +94,7 @@ impl std::fmt::Debug for GameClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GameClient")
             .field("player_id", &self.welcome.player_id)
-            .field("tick", &self.replica.newest_tick())
+            .field("tick", &self.rows.newest_tick())
             .finish_non_exhaustive()
     }
 }
@@ -120,7 +116,8 @@ pub fn hello(name: &str) -> Hello {
 }
 
 impl GameClient {
-    /// Connects to `url`, sends `hello` and waits for the Welcome.
+    /// Connects to `url` as an arena client, sends `hello` and waits for the Welcome; State
+    /// frames are decoded with arena's schema.
     pub async fn connect(url: &str, hello: Hello) -> Result<Self, ClientError> {
         Self::connect_with(url, hello, &ClientConfig::default()).await
     }
@@ -129,6 +126,32 @@ impl GameClient {
     pub async fn connect_with(
         url: &str,
         hello: Hello,
+        config: &ClientConfig,
+    ) -> Result<Self, ClientError> {
+        Self::connect_schema_with(url, hello, arena::arena_schema(), config).await
+    }
+
+    /// Connects to `url` as a client of the game `schema` declares: `hello` names that game and
+    /// its schema hash, and State frames are decoded with the schema into
+    /// [`GameClient::rows`].
+    pub async fn connect_schema(
+        url: &str,
+        hello: Hello,
+        schema: Schema,
+    ) -> Result<Self, ClientError> {
+        let hello = Hello {
+            game: Some(schema.name().to_owned()),
+            schema_hash: Some(schema.hash()),
+            ..hello
+        };
+        Self::connect_schema_with(url, hello, schema, &ClientConfig::default()).await
+    }
+
+    /// Sends `hello` (as given) and waits for the Welcome, decoding frames with `schema`.
+    async fn connect_schema_with(
+        url: &str,
+        hello: Hello,
+        schema: Schema,
         config: &ClientConfig,
     ) -> Result<Self, ClientError> {
         let mut ws = client::connect(url, config).await?;
@@ -159,35 +182,22 @@ impl GameClient {
         }
         Ok(Self {
             ws,
-            replica: Replica::new(),
-            rows: None,
+            rows: RowReplica::new(schema),
             welcome,
             next_seq: 1,
             apply_states: true,
         })
     }
 
-    /// Connects to `url` as a client of the game `schema` declares: `hello` names that game and
-    /// its schema hash, and State frames are decoded with the schema into
-    /// [`GameClient::rows`] (the arena [`GameClient::replica`] stays empty).
-    pub async fn connect_schema(
-        url: &str,
-        hello: Hello,
-        schema: Schema,
-    ) -> Result<Self, ClientError> {
-        let hello = Hello {
-            game: Some(schema.name().to_owned()),
-            schema_hash: Some(schema.hash()),
-            ..hello
-        };
-        let mut client = Self::connect(url, hello).await?;
-        client.rows = Some(RowReplica::new(schema));
-        Ok(client)
+    /// The rebuilt worlds, in rows of the game's schema.
+    pub fn rows(&self) -> &RowReplica {
+        &self.rows
     }
 
-    /// The replica in rows of a client made with [`GameClient::connect_schema`].
-    pub fn rows(&self) -> Option<&RowReplica> {
-        self.rows.as_ref()
+    /// The newest rebuilt world of an arena client as typed entities (empty before the first
+    /// frame; rows that are not arena's are left out, see [`arena::world_of`]).
+    pub fn arena_world(&self) -> BTreeMap<u32, EntityState> {
+        self.rows.world().map(arena::world_of).unwrap_or_default()
     }
 
     /// Joins any open match as `name`.
@@ -210,11 +220,6 @@ impl GameClient {
         self.welcome.schema_hash
     }
 
-    /// The rebuilt world.
-    pub fn replica(&self) -> &Replica {
-        &self.replica
-    }
-
     /// Whether state frames are applied to the replica (true by default). A load-test bot that
     /// only decodes turns it off and acknowledges the frames' ticks instead.
     pub fn set_apply_states(&mut self, apply: bool) {
@@ -223,10 +228,7 @@ impl GameClient {
 
     /// The tick to acknowledge: the newest applied (or, when not applying, received) tick.
     pub fn ack_tick(&self) -> u32 {
-        match &self.rows {
-            Some(rows) => rows.newest_tick().unwrap_or(0),
-            None => self.replica.newest_tick().unwrap_or(0),
-        }
+        self.rows.newest_tick().unwrap_or(0)
     }
 
     /// Sends one input of the game, its `payload` bytes (at most
@@ -258,41 +260,25 @@ impl GameClient {
 
     /// Waits for the next server message; state frames are applied to the replica first.
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
-        if let Some(rows) = &mut self.rows {
-            let bytes = recv_bytes(&mut self.ws).await?;
-            return match codec::decode_state_raw(&bytes) {
-                Some(state) => {
-                    let (header, body) = state?;
-                    if self.apply_states {
-                        rows.apply_body(header.tick, header.baseline_age, body)?;
-                    } else {
-                        rows.apply(header.tick, 0, &RowDelta::default())?;
-                    }
-                    Ok(Event::State {
-                        header,
-                        bytes: bytes.len(),
-                    })
-                }
-                None => Ok(Event::Msg(codec::decode_server(&bytes)?)),
-            };
-        }
-        match recv_msg_sized(&mut self.ws).await? {
-            (ServerMsg::State(frame), bytes) => {
-                let header = frame.header;
+        let bytes = recv_bytes(&mut self.ws).await?;
+        match codec::decode_state_raw(&bytes) {
+            Some(state) => {
+                let (header, body) = state?;
                 if self.apply_states {
-                    self.replica.apply(&frame)?;
+                    self.rows
+                        .apply_body(header.tick, header.baseline_age, body)?;
                 } else {
-                    self.replica.apply(&tickwire_proto::msg::StateFrame {
-                        header: FrameHeader {
-                            baseline_age: 0,
-                            ..header
-                        },
-                        delta: Default::default(),
-                    })?;
+                    // Not decoding the body: an empty world for the tick keeps the ack moving.
+                    self.rows
+                        .apply(header.tick, 0, &RowDelta::default())
+                        .map_err(FrameError::from)?;
                 }
-                Ok(Event::State { header, bytes })
+                Ok(Event::State {
+                    header,
+                    bytes: bytes.len(),
+                })
             }
-            (msg, _) => Ok(Event::Msg(msg)),
+            None => Ok(Event::Msg(codec::decode_server(&bytes)?)),
         }
     }
 
@@ -328,11 +314,7 @@ fn encode(msg: &ClientMsg) -> Result<Vec<u8>, ClientError> {
 }
 
 async fn recv_msg(ws: &mut Client) -> Result<ServerMsg, ClientError> {
-    Ok(recv_msg_sized(ws).await?.0)
-}
-
-async fn recv_msg_sized(ws: &mut Client) -> Result<(ServerMsg, usize), ClientError> {
-    decode(recv_bytes(ws).await?)
+    Ok(codec::decode_server(&recv_bytes(ws).await?)?)
 }
 
 /// The next binary message's bytes.
@@ -349,8 +331,4 @@ async fn recv_bytes(ws: &mut Client) -> Result<Bytes, ClientError> {
             ClientEvent::Ping(_) | ClientEvent::Pong(_) => {}
         }
     }
-}
-
-fn decode(bytes: Bytes) -> Result<(ServerMsg, usize), ClientError> {
-    Ok((codec::decode_server(&bytes)?, bytes.len()))
 }

@@ -5,7 +5,7 @@
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 
-use crate::msg::{ClientMsg, Delta, FrameHeader, ServerMsg};
+use crate::msg::{ClientMsg, FrameHeader, ServerMsg};
 
 /// Largest client message the decoder accepts, in bytes (the network layer caps frames too).
 pub const CLIENT_MSG_LIMIT: usize = 16 * 1024;
@@ -128,17 +128,10 @@ pub fn encode_server(msg: &ServerMsg) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
-/// Appends the encoding of an arena delta body to `out`, with arena's hard-coded codec
-/// ([`crate::pack`]). The server encodes with the game's schema instead ([`encode_rows`]),
-/// which writes the same bytes for arena; this stays for arena's Rust clients and vectors.
-pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    encode_into(delta, out, server_config())
-}
-
 /// Appends the body of a state frame as the game's schema encodes `delta` (see
 /// [`crate::schema::body::encode`]), behind the same length prefix a byte string has in every
-/// other message; `kind_of` gives the baseline entity's kind at an index. For arena the bytes
-/// equal [`encode_delta`]'s of the same delta.
+/// other message; `kind_of` gives the baseline entity's kind at an index. The bytes equal
+/// those `encode_server` writes for a [`crate::msg::StateFrame`]'s body.
 ///
 /// A tick's delta against one baseline is the same for every client acknowledging that
 /// baseline, so the server encodes it once and joins it to each client's header with
@@ -152,7 +145,7 @@ pub fn encode_rows(
     let mut body = Vec::with_capacity(256);
     crate::schema::body::encode(schema, delta, kind_of, &mut body)
         .map_err(|e| EncodeError(e.to_string()))?;
-    // The length prefix of a byte string, as serde writes it for `encode_delta`.
+    // The length prefix of a byte string, as serde writes it for `StateFrame::body`.
     encode_into(&(body.len() as u64), out, server_config())?;
     out.extend_from_slice(&body);
     Ok(())

@@ -1,14 +1,14 @@
 //! The tickwire wire protocol: every message a client and the server exchange, the one codec
-//! that turns them into bytes, and the state-delta format with both of its directions (diff on
-//! the server, apply on the client).
+//! that turns them into bytes, and the schema-driven state-delta format with both of its
+//! directions (diff on the server, apply on the client).
 //!
 //! # Layout
 //! - [`msg`]: the messages themselves (serde types), client-to-server and server-to-client.
-//! - [`entity`]: replicated entity state, quantization constants and entity updates.
-//! - [`delta`]: computing a delta between two snapshots and applying it ([`delta::Replica`]).
-//! - [`pack`]: the bit-packed wire form of a delta body; [`bits`]: its bit-level codes.
-//! - [`schema`]: a game's declared replication schema, and the generic rows, delta and
-//!   packed body it drives ([`schema::arena`] declares today's arena layout).
+//! - [`entity`]: arena's typed entity view, quantization constants and the prediction.
+//! - [`schema`]: a game's declared replication schema, and the generic rows, delta
+//!   ([`schema::rows`], with the client's [`schema::rows::RowReplica`]) and packed body
+//!   ([`schema::body`]) it drives; [`schema::arena`] declares arena's layout.
+//! - [`bits`]: the bit-level codes of a packed body.
 //! - [`text`]: cleaning of display text players send each other (names, chat lines).
 //! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
 //! - [`close`]: the application close codes the server uses on top of RFC 6455's.
@@ -18,15 +18,13 @@
 pub mod bits;
 pub mod close;
 pub mod codec;
-pub mod delta;
 pub mod entity;
 pub mod msg;
-pub mod pack;
 pub mod schema;
 pub mod text;
 
 pub use codec::DecodeError;
-pub use entity::{EntityKind, EntityState, EntityUpdate};
+pub use entity::{EntityKind, EntityState};
 pub use msg::{ClientMsg, ServerMsg};
 
 /// The protocol version this build speaks; a Hello with any other version is rejected.

@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::text::sanitize_name;
 
-use crate::entity::{EntityState, EntityUpdate};
-
 /// Length in bytes of the random secret inside a [`SessionToken`].
 pub const SESSION_SECRET_LEN: usize = 16;
 
@@ -370,35 +368,20 @@ pub struct FrameHeader {
     pub phase_ticks_left: u32,
 }
 
-/// The changes that turn the baseline world into this tick's world.
+/// One state frame: the header for this client plus the packed delta body from its
+/// acknowledged baseline.
 ///
-/// A client builds the new world from the baseline: every baseline entity not in `removed`
-/// moves on by its velocity times the frame's baseline age and takes its update, if any; then
-/// `created` is added. On the wire the delta is one length-prefixed byte string packed at the
-/// bit level ([`crate::pack`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Delta {
-    /// Baseline entities to remove, as indices into the baseline's id-sorted entity list,
-    /// strictly ascending.
-    pub removed: Vec<u32>,
-    /// Entities that are new (or re-created), ids strictly ascending.
-    pub created: Vec<EntityState>,
-    /// Changes to baseline entities, baseline indices strictly ascending (see
-    /// [`EntityUpdate`]).
-    pub updated: Vec<EntityUpdate>,
-    /// Ids of `created` entities sent without their name because this client already holds
-    /// it (its name arrived in a frame the client acknowledged), strictly ascending; their
-    /// `name` here is empty and the client fills it in.
-    pub names_elided: Vec<u32>,
-}
-
-/// One state frame: the header for this client plus a delta from its acknowledged baseline.
+/// The body is kept as bytes: only the game's schema can read it, against the client's
+/// baseline ([`crate::schema::rows::RowReplica::apply_body`]), so the message layer carries it
+/// undecoded. On the wire it is one length-prefixed byte string (see `PROTOCOL.md`, "Delta
+/// body", and [`crate::schema::body`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFrame {
     /// Per-client header.
     pub header: FrameHeader,
-    /// World changes since the baseline.
-    pub delta: Delta,
+    /// The packed delta body, as [`crate::schema::body::encode`] writes it.
+    #[serde(deserialize_with = "bounded_vec::deserialize")]
+    pub body: Vec<u8>,
 }
 
 /// A scoring player's line in the results.
@@ -681,7 +664,7 @@ impl<'de> Deserialize<'de> for Input {
 
 impl<'de> Deserialize<'de> for InputPayload {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InputPayload, D::Error> {
-        /// Reads the byte string as a sequence of bytes (the same encoding, as for [`Delta`]),
+        /// Reads the byte string as a sequence of bytes (the same encoding, as for a state body),
         /// refusing a length prefix over the bound before reading any element.
         struct Bytes;
         impl<'de> Visitor<'de> for Bytes {

@@ -3,8 +3,8 @@
 //!
 //! Everything the delta format needs to know about a game's entities is in a [`Schema`]: the
 //! generic rows ([`rows`]) and the bit-packed body ([`body`]) are driven by it alone, so a game
-//! declares its fields here and nowhere else. [`arena`] declares today's arena layout, whose
-//! State frames come out byte for byte as [`crate::pack`] writes them.
+//! declares its fields here and nowhere else. [`arena`] declares arena's layout, the one the
+//! golden vectors in `tests/golden/protocol.json` were first written in.
 //!
 //! # Declaration rules
 //! - The declaration order of a kind's fields is its **create order**: a created entity carries

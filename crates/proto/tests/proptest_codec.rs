@@ -1,11 +1,13 @@
 //! Property tests of the decoders: any bytes at all are refused or accepted without a panic,
 //! oversized input is refused before decoding, and every valid message survives a round trip.
 //!
-//! The delta diff/apply round trip has its own property test in `src/delta.rs`; the bound on
-//! what a decode may allocate is measured in `tests/decode_alloc.rs`.
+//! The delta diff/apply round trip has its own property tests in `tests/schema_random.rs`;
+//! the bound on what a decode may allocate is measured in `tests/decode_alloc.rs`.
 
+mod arena_view;
 mod common;
 
+use arena_view::{Delta, EntityUpdate, SCHEMA, frame};
 use common::varint;
 use std::collections::BTreeSet;
 
@@ -15,14 +17,15 @@ use proptest::prelude::*;
 use tickwire_proto::codec::{
     self, CLIENT_MSG_LIMIT, DecodeError, SERVER_MSG_LIMIT, decode_client, decode_server,
 };
-use tickwire_proto::delta::Replica;
 use tickwire_proto::msg::{
-    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, Delta, EndReason, FrameHeader, GameEvent,
-    Hello, Input, InputPayload, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo,
+    ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
+    Input, InputPayload, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo,
     MatchResults, Phase, PlayerResult, Reject, RejectReason, ServerMsg, SessionToken, StateFrame,
     WallRect, Welcome,
 };
-use tickwire_proto::{EntityKind, EntityState, EntityUpdate};
+use tickwire_proto::schema::body;
+use tickwire_proto::schema::rows::RowReplica;
+use tickwire_proto::{EntityKind, EntityState};
 
 // ---- strategies -------------------------------------------------------------------------
 
@@ -230,7 +233,7 @@ fn delta() -> impl Strategy<Value = Delta> {
 }
 
 fn state_frame() -> impl Strategy<Value = StateFrame> {
-    (header(), delta()).prop_map(|(header, delta)| StateFrame { header, delta })
+    (header(), delta()).prop_map(|(header, delta)| frame(header, &delta))
 }
 
 fn map_info() -> impl Strategy<Value = MapInfo> {
@@ -408,7 +411,8 @@ fn accepted_server_is_stable(bytes: &[u8]) -> Result<(), TestCaseError> {
         let again = codec::encode_server(&msg).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(decode_server(&again), Ok(msg.clone()));
         if let ServerMsg::State(frame) = &msg {
-            let _ = Replica::new().apply(frame);
+            let replica = &mut RowReplica::new(SCHEMA.clone());
+            let _ = replica.apply_body(frame.header.tick, frame.header.baseline_age, &frame.body);
         }
     }
     Ok(())
@@ -436,10 +440,11 @@ proptest! {
     fn every_server_message_round_trips(msg in server_msg()) {
         let bytes = codec::encode_server(&msg).expect("valid messages encode");
         prop_assert_eq!(decode_server(&bytes), Ok(msg.clone()));
-        // The server's shared-delta path produces the very same bytes.
+        // The server's shared-delta path produces the very same bytes from the decoded delta.
         if let ServerMsg::State(frame) = &msg {
+            let rows = body::decode(&SCHEMA, &frame.body, |_| Some(0)).expect("a valid body");
             let mut delta = Vec::new();
-            codec::encode_delta(&frame.delta, &mut delta).expect("valid deltas encode");
+            codec::encode_rows(&SCHEMA, &rows, |_| Some(0), &mut delta).expect("valid deltas encode");
             let mut joined = Vec::new();
             codec::encode_state(&frame.header, &delta, &mut joined).expect("headers encode");
             prop_assert_eq!(joined, bytes);

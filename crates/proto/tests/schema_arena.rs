@@ -1,19 +1,18 @@
 //! Arena through the schema: every State frame of the golden vectors
 //! (`tests/golden/protocol.json` at the workspace root) comes out of the schema-driven encoder
-//! byte for byte as `pack.rs` writes it, and decodes through the schema to the same world.
+//! byte for byte as recorded, and decodes through the schema to the recorded world.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
 use tickwire_proto::codec::decode_server;
-use tickwire_proto::delta::{ApplyError, Replica};
-use tickwire_proto::msg::{Delta, ServerMsg, StateFrame};
-use tickwire_proto::schema::arena::{arena_schema, entity_from_row, row_delta, row_from_entity};
+use tickwire_proto::msg::{ServerMsg, StateFrame};
+use tickwire_proto::schema::arena::{arena_schema, row_from_entity, world_of};
 use tickwire_proto::schema::body::{self, BodyError};
-use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowDelta, RowReplica};
+use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowReplica};
 use tickwire_proto::schema::{FieldKind, Schema, SchemaDecl};
-use tickwire_proto::{EntityKind, EntityState, pack};
+use tickwire_proto::{EntityKind, EntityState};
 
 /// The golden vectors, parsed.
 fn golden() -> Value {
@@ -38,14 +37,12 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// A State message's frame, and its packed body: the last bytes of the message, as long as
-/// `pack.rs` writes the frame's delta.
+/// A State message's frame, and its packed body: the last bytes of the message.
 fn state_frame(bytes: &[u8]) -> (StateFrame, Vec<u8>) {
     let Ok(ServerMsg::State(frame)) = decode_server(bytes) else {
         panic!("not a State message");
     };
-    let mut packed = Vec::new();
-    pack::encode(&frame.delta, &mut packed).expect("a decoded delta re-encodes");
+    let packed = frame.body.clone();
     assert!(bytes.ends_with(&packed), "the message ends with its body");
     (frame, packed)
 }
@@ -79,49 +76,14 @@ fn variant(e: &impl std::fmt::Debug) -> String {
     s.split(['(', ' ']).next().unwrap_or_default().to_owned()
 }
 
-/// The variant name of a schema replica's error, mapped to arena's: an update past the end
-/// of the baseline is a decode error there (the decoder needs the entity's kind) and an
-/// apply error in arena.
+/// The variant name of a replica's error, as the golden vectors record it: an update past
+/// the end of the baseline is `UnknownIndex` whether the decoder (which needs the entity's
+/// kind) or the apply finds it.
 fn frame_variant(e: &FrameError) -> String {
     match e {
         FrameError::Apply(a) => variant(a),
-        FrameError::Decode(BodyError::UnknownIndex(i)) => variant(&ApplyError::UnknownIndex(*i)),
+        FrameError::Decode(BodyError::UnknownIndex(_)) => "UnknownIndex".to_owned(),
         FrameError::Decode(d) => format!("Decode({d})"),
-    }
-}
-
-/// The schema's exact length and budget estimates of `rows` (arena's `delta` as rows) are
-/// `pack.rs`'s.
-fn check_sizes(schema: &Schema, delta: &Delta, rows: &RowDelta) {
-    assert_eq!(
-        body::encoded_len(schema, rows, |_| Some(0)),
-        pack::encoded_len(delta)
-    );
-    for (e, r) in delta.created.iter().zip(&rows.created) {
-        let want = pack::create_bits_estimate(
-            e.kind,
-            (e.x, e.y),
-            (e.vx, e.vy),
-            e.score,
-            e.owner,
-            e.name.len(),
-        );
-        assert_eq!(
-            body::create_bits_estimate(schema, r.row_ref(), false),
-            Some(want),
-            "{e:?}"
-        );
-    }
-    let mut prev = None;
-    for (u, r) in delta.updated.iter().zip(&rows.updated) {
-        let want = pack::update_bits_estimate(u, prev);
-        let got = body::update_bits_estimate(schema, 0, r, rows.values_of(r), prev);
-        assert_eq!(got, Some(want), "{u:?}");
-        assert_eq!(
-            body::remove_bits_estimate(u.index, prev),
-            pack::remove_bits_estimate(u.index, prev)
-        );
-        prev = Some(u.index);
     }
 }
 
@@ -135,11 +97,16 @@ fn golden_state_messages_encode_to_the_same_bytes_and_decode_to_the_same_delta()
             continue;
         }
         let bytes = unhex(m["hex"].as_str().expect("hex"));
-        let (frame, packed) = state_frame(&bytes);
-        let rows = row_delta(&frame.delta);
+        let (_, packed) = state_frame(&bytes);
         // These frames come without their baseline; arena's two kinds have the same update
         // layout, so a baseline of either kind stands in for it.
-        check_sizes(&schema, &frame.delta, &rows);
+        let rows = body::decode(&schema, &packed, |_| Some(0)).expect("decodes");
+        assert_eq!(
+            body::encoded_len(&schema, &rows, |_| Some(0)),
+            packed.len(),
+            "{}",
+            m["hex"]
+        );
         for kind in [0, 1] {
             let mut out = Vec::new();
             body::encode(&schema, &rows, |_| Some(kind), &mut out).expect("encodes");
@@ -156,7 +123,6 @@ fn golden_state_messages_encode_to_the_same_bytes_and_decode_to_the_same_delta()
 fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_world() {
     let schema = arena_schema();
     let golden = golden();
-    let mut arena = Replica::new();
     let mut replica = RowReplica::new(schema.clone());
     // The server's world at each tick a frame was applied for (the replica's, exactly).
     let mut worlds: BTreeMap<u32, Vec<EntityRow>> = BTreeMap::new();
@@ -165,24 +131,29 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
         let bytes = unhex(v["hex"].as_str().expect("hex"));
         let (frame, packed) = state_frame(&bytes);
         let (tick, age) = (frame.header.tick, frame.header.baseline_age);
-        let expected = arena.apply(&frame).cloned();
+        // The rows the frame's body holds, decoded against the baseline the replica holds.
+        let baseline_kinds: Vec<u16> = replica
+            .world_at(tick.wrapping_sub(age))
+            .filter(|_| age > 0)
+            .map(|w| w.values().map(|e| e.kind).collect())
+            .unwrap_or_default();
         let got = replica.apply_body(tick, age, &packed).cloned();
         frames += 1;
-        match (&expected, &got, v.get("error")) {
-            (Ok(want), Ok(got), None) => {
+        match (&got, v.get("error")) {
+            (Ok(got), None) => {
                 let golden_world: Vec<EntityState> = v["world"]
                     .as_array()
                     .expect("world")
                     .iter()
                     .map(entity_json)
                     .collect();
-                let arena_world: Vec<EntityState> = want.values().cloned().collect();
-                assert_eq!(arena_world, golden_world, "tick {tick}");
-                let schema_world: Vec<EntityState> = got
-                    .values()
-                    .map(|r| entity_from_row(r).expect("an arena row"))
-                    .collect();
+                assert_eq!(got.len(), golden_world.len(), "every row is arena's");
+                let schema_world: Vec<EntityState> = world_of(got).into_values().collect();
                 assert_eq!(schema_world, golden_world, "tick {tick}");
+                let sent = body::decode(&schema, &packed, |i| {
+                    baseline_kinds.get(i as usize).copied()
+                })
+                .expect("an applied body decodes");
 
                 // The server side through the schema: diff the worlds, encode, same bytes.
                 let cur: Vec<EntityRow> = golden_world.iter().map(row_from_entity).collect();
@@ -192,8 +163,8 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
                     worlds.get(&(tick - age)).expect("baseline world")
                 };
                 let mut delta = rows::diff(&schema, base, &cur, age);
-                assert_eq!(delta.removed, frame.delta.removed, "tick {tick}");
-                for id in &frame.delta.names_elided {
+                assert_eq!(delta.removed, sent.removed, "tick {tick}");
+                for id in &sent.strings_elided {
                     let e = delta
                         .created
                         .iter_mut()
@@ -202,8 +173,7 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
                     e.strings = vec![String::new()].into();
                     delta.strings_elided.push(*id);
                 }
-                assert_eq!(delta, row_delta(&frame.delta), "tick {tick}");
-                check_sizes(&schema, &frame.delta, &delta);
+                assert_eq!(delta, sent, "tick {tick}");
                 let kinds: Vec<u16> = base.iter().map(|e| e.kind).collect();
                 let mut out = Vec::new();
                 body::encode(
@@ -217,12 +187,15 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
                 rediffed += 1;
                 worlds.insert(tick, cur);
             }
-            (Err(want), Err(got), Some(recorded)) => {
-                assert_eq!(variant(want), recorded.as_str().expect("error name"));
-                assert_eq!(frame_variant(got), variant(want), "tick {tick}");
+            (Err(got), Some(recorded)) => {
+                assert_eq!(
+                    frame_variant(got),
+                    recorded.as_str().expect("error name"),
+                    "tick {tick}"
+                );
                 refused += 1;
             }
-            other => panic!("tick {tick}: arena and schema replicas disagree: {other:?}"),
+            other => panic!("tick {tick}: the replica disagrees with the vectors: {other:?}"),
         }
     }
     assert!(
@@ -232,23 +205,24 @@ fn golden_replica_frames_come_out_of_the_schema_diff_with_the_same_bytes_and_wor
 }
 
 #[test]
-fn arena_schema_declares_pack_layout() {
+fn arena_schema_declares_the_wire_layout() {
     let s = arena_schema();
     assert_eq!(s.kind_count(), 2);
     assert_eq!(s.kind_code("Player"), Some(0));
     assert_eq!(s.kind_code("Projectile"), Some(1));
-    assert_eq!(s.mask_bits(), tickwire_proto::entity::MASK_BITS);
-    use tickwire_proto::entity::{MASK_AIM, MASK_HP, MASK_MISC, MASK_POS, MASK_VEL};
+    // The mask bits and short codes PROTOCOL.md documents and the golden vectors pin.
+    assert_eq!(s.mask_bits(), 5);
+    let (vel, pos) = (1, 2);
     for (g, m) in [
-        ("VEL", MASK_VEL),
-        ("POS", MASK_POS),
-        ("AIM", MASK_AIM),
-        ("HP", MASK_HP),
-        ("MISC", MASK_MISC),
+        ("VEL", vel),
+        ("POS", pos),
+        ("AIM", 4),
+        ("HP", 8),
+        ("MISC", 16),
     ] {
         assert_eq!(s.group_mask(g), Some(m), "{g}");
     }
-    assert_eq!(s.short_masks(), [MASK_POS, MASK_VEL, MASK_VEL | MASK_POS]);
+    assert_eq!(s.short_masks(), [pos, vel, vel | pos]);
     let names: Vec<&str> = s.decl().kinds[0]
         .fields
         .iter()

@@ -10,7 +10,7 @@ const MAX_TICK_RATE: u16 = 240;
 /// Longest accepted running phase, seconds (one week), which keeps tick counts far from `u32::MAX`.
 const MAX_MATCH_SECS: u32 = 7 * 24 * 3600;
 /// Most snapshots the history may keep; bounds memory per match.
-const MAX_HISTORY_TICKS: u32 = tickwire_proto::delta::MAX_WORLDS as u32;
+const MAX_HISTORY_TICKS: u32 = tickwire_proto::schema::rows::MAX_WORLDS as u32;
 
 /// Seconds of snapshots a derived history holds (`history_ticks = 0`), seconds: two, so a
 /// client whose acknowledgements lag by a second still gets deltas.

@@ -154,14 +154,7 @@ async fn three_bots_play_tag_over_real_sockets() {
                 }
             };
             let Some(header) = header else { continue };
-            let world: Vec<EntityRow> = c
-                .rows()
-                .unwrap()
-                .world()
-                .unwrap()
-                .values()
-                .cloned()
-                .collect();
+            let world: Vec<EntityRow> = c.rows().world().unwrap().values().cloned().collect();
             let seen: Vec<Seen> = world.iter().filter_map(Seen::from_row).collect();
             assert_eq!(seen.len(), world.len(), "every row is a player");
             let it: Vec<u32> = seen.iter().filter(|s| s.it).map(|s| s.id).collect();

@@ -1,16 +1,19 @@
-//! Arena's entities declared as a [`Schema`], and the bridge between today's arena types
-//! ([`EntityState`], [`EntityUpdate`], [`Delta`]) and schema rows.
+//! Arena's entities declared as a [`Schema`], and the typed view of its rows
+//! ([`EntityState`]) that arena's simulation, tests and tools read.
 //!
-//! The declaration reproduces [`crate::pack`]'s layout exactly (kinds, create order, mask bits
-//! and short masks), so a delta through [`super::body`] has the bytes [`crate::pack`] writes.
-//! The bridge goes away once arena is a game of its own on the engine.
+//! The declaration fixes arena's wire layout (kinds, create order, mask bits and short masks),
+//! which the golden vectors in `tests/golden/protocol.json` pin byte for byte. The typed view
+//! is a conversion over rows, never a codec of its own: every State frame goes through
+//! [`super::body`].
 
 use std::sync::{Arc, LazyLock};
 
-use super::rows::{EntityRow, RowDelta};
+use std::collections::BTreeMap;
+
+use super::rows::{EntityRow, RowWorld};
 use super::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
-use crate::entity::{EntityKind, EntityState, EntityUpdate, POS_SCALE};
-use crate::msg::{Delta, MAX_NAME_BYTES};
+use crate::entity::{EntityKind, EntityState, POS_SCALE};
+use crate::msg::MAX_NAME_BYTES;
 
 /// Arena's game name: what a Hello names to join it, what a Welcome reports, and its schema's
 /// name.
@@ -41,7 +44,7 @@ const FLAGS: usize = 7;
 /// Slot of `owner`.
 const OWNER: usize = 8;
 
-/// Arena's fields, the same for both kinds, in `pack.rs`'s create order.
+/// Arena's fields, the same for both kinds, in create order.
 fn fields() -> Vec<Field> {
     let bits = |n| FieldKind::UInt {
         coding: IntCoding::Bits(n),
@@ -75,7 +78,7 @@ fn fields() -> Vec<Field> {
     ]
 }
 
-/// Today's arena layout as a schema: kinds Player (code 0) and Projectile (code 1), groups
+/// Arena's layout as a schema: kinds Player (code 0) and Projectile (code 1), groups
 /// VEL, POS, AIM, HP, MISC (mask bits 1 to 16), short masks POS, VEL, VEL|POS.
 pub fn arena_schema() -> Schema {
     let group = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -156,31 +159,12 @@ pub fn entity_from_row(r: &EntityRow) -> Option<EntityState> {
     })
 }
 
-/// The values of an arena update in wire order (its mask is the same).
-fn update_values(u: &EntityUpdate) -> impl Iterator<Item = i64> {
-    let pair = |p: Option<(i32, i32)>| p.into_iter().flat_map(|(x, y)| [x, y]).map(i64::from);
-    let byte = |b: Option<u8>| b.into_iter().map(i64::from);
-    pair(u.vel_delta)
-        .chain(pair(u.pos_residual))
-        .chain(byte(u.aim))
-        .chain(byte(u.hp))
-        .chain(
-            u.misc
-                .into_iter()
-                .flat_map(|(score, flags)| [i64::from(score), i64::from(flags)]),
-        )
-}
-
-/// The row delta of an arena delta.
-pub fn row_delta(d: &Delta) -> RowDelta {
-    let mut rows = RowDelta {
-        removed: d.removed.clone(),
-        created: d.created.iter().map(row_from_entity).collect(),
-        strings_elided: d.names_elided.clone(),
-        ..RowDelta::default()
-    };
-    for u in &d.updated {
-        rows.push_update(u.index, u.mask(), update_values(u));
-    }
-    rows
+/// The typed view of an arena world: every row that is an arena entity (see
+/// [`entity_from_row`]), by id; a row of another schema is left out.
+pub fn world_of(world: &RowWorld) -> BTreeMap<u32, EntityState> {
+    world
+        .values()
+        .filter_map(entity_from_row)
+        .map(|e| (e.id, e))
+        .collect()
 }

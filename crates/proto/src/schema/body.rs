@@ -1,5 +1,5 @@
-//! The packed delta body of a [`RowDelta`], driven by a [`Schema`] alone: the generic form of
-//! [`crate::pack`], with the same grammar once the schema fills in the fields.
+//! The packed delta body of a [`RowDelta`], driven by a [`Schema`] alone: every game's State
+//! frames are written and read here, the grammar below with the schema filling in the fields.
 //!
 //! ```text
 //! body    = k_pos:bits(4) k_vel:bits(4) k_xy:bits(4) k_id:bits(4)
@@ -13,8 +13,8 @@
 //! `se(create_order)` and its change `se(k_vel)`; integers, enums and references as their
 //! coding says, the same in both; a string `code:eg(0)` then `code - 1` bytes, `code` 0 when
 //! the client already holds it (all of an entity's strings are left out or none). The four
-//! orders are chosen per frame exactly as [`crate::pack`] chooses them, so arena's bodies are
-//! byte for byte the same.
+//! orders are chosen per frame to minimise the body (see `Orders::choose`), deterministically,
+//! so the same delta always has the same bytes (the golden vectors depend on it).
 //!
 //! An update names its entity by baseline index only, and the fields of a group depend on the
 //! entity's kind, so both directions take `kind_of`: the kind of the baseline entity at an
@@ -182,8 +182,8 @@ fn each_stream_value(
 }
 
 impl Orders {
-    /// The orders for `delta`, chosen as [`crate::pack`] chooses them: each stream's order is
-    /// [`best_order`]'s over the stream's zigzag-mapped values.
+    /// The orders for `delta`: each stream's order is [`best_order`]'s over the stream's
+    /// zigzag-mapped values.
     fn choose(schema: &Schema, delta: &RowDelta, kind_of: &impl Fn(u32) -> Option<u16>) -> Orders {
         let max = (1 << ORDER_BITS) - 1;
         let (mut pos_mean, mut vel_mean) = (Mean::default(), Mean::default());
@@ -503,7 +503,7 @@ const TYPICAL_VEL_ORDER: u32 = 2;
 
 /// Estimated bits of a create of `row`, its strings sent or (`elided`) left out, at typical orders (for byte
 /// budgets: a frame's exact size is known only once its orders are chosen); `None` for a kind
-/// the schema does not declare. For arena it equals [`crate::pack::create_bits_estimate`].
+/// the schema does not declare.
 pub fn create_bits_estimate(schema: &Schema, row: RowRef<'_>, elided: bool) -> Option<u32> {
     let l = schema.layout(row.kind)?;
     let (k, gap) = TYPICAL_ID_GAP;
@@ -512,7 +512,7 @@ pub fn create_bits_estimate(schema: &Schema, row: RowRef<'_>, elided: bool) -> O
 
 /// Estimated bits of update `u` (values `values`) of an entity of kind `kind`, following an
 /// update of baseline index `prev` (`None`: the first), at typical orders; `None` for a kind
-/// the schema does not declare. For arena it equals [`crate::pack::update_bits_estimate`].
+/// the schema does not declare.
 pub fn update_bits_estimate(
     schema: &Schema,
     kind: u16,

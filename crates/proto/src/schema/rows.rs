@@ -1,5 +1,6 @@
 //! Snapshots as generic rows and the delta between two of them, driven by a [`Schema`]: the
-//! schema-level counterpart of [`crate::delta`], with the same prediction.
+//! server's diff and the client's apply ([`RowReplica`]), with dead reckoning as the
+//! prediction (see [`crate::entity::predict`]).
 //!
 //! A snapshot is a slice of [`EntityRow`] sorted by id. A [`RowDelta`] turns the client's
 //! baseline, `age` ticks old, into the current snapshot exactly:
@@ -9,8 +10,50 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::{Code, KindLayout, Schema, mask_bits_of};
-use crate::delta::{ApplyError, MAX_NAMES, MAX_WORLDS};
 use crate::entity::predict;
+
+/// Why a client could not apply a state frame; each means the server or the link misbehaved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The frame's baseline tick is not one this replica still holds.
+    #[error("baseline tick {0} is not held by the client")]
+    MissingBaseline(u32),
+    /// The frame is not newer than the newest world already applied.
+    #[error("frame for tick {tick} is not newer than applied tick {newest}")]
+    Stale {
+        /// The frame's tick.
+        tick: u32,
+        /// The newest tick already applied.
+        newest: u32,
+    },
+    /// A removed or updated baseline index is past the end of the baseline, or an entity is
+    /// both removed and updated.
+    #[error("baseline index {0} is not an entity of the baseline")]
+    UnknownIndex(u32),
+    /// A created entity already exists after the removals.
+    #[error("entity {0} is created twice")]
+    DuplicateEntity(u32),
+    /// A create left out the name of an entity whose name this client never received.
+    #[error("entity {0} is created without a name the client holds")]
+    UnknownName(u32),
+    /// The baseline age is larger than the tick itself.
+    #[error("baseline age {age} exceeds tick {tick}")]
+    BadBaselineAge {
+        /// The frame's tick.
+        tick: u32,
+        /// The frame's baseline age.
+        age: u32,
+    },
+}
+
+/// Worlds a [`RowReplica`] keeps at most: the most snapshots a server may keep as baselines
+/// (`game.history_ticks` is at most 4096), so a delta the server may send always finds its
+/// baseline. In practice a replica holds far fewer, since worlds older than the last delta's
+/// baseline are dropped as frames arrive.
+pub const MAX_WORLDS: usize = 4096;
+
+/// Names a [`RowReplica`] remembers at most; a match has far fewer named entities (players).
+pub const MAX_NAMES: usize = 1 << 16;
 
 /// One entity of a snapshot, its fields in the slots the schema gives them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
