@@ -71,6 +71,8 @@ static ASSETS: &[Asset] = &[
     asset!("/js/render.js", JS),
     asset!("/js/hud.js", JS),
     asset!("/js/chat.js", JS),
+    asset!("/js/stick.js", JS),
+    asset!("/js/viewport.js", JS),
     // The client SDK (@tickwire/sdk), served whole so a game's page can import it from here.
     asset!("/sdk/tickwire.js", JS),
     asset!("/sdk/wire.js", JS),

@@ -2,6 +2,9 @@
 // move, the mouse aims, a held mouse button (or Space) fires.
 
 import { BUTTON_FIRE } from './arena.js';
+import { aimFromVector, canvasPoint, moveFromKeys, trackKey } from './stick.js';
+
+export { aimFromVector, moveFromKeys };
 
 const KEYS = {
   up: ['KeyW', 'ArrowUp'],
@@ -11,20 +14,6 @@ const KEYS = {
   fire: ['Space'],
 };
 const HANDLED = new Set(Object.values(KEYS).flat());
-
-/** Aim byte (1/256 turn, 0 along +x, 64 along +y) for a direction; null for no direction. */
-export function aimFromVector(dx, dy) {
-  if (dx === 0 && dy === 0) return null;
-  const turns = Math.atan2(dy, dx) / (2 * Math.PI);
-  return ((Math.round(turns * 256) % 256) + 256) % 256;
-}
-
-/** Movement intent (-127..127 per axis) from key states. */
-export function moveFromKeys(up, down, left, right) {
-  const x = (right ? 1 : 0) - (left ? 1 : 0);
-  const y = (down ? 1 : 0) - (up ? 1 : 0);
-  return { move_x: x * 127, move_y: y * 127 };
-}
 
 export class InputState {
   constructor(target, canvas) {
@@ -54,16 +43,11 @@ export class InputState {
   }
 
   canvasPoint(e) {
-    const r = this.canvas.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
+    return canvasPoint(this.canvas, e);
   }
 
   onKey(e) {
-    if (!HANDLED.has(e.code)) return;
-    if (e.target && (e.target.tagName === 'INPUT' || e.target.tagName === 'BUTTON')) return;
-    e.preventDefault();
-    if (e.type === 'keydown') this.down.add(e.code);
-    else this.down.delete(e.code);
+    trackKey(this.down, HANDLED, e);
   }
 
   held(name) {

@@ -2,6 +2,7 @@
 // the local player's aim. World units are scaled to fit the window.
 
 import { FLAG_ALIVE, FLAG_CONNECTED } from './arena.js';
+import { fitCanvas } from './viewport.js';
 
 const COLORS = {
   page: '#0d1117',
@@ -48,24 +49,10 @@ export class Renderer {
   }
 
   resize() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.canvas.clientWidth;
-    const h = this.canvas.clientHeight;
-    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
-      this.canvas.width = Math.round(w * dpr);
-      this.canvas.height = Math.round(h * dpr);
-    }
-    this.dpr = dpr;
+    const fit = fitCanvas(this.canvas, this.map?.width, this.map?.height);
+    this.dpr = fit.dpr;
     if (!this.map) return;
-    // Room for the top bar and the help line, so neither hides the arena's edge.
-    const top = 58;
-    const bottom = 38;
-    const side = 16;
-    const W = this.map.width;
-    const H = this.map.height;
-    this.scale = Math.max(0.05, Math.min((w - 2 * side) / W, (h - top - bottom) / H));
-    this.ox = (w - W * this.scale) / 2;
-    this.oy = top + (h - top - bottom - H * this.scale) / 2;
+    ({ scale: this.scale, ox: this.ox, oy: this.oy } = fit);
   }
 
   /** Canvas CSS pixels to world units. */

@@ -5,6 +5,9 @@
 // at the ball. It goes where the mouse points, or (no mouse yet) the way the player runs.
 
 import { BUTTON_KICK, BUTTON_SPRINT } from './game.js';
+import { aimFromVector, canvasPoint, moveFromKeys, trackKey } from '../js/stick.js';
+
+export { aimFromVector };
 
 const KEYS = {
   up: ['KeyW', 'ArrowUp'],
@@ -25,20 +28,6 @@ export const KICK_CHARGE_MS = 600;
 export function kickPower(heldMs) {
   const charge = Math.min(1, Math.max(0, heldMs) / KICK_CHARGE_MS);
   return Math.round(255 * (KICK_MIN_POWER + (1 - KICK_MIN_POWER) * charge));
-}
-
-/** Aim byte (1/256 turn, 0 along +x, 64 along +y) for a direction; null for no direction. */
-export function aimFromVector(dx, dy) {
-  if (dx === 0 && dy === 0) return null;
-  const turns = Math.atan2(dy, dx) / (2 * Math.PI);
-  return ((Math.round(turns * 256) % 256) + 256) % 256;
-}
-
-/** Movement intent (−127 … 127 per axis) from key states. */
-export function moveFromKeys(up, down, left, right) {
-  const x = (right ? 1 : 0) - (left ? 1 : 0);
-  const y = (down ? 1 : 0) - (up ? 1 : 0);
-  return { move_x: x * 127, move_y: y * 127 };
 }
 
 /** The held keys and buttons of one page, sampled into one soccer input per tick. */
@@ -88,18 +77,12 @@ export class Controls {
 
   /** @param {MouseEvent} e */
   canvasPoint(e) {
-    const r = this.canvas.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
+    return canvasPoint(this.canvas, e);
   }
 
   /** @param {KeyboardEvent} e */
   onKey(e) {
-    if (!HANDLED.has(e.code)) return;
-    if (e.target && (e.target.tagName === 'INPUT' || e.target.tagName === 'BUTTON')) return;
-    e.preventDefault();
-    if (e.type === 'keydown') this.down.add(e.code);
-    else this.down.delete(e.code);
-    this.updateKick();
+    if (trackKey(this.down, HANDLED, e)) this.updateKick();
   }
 
   /** Starts the charge when the kick goes down, ends it when the last kick control is up. */

@@ -3,6 +3,7 @@
 // ball, and the kickoff countdown. World units are scaled to fit the window.
 
 import { FLAG_CONNECTED } from './game.js';
+import { fitCanvas } from '../js/viewport.js';
 
 /** Depth of a goal behind its line, world units (crates/soccer: GOAL_DEPTH). */
 const GOAL_DEPTH = 40;
@@ -48,24 +49,13 @@ export class PitchRenderer {
   }
 
   resize() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.canvas.clientWidth;
-    const h = this.canvas.clientHeight;
-    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
-      this.canvas.width = Math.round(w * dpr);
-      this.canvas.height = Math.round(h * dpr);
-    }
-    this.dpr = dpr;
-    if (!this.rules) return;
-    // Room for the top bar and the help line, and for the goals behind the side walls.
-    const top = 58;
-    const bottom = 38;
-    const side = 16;
-    const W = this.rules.pitch_width + 2 * GOAL_DEPTH;
-    const H = this.rules.pitch_height;
-    this.scale = Math.max(0.05, Math.min((w - 2 * side) / W, (h - top - bottom) / H));
-    this.ox = (w - W * this.scale) / 2 + GOAL_DEPTH * this.scale;
-    this.oy = top + (h - top - bottom - H * this.scale) / 2;
+    // The goals stand behind the side walls: fit them in too, then start at the pitch's edge.
+    const r = this.rules;
+    const fit = fitCanvas(this.canvas, r && r.pitch_width + 2 * GOAL_DEPTH, r?.pitch_height);
+    this.dpr = fit.dpr;
+    if (!r) return;
+    ({ scale: this.scale, oy: this.oy } = fit);
+    this.ox = fit.ox + GOAL_DEPTH * fit.scale;
   }
 
   /** Canvas CSS pixels to world units. */
