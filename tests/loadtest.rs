@@ -28,25 +28,13 @@ fn loadtest(args: &[&str]) -> Output {
         .expect("the tickwire binary runs")
 }
 
-fn figure(json: &Value, key: &str) -> f64 {
-    json[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("figure {key} missing from {json:#}"))
-}
-
-#[test]
-fn embedded_run_reports_consistent_figures() {
-    let path = json_path("main");
-    let out = loadtest(&[
-        "--embedded",
-        "--bots",
-        &BOTS.to_string(),
-        "--duration",
-        "3s",
-        "--json",
-        path.to_str().expect("utf-8 temp path"),
-        "--quiet",
-    ]);
+/// Runs a successful `tickwire loadtest` with `args` plus `--json FILE --quiet` and returns the
+/// JSON report it wrote (`name` tells the runs' files apart).
+fn loadtest_report(name: &str, args: &[&str]) -> Value {
+    let path = json_path(name);
+    let mut all = args.to_vec();
+    all.extend(["--json", path.to_str().expect("utf-8 temp path"), "--quiet"]);
+    let out = loadtest(&all);
     assert!(
         out.status.success(),
         "loadtest failed: {}\n{}",
@@ -55,7 +43,27 @@ fn embedded_run_reports_consistent_figures() {
     );
     let text = std::fs::read_to_string(&path).expect("the JSON report exists");
     let _ = std::fs::remove_file(&path);
-    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
+    serde_json::from_str(&text).expect("the report is JSON")
+}
+
+fn figure(json: &Value, key: &str) -> f64 {
+    json[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("figure {key} missing from {json:#}"))
+}
+
+#[test]
+fn embedded_run_reports_consistent_figures() {
+    let json = loadtest_report(
+        "main",
+        &[
+            "--embedded",
+            "--bots",
+            &BOTS.to_string(),
+            "--duration",
+            "3s",
+        ],
+    );
     let f = |key| figure(&json, key);
 
     // Every bot joined, once, into one match of 50 seats.
@@ -127,28 +135,18 @@ fn unknown_figures_are_refused_before_running() {
 
 #[test]
 fn hostile_bots_are_reported_apart() {
-    let path = json_path("hostile");
-    let out = loadtest(&[
-        "--embedded",
-        "--bots",
-        "12",
-        "--hostile",
-        "50",
-        "--duration",
-        "7s",
-        "--json",
-        path.to_str().expect("utf-8 temp path"),
-        "--quiet",
-    ]);
-    assert!(
-        out.status.success(),
-        "loadtest failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let json = loadtest_report(
+        "hostile",
+        &[
+            "--embedded",
+            "--bots",
+            "12",
+            "--hostile",
+            "50",
+            "--duration",
+            "7s",
+        ],
     );
-    let text = std::fs::read_to_string(&path).expect("the JSON report exists");
-    let _ = std::fs::remove_file(&path);
-    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
     let f = |key| figure(&json, key);
 
     // Six of each: the well-behaved figures count only the well-behaved bots, and stay clean.
@@ -263,32 +261,22 @@ fn server_flags_without_embedded_are_refused() {
 
 #[test]
 fn soccer_bots_play_soccer_and_every_one_rebuilds_the_world() {
-    let path = json_path("soccer");
-    let out = loadtest(&[
-        "--embedded",
-        "--game",
+    let json = loadtest_report(
         "soccer",
-        "--bots",
-        "10",
-        "--per-match",
-        "10",
-        "--verify-sample",
-        "10",
-        "--duration",
-        "3s",
-        "--json",
-        path.to_str().expect("utf-8 temp path"),
-        "--quiet",
-    ]);
-    assert!(
-        out.status.success(),
-        "loadtest failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        &[
+            "--embedded",
+            "--game",
+            "soccer",
+            "--bots",
+            "10",
+            "--per-match",
+            "10",
+            "--verify-sample",
+            "10",
+            "--duration",
+            "3s",
+        ],
     );
-    let text = std::fs::read_to_string(&path).expect("the JSON report exists");
-    let _ = std::fs::remove_file(&path);
-    let json: Value = serde_json::from_str(&text).expect("the report is JSON");
     let f = |key| figure(&json, key);
     assert_eq!(json["options"]["game"], "soccer", "{json:#}");
     // Ten bots fill one five-a-side match.
