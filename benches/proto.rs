@@ -7,7 +7,10 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
+use tickwire_arena::schema as arena;
 use tickwire_arena::{ArenaInput, BUTTON_FIRE};
+use tickwire_arena::{EntityKind, EntityState};
+use tickwire_proto::PROTOCOL_VERSION;
 use tickwire_proto::codec::{
     decode_client, decode_server, encode_client, encode_rows, encode_server, encode_state,
 };
@@ -16,8 +19,7 @@ use tickwire_proto::msg::{
     PlayerResult, ServerMsg, SessionToken, StateFrame, WallRect, Welcome,
 };
 use tickwire_proto::schema::rows::{EntityRow, RowDelta, diff};
-use tickwire_proto::schema::{Schema, arena, body};
-use tickwire_proto::{EntityKind, EntityState, PROTOCOL_VERSION};
+use tickwire_proto::schema::{Schema, body};
 
 /// Players in the state-frame benchmarks.
 const PLAYERS: u32 = 50;

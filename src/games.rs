@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(games.default_name(), Some("arena"));
         assert_eq!(
             games.schema(None).map(|s| s.hash()),
-            Some(tickwire_proto::schema::arena::schema_hash())
+            Some(tickwire_arena::schema::schema_hash())
         );
         assert!(games.schema(Some("chess")).is_none());
         let config = crate::Config::default();

@@ -927,7 +927,7 @@ mod tests {
             seed: 42,
             started_at_ms: 0,
             game_name: "arena".into(),
-            schema_hash: tickwire_proto::schema::arena::schema_hash(),
+            schema_hash: tickwire_arena::schema::schema_hash(),
             map_name: "open-arena".into(),
             game: game.clone(),
             setup: setup_json(&map),
@@ -960,7 +960,7 @@ mod tests {
         for (name, hash, want) in [
             (
                 "chess",
-                tickwire_proto::schema::arena::schema_hash(),
+                tickwire_arena::schema::schema_hash(),
                 "\"chess\" is not registered",
             ),
             ("arena", 0, "schema 00000000"),
@@ -1054,7 +1054,7 @@ mod tests {
             seed: 7,
             started_at_ms: 0,
             game_name: "arena".into(),
-            schema_hash: tickwire_proto::schema::arena::schema_hash(),
+            schema_hash: tickwire_arena::schema::schema_hash(),
             map_name: "open-arena".into(),
             game: MatchConfig::default(),
             setup: setup_json(&MapDef::open_arena(1000, 1000)),

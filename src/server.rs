@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tickwire_arena::EntityState;
 use tickwire_net::{Admission, Connection, Handler, Refusal};
-use tickwire_proto::EntityState;
 use tickwire_proto::msg::EndReason;
 use tickwire_proto::schema::rows::EntityRow;
 use tokio::net::TcpListener;
@@ -328,7 +328,7 @@ impl ServerHandle {
 /// Arena entities of arena rows (`None` if any row is not one).
 fn arena_entities(rows: Vec<EntityRow>) -> Option<Vec<EntityState>> {
     rows.iter()
-        .map(tickwire_proto::schema::arena::entity_from_row)
+        .map(tickwire_arena::schema::entity_from_row)
         .collect()
 }
 

@@ -523,7 +523,7 @@ mod tests {
     fn a_hello_must_name_a_hosted_game_and_its_schema_or_nothing() {
         let games = crate::games::builtin(&crate::Config::default()).unwrap();
         let check_game = |hello: &Hello| check_game(&games, hello, None);
-        let hash = tickwire_proto::schema::arena::schema_hash();
+        let hash = tickwire_arena::schema::schema_hash();
         assert!(check_game(&hello(None, None)).is_ok());
         assert!(check_game(&hello(Some("arena"), Some(hash))).is_ok());
         let (reason, message) = check_game(&hello(Some("chess\n"), None)).unwrap_err();

@@ -85,7 +85,7 @@ async fn input_floods_are_dropped_then_disconnected() {
         mover.next_state(WAIT).await.unwrap();
     }
     let elapsed_ticks = flooder.rows().newest_tick().unwrap() - first;
-    let moved = (x_of(&flooder, me) - start_x) as f32 / tickwire_proto::entity::POS_SCALE;
+    let moved = (x_of(&flooder, me) - start_x) as f32 / tickwire_arena::entity::POS_SCALE;
     let max_speed = server.handle.state().config.arena.player_max_speed;
     let budget = max_speed / 30.0 * elapsed_ticks as f32 + 1.0;
     assert!(

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::{TestServer, fast_config};
 use serde_json::{Value, json};
 use tickwire::ServerHandle;
-use tickwire_proto::EntityKind;
+use tickwire_arena::EntityKind;
 use tickwire_proto::msg::EndReason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

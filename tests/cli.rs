@@ -117,7 +117,7 @@ fn schema_prints_the_declaration_as_json_and_markdown() {
     let json = tickwire(&["schema"]);
     assert!(json.status.success());
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    let schema = tickwire_proto::schema::arena::arena_schema();
+    let schema = tickwire_arena::schema::arena_schema();
     assert_eq!(v["hash"], format!("{:08x}", schema.hash()));
     let md = tickwire(&["schema", "--game", "arena", "--markdown"]);
     assert!(md.status.success());

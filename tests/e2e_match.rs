@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
 use tickwire_arena::BUTTON_FIRE;
+use tickwire_arena::EntityState;
 use tickwire_client::{Event, GameClient};
-use tickwire_proto::EntityState;
 use tickwire_proto::msg::ClientMsg;
 
 const FRAME_WAIT: Duration = Duration::from_secs(2);

@@ -21,19 +21,20 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use tickwire::Config;
+use tickwire_arena::entity::{FLAG_ALIVE, FLAG_CONNECTED};
+use tickwire_arena::schema as arena;
 use tickwire_arena::{ArenaInput, new_match};
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec;
-use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
     ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
     Input, JoinTarget, MAX_GAME_NAME_BYTES, MAX_INPUT_PAYLOAD_BYTES, MapInfo, MatchResults, Phase,
     PlayerResult, Reject, RejectReason, RequestRefusal, RequestRefusalReason, ServerMsg,
     SessionToken, StateFrame, WallRect, Welcome,
 };
+use tickwire_proto::schema::body;
 use tickwire_proto::schema::rows::{EntityRow, FrameError, RowReplica};
-use tickwire_proto::schema::{arena, body};
-use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::MatchConfig;
 
 mod random_schemas;

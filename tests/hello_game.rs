@@ -7,11 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::{TestServer, fast_config, http, json};
+use tickwire_arena::schema as arena;
 use tickwire_client::{ClientError, GameClient, hello};
 use tickwire_net::client::{self, ClientConfig, ClientEvent};
 use tickwire_proto::codec;
 use tickwire_proto::msg::{Hello, RejectReason, ServerMsg};
-use tickwire_proto::schema::arena;
 
 const WAIT: Duration = Duration::from_secs(3);
 

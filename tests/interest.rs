@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::ArenaInputs as _;
 use common::{TestServer, fast_config};
 use tickwire::server::MatchSpec;
+use tickwire_arena::EntityState;
+use tickwire_arena::entity::POS_SCALE;
 use tickwire_client::{GameClient, hello};
-use tickwire_proto::EntityState;
-use tickwire_proto::entity::POS_SCALE;
 use tickwire_proto::msg::{Hello, JoinTarget};
 
 const WAIT: Duration = Duration::from_secs(5);

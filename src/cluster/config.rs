@@ -58,7 +58,7 @@ impl Default for ClusterSection {
             public_url: String::new(),
             instance_id: String::new(),
             region: "default".into(),
-            game: tickwire_proto::schema::arena::GAME_NAME.into(),
+            game: tickwire_arena::schema::GAME_NAME.into(),
             capacity_players: 0,
             heartbeat_interval_ms: 1000,
             instance_expiry_ms: 5000,

@@ -8,21 +8,23 @@
 //! - [`config`]: [`ArenaConfig`], arena's own rules (the `[arena]` section), with validation.
 //! - [`map`]: [`MapDef`], the static map (arena size, walls, spawn points), with validation.
 //! - [`requests`]: [`ArenaRequest`], arena's one request (an emote) and its payload.
+//! - [`schema`]: arena's replication schema, declared once ([`schema::arena_schema`]), and the
+//!   conversions between its rows and the typed view.
+//! - [`entity`]: [`EntityState`], the typed view of an arena row, and position quantization.
 //! - private: `physics` (the baked direction table, collisions, sweeps).
 
 use std::sync::Arc;
 
 use glam::Vec2;
-use tickwire_proto::EntityKind;
-use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED, quantize};
 use tickwire_proto::msg::{EndReason, GameEvent, Input, Phase, PlayerResult};
 use tickwire_proto::schema::Schema;
-use tickwire_proto::schema::arena::{arena_schema, kind_code};
 
+use crate::entity::{FLAG_ALIVE, FLAG_CONNECTED, quantize};
 use crate::physics::{
     Aabb, clamp_to_bounds, direction, resolve_circle_box, segment_box, segment_circle,
     segment_leaves,
 };
+use crate::schema::{arena_schema, kind_code};
 use tickwire_sim::SplitMix64;
 use tickwire_sim::config::{ConfigError, MatchConfig};
 use tickwire_sim::engine::{Match, PhaseChange, StepReport};
@@ -31,11 +33,14 @@ use tickwire_sim::grid::Grid;
 use tickwire_sim::request::{Refusal, RequestError};
 
 pub mod config;
+pub mod entity;
 pub mod map;
 mod physics;
 pub mod requests;
+pub mod schema;
 
 pub use config::{ArenaConfig, ArenaConfigError};
+pub use entity::{EntityKind, EntityState};
 pub use map::{MapDef, MapError};
 pub use requests::{ArenaRequest, EMOTE_KINDS};
 

@@ -1,10 +1,10 @@
 use super::*;
+use crate::EntityState;
+use crate::entity::dequantize;
+use crate::schema::{entity_from_row, world_of};
 use proptest::prelude::*;
-use tickwire_proto::EntityState;
 use tickwire_proto::codec;
-use tickwire_proto::entity::dequantize;
 use tickwire_proto::msg::{ServerMsg, StateFrame, WallRect};
-use tickwire_proto::schema::arena::{entity_from_row, world_of};
 use tickwire_proto::schema::rows::{RowDelta, RowReplica};
 use tickwire_sim::{InputOutcome, JoinError, StepReport};
 

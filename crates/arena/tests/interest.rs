@@ -3,13 +3,13 @@
 
 use glam::Vec2;
 use proptest::prelude::*;
+use tickwire_arena::entity::{POS_SCALE, dequantize, quantize};
+use tickwire_arena::schema::{arena_schema, entity_from_row, kind_code, world_of};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, BUTTON_FIRE, MapDef, new_match};
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::codec;
-use tickwire_proto::entity::{POS_SCALE, dequantize, quantize};
 use tickwire_proto::msg::{ServerMsg, StateFrame};
-use tickwire_proto::schema::arena::{arena_schema, entity_from_row, kind_code, world_of};
 use tickwire_proto::schema::rows::{EntityRow, FrameError, RowDelta, RowReplica};
-use tickwire_proto::{EntityKind, EntityState};
 use tickwire_sim::config::MIN_FRAME_BUDGET_BYTES;
 use tickwire_sim::interest::{delta_len, overdue_ticks};
 use tickwire_sim::{ClientView, FrameScratch, MatchConfig, PlayerId, SplitMix64};

@@ -16,16 +16,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tickwire_arena::EntityState;
+use tickwire_arena::schema as arena;
 use tickwire_net::NetError;
 use tickwire_net::client::{self, Client, ClientConfig, ClientEvent};
+use tickwire_proto::PROTOCOL_VERSION;
 use tickwire_proto::codec::{self, DecodeError};
 use tickwire_proto::msg::{
     ClientMsg, FrameHeader, Hello, Input, InputPayload, JoinTarget, RejectReason, ServerMsg,
     Welcome,
 };
+use tickwire_proto::schema::Schema;
 use tickwire_proto::schema::rows::{FrameError, RowDelta, RowReplica};
-use tickwire_proto::schema::{Schema, arena};
-use tickwire_proto::{EntityState, PROTOCOL_VERSION};
 
 /// Why a client stopped.
 #[derive(Debug, thiserror::Error)]

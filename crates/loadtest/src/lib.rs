@@ -135,7 +135,7 @@ pub async fn run_with(
 ) -> Result<Report, LoadtestError> {
     let mut opts = options.resolved()?;
     policy.game().clone_into(&mut opts.game);
-    if opts.scenario.is_some() && opts.game != tickwire_proto::schema::arena::GAME_NAME {
+    if opts.scenario.is_some() && opts.game != tickwire_arena::schema::GAME_NAME {
         return Err(LoadtestError::InvalidOption(format!(
             "--scenario is an arena map; {} has none",
             opts.game

@@ -47,7 +47,7 @@ pub trait BotPolicy: Send {
 /// another name.
 pub fn builtin(game: &str) -> Option<Arc<dyn GamePolicy>> {
     match game {
-        tickwire_proto::schema::arena::GAME_NAME => Some(Arc::new(ArenaPolicy {
+        tickwire_arena::schema::GAME_NAME => Some(Arc::new(ArenaPolicy {
             schema: Arena::schema(),
         })),
         SOCCER => Some(Arc::new(SoccerPolicy {

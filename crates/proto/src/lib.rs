@@ -4,10 +4,10 @@
 //!
 //! # Layout
 //! - [`msg`]: the messages themselves (serde types), client-to-server and server-to-client.
-//! - [`entity`]: arena's typed entity view, quantization constants and the prediction.
 //! - [`schema`]: a game's declared replication schema, and the generic rows, delta
 //!   ([`schema::rows`], with the client's [`schema::rows::RowReplica`]) and packed body
-//!   ([`schema::body`]) it drives; [`schema::arena`] declares arena's layout.
+//!   ([`schema::body`]) it drives, and the velocity prediction ([`schema::rows::predict`]).
+//!   A game's own declaration lives in its crate (arena's: `tickwire_arena::schema`).
 //! - [`bits`]: the bit-level codes of a packed body.
 //! - [`text`]: cleaning of display text players send each other (names, chat lines).
 //! - [`codec`]: the only module that calls bincode; encode and decode with byte limits.
@@ -18,13 +18,11 @@
 pub mod bits;
 pub mod close;
 pub mod codec;
-pub mod entity;
 pub mod msg;
 pub mod schema;
 pub mod text;
 
 pub use codec::DecodeError;
-pub use entity::{EntityKind, EntityState};
 pub use msg::{ClientMsg, ServerMsg};
 
 /// The protocol version this build speaks; a Hello with any other version is rejected.

@@ -3,8 +3,9 @@
 //!
 //! Everything the delta format needs to know about a game's entities is in a [`Schema`]: the
 //! generic rows ([`rows`]) and the bit-packed body ([`body`]) are driven by it alone, so a game
-//! declares its fields here and nowhere else. [`arena`] declares arena's layout, the one the
-//! golden vectors in `tests/golden/protocol.json` were first written in.
+//! declares its fields once, in its own crate, and nowhere else (arena's layout, the one the
+//! golden vectors in `tests/golden/protocol.json` were first written in, is
+//! `tickwire_arena::schema`).
 //!
 //! # Declaration rules
 //! - The declaration order of a kind's fields is its **create order**: a created entity carries
@@ -37,7 +38,6 @@
 //! its order, its group or its coding changes the encoding (and so, CRC collisions aside, the
 //! hash).
 
-pub mod arena;
 pub mod body;
 pub mod rows;
 

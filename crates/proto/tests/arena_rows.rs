@@ -9,11 +9,11 @@ mod arena_view;
 
 use arena_view::{Delta, EntityUpdate, SCHEMA, diff, encode_body, rows_of, try_encode_body};
 use proptest::prelude::*;
+use tickwire_arena::schema::world_of;
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::bits::BitWriter;
-use tickwire_proto::schema::arena::world_of;
 use tickwire_proto::schema::body::{self, BodyError};
 use tickwire_proto::schema::rows::{self, ApplyError, FrameError, RowReplica, RowWorld};
-use tickwire_proto::{EntityKind, EntityState};
 
 fn ent(id: u32, x: i32, y: i32, hp: u8) -> EntityState {
     EntityState {

@@ -8,9 +8,9 @@
 mod common;
 
 use common::varint;
+use tickwire_arena::schema::arena_schema;
 use tickwire_proto::bits::BitWriter;
 use tickwire_proto::codec::{decode_client, decode_server};
-use tickwire_proto::schema::arena::arena_schema;
 use tickwire_proto::schema::body;
 
 #[global_allocator]

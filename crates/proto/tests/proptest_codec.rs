@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use proptest::collection::{btree_set, vec};
 use proptest::option;
 use proptest::prelude::*;
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::codec::{
     self, CLIENT_MSG_LIMIT, DecodeError, SERVER_MSG_LIMIT, decode_client, decode_server,
 };
@@ -25,7 +26,6 @@ use tickwire_proto::msg::{
 };
 use tickwire_proto::schema::body;
 use tickwire_proto::schema::rows::RowReplica;
-use tickwire_proto::{EntityKind, EntityState};
 
 // ---- strategies -------------------------------------------------------------------------
 

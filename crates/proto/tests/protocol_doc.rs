@@ -4,14 +4,14 @@
 mod arena_view;
 
 use arena_view::{Delta, EntityUpdate, frame, server_refuses, try_encode_body};
+use tickwire_arena::entity::{FLAG_ALIVE, FLAG_CONNECTED};
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::codec::{self, DecodeError};
-use tickwire_proto::entity::{FLAG_ALIVE, FLAG_CONNECTED};
 use tickwire_proto::msg::{
     ChatLine, ChatRefusal, ChatRefusalReason, ClientMsg, EndReason, FrameHeader, GameEvent, Hello,
     Input, JoinTarget, MapInfo, MatchResults, Phase, PlayerResult, Reject, RejectReason,
     RequestRefusal, RequestRefusalReason, ServerMsg, SessionToken, WallRect, Welcome,
 };
-use tickwire_proto::{EntityKind, EntityState};
 
 const DOC: &str = include_str!("../PROTOCOL.md");
 
@@ -489,7 +489,7 @@ fn the_arena_schema_tables_are_the_declarations() {
         .expect("PROTOCOL.md has the arena schema section")
         + start.len();
     let to = DOC[from..].find(end).expect("and its end marker") + from;
-    let generated = tickwire_proto::schema::arena::arena_schema().markdown();
+    let generated = tickwire_arena::schema::arena_schema().markdown();
     assert_eq!(
         DOC[from..to].trim_end(),
         generated.trim_end(),

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use tickwire_arena::schema::{arena_schema, row_from_entity, world_of};
+use tickwire_arena::{EntityKind, EntityState};
 use tickwire_proto::codec::decode_server;
 use tickwire_proto::msg::{ServerMsg, StateFrame};
-use tickwire_proto::schema::arena::{arena_schema, row_from_entity, world_of};
 use tickwire_proto::schema::body::{self, BodyError};
 use tickwire_proto::schema::rows::{self, EntityRow, FrameError, RowReplica};
 use tickwire_proto::schema::{FieldKind, Schema, SchemaDecl};
-use tickwire_proto::{EntityKind, EntityState};
 
 /// The golden vectors, parsed.
 fn golden() -> Value {

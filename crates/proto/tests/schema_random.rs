@@ -403,7 +403,7 @@ fn a_schema_with_too_many_groups_for_mask_plans_round_trips() {
 
 #[test]
 fn the_churn_reaches_every_part_of_the_format() {
-    let schema = tickwire_proto::schema::arena::arena_schema();
+    let schema = tickwire_arena::schema::arena_schema();
     let seen = run(&schema, 7, 200).expect("runs");
     assert!(
         seen.deltas > 100

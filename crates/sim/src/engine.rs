@@ -730,7 +730,7 @@ mod tests {
 
     impl Game for Echo {
         fn schema() -> Schema {
-            tickwire_proto::schema::arena::arena_schema()
+            tickwire_arena::schema::arena_schema()
         }
         type Input = ();
         type Event = u16;
@@ -795,7 +795,7 @@ mod tests {
 
     impl Game for Order {
         fn schema() -> Schema {
-            tickwire_proto::schema::arena::arena_schema()
+            tickwire_arena::schema::arena_schema()
         }
         type Input = u8;
         type Event = ();
@@ -975,7 +975,7 @@ mod tests {
         struct Mute;
         impl Game for Mute {
             fn schema() -> Schema {
-                tickwire_proto::schema::arena::arena_schema()
+                tickwire_arena::schema::arena_schema()
             }
             type Input = ();
             type Event = ();

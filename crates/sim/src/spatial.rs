@@ -2,7 +2,6 @@
 //! spatial index over a snapshot behind areas of interest and radius queries.
 
 use glam::Vec2;
-use tickwire_proto::entity::POS_SCALE;
 use tickwire_proto::schema::Schema;
 use tickwire_proto::schema::rows::EntityRow;
 
@@ -45,7 +44,7 @@ impl Placement {
             .collect();
         let scale = (0..n)
             .find_map(|k| schema.position(k))
-            .map_or(POS_SCALE, |(_, _, s)| s as f32);
+            .map_or(1.0, |(_, _, s)| s as f32);
         Placement { kinds, scale }
     }
 

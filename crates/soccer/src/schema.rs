@@ -137,6 +137,6 @@ mod tests {
             assert_eq!(s.owner_slot(k), None);
         }
         assert!(!s.uniform_updates());
-        assert_ne!(s.hash(), tickwire_proto::schema::arena::schema_hash());
+        assert_ne!(s.hash(), tickwire_arena::schema::schema_hash());
     }
 }

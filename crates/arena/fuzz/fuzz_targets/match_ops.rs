@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tickwire_proto::EntityKind;
-use tickwire_proto::entity::{POS_SCALE, dequantize};
+use tickwire_arena::EntityKind;
+use tickwire_arena::entity::{POS_SCALE, dequantize};
 use tickwire_proto::msg::{EndReason, WallRect};
-use tickwire_proto::schema::arena::entity_from_row;
+use tickwire_arena::schema::entity_from_row;
 use tickwire_proto::schema::rows::{RowDelta, RowWorld, apply};
 use tickwire_arena::{ArenaConfig, ArenaInput, ArenaMatch, MapDef, new_match};
 use tickwire_sim::MatchConfig;

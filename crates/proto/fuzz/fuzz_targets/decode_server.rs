@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use tickwire_proto::codec::{decode_server, encode_server};
 use tickwire_proto::msg::ServerMsg;
-use tickwire_proto::schema::arena::arena_schema;
+use tickwire_arena::schema::arena_schema;
 use tickwire_proto::schema::body;
 
 fuzz_target!(|data: &[u8]| {

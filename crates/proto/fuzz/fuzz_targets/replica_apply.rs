@@ -11,7 +11,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use tickwire_proto::codec::decode_server;
 use tickwire_proto::msg::ServerMsg;
-use tickwire_proto::schema::arena::arena_schema;
+use tickwire_arena::schema::arena_schema;
 use tickwire_proto::schema::body;
 use tickwire_proto::schema::rows::{RowReplica, RowWorld, apply};
 

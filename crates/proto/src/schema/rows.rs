@@ -1,6 +1,6 @@
 //! Snapshots as generic rows and the delta between two of them, driven by a [`Schema`]: the
 //! server's diff and the client's apply ([`RowReplica`]), with dead reckoning as the
-//! prediction (see [`crate::entity::predict`]).
+//! prediction (see [`predict`]).
 //!
 //! A snapshot is a slice of [`EntityRow`] sorted by id. A [`RowDelta`] turns the client's
 //! baseline, `age` ticks old, into the current snapshot exactly:
@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::{Code, KindLayout, Schema, mask_bits_of};
-use crate::entity::predict;
 
 /// Why a client could not apply a state frame; each means the server or the link misbehaved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,8 +161,18 @@ impl RowDelta {
     }
 }
 
+/// The baseline prediction of the format: position `(x, y)` moved on by velocity `(vx, vy)`
+/// for `age` ticks, wrapping like every position sum of the format.
+pub fn predict((x, y): (i32, i32), (vx, vy): (i32, i32), age: u32) -> (i32, i32) {
+    let a = age as i32;
+    (
+        x.wrapping_add(vx.wrapping_mul(a)),
+        y.wrapping_add(vy.wrapping_mul(a)),
+    )
+}
+
 /// Position `pos` moved on by velocity `vel` for `age` ticks, wrapping like
-/// [`crate::entity::predict`] (which this is, one coordinate at a time).
+/// [`predict`] (which this is, one coordinate at a time).
 fn predict1(pos: i64, vel: i64, age: u32) -> i64 {
     i64::from(predict((pos as i32, 0), (vel as i32, 0), age).0)
 }

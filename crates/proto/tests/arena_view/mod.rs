@@ -6,10 +6,11 @@
 
 use std::sync::LazyLock;
 
-use tickwire_proto::EntityState;
+use tickwire_arena::EntityState;
+use tickwire_arena::schema as arena;
 use tickwire_proto::msg::{FrameHeader, StateFrame};
 use tickwire_proto::schema::rows::{self, EntityRow, RowDelta};
-use tickwire_proto::schema::{Schema, arena, body};
+use tickwire_proto::schema::{Schema, body};
 
 /// Arena's schema, built once.
 pub(crate) static SCHEMA: LazyLock<Schema> = LazyLock::new(arena::arena_schema);

@@ -1,6 +1,6 @@
 use proptest::prelude::*;
-use tickwire_proto::schema::arena::{arena_schema, row_from_entity};
-use tickwire_proto::{EntityKind, EntityState};
+use tickwire_arena::schema::{arena_schema, row_from_entity};
+use tickwire_arena::{EntityKind, EntityState};
 
 use super::*;
 use crate::WorldBounds;

@@ -4,16 +4,17 @@
 //! The declaration fixes arena's wire layout (kinds, create order, mask bits and short masks),
 //! which the golden vectors in `tests/golden/protocol.json` pin byte for byte. The typed view
 //! is a conversion over rows, never a codec of its own: every State frame goes through
-//! [`super::body`].
+//! [`tickwire_proto::schema::body`].
 
 use std::sync::{Arc, LazyLock};
 
 use std::collections::BTreeMap;
 
-use super::rows::{EntityRow, RowWorld};
-use super::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
+use tickwire_proto::msg::MAX_NAME_BYTES;
+use tickwire_proto::schema::rows::{EntityRow, RowWorld};
+use tickwire_proto::schema::{Field, FieldKind, IntCoding, KindDecl, Schema, SchemaDecl};
+
 use crate::entity::{EntityKind, EntityState, POS_SCALE};
-use crate::msg::MAX_NAME_BYTES;
 
 /// Arena's game name: what a Hello names to join it, what a Welcome reports, and its schema's
 /// name.

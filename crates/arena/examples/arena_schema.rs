@@ -1,9 +1,9 @@
 //! Prints arena's replication schema as JSON and as the Markdown tables PROTOCOL.md would
 //! include, with its hash (what `tickwire schema` will print).
 //!
-//! `cargo run -p tickwire-proto --example arena_schema`
+//! `cargo run -p tickwire-arena --example arena_schema`
 
-use tickwire_proto::schema::arena::arena_schema;
+use tickwire_arena::schema::arena_schema;
 
 fn main() {
     let schema = arena_schema();

@@ -1,12 +1,13 @@
-//! Arena's replicated entity as a typed value, with the format's quantization and prediction.
+//! Arena's replicated entity as a typed value, with its quantization.
 //!
-//! On the wire an entity is a row of its game's schema ([`crate::schema::rows::EntityRow`]);
-//! [`EntityState`] is a typed view of an arena row, converted by [`crate::schema::arena`].
+//! On the wire an entity is a row of its game's schema ([`tickwire_proto::schema::rows::EntityRow`]);
+//! [`EntityState`] is a typed view of an arena row, converted by [`crate::schema`].
 //!
 //! Positions are fixed-point integers in 1/[`POS_SCALE`] of a world unit, so the server and
 //! every client agree on them exactly; the simulation quantizes its floats once per tick.
 
 use serde::{Deserialize, Serialize};
+use tickwire_proto::schema::rows::predict;
 
 /// Position quantization: wire positions are world units times this (1/8 unit precision).
 pub const POS_SCALE: f32 = 8.0;
@@ -55,16 +56,6 @@ pub struct EntityState {
     pub owner: u32,
     /// Display name (players), empty otherwise; never changes.
     pub name: String,
-}
-
-/// The baseline prediction of the format: position `(x, y)` moved on by velocity `(vx, vy)`
-/// for `age` ticks, wrapping like every position sum of the format.
-pub fn predict((x, y): (i32, i32), (vx, vy): (i32, i32), age: u32) -> (i32, i32) {
-    let a = age as i32;
-    (
-        x.wrapping_add(vx.wrapping_mul(a)),
-        y.wrapping_add(vy.wrapping_mul(a)),
-    )
 }
 
 impl EntityState {
