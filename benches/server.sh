@@ -18,6 +18,7 @@
 #   OUT=target/bench-server   where JSON reports and logs go
 #   BIN=path/to/tickwire      a binary to measure instead of building this checkout's
 #   WRITE_MD=0                print the table only (for A/B runs of two binaries)
+#   TESTER=path/to/tickwire   the load tester's binary (default BIN), kept fixed across an A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,8 @@ if [ -z "${BIN:-}" ]; then
   BIN=target/release/tickwire
 fi
 WRITE_MD=${WRITE_MD:-1}
+# The load tester (and the write floor) stays the same binary across an A/B of servers.
+TESTER=${TESTER:-$BIN}
 
 # The server under test (walking bots never fire, so arena's score limit never ends a match,
 # and the config suits binaries from before and after [arena] existed): matches of PER_MATCH, connection limits above every bot (they all
@@ -73,7 +76,7 @@ for N in $BOTS; do
   RSS_IDLE=$(rss_kib "$SERVER_PID")
 
   JSON="$OUT/loadtest-$N.json"
-  RUST_LOG=warn taskset -c "$LOADTEST_CORE" "$BIN" loadtest --url "ws://$ADDR/ws" \
+  RUST_LOG=warn taskset -c "$LOADTEST_CORE" "$TESTER" loadtest --url "ws://$ADDR/ws" \
     --bots "$N" --per-match "$PER_MATCH" --ramp "$RAMP" --duration "$DURATION" \
     --behavior walk --json "$JSON" --quiet >"$OUT/loadtest-$N.log" 2>&1 &
   TESTER_PID=$!
@@ -96,7 +99,7 @@ for N in $BOTS; do
   FRAME_BYTES=$(figure "$JSON" bytes_per_frame)
   # The WebSocket header of a server frame: 2 bytes below 126 bytes of payload, 4 up to 64 KiB.
   WRITE_BYTES=$(calc "%d" "$FRAME_BYTES + ($FRAME_BYTES < 126 ? 2 : 4) + 0.5")
-  FLOOR_NS=$(taskset -c "$SERVER_CORE" "$BIN" loadtest --write-floor "$WRITE_BYTES" |
+  FLOOR_NS=$(taskset -c "$SERVER_CORE" "$TESTER" loadtest --write-floor "$WRITE_BYTES" |
     sed -n 's/.*"cpu_ns_per_write":\([0-9.eE+-]*\).*/\1/p')
 
   ELAPSED=$(calc "%.6f" "$T1 - $T0")
