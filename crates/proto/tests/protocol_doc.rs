@@ -480,19 +480,33 @@ fn documented_errors() {
     assert!(try_encode_body(&bad).is_err());
 }
 
+/// The text between `<!-- schema:NAME -->` and its end marker in PROTOCOL.md.
+fn schema_section(name: &str) -> &'static str {
+    let start = format!("<!-- schema:{name} -->\n");
+    let end = format!("\n<!-- /schema:{name} -->");
+    let from = DOC
+        .find(&start)
+        .unwrap_or_else(|| panic!("PROTOCOL.md has the {name} schema section"))
+        + start.len();
+    let to = DOC[from..].find(&end).expect("and its end marker") + from;
+    DOC[from..to].trim_end()
+}
+
 #[test]
 fn the_arena_schema_tables_are_the_declarations() {
-    let start = "<!-- schema:arena -->\n";
-    let end = "\n<!-- /schema:arena -->";
-    let from = DOC
-        .find(start)
-        .expect("PROTOCOL.md has the arena schema section")
-        + start.len();
-    let to = DOC[from..].find(end).expect("and its end marker") + from;
-    let generated = tickwire_arena::schema::arena_schema().markdown();
     assert_eq!(
-        DOC[from..to].trim_end(),
-        generated.trim_end(),
+        schema_section("arena"),
+        tickwire_arena::schema::arena_schema().markdown().trim_end(),
         "PROTOCOL.md §2.3 differs from arena_schema(): paste `tickwire schema --game arena --markdown`"
+    );
+}
+
+#[test]
+fn the_soccer_schema_tables_are_the_declarations() {
+    use tickwire_sim::Game as _;
+    assert_eq!(
+        schema_section("soccer"),
+        tickwire_soccer::Soccer::schema().markdown().trim_end(),
+        "PROTOCOL.md §2.4 differs from Soccer::schema(): paste `tickwire schema --game soccer --markdown`"
     );
 }
