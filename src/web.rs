@@ -73,6 +73,7 @@ static ASSETS: &[Asset] = &[
     asset!("/js/chat.js", JS),
     asset!("/js/stick.js", JS),
     asset!("/js/viewport.js", JS),
+    asset!("/js/page.js", JS),
     // The client SDK (@tickwire/sdk), served whole so a game's page can import it from here.
     asset!("/sdk/tickwire.js", JS),
     asset!("/sdk/wire.js", JS),

@@ -18,39 +18,7 @@ import { InputState } from './input.js';
 import { Renderer } from './render.js';
 import { Hud, RateMeter } from './hud.js';
 import { setUpChat } from './chat.js';
-
-const params = new URLSearchParams(location.search);
-
-function intParam(name, fallback, min, max) {
-  const v = Number.parseInt(params.get(name) ?? '', 10);
-  return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
-}
-
-function idParam(name) {
-  const v = params.get(name);
-  if (v == null || !/^\d+$/.test(v)) return null;
-  const big = BigInt(v);
-  return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
-}
-
-function playerName() {
-  const given = params.get('name');
-  if (given) {
-    try {
-      localStorage.setItem('tickwire.name', given);
-    } catch {
-      // Storage disabled: the name is still used for this page.
-    }
-    return given;
-  }
-  try {
-    const stored = localStorage.getItem('tickwire.name');
-    if (stored) return stored;
-  } catch {
-    // As above.
-  }
-  return `player-${Math.floor(1000 + Math.random() * 9000)}`;
-}
+import { intParam, joinTarget, playerName } from './page.js';
 
 const END_TEXT = {
   TimeLimit: 'Time is up.',
@@ -80,15 +48,11 @@ async function main() {
   const renderer = new Renderer(canvas);
   const input = new InputState(window, canvas);
   const [physics, schema] = await Promise.all([loadPhysics(), loadSchema('schema.json')]);
-  const spectateId = idParam('spectate');
-  const matchId = idParam('match');
+  const { join, spectateId } = joinTarget();
   const interpMs = intParam('interp', 100, 0, 1000);
   const name = playerName();
   document.getElementById('hud-name').textContent = spectateId != null ? '(spectator)' : name;
 
-  const join = spectateId != null
-    ? { type: 'Spectate', match_id: spectateId }
-    : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
   const client = new TickwireClient({
     schema,
     game: ARENA_GAME,

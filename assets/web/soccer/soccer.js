@@ -22,33 +22,7 @@ import {
 import { Controls } from './controls.js';
 import { PitchRenderer } from './pitch.js';
 import { setUpChat } from '../js/chat.js';
-
-const params = new URLSearchParams(location.search);
-
-function intParam(name, fallback, min, max) {
-  const v = Number.parseInt(params.get(name) ?? '', 10);
-  return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
-}
-
-function idParam(name) {
-  const v = params.get(name);
-  if (v == null || !/^\d+$/.test(v)) return null;
-  const big = BigInt(v);
-  return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
-}
-
-/** The player's name: ?name=, else the one arena's page stored, else a random one. */
-function playerName() {
-  const given = params.get('name');
-  if (given) return given;
-  try {
-    const stored = localStorage.getItem('tickwire.name');
-    if (stored) return stored;
-  } catch {
-    // Storage disabled: a random name for this page.
-  }
-  return `player-${Math.floor(1000 + Math.random() * 9000)}`;
-}
+import { intParam, joinTarget, playerName } from '../js/page.js';
 
 const END_TEXT = {
   TimeLimit: 'Full time.',
@@ -79,15 +53,11 @@ async function main() {
     loadRules(),
     loadSchema('../schema.json', { game: SOCCER_GAME.name }),
   ]);
-  const spectateId = idParam('spectate');
-  const matchId = idParam('match');
+  const { join, spectateId } = joinTarget();
   const interpMs = intParam('interp', 100, 0, 1000);
   const name = playerName();
   document.getElementById('hud-name').textContent = spectateId != null ? '(spectator)' : name;
 
-  const join = spectateId != null
-    ? { type: 'Spectate', match_id: spectateId }
-    : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
   const client = new TickwireClient({
     schema,
     game: SOCCER_GAME,
