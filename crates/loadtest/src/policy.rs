@@ -23,10 +23,12 @@ use crate::rng::SplitMix64;
 
 /// One game as the load tester plays it.
 pub trait GamePolicy: Debug + Send + Sync {
-    /// The game's name, as the Hello names it.
-    fn game(&self) -> &str;
     /// The game's replication schema: frames are decoded with it and the Hello carries its hash.
     fn schema(&self) -> &Schema;
+    /// The game's name, as the Hello names it: its schema's.
+    fn game(&self) -> &str {
+        self.schema().name()
+    }
     /// Whether every bot needs the decoded world to choose its inputs (soccer's chase the
     /// ball); when not, only the verifying bots decode frame bodies and the others read headers.
     fn needs_world(&self) -> bool;
@@ -70,10 +72,6 @@ struct ArenaPolicy {
 }
 
 impl GamePolicy for ArenaPolicy {
-    fn game(&self) -> &str {
-        self.schema.name()
-    }
-
     fn schema(&self) -> &Schema {
         &self.schema
     }
@@ -152,10 +150,6 @@ struct SoccerPolicy {
 }
 
 impl GamePolicy for SoccerPolicy {
-    fn game(&self) -> &str {
-        self.schema.name()
-    }
-
     fn schema(&self) -> &Schema {
         &self.schema
     }

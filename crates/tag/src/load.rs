@@ -23,10 +23,6 @@ impl Default for TagPolicy {
 }
 
 impl GamePolicy for TagPolicy {
-    fn game(&self) -> &str {
-        self.schema.name()
-    }
-
     fn schema(&self) -> &Schema {
         &self.schema
     }
