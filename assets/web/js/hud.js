@@ -1,7 +1,8 @@
 // The page around the canvas: connection status, network HUD, match phase and timer,
-// scoreboard, and the overlays (reconnecting, results, seat lost).
+// scoreboard, and the overlays (reconnecting, results, seat lost), the same on every game page.
 
 import { FLAG_CONNECTED } from './arena.js';
+import { STATES } from '../sdk/tickwire.js';
 
 /** Counts events (bytes, frames) per second over a sliding window. */
 export class RateMeter {
@@ -197,6 +198,45 @@ export class Hud {
     if (action) {
       el.overlayButton.textContent = action[0];
       this.overlayAction = action[1];
+    }
+  }
+
+  /**
+   * Shows what a connection state means, the same on every game page, and returns true; false
+   * for the match's end (the game's own results) and states with nothing to show, which the
+   * page handles itself. `grace` says how long a dropped seat is kept ("about 10 s").
+   */
+  connectionState(client, state, detail, grace) {
+    const again = ['Join a new match', () => client.playAgain()];
+    switch (state) {
+      case STATES.RECONNECTING: {
+        const seat = client.conn.isSpectator ? '' : ` Your seat is kept for ${grace}.`;
+        this.banner(`Connection lost (${detail}). Reconnecting…${seat}`);
+        return true;
+      }
+      case STATES.PLAYING:
+      case STATES.SPECTATING:
+        this.banner('');
+        return true;
+      case STATES.SEAT_LOST:
+        this.banner('');
+        this.overlay('Your seat is gone', `${detail} The server keeps a dropped seat only for a short grace period.`, null, again);
+        return true;
+      case STATES.REJECTED:
+        this.banner('');
+        this.overlay('Could not join', detail, null, again);
+        return true;
+      case STATES.REPLACED:
+        this.banner('');
+        this.overlay('Playing elsewhere', `${detail[0].toUpperCase()}${detail.slice(1)}.`, null,
+          ['Take the seat back', () => location.reload()]);
+        return true;
+      case STATES.ERROR:
+        this.banner('');
+        this.overlay('Connection error', detail, null, ['Reload', () => location.reload()]);
+        return true;
+      default:
+        return false;
     }
   }
 

@@ -159,45 +159,13 @@ async function main() {
   setInterval(pumpInputs, 4);
 
   function onConnState(state, detail) {
-    const conn = client.conn;
     hud.setStatus(state, detail);
-    const again = ['Join a new match', () => client.playAgain()];
-    switch (state) {
-      case STATES.RECONNECTING: {
-        const seat = conn.isSpectator ? '' : ` Your seat is kept for about ${DEFAULT_GRACE_S} s.`;
-        hud.banner(`Connection lost (${detail}). Reconnecting…${seat}`);
-        break;
-      }
-      case STATES.PLAYING:
-      case STATES.SPECTATING:
-        hud.banner('');
-        break;
-      case STATES.ENDED: {
-        hud.banner('');
-        const r = game.results;
-        const text = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
-        hud.overlay('Match over', text, r, ['Play again', () => client.playAgain()], game.welcome?.player_id);
-        break;
-      }
-      case STATES.SEAT_LOST:
-        hud.banner('');
-        hud.overlay('Your seat is gone', `${detail} The server keeps a dropped seat only for a short grace period.`, null, again);
-        break;
-      case STATES.REJECTED:
-        hud.banner('');
-        hud.overlay('Could not join', detail, null, again);
-        break;
-      case STATES.REPLACED:
-        hud.banner('');
-        hud.overlay('Playing elsewhere', `${detail[0].toUpperCase()}${detail.slice(1)}.`, null,
-          ['Take the seat back', () => location.reload()]);
-        break;
-      case STATES.ERROR:
-        hud.banner('');
-        hud.overlay('Connection error', detail, null, ['Reload', () => location.reload()]);
-        break;
-      default:
-        break;
+    if (hud.connectionState(client, state, detail, `about ${DEFAULT_GRACE_S} s`)) return;
+    if (state === STATES.ENDED) {
+      hud.banner('');
+      const r = game.results;
+      const text = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
+      hud.overlay('Match over', text, r, ['Play again', () => client.playAgain()], game.welcome?.player_id);
     }
   }
 

@@ -172,48 +172,16 @@ async function main() {
   setInterval(pumpInputs, 4);
 
   function onConnState(state, detail) {
-    const conn = client.conn;
     hud.setStatus(state, detail);
-    const again = ['Join a new match', () => client.playAgain()];
-    switch (state) {
-      case STATES.RECONNECTING: {
-        const seat = conn.isSpectator ? '' : ' Your seat is kept for a few seconds.';
-        hud.banner(`Connection lost (${detail}). Reconnecting…${seat}`);
-        break;
-      }
-      case STATES.PLAYING:
-      case STATES.SPECTATING:
-        hud.banner('');
-        break;
-      case STATES.ENDED: {
-        hud.banner('');
-        const r = game.results;
-        const why = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
-        const board = findKind(client.replica.world, 'score');
-        const score = board ? ` Home ${board.home} – ${board.away} Away.` : '';
-        hud.overlay('Match over', `${why}${score}`, null, ['Play again', () => client.playAgain()]);
-        if (r) showResults(r);
-        break;
-      }
-      case STATES.SEAT_LOST:
-        hud.banner('');
-        hud.overlay('Your seat is gone', `${detail} The server keeps a dropped seat only for a short grace period.`, null, again);
-        break;
-      case STATES.REJECTED:
-        hud.banner('');
-        hud.overlay('Could not join', detail, null, again);
-        break;
-      case STATES.REPLACED:
-        hud.banner('');
-        hud.overlay('Playing elsewhere', `${detail[0].toUpperCase()}${detail.slice(1)}.`, null,
-          ['Take the seat back', () => location.reload()]);
-        break;
-      case STATES.ERROR:
-        hud.banner('');
-        hud.overlay('Connection error', detail, null, ['Reload', () => location.reload()]);
-        break;
-      default:
-        break;
+    if (hud.connectionState(client, state, detail, 'a few seconds')) return;
+    if (state === STATES.ENDED) {
+      hud.banner('');
+      const r = game.results;
+      const why = r ? END_TEXT[r.reason] ?? `The match ended (${r.reason}).` : detail;
+      const board = findKind(client.replica.world, 'score');
+      const score = board ? ` Home ${board.home} – ${board.away} Away.` : '';
+      hud.overlay('Match over', `${why}${score}`, null, ['Play again', () => client.playAgain()]);
+      if (r) showResults(r);
     }
   }
 
