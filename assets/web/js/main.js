@@ -18,7 +18,7 @@ import { InputState } from './input.js';
 import { Renderer } from './render.js';
 import { Hud, RateMeter } from './hud.js';
 import { setUpChat } from './chat.js';
-import { intParam, joinTarget, playerName } from './page.js';
+import { intParam, joinTarget, playerName, startPage } from './page.js';
 
 const END_TEXT = {
   TimeLimit: 'Time is up.',
@@ -306,11 +306,4 @@ async function main() {
   requestAnimationFrame(frame);
 }
 
-main().catch((e) => {
-  console.error(e);
-  const status = document.getElementById('status');
-  if (status) {
-    status.dataset.state = 'error';
-    status.textContent = `Error: ${e.message}`;
-  }
-});
+startPage(main);

@@ -1,5 +1,6 @@
-// What every game page reads from its URL: `?name=` (remembered for the next page), `?match=`
-// or `?spectate=` (the join target), and bounded integers such as `?interp=` and `?silence=`.
+// What every game page shares at start-up: how it starts (`startPage`), and what it reads
+// from its URL: `?name=` (remembered for the next page), `?match=` or `?spectate=` (the join
+// target), and bounded integers such as `?interp=` and `?silence=`.
 
 /** The page's query parameters. */
 const params = new URLSearchParams(location.search);
@@ -46,4 +47,16 @@ export function joinTarget() {
     ? { type: 'Spectate', match_id: spectateId }
     : matchId != null ? { type: 'Match', match_id: matchId } : { type: 'Any' };
   return { join, spectateId };
+}
+
+/** Runs the page's `main`, showing a failure to start in the status box (and the console). */
+export function startPage(main) {
+  main().catch((e) => {
+    console.error(e);
+    const status = document.getElementById('status');
+    if (status) {
+      status.dataset.state = 'error';
+      status.textContent = `Error: ${e.message}`;
+    }
+  });
 }

@@ -22,7 +22,7 @@ import {
 import { Controls } from './controls.js';
 import { PitchRenderer } from './pitch.js';
 import { setUpChat } from '../js/chat.js';
-import { intParam, joinTarget, playerName } from '../js/page.js';
+import { intParam, joinTarget, playerName, startPage } from '../js/page.js';
 
 const END_TEXT = {
   TimeLimit: 'Full time.',
@@ -349,11 +349,4 @@ async function main() {
   requestAnimationFrame(frame);
 }
 
-main().catch((e) => {
-  console.error(e);
-  const status = document.getElementById('status');
-  if (status) {
-    status.dataset.state = 'error';
-    status.textContent = `Error: ${e.message}`;
-  }
-});
+startPage(main);
